@@ -1,0 +1,102 @@
+//! The two-way, field-level diff of two versions of a record's fields.
+
+use serde_json::{Map, Value};
+
+use super::equal::sides_equal;
+use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node};
+use super::text::{InlineDiff, text_diff};
+use crate::model::TypeSchema;
+use crate::model::pointer::push_segment;
+
+/// One leaf path whose value differs between the old and the new version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Change<'a> {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<&'a Value>,
+    /// For two strings (not datetimes): what changed inside the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<InlineDiff>,
+}
+
+/// Every leaf path that differs from `old` to `new`, with inline diffs of changed text.
+/// Walked as the merge walks (same paths, same equality), so its paths are merge paths.
+pub fn diff<'a>(
+    old: &'a Map<String, Value>,
+    new: &'a Map<String, Value>,
+    schema: Option<&TypeSchema>,
+) -> Vec<Change<'a>> {
+    let mut walk = Walk {
+        changes: Vec::new(),
+        path: String::new(),
+    };
+    walk.members([Some(old), Some(new)], |name| member_hint(schema, name));
+    walk.changes
+}
+
+struct Walk<'a> {
+    changes: Vec<Change<'a>>,
+    path: String,
+}
+
+impl<'a> Walk<'a> {
+    fn members<'s>(
+        &mut self,
+        maps: [Option<&'a Map<String, Value>>; 2],
+        hint_of: impl Fn(&str) -> Hint<'s>,
+    ) {
+        for (name, sides) in UnionMembers::new(maps) {
+            let len = self.path.len();
+            push_segment(&mut self.path, name);
+            self.value(sides, hint_of(name));
+            self.path.truncate(len);
+        }
+    }
+
+    fn value(&mut self, sides: [Option<&'a Value>; 2], hint: Hint) {
+        match node(sides, hint) {
+            Node::Leaf { datetime } => self.leaf(sides, datetime),
+            Node::Object(maps) => self.members(maps, |_| Hint::Auto),
+            Node::Keyed(lists) => self.keyed_items(&lists),
+        }
+    }
+
+    fn keyed_items(&mut self, [old, new]: &[Option<KeyedList<'a>>; 2]) {
+        let get = |list: &Option<KeyedList<'a>>, segment: &str| {
+            list.as_ref().and_then(|l| l.get(segment))
+        };
+        let visit = |walk: &mut Self, segment: &str| {
+            let len = walk.path.len();
+            push_segment(&mut walk.path, segment);
+            walk.value([get(old, segment), get(new, segment)], Hint::Auto);
+            walk.path.truncate(len);
+        };
+        if let Some(old_list) = old {
+            old_list.segments().for_each(|s| visit(self, &s));
+        }
+        if let Some(new_list) = new {
+            new_list
+                .segments()
+                .filter(|s| get(old, s).is_none())
+                .for_each(|s| visit(self, &s));
+        }
+    }
+
+    fn leaf(&mut self, [old, new]: [Option<&'a Value>; 2], datetime: bool) {
+        if sides_equal(old, new, datetime) {
+            return;
+        }
+        let text = match (old, new) {
+            (Some(Value::String(a)), Some(Value::String(b))) if !datetime => Some(text_diff(a, b)),
+            _ => None,
+        };
+        self.changes.push(Change {
+            path: self.path.clone(),
+            old,
+            new,
+            text,
+        });
+    }
+}

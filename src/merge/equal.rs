@@ -1,0 +1,102 @@
+//! Equality as the merge sees it: numbers by value, datetimes by instant, strings exactly.
+
+use serde_json::{Number, Value};
+
+use crate::model::UtcMillis;
+
+/// Equal as values: `1 == 1.0`; with `datetime`, two timestamps that name the same instant.
+pub fn values_equal(a: &Value, b: &Value, datetime: bool) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => numbers_equal(x, y),
+        (Value::String(x), Value::String(y)) => x == y || (datetime && same_instant(x, y)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| values_equal(x, y, false))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w, false)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Equal as optional values: absent equals only absent, never `null`.
+pub fn sides_equal(a: Option<&Value>, b: Option<&Value>, datetime: bool) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => values_equal(a, b, datetime),
+        _ => false,
+    }
+}
+
+fn numbers_equal(a: &Number, b: &Number) -> bool {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        return x == y;
+    }
+    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
+        return x == y;
+    }
+    a.as_f64() == b.as_f64()
+}
+
+fn same_instant(a: &str, b: &str) -> bool {
+    match (a.parse::<UtcMillis>(), b.parse::<UtcMillis>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(values_equal(&json!(1), &json!(1.0), false));
+        assert!(values_equal(&json!(-3), &json!(-3.0), false));
+        assert!(!values_equal(&json!(1), &json!(1.5), false));
+        assert!(values_equal(&json!(u64::MAX), &json!(u64::MAX), false));
+        assert!(!values_equal(&json!(-1), &json!(u64::MAX), false));
+        assert!(values_equal(
+            &json!([1, {"a": 2}]),
+            &json!([1.0, {"a": 2.0}]),
+            false
+        ));
+    }
+
+    #[test]
+    fn datetimes_compare_by_instant_only_when_declared() {
+        let (a, b) = (
+            json!("2026-03-29T01:30:00+01:00"),
+            json!("2026-03-29T00:30:00Z"),
+        );
+        assert!(values_equal(&a, &b, true));
+        assert!(!values_equal(&a, &b, false));
+        assert!(!values_equal(
+            &json!("not a time"),
+            &json!("also not"),
+            true
+        ));
+    }
+
+    #[test]
+    fn strings_compare_exactly() {
+        assert!(!values_equal(&json!("Café"), &json!("Cafe\u{301}"), false));
+        assert!(!values_equal(&json!("a "), &json!("a"), false));
+    }
+
+    #[test]
+    fn absent_is_not_null_and_types_never_mix() {
+        assert!(!sides_equal(None, Some(&Value::Null), false));
+        assert!(sides_equal(None, None, false));
+        assert!(!values_equal(&json!("1"), &json!(1), false));
+        assert!(!values_equal(&json!(false), &Value::Null, false));
+        assert!(!values_equal(
+            &json!({"a": 1}),
+            &json!({"a": 1, "b": 2}),
+            false
+        ));
+    }
+}

@@ -1,0 +1,74 @@
+//! The merge engine: JSON Pointer paths, three-way classification, policies, inline text
+//! diffs. Plain functions over values; no IO.
+
+mod diff;
+mod equal;
+mod shape;
+mod text;
+mod three_way;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use diff::{Change, diff};
+pub use equal::{sides_equal, values_equal};
+pub use text::{Edit, EditOp, InlineDiff, text_diff};
+pub use three_way::{Merge, merge};
+
+/// How one path compares across base, local and server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// Nobody changed it.
+    Unchanged,
+    /// Only local changed it (or a policy took the local value): local is taken.
+    Local,
+    /// Only the server changed it (or a policy took the server value): server is taken.
+    Server,
+    /// Both changed it to the same value.
+    BothSame,
+    /// Both changed it to different values.
+    Conflict,
+    /// A reference to master data that does not exist (set by the server, never by `merge`).
+    Invalid,
+}
+
+/// One side of a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Local,
+    Server,
+}
+
+/// Caller-supplied rules that settle paths the plain classification cannot.
+pub trait Policy {
+    /// Settles a path where local and server differ, before classification (the device
+    /// rule: a device's later submission wins over its own earlier one).
+    fn settle(&self, _path: &str) -> Option<Side> {
+        None
+    }
+
+    /// For a path still in conflict: take the local value instead (`same_user_overlap =
+    /// "local-wins"` when the submitting user made every server-side change).
+    fn local_wins_overlap(&self, _path: &str) -> bool {
+        false
+    }
+}
+
+/// The plain rules, nothing settled.
+pub struct NoPolicy;
+
+impl Policy for NoPolicy {}
+
+/// One leaf path with its class and its value on each side (`None`: absent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathDiff<'a> {
+    pub path: String,
+    pub class: Class,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<&'a Value>,
+}

@@ -1,0 +1,191 @@
+//! The three-way merge of a record's fields, path by path.
+
+use serde_json::{Map, Value};
+
+use super::equal::sides_equal;
+use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node};
+use super::{Class, PathDiff, Policy, Side};
+use crate::model::TypeSchema;
+use crate::model::pointer::push_segment;
+
+/// The outcome of merging local and server edits made from a common base.
+#[derive(Debug, Clone)]
+pub struct Merge<'a> {
+    /// Every leaf path of any side, in path order, with its class.
+    pub fields: Vec<PathDiff<'a>>,
+    /// The merged fields; a conflicting path holds the server's value.
+    pub merged: Map<String, Value>,
+    /// Paths that were in conflict and took the local value under `same_user_overlap`.
+    pub overridden: Vec<String>,
+}
+
+impl Merge<'_> {
+    /// True when no path is in conflict.
+    pub fn is_clean(&self) -> bool {
+        self.conflicts().next().is_none()
+    }
+
+    /// The paths in conflict.
+    pub fn conflicts(&self) -> impl Iterator<Item = &str> {
+        self.paths_of(Class::Conflict)
+    }
+
+    /// The paths of one class.
+    pub fn paths_of(&self, class: Class) -> impl Iterator<Item = &str> {
+        self.fields
+            .iter()
+            .filter(move |f| f.class == class)
+            .map(|f| f.path.as_str())
+    }
+}
+
+/// Merges `local` and `server`, both edited from `base`. The schema, when given, says
+/// which top-level fields are datetimes and keyed lists; `policy` may settle paths first.
+pub fn merge<'a>(
+    base: &'a Map<String, Value>,
+    local: &'a Map<String, Value>,
+    server: &'a Map<String, Value>,
+    schema: Option<&TypeSchema>,
+    policy: &dyn Policy,
+) -> Merge<'a> {
+    let mut walk = Walk {
+        policy,
+        fields: Vec::new(),
+        overridden: Vec::new(),
+        path: String::new(),
+    };
+    let merged = walk.members([Some(base), Some(local), Some(server)], |name| {
+        member_hint(schema, name)
+    });
+    Merge {
+        fields: walk.fields,
+        merged,
+        overridden: walk.overridden,
+    }
+}
+
+type Sides<'a> = [Option<&'a Value>; 3];
+const BASE: usize = 0;
+const LOCAL: usize = 1;
+const SERVER: usize = 2;
+
+struct Walk<'a, 'p> {
+    policy: &'p dyn Policy,
+    fields: Vec<PathDiff<'a>>,
+    overridden: Vec<String>,
+    /// The current path, grown and cut back as the walk goes down and up.
+    path: String,
+}
+
+impl<'a> Walk<'a, '_> {
+    fn members<'s>(
+        &mut self,
+        maps: [Option<&'a Map<String, Value>>; 3],
+        hint_of: impl Fn(&str) -> Hint<'s>,
+    ) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (name, sides) in UnionMembers::new(maps) {
+            let len = self.path.len();
+            push_segment(&mut self.path, name);
+            if let Some(value) = self.value(sides, hint_of(name)) {
+                out.insert(name.to_string(), value);
+            }
+            self.path.truncate(len);
+        }
+        out
+    }
+
+    fn value(&mut self, sides: Sides<'a>, hint: Hint) -> Option<Value> {
+        match node(sides, hint) {
+            Node::Leaf { datetime } => self.leaf(sides, datetime),
+            Node::Object(maps) => {
+                let out = self.members(maps, |_| Hint::Auto);
+                keep_container(out.is_empty(), sides).then_some(Value::Object(out))
+            }
+            Node::Keyed(lists) => {
+                let items = self.keyed_items(&lists);
+                keep_container(items.is_empty(), sides).then_some(Value::Array(items))
+            }
+        }
+    }
+
+    /// Items in the server's order, then local additions in local order, then base leftovers.
+    fn keyed_items(&mut self, lists: &[Option<KeyedList<'a>>; 3]) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut visit = |walk: &mut Self, segment: &str| {
+            let sides = lists
+                .each_ref()
+                .map(|l| l.as_ref().and_then(|l| l.get(segment)));
+            let len = walk.path.len();
+            push_segment(&mut walk.path, segment);
+            if let Some(Value::Object(mut item)) = walk.value(sides, Hint::Auto) {
+                // An item that survives keeps its key, even where only another member was kept.
+                let key = lists.iter().flatten().find_map(|l| l.key_member(segment));
+                if let Some((k, v)) = key {
+                    item.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                items.push(Value::Object(item));
+            }
+            walk.path.truncate(len);
+        };
+        let seen_in =
+            |i: usize, segment: &str| lists[i].as_ref().is_some_and(|l| l.get(segment).is_some());
+        if let Some(server) = &lists[SERVER] {
+            server.segments().for_each(|s| visit(self, &s));
+        }
+        if let Some(local) = &lists[LOCAL] {
+            local
+                .segments()
+                .filter(|s| !seen_in(SERVER, s))
+                .for_each(|s| visit(self, &s));
+        }
+        if let Some(base) = &lists[BASE] {
+            base.segments()
+                .filter(|s| !seen_in(SERVER, s) && !seen_in(LOCAL, s))
+                .for_each(|s| visit(self, &s));
+        }
+        items
+    }
+
+    fn leaf(&mut self, sides: Sides<'a>, datetime: bool) -> Option<Value> {
+        let [b, l, s] = sides;
+        let eq = |x, y| sides_equal(x, y, datetime);
+        let settled = if eq(l, s) {
+            None
+        } else {
+            self.policy.settle(&self.path)
+        };
+        let class = match settled {
+            Some(Side::Local) => Class::Local,
+            Some(Side::Server) => Class::Server,
+            None if eq(l, s) && eq(l, b) => Class::Unchanged,
+            None if eq(l, s) => Class::BothSame,
+            None if eq(l, b) => Class::Server,
+            None if eq(s, b) => Class::Local,
+            None if self.policy.local_wins_overlap(&self.path) => {
+                self.overridden.push(self.path.clone());
+                Class::Local
+            }
+            None => Class::Conflict,
+        };
+        self.fields.push(PathDiff {
+            path: self.path.clone(),
+            class,
+            base: b,
+            local: l,
+            server: s,
+        });
+        let taken = if class == Class::Local { l } else { s };
+        taken.cloned()
+    }
+}
+
+/// Whether a container that ended up with no members still exists: its presence merges
+/// like a value, so an empty object one side added stays and one side removed goes.
+fn keep_container(empty: bool, [b, l, s]: Sides) -> bool {
+    if !empty {
+        return true;
+    }
+    let (b, l, s) = (b.is_some(), l.is_some(), s.is_some());
+    if l == s || s == b { l } else { s }
+}
