@@ -118,11 +118,14 @@ impl<'a> Walk<'a, '_> {
                 .map(|l| l.as_ref().and_then(|l| l.get(segment)));
             let len = walk.path.len();
             push_segment(&mut walk.path, segment);
+            let first_leaf = walk.fields.len();
             if let Some(Value::Object(mut item)) = walk.value(sides, Hint::Auto) {
-                // An item that survives keeps its key, even where only another member was kept.
                 let key = lists.iter().flatten().find_map(|l| l.key_member(segment));
-                if let Some((k, v)) = key {
-                    item.entry(k.clone()).or_insert_with(|| v.clone());
+                if let Some((k, v)) = key
+                    && !item.contains_key(k)
+                {
+                    item.insert(k.clone(), v.clone());
+                    walk.key_kept(first_leaf, k);
                 }
                 items.push(Value::Object(item));
             }
@@ -145,6 +148,21 @@ impl<'a> Walk<'a, '_> {
                 .for_each(|s| visit(self, &s));
         }
         items
+    }
+
+    /// An item survives (one side removed it, the other changed a member) but its key leaf
+    /// was taken from the side without it: the key stays, so its class names the side
+    /// that has it.
+    fn key_kept(&mut self, first_leaf: usize, key: &str) {
+        let mut key_path = self.path.clone();
+        push_segment(&mut key_path, key);
+        if let Some(f) = self.fields[first_leaf..].iter_mut().find(|f| f.path == key_path) {
+            f.class = match f.class {
+                Class::Local => Class::Server,
+                Class::Server => Class::Local,
+                other => other,
+            };
+        }
     }
 
     fn leaf(&mut self, sides: Sides<'a>, datetime: bool) -> Option<Value> {
