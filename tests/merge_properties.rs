@@ -25,11 +25,18 @@ fn value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(4, 40, 5, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(key(), inner.clone(), 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(key(), inner.clone(), 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
             // Lists of objects with ids, often keyed.
-            prop::collection::vec((prop::sample::select(vec!["i1", "i2", "i3"]), inner), 0..4).prop_map(|items| {
-                Value::Array(items.into_iter().map(|(id, v)| json!({"id": id, "v": v})).collect())
-            }),
+            prop::collection::vec((prop::sample::select(vec!["i1", "i2", "i3"]), inner), 0..4)
+                .prop_map(|items| {
+                    Value::Array(
+                        items
+                            .into_iter()
+                            .map(|(id, v)| json!({"id": id, "v": v}))
+                            .collect(),
+                    )
+                }),
         ]
     })
 }
@@ -48,7 +55,11 @@ fn triple() -> impl Strategy<Value = (Map<String, Value>, Map<String, Value>, Ma
                 m.extend(other);
                 m
             }
-            2 => other.into_iter().take(2).chain(b.clone().into_iter().skip(1)).collect(),
+            2 => other
+                .into_iter()
+                .take(2)
+                .chain(b.clone().into_iter().skip(1))
+                .collect(),
             _ => other,
         };
         let l = derive(x, lk);
@@ -60,11 +71,15 @@ fn triple() -> impl Strategy<Value = (Map<String, Value>, Map<String, Value>, Ma
 /// Keyed lists sorted by id, since a merge keeps the server's order of items.
 fn canonical(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), canonical(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
         Value::Array(items) => {
             let mut items: Vec<Value> = items.iter().map(canonical).collect();
-            let ids: Option<BTreeSet<String>> =
-                items.iter().map(|i| i.get("id").and_then(Value::as_str).map(String::from)).collect();
+            let ids: Option<BTreeSet<String>> = items
+                .iter()
+                .map(|i| i.get("id").and_then(Value::as_str).map(String::from))
+                .collect();
             if ids.is_some_and(|ids| ids.len() == items.len() && !items.is_empty()) {
                 items.sort_by_key(|i| i["id"].as_str().unwrap_or_default().to_string());
             }
@@ -78,7 +93,9 @@ fn canonical(v: &Value) -> Value {
 fn leaf_paths(v: &Value, path: String, out: &mut Vec<String>) {
     let seg = |s: &str| s.replace('~', "~0").replace('/', "~1");
     match v {
-        Value::Object(m) => m.iter().for_each(|(k, v)| leaf_paths(v, format!("{path}/{}", seg(k)), out)),
+        Value::Object(m) => m
+            .iter()
+            .for_each(|(k, v)| leaf_paths(v, format!("{path}/{}", seg(k)), out)),
         Value::Array(items) if is_keyed(items) => {
             for item in items {
                 let id = match &item["id"] {
@@ -112,7 +129,9 @@ fn below(path: &str, ancestor: &str) -> bool {
 /// (items of the other sides) covers it too.
 fn covered(reported: &BTreeSet<&str>, path: &str, empty_list: bool) -> bool {
     reported.contains(path)
-        || reported.iter().any(|r| below(path, r) || (empty_list && below(r, path)))
+        || reported
+            .iter()
+            .any(|r| below(path, r) || (empty_list && below(r, path)))
 }
 
 proptest! {
@@ -193,7 +212,7 @@ fn pointer<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
             Value::Object(m) => m.get(&seg)?,
             Value::Array(items) => items.iter().find(|i| match i.get("id") {
                 Some(Value::String(s)) => *s == seg,
-                Some(n @ Value::Number(_)) => n.to_string() == seg,
+                Some(Value::Number(n)) => seg.parse::<serde_json::Number>().is_ok_and(|s| s == *n),
                 _ => false,
             })?,
             _ => return None,

@@ -156,7 +156,10 @@ impl<'a> Walk<'a, '_> {
     fn key_kept(&mut self, first_leaf: usize, key: &str) {
         let mut key_path = self.path.clone();
         push_segment(&mut key_path, key);
-        if let Some(f) = self.fields[first_leaf..].iter_mut().find(|f| f.path == key_path) {
+        if let Some(f) = self.fields[first_leaf..]
+            .iter_mut()
+            .find(|f| f.path == key_path)
+        {
             f.class = match f.class {
                 Class::Local => Class::Server,
                 Class::Server => Class::Local,

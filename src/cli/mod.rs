@@ -1,0 +1,71 @@
+//! The command line: clap definitions, and one short function a command.
+
+mod merge_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes shared by every command (contract, section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    /// The thing asked about is in conflict, or failed.
+    Conflict = 1,
+    /// Usage or input error.
+    Input = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// A fault to report on one line, with the exit code it earns.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn input(message: impl Into<String>) -> Self {
+        Self {
+            exit: Exit::Input,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "syncdesk",
+    version,
+    about = "Offline sync without false 409s, and a terminal desk for the genuine ones"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Three-way merge of a record's fields: BASE, LOCAL and SERVER are JSON objects.
+    Merge(merge_cmd::MergeArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Merge(args) => merge_cmd::run(&args),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            eprintln!("syncdesk: {}", failure.message);
+            failure.exit.into()
+        }
+    }
+}
