@@ -13,27 +13,42 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use syncdesk::merge::{NoPolicy, diff, merge};
+use syncdesk::model::Object;
 
 #[derive(Deserialize)]
-struct Record {
+struct Record<'a> {
+    #[serde(borrow)]
     #[allow(dead_code)]
-    id: String,
-    fields: Map<String, Value>,
+    id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    fields: Object<'a>,
 }
 
-fn load(path: &Path) -> Vec<Record> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Parses records, borrowing their strings from `bytes`.
+fn parse(bytes: &[u8]) -> Vec<Record<'_>> {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("bad bench data: {e}"))
 }
 
 fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("SYNCDESK_BENCH_DATA").map_or_else(|| PathBuf::from("bench-data"), PathBuf::from);
+    let dir = std::env::var_os("SYNCDESK_BENCH_DATA")
+        .map_or_else(|| PathBuf::from("bench-data"), PathBuf::from);
     if !dir.join("server.json").exists() {
         eprintln!("generating {} ...", dir.display());
-        let ok = Command::new("python3").arg("benches/gen_records.py").arg(&dir).status().is_ok_and(|s| s.success());
-        assert!(ok, "could not generate the data: run python3 benches/gen_records.py {}", dir.display());
+        let ok = Command::new("python3")
+            .arg("benches/gen_records.py")
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "could not generate the data: run python3 benches/gen_records.py {}",
+            dir.display()
+        );
     }
     dir
 }
@@ -56,17 +71,32 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn diff_all(base: &[Record], local: &[Record]) -> usize {
-    base.iter().zip(local).map(|(b, l)| diff(&b.fields, &l.fields, None).len()).sum()
+    base.iter()
+        .zip(local)
+        .map(|(b, l)| diff(&b.fields, &l.fields, None).len())
+        .sum()
 }
 
 fn main() {
     let dir = data_dir();
-    let runs: usize = std::env::var("SYNCDESK_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let runs: usize = std::env::var("SYNCDESK_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
 
-    let (load_med, load_min) = measure(runs, || (load(&dir.join("base.json")), load(&dir.join("local.json"))));
-    let base = load(&dir.join("base.json"));
-    let local = load(&dir.join("local.json"));
-    let server = load(&dir.join("server.json"));
+    let (base_path, local_path) = (dir.join("base.json"), dir.join("local.json"));
+    let (load_med, load_min) = measure(runs, || {
+        let (b, l) = (read(&base_path), read(&local_path));
+        parse(&b).len() + parse(&l).len()
+    });
+    let bytes = [
+        read(&base_path),
+        read(&local_path),
+        read(&dir.join("server.json")),
+    ];
+    let base = parse(&bytes[0]);
+    let local = parse(&bytes[1]);
+    let server = parse(&bytes[2]);
     let changes = diff_all(&base, &local);
     if std::env::var_os("SYNCDESK_BENCH_PROFILE_DIFF").is_some() {
         // For `perf record`: the diff step alone, many times.
@@ -76,23 +106,46 @@ fn main() {
     }
     let (diff_med, diff_min) = measure(runs, || diff_all(&base, &local));
     let (both_med, _) = measure(runs.min(7), || {
-        let (b, l) = (load(&dir.join("base.json")), load(&dir.join("local.json")));
-        diff_all(&b, &l)
+        let (b, l) = (read(&base_path), read(&local_path));
+        diff_all(&parse(&b), &parse(&l))
     });
     let merge_all = || {
         let mut conflicts = 0;
         for ((b, l), s) in base.iter().zip(&local).zip(&server) {
-            conflicts += merge(&b.fields, &l.fields, &s.fields, None, &NoPolicy).conflicts().count();
+            conflicts += merge(&b.fields, &l.fields, &s.fields, None, &NoPolicy)
+                .conflicts()
+                .count();
         }
         conflicts
     };
     let conflicts = merge_all();
     let (merge_med, merge_min) = measure(runs, merge_all);
 
-    println!("records: {}  changed paths: {changes}  conflicting paths: {conflicts}", base.len());
-    println!("load (2 files): {:8.1} ms  (min {:.1})", ms(load_med), ms(load_min));
-    println!("diff:           {:8.1} ms  (min {:.1})", ms(diff_med), ms(diff_min));
+    println!(
+        "records: {}  changed paths: {changes}  conflicting paths: {conflicts}",
+        base.len()
+    );
+    println!(
+        "load (2 files): {:8.1} ms  (min {:.1})",
+        ms(load_med),
+        ms(load_min)
+    );
+    println!(
+        "diff:           {:8.1} ms  (min {:.1})",
+        ms(diff_med),
+        ms(diff_min)
+    );
     println!("load + diff:    {:8.1} ms", ms(both_med));
-    println!("merge (3-way):  {:8.1} ms  (min {:.1})", ms(merge_med), ms(merge_min));
-    println!("RESULT load_ms={:.2} diff_ms={:.2} load_diff_ms={:.2} merge_ms={:.2}", ms(load_med), ms(diff_med), ms(both_med), ms(merge_med));
+    println!(
+        "merge (3-way):  {:8.1} ms  (min {:.1})",
+        ms(merge_med),
+        ms(merge_min)
+    );
+    println!(
+        "RESULT load_ms={:.2} diff_ms={:.2} load_diff_ms={:.2} merge_ms={:.2}",
+        ms(load_med),
+        ms(diff_med),
+        ms(both_med),
+        ms(merge_med)
+    );
 }

@@ -5,3 +5,11 @@ pub mod cli;
 pub mod merge;
 pub mod model;
 pub mod sanitize;
+
+/// A [`model::json::Json`] from a `serde_json::json!` literal, for tests and examples.
+#[macro_export]
+macro_rules! json {
+    ($($t:tt)+) => {
+        $crate::model::json::Json::from(::serde_json::json!($($t)+))
+    };
+}

@@ -3,8 +3,15 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use syncdesk::merge::{Class, NoPolicy, diff, merge, values_equal};
+use syncdesk::model::{Json, Object};
+
+type Map = Object<'static>;
+
+fn to_value(o: &Object) -> Value {
+    serde_json::to_value(o).unwrap()
+}
 
 /// Small domains, so that sides often agree and lists often qualify as keyed.
 fn leaf() -> impl Strategy<Value = Value> {
@@ -41,20 +48,21 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
-fn fields() -> impl Strategy<Value = Map<String, Value>> {
-    prop::collection::btree_map(key(), value(), 0..5).prop_map(|m| m.into_iter().collect())
+fn fields() -> impl Strategy<Value = Map> {
+    prop::collection::btree_map(key(), value(), 0..5).prop_map(|m| {
+        let Json::Object(o) = Json::from(Value::Object(m.into_iter().collect())) else {
+            unreachable!()
+        };
+        o
+    })
 }
 
 /// Base, and local and server that are each either the base, a small edit of it, or new.
-fn triple() -> impl Strategy<Value = (Map<String, Value>, Map<String, Value>, Map<String, Value>)> {
+fn triple() -> impl Strategy<Value = (Map, Map, Map)> {
     (fields(), fields(), fields(), 0u8..4, 0u8..4).prop_map(|(b, x, y, lk, sk)| {
-        let derive = |other: Map<String, Value>, kind: u8| match kind {
+        let derive = |other: Map, kind: u8| match kind {
             0 => b.clone(),
-            1 => {
-                let mut m = b.clone();
-                m.extend(other);
-                m
-            }
+            1 => b.clone().into_iter().chain(other).collect(),
             2 => other
                 .into_iter()
                 .take(2)
@@ -141,15 +149,15 @@ proptest! {
     fn local_unchanged_gives_the_server((b, _l, s) in triple()) {
         let m = merge(&b, &b, &s, None, &NoPolicy);
         prop_assert!(m.is_clean());
-        prop_assert_eq!(Value::Object(m.merged), Value::Object(s));
+        prop_assert_eq!(to_value(&m.merged), to_value(&s));
     }
 
     #[test]
     fn server_unchanged_gives_local((b, l, _s) in triple()) {
         let m = merge(&b, &l, &b, None, &NoPolicy);
         prop_assert!(m.is_clean());
-        let (merged, local) = (canonical(&Value::Object(m.merged)), canonical(&Value::Object(l)));
-        prop_assert!(values_equal(&merged, &local, false), "{} != {}", merged, local);
+        let (merged, local) = (canonical(&to_value(&m.merged)), canonical(&to_value(&l)));
+        prop_assert!(values_equal(&Json::from(merged.clone()), &Json::from(local.clone()), false), "{} != {}", merged, local);
     }
 
     #[test]
@@ -165,10 +173,10 @@ proptest! {
         let reported: BTreeSet<&str> = m.fields.iter().map(|f| f.path.as_str()).collect();
         for side in [&b, &l, &s] {
             let mut paths = Vec::new();
-            let side = Value::Object(side.clone());
+            let side = to_value(side);
             leaf_paths(&side, String::new(), &mut paths);
             for p in paths.iter().filter(|p| !p.is_empty()) {
-                let empty_list = pointer(&side, p).is_some_and(|v| v.as_array().is_some_and(Vec::is_empty));
+                let empty_list = pointer(&Json::from(side.clone()), p).is_some_and(|v| v.as_array().is_some_and(<[Json]>::is_empty));
                 prop_assert!(covered(&reported, p, empty_list), "path {} of an input is not reported in {:?}", p, reported);
             }
         }
@@ -177,7 +185,7 @@ proptest! {
     #[test]
     fn clean_merges_take_each_changed_side((b, l, s) in triple()) {
         let m = merge(&b, &l, &s, None, &NoPolicy);
-        let merged = Value::Object(m.merged.clone());
+        let merged = Json::Object(m.merged.clone());
         for f in &m.fields {
             match f.class {
                 Class::Local => prop_assert_eq!(f.local, pointer(&merged, &f.path)),
@@ -201,18 +209,19 @@ proptest! {
     fn merging_arbitrary_json_never_panics(b in fields(), l in fields(), s in fields()) {
         let m = merge(&b, &l, &s, None, &NoPolicy);
         let _ = serde_json::to_string(&m.fields).unwrap();
+        let _ = serde_json::to_string(&m.merged).unwrap();
     }
 }
 
 /// The merged value at a reported path, found the way the merge names items.
-fn pointer<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+fn pointer<'v, 'a>(root: &'v Json<'a>, path: &str) -> Option<&'v Json<'a>> {
     let mut here = root;
     for seg in path.split('/').skip(1).map(unescape) {
         here = match here {
-            Value::Object(m) => m.get(&seg)?,
-            Value::Array(items) => items.iter().find(|i| match i.get("id") {
-                Some(Value::String(s)) => *s == seg,
-                Some(Value::Number(n)) => seg.parse::<serde_json::Number>().is_ok_and(|s| s == *n),
+            Json::Object(m) => m.get(&seg)?,
+            Json::Array(items) => items.iter().find(|i| match i.get("id") {
+                Some(Json::String(s)) => *s == seg,
+                Some(Json::Number(n)) => n.to_string() == seg,
                 _ => false,
             })?,
             _ => return None,

@@ -1,12 +1,12 @@
 //! Section 3 of the contract, one rule a test.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use syncdesk::merge::{Class, NoPolicy, Policy, Side, diff, merge};
-use syncdesk::model::{Schemas, TypeSchema};
+use syncdesk::model::{Json, Object, Schemas, TypeSchema};
 
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
+fn obj(v: Value) -> Object<'static> {
+    match Json::from(v) {
+        Json::Object(o) => o,
         other => panic!("not an object: {other}"),
     }
 }
@@ -35,7 +35,7 @@ fn run(b: Value, l: Value, s: Value, schema: Option<&TypeSchema>, policy: &dyn P
         classes: m.fields.iter().map(|f| (f.path.clone(), f.class)).collect(),
         conflicts: m.conflicts().map(String::from).collect(),
         overridden: m.overridden.clone(),
-        merged: Value::Object(m.merged),
+        merged: serde_json::to_value(&m.merged).unwrap(),
     }
 }
 

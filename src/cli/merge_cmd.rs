@@ -3,10 +3,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::{Exit, Failure};
 use crate::merge::{Class, Merge, NoPolicy, PathDiff, merge};
+use crate::model::json::{Json, Object};
 use crate::model::{Schemas, TypeSchema};
 use crate::sanitize::visible;
 
@@ -34,9 +35,10 @@ pub fn run(args: &MergeArgs) -> Result<Exit, Failure> {
         (Some(file), Some(name)) => Some(read_schema(file, name)?),
         _ => None,
     };
-    let base = read_fields(&args.base)?;
-    let local = read_fields(&args.local)?;
-    let server = read_fields(&args.server)?;
+    let texts = [read(&args.base)?, read(&args.local)?, read(&args.server)?];
+    let base = parse_fields(&args.base, &texts[0])?;
+    let local = parse_fields(&args.local, &texts[1])?;
+    let server = parse_fields(&args.server, &texts[2])?;
     let outcome = merge(&base, &local, &server, schema.as_ref(), &NoPolicy);
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -59,15 +61,17 @@ pub fn run(args: &MergeArgs) -> Result<Exit, Failure> {
     })
 }
 
-fn read_fields(path: &Path) -> Result<Map<String, Value>, Failure> {
+fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))
+}
+
+fn parse_fields<'t>(path: &Path, bytes: &'t [u8]) -> Result<Object<'t>, Failure> {
     let name = path.display();
-    let bytes =
-        std::fs::read(path).map_err(|e| Failure::input(format!("{name}: cannot read: {e}")))?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(fields)) => Ok(fields),
+    match Json::parse_slice(bytes) {
+        Ok(Json::Object(fields)) => Ok(fields),
         Ok(other) => Err(Failure::input(format!(
             "{name}: the top level is {}; expected an object (a record's fields)",
-            crate::model::validate::json_kind(&other)
+            other.kind()
         ))),
         Err(e) => Err(Failure::input(format!("{name}: invalid JSON: {e}"))),
     }
@@ -92,7 +96,7 @@ fn read_schema(path: &Path, record_type: &str) -> Result<TypeSchema, Failure> {
     })
 }
 
-fn as_json(outcome: &Merge) -> Value {
+fn as_json(outcome: &Merge) -> serde_json::Value {
     let conflicts: Vec<&str> = outcome.conflicts().collect();
     json!({
         "status": if conflicts.is_empty() { "clean" } else { "conflict" },
@@ -201,7 +205,7 @@ fn class_name(class: Class) -> &'static str {
 }
 
 /// A value as compact JSON, made visible, cut to the column width; `—` for absent.
-fn cell(value: Option<&Value>) -> String {
+fn cell(value: Option<&Json>) -> String {
     let Some(value) = value else {
         return "—".into();
     };
@@ -219,8 +223,13 @@ fn cell(value: Option<&Value>) -> String {
 mod tests {
     use super::*;
 
-    fn table(b: Value, l: Value, s: Value, colour: bool) -> String {
-        let obj = |v: Value| v.as_object().unwrap().clone();
+    fn table(
+        b: serde_json::Value,
+        l: serde_json::Value,
+        s: serde_json::Value,
+        colour: bool,
+    ) -> String {
+        let obj = |v: serde_json::Value| Json::from(v).as_object().unwrap().clone();
         let (b, l, s) = (obj(b), obj(l), obj(s));
         let m = merge(&b, &l, &s, None, &NoPolicy);
         let mut out = Vec::new();

@@ -1,11 +1,10 @@
 //! The two-way, field-level diff of two versions of a record's fields.
 
-use serde_json::{Map, Value};
-
 use super::equal::sides_equal;
 use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node};
 use super::text::{InlineDiff, text_diff};
 use crate::model::TypeSchema;
+use crate::model::json::{Json, Object};
 use crate::model::pointer::push_segment;
 
 /// One leaf path whose value differs between the old and the new version.
@@ -13,9 +12,9 @@ use crate::model::pointer::push_segment;
 pub struct Change<'a> {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub old: Option<&'a Value>,
+    pub old: Option<&'a Json<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub new: Option<&'a Value>,
+    pub new: Option<&'a Json<'a>>,
     /// For two strings (not datetimes): what changed inside the text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<InlineDiff>,
@@ -24,8 +23,8 @@ pub struct Change<'a> {
 /// Every leaf path that differs from `old` to `new`, with inline diffs of changed text.
 /// Walked as the merge walks (same paths, same equality), so its paths are merge paths.
 pub fn diff<'a>(
-    old: &'a Map<String, Value>,
-    new: &'a Map<String, Value>,
+    old: &'a Object<'a>,
+    new: &'a Object<'a>,
     schema: Option<&TypeSchema>,
 ) -> Vec<Change<'a>> {
     let mut walk = Walk {
@@ -44,10 +43,10 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     fn members<'s>(
         &mut self,
-        maps: [Option<&'a Map<String, Value>>; 2],
+        objects: [Option<&'a Object<'a>>; 2],
         hint_of: impl Fn(&str) -> Hint<'s>,
     ) {
-        for (name, sides) in UnionMembers::new(maps) {
+        for (name, sides) in UnionMembers::new(objects) {
             let len = self.path.len();
             push_segment(&mut self.path, name);
             self.value(sides, hint_of(name));
@@ -55,16 +54,16 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn value(&mut self, sides: [Option<&'a Value>; 2], hint: Hint) {
+    fn value(&mut self, sides: [Option<&'a Json<'a>>; 2], hint: Hint) {
         match node(sides, hint) {
             Node::Leaf { datetime } => self.leaf(sides, datetime),
-            Node::Object(maps) => self.members(maps, |_| Hint::Auto),
+            Node::Object(objects) => self.members(objects, |_| Hint::Auto),
             Node::Keyed(lists) => self.keyed_items(&lists),
         }
     }
 
-    fn keyed_items(&mut self, [old, new]: &[Option<KeyedList<'a>>; 2]) {
-        let get = |list: &Option<KeyedList<'a>>, segment: &str| {
+    fn keyed_items(&mut self, [old, new]: &[Option<KeyedList<'a, 'a>>; 2]) {
+        let get = |list: &Option<KeyedList<'a, 'a>>, segment: &str| {
             list.as_ref().and_then(|l| l.get(segment))
         };
         let visit = |walk: &mut Self, segment: &str| {
@@ -74,22 +73,22 @@ impl<'a> Walk<'a> {
             walk.path.truncate(len);
         };
         if let Some(old_list) = old {
-            old_list.segments().for_each(|s| visit(self, &s));
+            old_list.segments().for_each(|s| visit(self, s));
         }
         if let Some(new_list) = new {
             new_list
                 .segments()
                 .filter(|s| get(old, s).is_none())
-                .for_each(|s| visit(self, &s));
+                .for_each(|s| visit(self, s));
         }
     }
 
-    fn leaf(&mut self, [old, new]: [Option<&'a Value>; 2], datetime: bool) {
+    fn leaf(&mut self, [old, new]: [Option<&'a Json<'a>>; 2], datetime: bool) {
         if sides_equal(old, new, datetime) {
             return;
         }
         let text = match (old, new) {
-            (Some(Value::String(a)), Some(Value::String(b))) if !datetime => Some(text_diff(a, b)),
+            (Some(Json::String(a)), Some(Json::String(b))) if !datetime => Some(text_diff(a, b)),
             _ => None,
         };
         self.changes.push(Change {

@@ -1,43 +1,34 @@
 //! Equality as the merge sees it: numbers by value, datetimes by instant, strings exactly.
 
-use serde_json::{Number, Value};
-
 use crate::model::UtcMillis;
+use crate::model::json::Json;
 
 /// Equal as values: `1 == 1.0`; with `datetime`, two timestamps that name the same instant.
-pub fn values_equal(a: &Value, b: &Value, datetime: bool) -> bool {
+pub fn values_equal(a: &Json, b: &Json, datetime: bool) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => numbers_equal(x, y),
-        (Value::String(x), Value::String(y)) => x == y || (datetime && same_instant(x, y)),
-        (Value::Array(x), Value::Array(y)) => {
+        (Json::Number(x), Json::Number(y)) => x.same_value(*y),
+        (Json::String(x), Json::String(y)) => x == y || (datetime && same_instant(x, y)),
+        (Json::Array(x), Json::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| values_equal(x, y, false))
         }
-        (Value::Object(x), Value::Object(y)) => {
+        (Json::Object(x), Json::Object(y)) => {
+            // Members are sorted, so equal objects line up member by member.
             x.len() == y.len()
                 && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w, false)))
+                    .zip(y.iter())
+                    .all(|((k, v), (l, w))| k == l && values_equal(v, w, false))
         }
         _ => a == b,
     }
 }
 
 /// Equal as optional values: absent equals only absent, never `null`.
-pub fn sides_equal(a: Option<&Value>, b: Option<&Value>, datetime: bool) -> bool {
+pub fn sides_equal(a: Option<&Json>, b: Option<&Json>, datetime: bool) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => values_equal(a, b, datetime),
         _ => false,
     }
-}
-
-fn numbers_equal(a: &Number, b: &Number) -> bool {
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        return x == y;
-    }
-    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
-        return x == y;
-    }
-    a.as_f64() == b.as_f64()
 }
 
 fn same_instant(a: &str, b: &str) -> bool {
@@ -50,7 +41,7 @@ fn same_instant(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn numbers_compare_by_value() {
@@ -89,10 +80,10 @@ mod tests {
 
     #[test]
     fn absent_is_not_null_and_types_never_mix() {
-        assert!(!sides_equal(None, Some(&Value::Null), false));
+        assert!(!sides_equal(None, Some(&Json::Null), false));
         assert!(sides_equal(None, None, false));
         assert!(!values_equal(&json!("1"), &json!(1), false));
-        assert!(!values_equal(&json!(false), &Value::Null, false));
+        assert!(!values_equal(&json!(false), &Json::Null, false));
         assert!(!values_equal(
             &json!({"a": 1}),
             &json!({"a": 1, "b": 2}),

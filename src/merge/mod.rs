@@ -8,7 +8,8 @@ mod text;
 mod three_way;
 
 use serde::Serialize;
-use serde_json::Value;
+
+use crate::model::json::Json;
 
 pub use diff::{Change, diff};
 pub use equal::{sides_equal, values_equal};
@@ -66,9 +67,9 @@ pub struct PathDiff<'a> {
     pub path: String,
     pub class: Class,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub base: Option<&'a Value>,
+    pub base: Option<&'a Json<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub local: Option<&'a Value>,
+    pub local: Option<&'a Json<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub server: Option<&'a Value>,
+    pub server: Option<&'a Json<'a>>,
 }

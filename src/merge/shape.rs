@@ -1,10 +1,8 @@
 //! How a path is walked: into an object, item by item through a keyed list, or as one value.
 
 use std::borrow::Cow;
-use std::iter::Peekable;
 
-use serde_json::{Map, Value};
-
+use crate::model::json::{Json, Object};
 use crate::model::{FieldType, TypeSchema};
 
 /// What the schema says about a top-level field; nested paths are always `Auto`.
@@ -31,32 +29,47 @@ pub fn member_hint<'s>(schema: Option<&'s TypeSchema>, name: &str) -> Hint<'s> {
 }
 
 /// How the values present at one path are walked.
-pub enum Node<'a, const N: usize> {
-    Object([Option<&'a Map<String, Value>>; N]),
-    Keyed([Option<KeyedList<'a>>; N]),
+pub enum Node<'v, 'a, const N: usize> {
+    Object([Option<&'v Object<'a>>; N]),
+    Keyed([Option<KeyedList<'v, 'a>>; N]),
     Leaf { datetime: bool },
 }
 
 /// Decides the node kind: a container only when every side that has a value there agrees.
-pub fn node<'a, const N: usize>(sides: [Option<&'a Value>; N], hint: Hint) -> Node<'a, N> {
+pub fn node<'v, 'a, const N: usize>(
+    sides: [Option<&'v Json<'a>>; N],
+    hint: Hint,
+) -> Node<'v, 'a, N> {
     match hint {
         Hint::Datetime => return Node::Leaf { datetime: true },
         Hint::WholeList => return Node::Leaf { datetime: false },
         Hint::Auto | Hint::Keyed(_) => {}
     }
-    if sides.iter().flatten().all(|v| v.is_object()) {
-        return Node::Object(sides.map(|v| v.and_then(Value::as_object)));
+    let mut objects = [None; N];
+    let mut lists = [None; N];
+    let (mut all_objects, mut all_lists, mut any_items) = (true, true, false);
+    for ((side, object), list) in sides.iter().zip(&mut objects).zip(&mut lists) {
+        match side {
+            None => {}
+            Some(Json::Object(o)) => {
+                *object = Some(o);
+                all_lists = false;
+            }
+            Some(Json::Array(items)) => {
+                *list = Some(items.as_slice());
+                any_items |= !items.is_empty();
+                all_objects = false;
+            }
+            Some(_) => (all_objects, all_lists) = (false, false),
+        }
+    }
+    if all_objects {
+        return Node::Object(objects);
     }
     let (key, needs_items) = match hint {
         Hint::Keyed(key) => (key, false),
         _ => ("id", true),
     };
-    let lists = sides.map(|v| v.and_then(Value::as_array));
-    let all_lists = sides
-        .iter()
-        .zip(&lists)
-        .all(|(v, l)| v.is_none() || l.is_some());
-    let any_items = lists.iter().flatten().any(|l| !l.is_empty());
     if all_lists && (any_items || !needs_items) {
         let keyed = lists.map(|l| l.map(|items| KeyedList::new(items, key)));
         if keyed.iter().all(|k| !matches!(k, Some(None))) {
@@ -67,97 +80,113 @@ pub fn node<'a, const N: usize>(sides: [Option<&'a Value>; N], hint: Hint) -> No
 }
 
 /// A list whose items are objects with distinct key values, indexed by that value.
-pub struct KeyedList<'a> {
-    items: &'a [Value],
-    key: &'a str,
-    by_segment: Vec<(Cow<'a, str>, usize)>,
+pub struct KeyedList<'v, 'a> {
+    items: &'v [Json<'a>],
+    /// Segment of each item, in list order.
+    segments: Vec<Cow<'v, str>>,
+    /// Item indexes sorted by segment, for lookups.
+    by_segment: Vec<u32>,
+    key: &'v str,
 }
 
-impl<'a> KeyedList<'a> {
+impl<'v, 'a> KeyedList<'v, 'a> {
     /// `None` when an item is not an object, lacks the key, or repeats a key value.
-    fn new(items: &'a [Value], key: &str) -> Option<Self> {
-        let mut by_segment = Vec::with_capacity(items.len());
-        let mut stored_key = None;
-        for (i, item) in items.iter().enumerate() {
-            let (k, v) = item.as_object()?.get_key_value(key)?;
-            stored_key.get_or_insert(k.as_str());
-            by_segment.push((segment_of(v)?, i));
+    fn new(items: &'v [Json<'a>], key: &str) -> Option<Self> {
+        let mut segments = Vec::with_capacity(items.len());
+        let mut stored_key = "";
+        for item in items {
+            let object = item.as_object()?;
+            let (k, v) = object.entries().get(object_position(object, key)?)?;
+            stored_key = k;
+            segments.push(segment_of(v)?);
         }
-        by_segment.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if by_segment.windows(2).any(|w| w[0].0 == w[1].0) {
+        let mut by_segment: Vec<u32> = (0..items.len() as u32).collect();
+        by_segment.sort_unstable_by(|&a, &b| segments[a as usize].cmp(&segments[b as usize]));
+        if by_segment
+            .windows(2)
+            .any(|w| segments[w[0] as usize] == segments[w[1] as usize])
+        {
             return None;
         }
         Some(Self {
             items,
-            key: stored_key.unwrap_or(""),
+            segments,
             by_segment,
+            key: stored_key,
         })
     }
 
     /// The item whose key value has this segment.
-    pub fn get(&self, segment: &str) -> Option<&'a Value> {
+    pub fn get(&self, segment: &str) -> Option<&'v Json<'a>> {
         let i = self
             .by_segment
-            .binary_search_by(|(s, _)| s.as_ref().cmp(segment))
+            .binary_search_by(|&i| self.segments[i as usize].as_ref().cmp(segment))
             .ok()?;
-        Some(&self.items[self.by_segment[i].1])
+        Some(&self.items[self.by_segment[i] as usize])
     }
 
     /// The segments in list order.
-    pub fn segments(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
-        let key = self.key;
-        self.items
-            .iter()
-            .filter_map(move |item| item.get(key).and_then(segment_of))
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().map(|s| s.as_ref())
     }
 
     /// The key member and its value in the item with this segment.
-    pub fn key_member(&self, segment: &str) -> Option<(&'a String, &'a Value)> {
-        self.get(segment)?.as_object()?.get_key_value(self.key)
+    pub fn key_member(&self, segment: &str) -> Option<(&'v str, &'v Json<'a>)> {
+        let item = self.get(segment)?.as_object()?;
+        let (k, v) = &item.entries()[object_position(item, self.key)?];
+        Some((k, v))
     }
 }
 
+fn object_position(object: &Object, key: &str) -> Option<usize> {
+    object
+        .entries()
+        .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+        .ok()
+}
+
 /// A key value as a path segment: strings as they are, numbers in their JSON form.
-fn segment_of(v: &Value) -> Option<Cow<'_, str>> {
+fn segment_of<'v>(v: &'v Json) -> Option<Cow<'v, str>> {
     match v {
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Json::String(s) => Some(Cow::Borrowed(s)),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
 
-/// Walks the members of up to `N` objects in key order, each key once with its value on
-/// every side. `serde_json::Map` iterates sorted (the `preserve_order` feature is off; a
-/// test guards it), which makes this a merge join without allocation.
-pub struct UnionMembers<'a, const N: usize> {
-    iters: [Option<Peekable<serde_json::map::Iter<'a>>>; N],
+/// Walks the members of up to `N` objects in key order (objects keep their members
+/// sorted), each key once with its value on every side: a merge join, no allocation.
+pub struct UnionMembers<'v, 'a, const N: usize> {
+    rests: [&'v [(Cow<'a, str>, Json<'a>)]; N],
 }
 
-impl<'a, const N: usize> UnionMembers<'a, N> {
-    pub fn new(maps: [Option<&'a Map<String, Value>>; N]) -> Self {
+impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
+    pub fn new(objects: [Option<&'v Object<'a>>; N]) -> Self {
         Self {
-            iters: maps.map(|m| m.map(|m| m.iter().peekable())),
+            rests: objects.map(|o| o.map_or(&[][..], Object::entries)),
         }
     }
 }
 
-impl<'a, const N: usize> Iterator for UnionMembers<'a, N> {
-    type Item = (&'a str, [Option<&'a Value>; N]);
+impl<'v, 'a, const N: usize> Iterator for UnionMembers<'v, 'a, N> {
+    type Item = (&'v Cow<'a, str>, [Option<&'v Json<'a>>; N]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut min: Option<&'a str> = None;
-        for it in self.iters.iter_mut().flatten() {
-            if let Some((k, _)) = it.peek() {
-                let k: &'a str = k.as_str();
-                if min.is_none_or(|m| k < m) {
-                    min = Some(k);
-                }
+        let mut min: Option<&'v Cow<'a, str>> = None;
+        for rest in &self.rests {
+            if let Some((k, _)) = rest.first()
+                && min.is_none_or(|m| k < m)
+            {
+                min = Some(k);
             }
         }
         let key = min?;
-        let values = self.iters.each_mut().map(|it| {
-            let it = it.as_mut()?;
-            it.next_if(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        let values = self.rests.each_mut().map(|rest| match rest.split_first() {
+            Some(((k, v), tail)) if k == key => {
+                *rest = tail;
+                Some(v)
+            }
+            _ => None,
         });
         Some((key, values))
     }
@@ -166,33 +195,27 @@ impl<'a, const N: usize> Iterator for UnionMembers<'a, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn json_maps_iterate_in_key_order() {
-        // UnionMembers relies on it; a dependency that turns on preserve_order breaks it.
-        let v = json!({"b": 1, "a": 2, "c": 3, "aa": 4});
-        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["a", "aa", "b", "c"]);
-    }
+    use crate::json;
 
     #[test]
     fn union_members_visits_each_key_once_with_all_sides() {
-        let (a, b) = (json!({"a": 1, "c": 3}), json!({"b": 2, "c": 4}));
-        let seen: Vec<(&str, [Option<i64>; 2])> = UnionMembers::new([a.as_object(), b.as_object()])
-            .map(|(k, v)| (k, v.map(|v| v.and_then(Value::as_i64))))
-            .collect();
+        let (a, b) = (json!({"c": 3, "a": 1}), json!({"b": 2, "c": 4}));
+        let seen: Vec<(&str, [Option<&Json>; 2])> =
+            UnionMembers::new([a.as_object(), b.as_object()])
+                .map(|(k, v)| (k.as_ref(), v))
+                .collect();
+        let n = |x: serde_json::Value| Json::from(x);
         assert_eq!(
             seen,
             [
-                ("a", [Some(1), None]),
-                ("b", [None, Some(2)]),
-                ("c", [Some(3), Some(4)])
+                ("a", [Some(&n(1.into())), None]),
+                ("b", [None, Some(&n(2.into()))]),
+                ("c", [Some(&n(3.into())), Some(&n(4.into()))])
             ]
         );
     }
 
-    fn kind<const N: usize>(sides: [Option<&Value>; N], hint: Hint) -> &'static str {
+    fn kind<const N: usize>(sides: [Option<&Json>; N], hint: Hint) -> &'static str {
         match node(sides, hint) {
             Node::Object(_) => "object",
             Node::Keyed(_) => "keyed",
@@ -240,8 +263,7 @@ mod tests {
     fn keyed_list_finds_items_and_keeps_order() {
         let items = json!([{"id": "z"}, {"id": 10}, {"id": "a/b"}]);
         let list = KeyedList::new(items.as_array().unwrap(), "id").unwrap();
-        let order: Vec<String> = list.segments().map(Cow::into_owned).collect();
-        assert_eq!(order, ["z", "10", "a/b"]);
+        assert_eq!(list.segments().collect::<Vec<_>>(), ["z", "10", "a/b"]);
         assert_eq!(list.get("10"), Some(&json!({"id": 10})));
         assert_eq!(list.get("y"), None);
     }

@@ -1,11 +1,10 @@
 //! The three-way merge of a record's fields, path by path.
 
-use serde_json::{Map, Value};
-
 use super::equal::sides_equal;
 use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node};
 use super::{Class, PathDiff, Policy, Side};
 use crate::model::TypeSchema;
+use crate::model::json::{Json, Object};
 use crate::model::pointer::push_segment;
 
 /// The outcome of merging local and server edits made from a common base.
@@ -14,7 +13,7 @@ pub struct Merge<'a> {
     /// Every leaf path of any side, in path order, with its class.
     pub fields: Vec<PathDiff<'a>>,
     /// The merged fields; a conflicting path holds the server's value.
-    pub merged: Map<String, Value>,
+    pub merged: Object<'a>,
     /// Paths that were in conflict and took the local value under `same_user_overlap`.
     pub overridden: Vec<String>,
 }
@@ -42,9 +41,9 @@ impl Merge<'_> {
 /// Merges `local` and `server`, both edited from `base`. The schema, when given, says
 /// which top-level fields are datetimes and keyed lists; `policy` may settle paths first.
 pub fn merge<'a>(
-    base: &'a Map<String, Value>,
-    local: &'a Map<String, Value>,
-    server: &'a Map<String, Value>,
+    base: &'a Object<'a>,
+    local: &'a Object<'a>,
+    server: &'a Object<'a>,
     schema: Option<&TypeSchema>,
     policy: &dyn Policy,
 ) -> Merge<'a> {
@@ -64,7 +63,7 @@ pub fn merge<'a>(
     }
 }
 
-type Sides<'a> = [Option<&'a Value>; 3];
+type Sides<'a> = [Option<&'a Json<'a>>; 3];
 const BASE: usize = 0;
 const LOCAL: usize = 1;
 const SERVER: usize = 2;
@@ -80,37 +79,37 @@ struct Walk<'a, 'p> {
 impl<'a> Walk<'a, '_> {
     fn members<'s>(
         &mut self,
-        maps: [Option<&'a Map<String, Value>>; 3],
+        objects: [Option<&'a Object<'a>>; 3],
         hint_of: impl Fn(&str) -> Hint<'s>,
-    ) -> Map<String, Value> {
-        let mut out = Map::new();
-        for (name, sides) in UnionMembers::new(maps) {
+    ) -> Object<'a> {
+        let mut out = Object::new();
+        for (name, sides) in UnionMembers::new(objects) {
             let len = self.path.len();
             push_segment(&mut self.path, name);
             if let Some(value) = self.value(sides, hint_of(name)) {
-                out.insert(name.to_string(), value);
+                out.insert(name.clone(), value);
             }
             self.path.truncate(len);
         }
         out
     }
 
-    fn value(&mut self, sides: Sides<'a>, hint: Hint) -> Option<Value> {
+    fn value(&mut self, sides: Sides<'a>, hint: Hint) -> Option<Json<'a>> {
         match node(sides, hint) {
             Node::Leaf { datetime } => self.leaf(sides, datetime),
-            Node::Object(maps) => {
-                let out = self.members(maps, |_| Hint::Auto);
-                keep_container(out.is_empty(), sides).then_some(Value::Object(out))
+            Node::Object(objects) => {
+                let out = self.members(objects, |_| Hint::Auto);
+                keep_container(out.is_empty(), sides).then_some(Json::Object(out))
             }
             Node::Keyed(lists) => {
                 let items = self.keyed_items(&lists);
-                keep_container(items.is_empty(), sides).then_some(Value::Array(items))
+                keep_container(items.is_empty(), sides).then_some(Json::Array(items))
             }
         }
     }
 
     /// Items in the server's order, then local additions in local order, then base leftovers.
-    fn keyed_items(&mut self, lists: &[Option<KeyedList<'a>>; 3]) -> Vec<Value> {
+    fn keyed_items(&mut self, lists: &[Option<KeyedList<'a, 'a>>; 3]) -> Vec<Json<'a>> {
         let mut items = Vec::new();
         let mut visit = |walk: &mut Self, segment: &str| {
             let sides = lists
@@ -119,22 +118,22 @@ impl<'a> Walk<'a, '_> {
             let len = walk.path.len();
             push_segment(&mut walk.path, segment);
             let first_leaf = walk.fields.len();
-            if let Some(Value::Object(mut item)) = walk.value(sides, Hint::Auto) {
+            if let Some(Json::Object(mut item)) = walk.value(sides, Hint::Auto) {
                 let key = lists.iter().flatten().find_map(|l| l.key_member(segment));
                 if let Some((k, v)) = key
                     && !item.contains_key(k)
                 {
-                    item.insert(k.clone(), v.clone());
+                    item.insert(k, v.clone());
                     walk.key_kept(first_leaf, k);
                 }
-                items.push(Value::Object(item));
+                items.push(Json::Object(item));
             }
             walk.path.truncate(len);
         };
         let seen_in =
             |i: usize, segment: &str| lists[i].as_ref().is_some_and(|l| l.get(segment).is_some());
         if let Some(server) = &lists[SERVER] {
-            server.segments().for_each(|s| visit(self, &s));
+            server.segments().for_each(|s| visit(self, s));
         }
         if let Some(local) = &lists[LOCAL] {
             local
@@ -145,7 +144,7 @@ impl<'a> Walk<'a, '_> {
         if let Some(base) = &lists[BASE] {
             base.segments()
                 .filter(|s| !seen_in(SERVER, s) && !seen_in(LOCAL, s))
-                .for_each(|s| visit(self, &s));
+                .for_each(|s| visit(self, s));
         }
         items
     }
@@ -168,7 +167,7 @@ impl<'a> Walk<'a, '_> {
         }
     }
 
-    fn leaf(&mut self, sides: Sides<'a>, datetime: bool) -> Option<Value> {
+    fn leaf(&mut self, sides: Sides<'a>, datetime: bool) -> Option<Json<'a>> {
         let [b, l, s] = sides;
         let eq = |x, y| sides_equal(x, y, datetime);
         let settled = if eq(l, s) {

@@ -1,6 +1,7 @@
 //! Records, versions, entity tags, UTC time, schemas and validation. No IO.
 
 pub mod etag;
+pub mod json;
 pub mod pointer;
 pub mod schema;
 pub mod time;
@@ -8,6 +9,7 @@ pub mod validate;
 pub mod version;
 
 pub use etag::{Etag, EtagError};
+pub use json::{Json, Num, Object};
 pub use schema::{FieldSpec, FieldType, SameUserOverlap, SchemaError, Schemas, TypeSchema};
 pub use time::{TimeError, UtcMillis};
 pub use validate::{FieldError, normalize_datetimes, validate};

@@ -1,7 +1,6 @@
 //! Checks a record's `fields` against its type schema, and normalises datetimes.
 
-use serde_json::{Map, Value};
-
+use super::json::{Json, Object};
 use super::pointer;
 use super::schema::{FieldType, TypeSchema};
 use super::time::{TimeError, UtcMillis};
@@ -15,9 +14,9 @@ pub struct FieldError {
 
 /// Every fault of `fields` against `schema`; empty when the fields are valid.
 /// `null` counts as "no value": allowed for optional fields, missing for required ones.
-pub fn validate(schema: &TypeSchema, fields: &Map<String, Value>) -> Vec<FieldError> {
+pub fn validate(schema: &TypeSchema, fields: &Object) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    for (name, value) in fields {
+    for (name, value) in fields.iter() {
         let Some(spec) = schema.fields.get(name) else {
             errors.push(FieldError {
                 path: pointer::of_member(name),
@@ -36,7 +35,7 @@ pub fn validate(schema: &TypeSchema, fields: &Map<String, Value>) -> Vec<FieldEr
         }
     }
     for (name, spec) in &schema.fields {
-        if spec.required && fields.get(name).is_none_or(Value::is_null) {
+        if spec.required && fields.get(name).is_none_or(Json::is_null) {
             errors.push(FieldError {
                 path: pointer::of_member(name),
                 message: "required field is missing".into(),
@@ -47,22 +46,29 @@ pub fn validate(schema: &TypeSchema, fields: &Map<String, Value>) -> Vec<FieldEr
     errors
 }
 
-fn check_value(kind: &FieldType, value: &Value) -> Option<String> {
-    let expected = |what: &str| Some(format!("expected {what}, found {}", json_kind(value)));
+fn check_value(kind: &FieldType, value: &Json) -> Option<String> {
+    let expected = |what: &str| Some(format!("expected {what}, found {}", value.kind()));
     match kind {
-        FieldType::String | FieldType::Text | FieldType::Reference { .. } => {
-            (!value.is_string()).then(|| expected("a string")).flatten()
-        }
-        FieldType::Number => (!value.is_number()).then(|| expected("a number")).flatten(),
-        FieldType::Integer => (!is_integral(value))
-            .then(|| expected("an integer"))
-            .flatten(),
-        FieldType::Boolean => (!value.is_boolean())
-            .then(|| expected("true or false"))
-            .flatten(),
-        FieldType::Object => (!value.is_object())
-            .then(|| expected("an object"))
-            .flatten(),
+        FieldType::String | FieldType::Text | FieldType::Reference { .. } => match value {
+            Json::String(_) => None,
+            _ => expected("a string"),
+        },
+        FieldType::Number => match value {
+            Json::Number(_) => None,
+            _ => expected("a number"),
+        },
+        FieldType::Integer => match value {
+            Json::Number(n) if n.is_integral() => None,
+            _ => expected("an integer"),
+        },
+        FieldType::Boolean => match value {
+            Json::Bool(_) => None,
+            _ => expected("true or false"),
+        },
+        FieldType::Object => match value {
+            Json::Object(_) => None,
+            _ => expected("an object"),
+        },
         FieldType::Datetime => match value.as_str() {
             None => expected("an RFC 3339 timestamp string"),
             Some(text) => match text.parse::<UtcMillis>() {
@@ -84,12 +90,12 @@ fn check_value(kind: &FieldType, value: &Value) -> Option<String> {
     }
 }
 
-fn check_keyed_items(items: &[Value], key: &str) -> Option<String> {
+fn check_keyed_items(items: &[Json], key: &str) -> Option<String> {
     let mut seen = std::collections::HashSet::new();
     for (i, item) in items.iter().enumerate() {
         let id = match item.get(key) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
+            Some(Json::String(s)) => s.to_string(),
+            Some(Json::Number(n)) => n.to_string(),
             Some(_) => return Some(format!("item {i}: '{key}' must be a string or a number")),
             None => return Some(format!("item {i}: every item needs '{key}'")),
         };
@@ -100,38 +106,21 @@ fn check_keyed_items(items: &[Value], key: &str) -> Option<String> {
     None
 }
 
-fn is_integral(value: &Value) -> bool {
-    match value {
-        Value::Number(n) => {
-            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
-        _ => false,
-    }
-}
-
-/// A word for the JSON kind of a value, for messages.
-pub fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Rewrites every valid `datetime` field as UTC with milliseconds and `Z`.
-pub fn normalize_datetimes(schema: &TypeSchema, fields: &mut Map<String, Value>) {
-    for (name, value) in fields.iter_mut() {
+pub fn normalize_datetimes(schema: &TypeSchema, fields: &mut Object) {
+    let names: Vec<String> = fields.keys().map(String::from).collect();
+    for name in names {
+        let Some(value) = fields.get_mut(&name) else {
+            continue;
+        };
         let is_datetime = schema
             .fields
-            .get(name)
+            .get(&name)
             .is_some_and(|s| s.kind == FieldType::Datetime);
         if let (true, Some(text)) = (is_datetime, value.as_str())
             && let Ok(instant) = text.parse::<UtcMillis>()
         {
-            *value = Value::String(instant.to_string());
+            *value = Json::String(instant.to_string().into());
         }
     }
 }
@@ -139,8 +128,8 @@ pub fn normalize_datetimes(schema: &TypeSchema, fields: &mut Map<String, Value>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json;
     use crate::model::schema::Schemas;
-    use serde_json::json;
 
     fn schema() -> TypeSchema {
         Schemas::from_toml(
@@ -163,8 +152,8 @@ extra        = { type = "object" }
         .unwrap()
     }
 
-    fn errors(fields: Value) -> Vec<(String, String)> {
-        let Value::Object(map) = fields else { panic!() };
+    fn errors(fields: Json) -> Vec<(String, String)> {
+        let Json::Object(map) = fields else { panic!() };
         validate(&schema(), &map)
             .into_iter()
             .map(|e| (e.path, e.message))
@@ -225,12 +214,18 @@ extra        = { type = "object" }
 
     #[test]
     fn datetimes_are_normalised_to_utc_millis() {
-        let Value::Object(mut map) = json!({"inspected_at": "2026-03-29T01:30:00+01:00", "notes": "2026-03-29T01:30:00+01:00"})
+        let Json::Object(mut map) = json!({"inspected_at": "2026-03-29T01:30:00+01:00", "notes": "2026-03-29T01:30:00+01:00"})
         else {
             panic!()
         };
         normalize_datetimes(&schema(), &mut map);
-        assert_eq!(map["inspected_at"], "2026-03-29T00:30:00.000Z");
-        assert_eq!(map["notes"], "2026-03-29T01:30:00+01:00");
+        assert_eq!(
+            map.get("inspected_at").and_then(Json::as_str),
+            Some("2026-03-29T00:30:00.000Z")
+        );
+        assert_eq!(
+            map.get("notes").and_then(Json::as_str),
+            Some("2026-03-29T01:30:00+01:00")
+        );
     }
 }

@@ -1,0 +1,479 @@
+//! The JSON tree the merge engine walks: strings borrowed from the input when they hold
+//! no escapes, objects as one sorted vector (no map nodes, no per-key allocation).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+/// A JSON value; `'a` is the input it borrows from (`'static` when it owns everything).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json<'a> {
+    Null,
+    Bool(bool),
+    Number(Num),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Object<'a>),
+}
+
+/// A JSON number as parsed: unsigned and negative integers exactly, others as `f64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Num {
+    U(u64),
+    I(i64),
+    F(f64),
+}
+
+/// A JSON object: members sorted by key, each key once (the last one read wins).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Object<'a> {
+    members: Vec<(Cow<'a, str>, Json<'a>)>,
+}
+
+impl<'a> Json<'a> {
+    /// Parses JSON text, borrowing its strings where it can.
+    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Parses JSON bytes, borrowing its strings where it can.
+    pub fn parse_slice(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> Json<'static> {
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n),
+            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
+            Json::Object(o) => Json::Object(o.into_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&Object<'a>> {
+        match self {
+            Json::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Json<'a>]> {
+        match self {
+            Json::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+
+    /// The member of an object.
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        self.as_object()?.get(key)
+    }
+
+    /// A word for the kind of value, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "a list",
+            Json::Object(_) => "an object",
+        }
+    }
+}
+
+impl Num {
+    /// Equal as numbers: `1 == 1.0`.
+    pub fn same_value(self, other: Num) -> bool {
+        match (self, other) {
+            (Num::U(a), Num::U(b)) => a == b,
+            (Num::I(a), Num::I(b)) => a == b,
+            (Num::U(_), Num::I(_)) | (Num::I(_), Num::U(_)) => false,
+            (a, b) => a.as_f64() == b.as_f64(),
+        }
+    }
+
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::U(n) => n as f64,
+            Num::I(n) => n as f64,
+            Num::F(f) => f,
+        }
+    }
+
+    /// True for a whole number, however it was written.
+    pub fn is_integral(self) -> bool {
+        match self {
+            Num::U(_) | Num::I(_) => true,
+            Num::F(f) => f.fract() == 0.0,
+        }
+    }
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Num::U(n) => n.fmt(f),
+            Num::I(n) => n.fmt(f),
+            Num::F(x) => f.write_str(
+                &serde_json::Number::from_f64(x).map_or_else(|| "null".into(), |n| n.to_string()),
+            ),
+        }
+    }
+}
+
+impl<'a> Object<'a> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Members in key order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Json<'a>)> + Clone {
+        self.members.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// Members in key order, keys as stored (borrowed keys can be reused without copying).
+    pub fn entries(&self) -> &[(Cow<'a, str>, Json<'a>)] {
+        &self.members
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.members.iter().map(|(k, _)| k.as_ref())
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.members.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        self.position(key).ok().map(|i| &self.members[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json<'a>> {
+        self.position(key).ok().map(|i| &mut self.members[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Sets a member, replacing one with the same key. Appending in key order is O(1).
+    pub fn insert(&mut self, key: impl Into<Cow<'a, str>>, value: Json<'a>) {
+        let key = key.into();
+        if self.members.last().is_none_or(|(last, _)| *last < key) {
+            self.members.push((key, value));
+            return;
+        }
+        match self.position(&key) {
+            Ok(i) => self.members[i].1 = value,
+            Err(i) => self.members.insert(i, (key, value)),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Json<'a>> {
+        self.position(key).ok().map(|i| self.members.remove(i).1)
+    }
+
+    pub fn into_owned(self) -> Object<'static> {
+        Object {
+            members: self
+                .members
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    /// Builds an object from members in any order; a repeated key keeps its last value.
+    fn from_unsorted(mut members: Vec<(Cow<'a, str>, Json<'a>)>) -> Self {
+        if !members.windows(2).all(|w| w[0].0 < w[1].0) {
+            // Stable, so that among equal keys the last read stays last.
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut deduped: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(members.len());
+            for member in members {
+                match deduped.last_mut() {
+                    Some(last) if last.0 == member.0 => *last = member,
+                    _ => deduped.push(member),
+                }
+            }
+            members = deduped;
+        }
+        Self { members }
+    }
+}
+
+impl<'a, K: Into<Cow<'a, str>>> FromIterator<(K, Json<'a>)> for Object<'a> {
+    fn from_iter<I: IntoIterator<Item = (K, Json<'a>)>>(iter: I) -> Self {
+        Self::from_unsorted(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+}
+
+impl<'a> IntoIterator for Object<'a> {
+    type Item = (Cow<'a, str>, Json<'a>);
+    type IntoIter = std::vec::IntoIter<Self::Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.members.into_iter()
+    }
+}
+
+impl From<serde_json::Value> for Json<'static> {
+    fn from(value: serde_json::Value) -> Self {
+        use serde_json::Value;
+        match value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(b),
+            Value::Number(n) => Json::Number(if let Some(u) = n.as_u64() {
+                Num::U(u)
+            } else if let Some(i) = n.as_i64() {
+                Num::I(i)
+            } else {
+                Num::F(n.as_f64().unwrap_or(f64::NAN))
+            }),
+            Value::String(s) => Json::String(Cow::Owned(s)),
+            Value::Array(items) => Json::Array(items.into_iter().map(Json::from).collect()),
+            Value::Object(map) => {
+                Json::Object(map.into_iter().map(|(k, v)| (k, Json::from(v))).collect())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Json<'_> {
+    /// Compact JSON text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::Number(Num::U(n)) => s.serialize_u64(*n),
+            Json::Number(Num::I(n)) => s.serialize_i64(*n),
+            Json::Number(Num::F(x)) => s.serialize_f64(*x),
+            Json::String(text) => s.serialize_str(text),
+            Json::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Json::Object(object) => object.serialize(s),
+        }
+    }
+}
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Json<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Object<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Json::deserialize(d)? {
+            Json::Object(o) => Ok(o),
+            other => Err(de::Error::custom(format_args!(
+                "expected an object, found {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(if n >= 0 {
+            Num::U(n as u64)
+        } else {
+            Num::I(n)
+        }))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(Num::U(n)))
+    }
+
+    fn visit_f64<E>(self, x: f64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(Num::F(x)))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(s)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+        Json::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some(Key(k)) = map.next_key()? {
+            members.push((k, map.next_value()?));
+        }
+        Ok(Json::Object(Object::from_unsorted(members)))
+    }
+}
+
+/// An object key, borrowed from the input when it holds no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_without_escapes_are_borrowed() {
+        let text = r#"{"a": "plain", "b": "esc\"aped"}"#;
+        let v = Json::parse(text).unwrap();
+        assert!(matches!(
+            v.get("a"),
+            Some(Json::String(Cow::Borrowed("plain")))
+        ));
+        assert!(matches!(v.get("b"), Some(Json::String(Cow::Owned(s))) if s == "esc\"aped"));
+    }
+
+    #[test]
+    fn members_are_sorted_and_the_last_duplicate_wins() {
+        let v = Json::parse(r#"{"b": 1, "a": 2, "b": 3}"#).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(v.get("b"), Some(&Json::Number(Num::U(3))));
+    }
+
+    #[test]
+    fn round_trips_through_text() {
+        let text = r#"{"a":[1,-2,2.5,true,null,"x\u001b"],"b":{"c":{}},"d":18446744073709551615}"#;
+        let v = Json::parse(text).unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), text);
+        assert_eq!(
+            Json::from(serde_json::from_str::<serde_json::Value>(text).unwrap()),
+            v
+        );
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(Num::U(1).same_value(Num::F(1.0)));
+        assert!(Num::I(-3).same_value(Num::F(-3.0)));
+        assert!(!Num::U(1).same_value(Num::F(1.5)));
+        assert!(!Num::I(-1).same_value(Num::U(u64::MAX)));
+        assert!(Num::F(2.0).is_integral() && !Num::F(2.5).is_integral());
+    }
+
+    #[test]
+    fn insert_keeps_order_and_replaces() {
+        let mut o = Object::new();
+        o.insert("b", Json::Null);
+        o.insert("a", Json::Bool(true));
+        o.insert("c", Json::Null);
+        o.insert("a", Json::Bool(false));
+        assert_eq!(o.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(o.get("a"), Some(&Json::Bool(false)));
+        assert_eq!(o.remove("b"), Some(Json::Null));
+        assert_eq!(o.len(), 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = "[".repeat(100_000);
+        assert!(Json::parse(&deep).is_err());
+    }
+}
