@@ -85,6 +85,14 @@ fn main() {
         .unwrap_or(15);
 
     let (base_path, local_path) = (dir.join("base.json"), dir.join("local.json"));
+    if std::env::var_os("SYNCDESK_BENCH_PROFILE_DIFF").is_some() {
+        // For `perf record`: the diff step alone, many times.
+        let (b, l) = (read(&base_path), read(&local_path));
+        let (base, local) = (parse(&b), parse(&l));
+        let total: usize = (0..runs).map(|_| diff_all(&base, &local)).sum();
+        println!("{total}");
+        return;
+    }
     let (load_med, load_min) = measure(runs, || {
         let (b, l) = (read(&base_path), read(&local_path));
         parse(&b).len() + parse(&l).len()
@@ -98,12 +106,6 @@ fn main() {
     let local = parse(&bytes[1]);
     let server = parse(&bytes[2]);
     let changes = diff_all(&base, &local);
-    if std::env::var_os("SYNCDESK_BENCH_PROFILE_DIFF").is_some() {
-        // For `perf record`: the diff step alone, many times.
-        let total: usize = (0..runs).map(|_| diff_all(&base, &local)).sum();
-        println!("{total}");
-        return;
-    }
     let (diff_med, diff_min) = measure(runs, || diff_all(&base, &local));
     let (both_med, _) = measure(runs.min(7), || {
         let (b, l) = (read(&base_path), read(&local_path));
