@@ -172,17 +172,17 @@ impl<'v, 'a, const N: usize> Iterator for UnionMembers<'v, 'a, N> {
     type Item = (&'v Cow<'a, str>, [Option<&'v Json<'a>>; N]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut min: Option<&'v Cow<'a, str>> = None;
-        for rest in &self.rests {
-            if let Some((k, _)) = rest.first()
-                && min.is_none_or(|m| k < m)
-            {
-                min = Some(k);
-            }
-        }
-        let key = min?;
+        // Versions of one record mostly hold the same keys: when every side's next key is
+        // the same, take them all with one comparison each.
+        let first = self.rests.iter().find_map(|rest| rest.first().map(|(k, _)| k))?;
+        let aligned = self.rests.iter().all(|rest| rest.first().is_some_and(|(k, _)| k == first));
+        let key = if aligned {
+            first
+        } else {
+            self.rests.iter().filter_map(|rest| rest.first().map(|(k, _)| k)).min()?
+        };
         let values = self.rests.each_mut().map(|rest| match rest.split_first() {
-            Some(((k, v), tail)) if k == key => {
+            Some(((k, v), tail)) if aligned || k == key => {
                 *rest = tail;
                 Some(v)
             }

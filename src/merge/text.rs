@@ -48,37 +48,90 @@ pub fn text_diff(old: &str, new: &str) -> InlineDiff {
     if old.len() > MAX_DIFF_BYTES || new.len() > MAX_DIFF_BYTES {
         return InlineDiff::Replaced;
     }
-    let mut config = TextDiffConfig::default();
-    config.timeout(DEADLINE);
-    let diff = if old.len() <= CHAR_DIFF_BYTES && new.len() <= CHAR_DIFF_BYTES {
-        config.diff_chars(old, new)
+    let short = old.len() <= CHAR_DIFF_BYTES && new.len() <= CHAR_DIFF_BYTES;
+    // The equal ends are cut off first: edits are usually local, and only the middle then
+    // needs tokenizing. Prose is cut at word boundaries so no word is split.
+    let (prefix, suffix) = common_ends(old, new, !short);
+    let (old_mid, new_mid) = (prefix..old.len() - suffix, prefix..new.len() - suffix);
+    let mut edits = Vec::new();
+    if prefix > 0 {
+        edits.push(Edit { op: EditOp::Equal, old: 0..prefix, new: 0..prefix });
+    }
+    if short {
+        // One highlighted change reads better than scattered letters in a short value.
+        if let Some(op) = change_op(old_mid.is_empty(), new_mid.is_empty()) {
+            edits.push(Edit { op, old: old_mid, new: new_mid });
+        }
     } else {
-        config.diff_words(old, new)
-    };
-    let old_at = |i: usize| byte_offset(old, diff.old_slice(i));
-    let new_at = |i: usize| byte_offset(new, diff.new_slice(i));
-    let edits = diff
-        .ops()
-        .iter()
-        .map(|op| {
-            let (tag, o, n) = op.as_tag_tuple();
-            let op = match tag {
-                DiffTag::Equal => EditOp::Equal,
-                DiffTag::Delete => EditOp::Delete,
-                DiffTag::Insert => EditOp::Insert,
-                DiffTag::Replace => EditOp::Replace,
-            };
-            Edit {
-                op,
-                old: old_at(o.start)..old_at(o.end),
-                new: new_at(n.start)..new_at(n.end),
-            }
-        })
-        .collect::<Vec<_>>();
+        word_edits(&old[old_mid], &new[new_mid], prefix, &mut edits);
+    }
+    if suffix > 0 {
+        edits.push(Edit { op: EditOp::Equal, old: old.len() - suffix..old.len(), new: new.len() - suffix..new.len() });
+    }
     if old != new && similarity(old, new, &edits) < MIN_RATIO {
         return InlineDiff::Replaced;
     }
     InlineDiff::Edits(edits)
+}
+
+fn change_op(old_empty: bool, new_empty: bool) -> Option<EditOp> {
+    match (old_empty, new_empty) {
+        (true, true) => None,
+        (true, false) => Some(EditOp::Insert),
+        (false, true) => Some(EditOp::Delete),
+        (false, false) => Some(EditOp::Replace),
+    }
+}
+
+/// Word-level edits of two middles, with byte offsets shifted by `at`.
+fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
+    if old.is_empty() || new.is_empty() {
+        if let Some(op) = change_op(old.is_empty(), new.is_empty()) {
+            edits.push(Edit { op, old: at..at + old.len(), new: at..at + new.len() });
+        }
+        return;
+    }
+    let mut config = TextDiffConfig::default();
+    config.timeout(DEADLINE);
+    let diff = config.diff_words(old, new);
+    let old_at = |i: usize| at + byte_offset(old, diff.old_slice(i));
+    let new_at = |i: usize| at + byte_offset(new, diff.new_slice(i));
+    edits.extend(diff.ops().iter().map(|op| {
+        let (tag, o, n) = op.as_tag_tuple();
+        let op = match tag {
+            DiffTag::Equal => EditOp::Equal,
+            DiffTag::Delete => EditOp::Delete,
+            DiffTag::Insert => EditOp::Insert,
+            DiffTag::Replace => EditOp::Replace,
+        };
+        Edit { op, old: old_at(o.start)..old_at(o.end), new: new_at(n.start)..new_at(n.end) }
+    }));
+}
+
+/// Lengths in bytes of the longest common prefix and suffix (not overlapping), on char
+/// boundaries; with `words`, shortened to word boundaries.
+fn common_ends(old: &str, new: &str, words: bool) -> (usize, usize) {
+    let (a, b) = (old.as_bytes(), new.as_bytes());
+    let mut prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    while !(old.is_char_boundary(prefix) && new.is_char_boundary(prefix))
+        || (words && !(at_word_boundary(old, prefix) && at_word_boundary(new, prefix)))
+    {
+        prefix -= 1;
+    }
+    let room = a.len().min(b.len()) - prefix;
+    let mut suffix = a.iter().rev().zip(b.iter().rev()).take(room).take_while(|(x, y)| x == y).count();
+    while !(old.is_char_boundary(a.len() - suffix) && new.is_char_boundary(b.len() - suffix))
+        || (words && !(at_word_boundary(old, a.len() - suffix) && at_word_boundary(new, b.len() - suffix)))
+    {
+        suffix -= 1;
+    }
+    (prefix, suffix)
+}
+
+/// True at the ends of the text and next to whitespace.
+fn at_word_boundary(text: &str, at: usize) -> bool {
+    let bytes = text.as_bytes();
+    at == 0 || at == bytes.len() || bytes[at - 1].is_ascii_whitespace() || bytes[at].is_ascii_whitespace()
 }
 
 /// Share of the visible (non-whitespace) bytes that stayed equal; spaces between words
@@ -174,6 +227,28 @@ mod tests {
             1
         );
         assert_eq!(text_diff("", ""), InlineDiff::Edits(vec![]));
+    }
+
+    #[test]
+    fn a_word_that_grows_is_replaced_whole() {
+        let old = "the pump on the north side leaks";
+        let new = "the pumps on the north side leaks";
+        let changed: Vec<_> = spans(old, new).into_iter().filter(|s| s.0 != EditOp::Equal).collect();
+        assert_eq!(changed, [(EditOp::Replace, "pump".into(), "pumps".into())]);
+    }
+
+    #[test]
+    fn text_added_at_the_end_is_an_insert() {
+        let old = "the pump on the north side leaks";
+        let new = "the pump on the north side leaks badly";
+        let changed: Vec<_> = spans(old, new).into_iter().filter(|s| s.0 != EditOp::Equal).collect();
+        assert_eq!(changed, [(EditOp::Insert, "".into(), " badly".into())]);
+    }
+
+    #[test]
+    fn multibyte_short_values_split_on_char_boundaries() {
+        let changed: Vec<_> = spans("Prüf-ä1", "Prüf-ö1").into_iter().filter(|s| s.0 != EditOp::Equal).collect();
+        assert_eq!(changed, [(EditOp::Replace, "ä".into(), "ö".into())]);
     }
 
     #[test]
