@@ -96,7 +96,7 @@ impl<'a> Walk<'a> {
             return;
         }
         let text = match (old, new) {
-            (Some(Json::String(a)), Some(Json::String(b))) if !datetime && std::hint::black_box(false) => Some(text_diff(a, b)),
+            (Some(Json::String(a)), Some(Json::String(b))) if !datetime => Some(text_diff(a, b)),
             _ => None,
         };
         self.changes.push(Change {
