@@ -4,7 +4,11 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use similar::{DiffTag, TextDiffConfig};
+use std::hash::BuildHasher;
+use std::time::Instant;
+
+use rustc_hash::FxBuildHasher;
+use similar::{Algorithm, DiffTag, TextDiffConfig, capture_diff_deadline};
 
 /// Above this many bytes on either side a value is shown as replaced, not diffed.
 pub const MAX_DIFF_BYTES: usize = 64 * 1024;
@@ -91,6 +95,39 @@ fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
         }
         return;
     }
+    // Tokens are diffed as 64-bit hashes (similar's own word diff first maps every token
+    // through a SipHash table, which costs more than the diff itself). Equal hashes of
+    // different words would only show a wrong edit, and are checked for below.
+    let (old_tokens, new_tokens) = (Tokens::of(old), Tokens::of(new));
+    let deadline = Instant::now() + DEADLINE;
+    let ops = capture_diff_deadline(
+        Algorithm::Myers,
+        &old_tokens.hashes[..],
+        0..old_tokens.len(),
+        &new_tokens.hashes[..],
+        0..new_tokens.len(),
+        Some(deadline),
+    );
+    let first = edits.len();
+    for op in &ops {
+        let (tag, o, n) = op.as_tag_tuple();
+        let (o, n) = (old_tokens.bytes(o), new_tokens.bytes(n));
+        if tag == DiffTag::Equal && old[o.clone()] != new[n.clone()] {
+            edits.truncate(first);
+            return exact_word_edits(old, new, at, edits);
+        }
+        let op = match tag {
+            DiffTag::Equal => EditOp::Equal,
+            DiffTag::Delete => EditOp::Delete,
+            DiffTag::Insert => EditOp::Insert,
+            DiffTag::Replace => EditOp::Replace,
+        };
+        edits.push(Edit { op, old: at + o.start..at + o.end, new: at + n.start..at + n.end });
+    }
+}
+
+/// The word diff without hashes, for the (astronomically rare) hash collision.
+fn exact_word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
     let mut config = TextDiffConfig::default();
     config.timeout(DEADLINE);
     let diff = config.diff_words(old, new);
@@ -108,18 +145,58 @@ fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
     }));
 }
 
+/// A text cut into runs of whitespace and of other characters (as similar's words).
+struct Tokens {
+    /// Byte offset where each token starts, and the text's length last.
+    starts: Vec<usize>,
+    hashes: Vec<u64>,
+}
+
+impl Tokens {
+    fn of(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let mut starts = Vec::with_capacity(bytes.len() / 3 + 2);
+        let mut hashes = Vec::with_capacity(bytes.len() / 3 + 1);
+        let mut start = 0;
+        while start < bytes.len() {
+            let space = is_space(bytes[start]);
+            let end = bytes[start..].iter().position(|&b| is_space(b) != space).map_or(bytes.len(), |n| start + n);
+            starts.push(start);
+            hashes.push(FxBuildHasher.hash_one(&bytes[start..end]));
+            start = end;
+        }
+        starts.push(bytes.len());
+        Self { starts, hashes }
+    }
+
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// The bytes a range of tokens covers.
+    fn bytes(&self, tokens: Range<usize>) -> Range<usize> {
+        self.starts[tokens.start]..self.starts[tokens.end]
+    }
+}
+
+/// Whitespace as word separator; bytes of multi-byte characters are never ASCII, so the
+/// token boundaries fall on character boundaries.
+fn is_space(b: u8) -> bool {
+    b.is_ascii_whitespace()
+}
+
 /// Lengths in bytes of the longest common prefix and suffix (not overlapping), on char
 /// boundaries; with `words`, shortened to word boundaries.
 fn common_ends(old: &str, new: &str, words: bool) -> (usize, usize) {
     let (a, b) = (old.as_bytes(), new.as_bytes());
-    let mut prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let mut prefix = common_prefix(a, b);
     while !(old.is_char_boundary(prefix) && new.is_char_boundary(prefix))
         || (words && !(at_word_boundary(old, prefix) && at_word_boundary(new, prefix)))
     {
         prefix -= 1;
     }
     let room = a.len().min(b.len()) - prefix;
-    let mut suffix = a.iter().rev().zip(b.iter().rev()).take(room).take_while(|(x, y)| x == y).count();
+    let mut suffix = common_suffix(&a[a.len() - room..], &b[b.len() - room..]);
     while !(old.is_char_boundary(a.len() - suffix) && new.is_char_boundary(b.len() - suffix))
         || (words && !(at_word_boundary(old, a.len() - suffix) && at_word_boundary(new, b.len() - suffix)))
     {
@@ -128,24 +205,55 @@ fn common_ends(old: &str, new: &str, words: bool) -> (usize, usize) {
     (prefix, suffix)
 }
 
+/// Length of the common prefix, eight bytes at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n && word(&a[i..]) == word(&b[i..]) {
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// Length of the common suffix, eight bytes at a time.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut i = 0;
+    while i + 8 <= n && word(&a[n - i - 8..]) == word(&b[n - i - 8..]) {
+        i += 8;
+    }
+    while i < n && a[n - i - 1] == b[n - i - 1] {
+        i += 1;
+    }
+    i
+}
+
+/// The first eight bytes as one integer.
+fn word(bytes: &[u8]) -> u64 {
+    u64::from_ne_bytes(bytes[..8].try_into().expect("eight bytes"))
+}
+
 /// True at the ends of the text and next to whitespace.
 fn at_word_boundary(text: &str, at: usize) -> bool {
     let bytes = text.as_bytes();
     at == 0 || at == bytes.len() || bytes[at - 1].is_ascii_whitespace() || bytes[at].is_ascii_whitespace()
 }
 
-/// Share of the visible (non-whitespace) bytes that stayed equal; spaces between words
-/// always match, so counting them would make unrelated sentences look alike.
+/// Share of the text that stayed equal. Equal runs of whitespace alone do not count:
+/// the spaces between words always match, and would make unrelated sentences look alike.
 fn similarity(old: &str, new: &str, edits: &[Edit]) -> f32 {
-    let visible = |t: &str| t.bytes().filter(|b| !b.is_ascii_whitespace()).count();
-    let total = visible(old) + visible(new);
+    let total = old.len() + new.len();
     if total == 0 {
         return 1.0;
     }
     let kept: usize = edits
         .iter()
-        .filter(|e| e.op == EditOp::Equal)
-        .map(|e| visible(&old[e.old.clone()]))
+        .filter(|e| e.op == EditOp::Equal && !old.as_bytes()[e.old.clone()].iter().all(|&b| is_space(b)))
+        .map(|e| e.old.len())
         .sum();
     (2 * kept) as f32 / total as f32
 }
