@@ -1,13 +1,15 @@
 //! Equality as the merge sees it: numbers by value, datetimes by instant, strings exactly.
 
 use crate::model::UtcMillis;
-use crate::model::json::Json;
+use crate::model::json::{Json, bytes_eq};
 
 /// Equal as values: `1 == 1.0`; with `datetime`, two timestamps that name the same instant.
 pub fn values_equal(a: &Json, b: &Json, datetime: bool) -> bool {
     match (a, b) {
         (Json::Number(x), Json::Number(y)) => x.same_value(*y),
-        (Json::String(x), Json::String(y)) => x == y || (datetime && same_instant(x, y)),
+        (Json::String(x), Json::String(y)) => {
+            bytes_eq(x.as_bytes(), y.as_bytes()) || (datetime && same_instant(x, y))
+        }
         (Json::Array(x), Json::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| values_equal(x, y, false))
         }
@@ -16,7 +18,7 @@ pub fn values_equal(a: &Json, b: &Json, datetime: bool) -> bool {
             x.len() == y.len()
                 && x.iter()
                     .zip(y.iter())
-                    .all(|((k, v), (l, w))| k == l && values_equal(v, w, false))
+                    .all(|((k, v), (l, w))| bytes_eq(k.as_bytes(), l.as_bytes()) && values_equal(v, w, false))
         }
         _ => a == b,
     }

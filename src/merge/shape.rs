@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::model::json::{Json, Object};
+use crate::model::json::{Json, Object, bytes_eq};
 use crate::model::{FieldType, TypeSchema};
 
 /// What the schema says about a top-level field; nested paths are always `Auto`.
@@ -175,14 +175,14 @@ impl<'v, 'a, const N: usize> Iterator for UnionMembers<'v, 'a, N> {
         // Versions of one record mostly hold the same keys: when every side's next key is
         // the same, take them all with one comparison each.
         let first = self.rests.iter().find_map(|rest| rest.first().map(|(k, _)| k))?;
-        let aligned = self.rests.iter().all(|rest| rest.first().is_some_and(|(k, _)| k == first));
+        let aligned = self.rests.iter().all(|rest| rest.first().is_some_and(|(k, _)| bytes_eq(k.as_bytes(), first.as_bytes())));
         let key = if aligned {
             first
         } else {
             self.rests.iter().filter_map(|rest| rest.first().map(|(k, _)| k)).min()?
         };
         let values = self.rests.each_mut().map(|rest| match rest.split_first() {
-            Some(((k, v), tail)) if aligned || k == key => {
+            Some(((k, v), tail)) if aligned || bytes_eq(k.as_bytes(), key.as_bytes()) => {
                 *rest = tail;
                 Some(v)
             }

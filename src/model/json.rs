@@ -226,6 +226,25 @@ impl<'a> Object<'a> {
     }
 }
 
+/// Byte equality that settles short strings (keys, codes, timestamps) with a few
+/// overlapping integer loads instead of a call to `memcmp`; the walk compares many.
+#[inline]
+pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let load8 = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let load4 = |s: &[u8], at: usize| u32::from_ne_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4),
+        8..=16 => load8(a, 0) == load8(b, 0) && load8(a, n - 8) == load8(b, n - 8),
+        _ => a == b,
+    }
+}
+
 impl<'a, K: Into<Cow<'a, str>>> FromIterator<(K, Json<'a>)> for Object<'a> {
     fn from_iter<I: IntoIterator<Item = (K, Json<'a>)>>(iter: I) -> Self {
         Self::from_unsorted(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
@@ -456,6 +475,21 @@ mod tests {
         assert!(!Num::U(1).same_value(Num::F(1.5)));
         assert!(!Num::I(-1).same_value(Num::U(u64::MAX)));
         assert!(Num::F(2.0).is_integral() && !Num::F(2.5).is_integral());
+    }
+
+    #[test]
+    fn bytes_eq_is_equality_at_every_length() {
+        let text = "abcdefghijklmnopqrstuvwxyz";
+        for n in 0..text.len() {
+            let a = &text.as_bytes()[..n];
+            assert!(bytes_eq(a, a));
+            for i in 0..n {
+                let mut b = a.to_vec();
+                b[i] ^= 1;
+                assert!(!bytes_eq(a, &b), "length {n}, byte {i}");
+            }
+            assert!(!bytes_eq(a, &text.as_bytes()[..n + 1]));
+        }
     }
 
     #[test]
