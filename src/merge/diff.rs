@@ -28,7 +28,7 @@ pub fn diff<'a>(
     schema: Option<&TypeSchema>,
 ) -> Vec<Change<'a>> {
     let mut walk = Walk {
-        changes: Vec::new(),
+        changes: Vec::with_capacity(8),
         path: String::new(),
     };
     walk.members([Some(old), Some(new)], |name| member_hint(schema, name));
