@@ -70,6 +70,22 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// The diff step split over the machine's cores, each thread a contiguous share of pairs.
+fn diff_all_parallel(base: &[Record], local: &[Record], threads: usize) -> usize {
+    let share = base.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = base
+            .chunks(share)
+            .zip(local.chunks(share))
+            .map(|(b, l)| scope.spawn(move || diff_all(b, l)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("diff thread"))
+            .sum()
+    })
+}
+
 fn diff_all(base: &[Record], local: &[Record]) -> usize {
     base.iter()
         .zip(local)
@@ -89,10 +105,16 @@ fn main() {
         // For `perf record`: the diff step alone, many times.
         let (b, l) = (read(&base_path), read(&local_path));
         let (base, local) = (parse(&b), parse(&l));
-        let n: usize = std::env::var("SYNCDESK_BENCH_PROFILE_RECORDS").ok().and_then(|r| r.parse().ok()).unwrap_or(base.len());
+        let n: usize = std::env::var("SYNCDESK_BENCH_PROFILE_RECORDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(base.len());
         let start = Instant::now();
         let total: usize = (0..runs).map(|_| diff_all(&base[..n], &local[..n])).sum();
-        eprintln!("{:.3} us per pair", start.elapsed().as_secs_f64() * 1e6 / (runs * n) as f64);
+        eprintln!(
+            "{:.3} us per pair",
+            start.elapsed().as_secs_f64() * 1e6 / (runs * n) as f64
+        );
         println!("{total}");
         return;
     }
@@ -110,6 +132,9 @@ fn main() {
     let server = parse(&bytes[2]);
     let changes = diff_all(&base, &local);
     let (diff_med, diff_min) = measure(runs, || diff_all(&base, &local));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(diff_all_parallel(&base, &local, threads), changes);
+    let (par_med, _) = measure(runs, || diff_all_parallel(&base, &local, threads));
     let (both_med, _) = measure(runs.min(7), || {
         let (b, l) = (read(&base_path), read(&local_path));
         diff_all(&parse(&b), &parse(&l))
@@ -140,6 +165,7 @@ fn main() {
         ms(diff_med),
         ms(diff_min)
     );
+    println!("diff, {threads} threads: {:6.1} ms", ms(par_med));
     println!("load + diff:    {:8.1} ms", ms(both_med));
     println!(
         "merge (3-way):  {:8.1} ms  (min {:.1})",
@@ -147,9 +173,10 @@ fn main() {
         ms(merge_min)
     );
     println!(
-        "RESULT load_ms={:.2} diff_ms={:.2} load_diff_ms={:.2} merge_ms={:.2}",
+        "RESULT load_ms={:.2} diff_ms={:.2} diff_parallel_ms={:.2} load_diff_ms={:.2} merge_ms={:.2}",
         ms(load_med),
         ms(diff_med),
+        ms(par_med),
         ms(both_med),
         ms(merge_med)
     );

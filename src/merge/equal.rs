@@ -16,9 +16,9 @@ pub fn values_equal(a: &Json, b: &Json, datetime: bool) -> bool {
         (Json::Object(x), Json::Object(y)) => {
             // Members are sorted, so equal objects line up member by member.
             x.len() == y.len()
-                && x.iter()
-                    .zip(y.iter())
-                    .all(|((k, v), (l, w))| bytes_eq(k.as_bytes(), l.as_bytes()) && values_equal(v, w, false))
+                && x.iter().zip(y.iter()).all(|((k, v), (l, w))| {
+                    bytes_eq(k.as_bytes(), l.as_bytes()) && values_equal(v, w, false)
+                })
         }
         _ => a == b,
     }

@@ -174,12 +174,21 @@ impl<'v, 'a, const N: usize> Iterator for UnionMembers<'v, 'a, N> {
     fn next(&mut self) -> Option<Self::Item> {
         // Versions of one record mostly hold the same keys: when every side's next key is
         // the same, take them all with one comparison each.
-        let first = self.rests.iter().find_map(|rest| rest.first().map(|(k, _)| k))?;
-        let aligned = self.rests.iter().all(|rest| rest.first().is_some_and(|(k, _)| bytes_eq(k.as_bytes(), first.as_bytes())));
+        let first = self
+            .rests
+            .iter()
+            .find_map(|rest| rest.first().map(|(k, _)| k))?;
+        let aligned = self.rests.iter().all(|rest| {
+            rest.first()
+                .is_some_and(|(k, _)| bytes_eq(k.as_bytes(), first.as_bytes()))
+        });
         let key = if aligned {
             first
         } else {
-            self.rests.iter().filter_map(|rest| rest.first().map(|(k, _)| k)).min()?
+            self.rests
+                .iter()
+                .filter_map(|rest| rest.first().map(|(k, _)| k))
+                .min()?
         };
         let values = self.rests.each_mut().map(|rest| match rest.split_first() {
             Some(((k, v), tail)) if aligned || bytes_eq(k.as_bytes(), key.as_bytes()) => {

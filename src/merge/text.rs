@@ -59,18 +59,30 @@ pub fn text_diff(old: &str, new: &str) -> InlineDiff {
     let (old_mid, new_mid) = (prefix..old.len() - suffix, prefix..new.len() - suffix);
     let mut edits = Vec::new();
     if prefix > 0 {
-        edits.push(Edit { op: EditOp::Equal, old: 0..prefix, new: 0..prefix });
+        edits.push(Edit {
+            op: EditOp::Equal,
+            old: 0..prefix,
+            new: 0..prefix,
+        });
     }
     if short {
         // One highlighted change reads better than scattered letters in a short value.
         if let Some(op) = change_op(old_mid.is_empty(), new_mid.is_empty()) {
-            edits.push(Edit { op, old: old_mid, new: new_mid });
+            edits.push(Edit {
+                op,
+                old: old_mid,
+                new: new_mid,
+            });
         }
     } else {
         word_edits(&old[old_mid], &new[new_mid], prefix, &mut edits);
     }
     if suffix > 0 {
-        edits.push(Edit { op: EditOp::Equal, old: old.len() - suffix..old.len(), new: new.len() - suffix..new.len() });
+        edits.push(Edit {
+            op: EditOp::Equal,
+            old: old.len() - suffix..old.len(),
+            new: new.len() - suffix..new.len(),
+        });
     }
     if old != new && similarity(old, new, &edits) < MIN_RATIO {
         return InlineDiff::Replaced;
@@ -91,7 +103,11 @@ fn change_op(old_empty: bool, new_empty: bool) -> Option<EditOp> {
 fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
     if old.is_empty() || new.is_empty() {
         if let Some(op) = change_op(old.is_empty(), new.is_empty()) {
-            edits.push(Edit { op, old: at..at + old.len(), new: at..at + new.len() });
+            edits.push(Edit {
+                op,
+                old: at..at + old.len(),
+                new: at..at + new.len(),
+            });
         }
         return;
     }
@@ -122,7 +138,11 @@ fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
             DiffTag::Insert => EditOp::Insert,
             DiffTag::Replace => EditOp::Replace,
         };
-        edits.push(Edit { op, old: at + o.start..at + o.end, new: at + n.start..at + n.end });
+        edits.push(Edit {
+            op,
+            old: at + o.start..at + o.end,
+            new: at + n.start..at + n.end,
+        });
     }
 }
 
@@ -141,7 +161,11 @@ fn exact_word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
             DiffTag::Insert => EditOp::Insert,
             DiffTag::Replace => EditOp::Replace,
         };
-        Edit { op, old: old_at(o.start)..old_at(o.end), new: new_at(n.start)..new_at(n.end) }
+        Edit {
+            op,
+            old: old_at(o.start)..old_at(o.end),
+            new: new_at(n.start)..new_at(n.end),
+        }
     }));
 }
 
@@ -160,7 +184,10 @@ impl Tokens {
         let mut start = 0;
         while start < bytes.len() {
             let space = is_space(bytes[start]);
-            let end = bytes[start..].iter().position(|&b| is_space(b) != space).map_or(bytes.len(), |n| start + n);
+            let end = bytes[start..]
+                .iter()
+                .position(|&b| is_space(b) != space)
+                .map_or(bytes.len(), |n| start + n);
             starts.push(start);
             hashes.push(FxBuildHasher.hash_one(&bytes[start..end]));
             start = end;
@@ -198,7 +225,9 @@ fn common_ends(old: &str, new: &str, words: bool) -> (usize, usize) {
     let room = a.len().min(b.len()) - prefix;
     let mut suffix = common_suffix(&a[a.len() - room..], &b[b.len() - room..]);
     while !(old.is_char_boundary(a.len() - suffix) && new.is_char_boundary(b.len() - suffix))
-        || (words && !(at_word_boundary(old, a.len() - suffix) && at_word_boundary(new, b.len() - suffix)))
+        || (words
+            && !(at_word_boundary(old, a.len() - suffix)
+                && at_word_boundary(new, b.len() - suffix)))
     {
         suffix -= 1;
     }
@@ -240,7 +269,10 @@ fn word(bytes: &[u8]) -> u64 {
 /// True at the ends of the text and next to whitespace.
 fn at_word_boundary(text: &str, at: usize) -> bool {
     let bytes = text.as_bytes();
-    at == 0 || at == bytes.len() || bytes[at - 1].is_ascii_whitespace() || bytes[at].is_ascii_whitespace()
+    at == 0
+        || at == bytes.len()
+        || bytes[at - 1].is_ascii_whitespace()
+        || bytes[at].is_ascii_whitespace()
 }
 
 /// Share of the text that stayed equal. Equal runs of whitespace alone do not count:
@@ -252,7 +284,9 @@ fn similarity(old: &str, new: &str, edits: &[Edit]) -> f32 {
     }
     let kept: usize = edits
         .iter()
-        .filter(|e| e.op == EditOp::Equal && !old.as_bytes()[e.old.clone()].iter().all(|&b| is_space(b)))
+        .filter(|e| {
+            e.op == EditOp::Equal && !old.as_bytes()[e.old.clone()].iter().all(|&b| is_space(b))
+        })
         .map(|e| e.old.len())
         .sum();
     (2 * kept) as f32 / total as f32
@@ -341,7 +375,10 @@ mod tests {
     fn a_word_that_grows_is_replaced_whole() {
         let old = "the pump on the north side leaks";
         let new = "the pumps on the north side leaks";
-        let changed: Vec<_> = spans(old, new).into_iter().filter(|s| s.0 != EditOp::Equal).collect();
+        let changed: Vec<_> = spans(old, new)
+            .into_iter()
+            .filter(|s| s.0 != EditOp::Equal)
+            .collect();
         assert_eq!(changed, [(EditOp::Replace, "pump".into(), "pumps".into())]);
     }
 
@@ -349,13 +386,19 @@ mod tests {
     fn text_added_at_the_end_is_an_insert() {
         let old = "the pump on the north side leaks";
         let new = "the pump on the north side leaks badly";
-        let changed: Vec<_> = spans(old, new).into_iter().filter(|s| s.0 != EditOp::Equal).collect();
+        let changed: Vec<_> = spans(old, new)
+            .into_iter()
+            .filter(|s| s.0 != EditOp::Equal)
+            .collect();
         assert_eq!(changed, [(EditOp::Insert, "".into(), " badly".into())]);
     }
 
     #[test]
     fn multibyte_short_values_split_on_char_boundaries() {
-        let changed: Vec<_> = spans("Prüf-ä1", "Prüf-ö1").into_iter().filter(|s| s.0 != EditOp::Equal).collect();
+        let changed: Vec<_> = spans("Prüf-ä1", "Prüf-ö1")
+            .into_iter()
+            .filter(|s| s.0 != EditOp::Equal)
+            .collect();
         assert_eq!(changed, [(EditOp::Replace, "ä".into(), "ö".into())]);
     }
 
