@@ -1,3 +1,8 @@
+/// The walk and merge allocate many small values; mimalloc is ~2x faster at that than
+/// the system allocator (see the merge bench).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     syncdesk::cli::run()
 }
