@@ -168,6 +168,18 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(diff_all_parallel(&base, &local, threads), changes);
     let (par_med, _) = measure(runs, || diff_all_parallel(&base, &local, threads));
+    let (both_par_med, _) = measure(runs.min(7), || {
+        // One file a core, then the diff on all cores.
+        let (b, l) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| read(&local_path));
+            (read(&base_path), other.join().expect("read thread"))
+        });
+        let (b, l) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| parse(&l));
+            (parse(&b), other.join().expect("parse thread"))
+        });
+        diff_all_parallel(&b, &l, threads)
+    });
     let (both_med, _) = measure(runs.min(7), || {
         let (b, l) = (read(&base_path), read(&local_path));
         diff_all(&parse(&b), &parse(&l))
@@ -200,17 +212,20 @@ fn main() {
     );
     println!("diff, {threads} threads: {:6.1} ms", ms(par_med));
     println!("load + diff:    {:8.1} ms", ms(both_med));
+    println!("load + diff, {threads} threads: {:.1} ms", ms(both_par_med));
     println!(
         "merge (3-way):  {:8.1} ms  (min {:.1})",
         ms(merge_med),
         ms(merge_min)
     );
     println!(
-        "RESULT load_ms={:.2} diff_ms={:.2} diff_parallel_ms={:.2} load_diff_ms={:.2} merge_ms={:.2}",
+        "RESULT load_ms={:.2} diff_ms={:.2} diff_parallel_ms={:.2} load_diff_ms={:.2} \
+         load_diff_parallel_ms={:.2} merge_ms={:.2}",
         ms(load_med),
         ms(diff_med),
         ms(par_med),
         ms(both_med),
+        ms(both_par_med),
         ms(merge_med)
     );
 }
