@@ -106,14 +106,18 @@ fn as_json(outcome: &Merge) -> serde_json::Value {
     })
 }
 
-fn use_colour() -> bool {
+pub(super) fn use_colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Widest a value column gets before it is cut with `…`.
 const VALUE_WIDTH: usize = 32;
 
-fn write_table(out: &mut impl Write, outcome: &Merge, colour: bool) -> std::io::Result<()> {
+pub(super) fn write_table(
+    out: &mut impl Write,
+    outcome: &Merge,
+    colour: bool,
+) -> std::io::Result<()> {
     let rows: Vec<&PathDiff> = outcome
         .fields
         .iter()

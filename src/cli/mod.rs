@@ -1,5 +1,6 @@
 //! The command line: clap definitions, and one short function a command.
 
+mod demo_cmd;
 mod merge_cmd;
 
 use std::process::ExitCode;
@@ -51,6 +52,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the merge engine on a realistic offline edit (bundled demo data).
+    Demo,
     /// Three-way merge of a record's fields: BASE, LOCAL and SERVER are JSON objects.
     Merge(merge_cmd::MergeArgs),
 }
@@ -59,6 +62,7 @@ enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Demo => demo_cmd::run(),
         Command::Merge(args) => merge_cmd::run(&args),
     };
     match outcome {

@@ -139,7 +139,7 @@ impl<'a> Walk<'a, '_> {
             local
                 .segments()
                 .filter(|s| !seen_in(SERVER, s))
-                .for_each(|s| visit(self, &s));
+                .for_each(|s| visit(self, s));
         }
         if let Some(base) = &lists[BASE] {
             base.segments()
