@@ -12,7 +12,8 @@ use similar::{Algorithm, DiffTag, TextDiffConfig, capture_diff_deadline};
 
 /// Above this many bytes on either side a value is shown as replaced, not diffed.
 pub const MAX_DIFF_BYTES: usize = 64 * 1024;
-/// Values this short on both sides are diffed by character.
+/// Values this short on both sides, without spaces (codes, ids, times), are diffed by
+/// character; anything with words in it by word.
 const CHAR_DIFF_BYTES: usize = 32;
 /// Below this similarity an inline diff is a confetti of edits: show "replaced".
 const MIN_RATIO: f32 = 0.3;
@@ -52,7 +53,8 @@ pub fn text_diff(old: &str, new: &str) -> InlineDiff {
     if old.len() > MAX_DIFF_BYTES || new.len() > MAX_DIFF_BYTES {
         return InlineDiff::Replaced;
     }
-    let short = old.len() <= CHAR_DIFF_BYTES && new.len() <= CHAR_DIFF_BYTES;
+    let is_code = |t: &str| t.len() <= CHAR_DIFF_BYTES && !t.bytes().any(is_space);
+    let short = is_code(old) && is_code(new);
     // The equal ends are cut off first: edits are usually local, and only the middle then
     // needs tokenizing. Prose is cut at word boundaries so no word is split.
     let (prefix, suffix) = common_ends(old, new, !short);
@@ -342,6 +344,18 @@ mod tests {
             .filter(|s| s.0 != EditOp::Equal)
             .collect();
         assert_eq!(changed, [(EditOp::Replace, "4".into(), "5".into())]);
+    }
+
+    #[test]
+    fn short_sentences_are_still_diffed_by_word() {
+        let changed: Vec<_> = spans("it leaks slightly", "it leaks badly")
+            .into_iter()
+            .filter(|s| s.0 != EditOp::Equal)
+            .collect();
+        assert_eq!(
+            changed,
+            [(EditOp::Replace, "slightly".into(), "badly".into())]
+        );
     }
 
     #[test]
