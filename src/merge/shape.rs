@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::model::json::{Json, Object, bytes_eq};
+use crate::model::json::{Json, Key, Object, bytes_eq};
 use crate::model::{FieldType, TypeSchema};
 
 /// What the schema says about a top-level field; nested paths are always `Auto`.
@@ -141,7 +141,7 @@ impl<'v, 'a> KeyedList<'v, 'a> {
 fn object_position(object: &Object, key: &str) -> Option<usize> {
     object
         .entries()
-        .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+        .binary_search_by(|(k, _)| k.as_str().cmp(key))
         .ok()
 }
 
@@ -157,7 +157,7 @@ fn segment_of<'v>(v: &'v Json) -> Option<Cow<'v, str>> {
 /// Walks the members of up to `N` objects in key order (objects keep their members
 /// sorted), each key once with its value on every side: a merge join, no allocation.
 pub struct UnionMembers<'v, 'a, const N: usize> {
-    rests: [&'v [(Cow<'a, str>, Json<'a>)]; N],
+    rests: [&'v [(Key, Json<'a>)]; N],
 }
 
 impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
@@ -169,7 +169,7 @@ impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
 }
 
 impl<'v, 'a, const N: usize> Iterator for UnionMembers<'v, 'a, N> {
-    type Item = (&'v Cow<'a, str>, [Option<&'v Json<'a>>; N]);
+    type Item = (&'v Key, [Option<&'v Json<'a>>; N]);
 
     fn next(&mut self) -> Option<Self::Item> {
         // Versions of one record mostly hold the same keys: when every side's next key is

@@ -1,9 +1,10 @@
 //! The JSON tree the merge engine walks: strings borrowed from the input when they hold
-//! no escapes, objects as one sorted vector (no map nodes, no per-key allocation).
+//! no escapes, objects as one sorted vector (no map nodes), keys stored inline.
 
 use std::borrow::Cow;
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
@@ -26,10 +27,14 @@ pub enum Num {
     F(f64),
 }
 
+/// An object key. Keys up to 24 bytes (nearly all) live inside the member itself, so the
+/// walk compares them without a trip to the input text (which costs a cache miss a key).
+pub type Key = CompactString;
+
 /// A JSON object: members sorted by key, each key once (the last one read wins).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Object<'a> {
-    members: Vec<(Cow<'a, str>, Json<'a>)>,
+    members: Vec<(Key, Json<'a>)>,
 }
 
 impl<'a> Json<'a> {
@@ -153,8 +158,8 @@ impl<'a> Object<'a> {
         self.members.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
-    /// Members in key order, keys as stored (borrowed keys can be reused without copying).
-    pub fn entries(&self) -> &[(Cow<'a, str>, Json<'a>)] {
+    /// Members in key order, keys as stored.
+    pub fn entries(&self) -> &[(Key, Json<'a>)] {
         &self.members
     }
 
@@ -171,7 +176,7 @@ impl<'a> Object<'a> {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.members.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+        self.members.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
@@ -187,7 +192,7 @@ impl<'a> Object<'a> {
     }
 
     /// Sets a member, replacing one with the same key. Appending in key order is O(1).
-    pub fn insert(&mut self, key: impl Into<Cow<'a, str>>, value: Json<'a>) {
+    pub fn insert(&mut self, key: impl Into<Key>, value: Json<'a>) {
         let key = key.into();
         if self.members.last().is_none_or(|(last, _)| *last < key) {
             self.members.push((key, value));
@@ -208,14 +213,14 @@ impl<'a> Object<'a> {
             members: self
                 .members
                 .into_iter()
-                .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                .map(|(k, v)| (k, v.into_owned()))
                 .collect(),
         }
     }
 
     /// Builds an object from members in any order; a repeated key keeps its last value.
-    fn from_unsorted(members: Vec<(Cow<'a, str>, Json<'a>)>) -> Self {
-        let ordered = |w: &[(Cow<str>, Json)]| w[0].0 < w[1].0;
+    fn from_unsorted(members: Vec<(Key, Json<'a>)>) -> Self {
+        let ordered = |w: &[(Key, Json)]| w[0].0 < w[1].0;
         if members.windows(2).all(ordered) {
             return Self { members };
         }
@@ -233,9 +238,9 @@ impl<'a> Object<'a> {
             // Among repeated keys the one read last must end up last, to win below.
             by_key.then(a.1.cmp(&b.1))
         });
-        let mut slots: Vec<Option<(Cow<'a, str>, Json<'a>)>> =
+        let mut slots: Vec<Option<(Key, Json<'a>)>> =
             members.into_iter().map(Some).collect();
-        let mut sorted: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(slots.len());
+        let mut sorted: Vec<(Key, Json<'a>)> = Vec::with_capacity(slots.len());
         for (_, i) in order {
             let member = slots[i as usize].take().expect("each index once");
             match sorted.last_mut() {
@@ -280,14 +285,14 @@ pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-impl<'a, K: Into<Cow<'a, str>>> FromIterator<(K, Json<'a>)> for Object<'a> {
+impl<'a, K: Into<Key>> FromIterator<(K, Json<'a>)> for Object<'a> {
     fn from_iter<I: IntoIterator<Item = (K, Json<'a>)>>(iter: I) -> Self {
         Self::from_unsorted(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 }
 
 impl<'a> IntoIterator for Object<'a> {
-    type Item = (Cow<'a, str>, Json<'a>);
+    type Item = (Key, Json<'a>);
     type IntoIter = std::vec::IntoIter<Self::Item>;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -437,32 +442,29 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
-        while let Some(Key(k)) = map.next_key()? {
+        while let Some(ReadKey(k)) = map.next_key()? {
             members.push((k, map.next_value()?));
         }
         Ok(Json::Object(Object::from_unsorted(members)))
     }
 }
 
-/// An object key, borrowed from the input when it holds no escapes.
-struct Key<'a>(Cow<'a, str>);
+/// An object key read straight into its inline form.
+struct ReadKey(Key);
 
-impl<'de> Deserialize<'de> for Key<'de> {
+impl<'de> Deserialize<'de> for ReadKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = ReadKey;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an object key")
             }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
+            fn visit_str<E>(self, s: &str) -> Result<ReadKey, E> {
+                Ok(ReadKey(Key::new(s)))
             }
-            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s)))
+            fn visit_string<E>(self, s: String) -> Result<ReadKey, E> {
+                Ok(ReadKey(Key::from(s)))
             }
         }
         d.deserialize_str(KeyVisitor)
