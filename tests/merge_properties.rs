@@ -220,7 +220,7 @@ fn pointer<'v, 'a>(root: &'v Json<'a>, path: &str) -> Option<&'v Json<'a>> {
         here = match here {
             Json::Object(m) => m.get(&seg)?,
             Json::Array(items) => items.iter().find(|i| match i.get("id") {
-                Some(Json::String(s)) => *s == seg,
+                Some(Json::String(s)) => s.as_str() == seg,
                 Some(Json::Number(n)) => n.to_string() == seg,
                 _ => false,
             })?,

@@ -14,7 +14,7 @@ pub enum Json<'a> {
     Null,
     Bool(bool),
     Number(Num),
-    String(Cow<'a, str>),
+    String(Str<'a>),
     Array(Vec<Json<'a>>),
     Object(Object<'a>),
 }
@@ -25,6 +25,71 @@ pub enum Num {
     U(u64),
     I(i64),
     F(f64),
+}
+
+/// A string value: up to 24 bytes stored inline (codes, ids, timestamps: the walk reads
+/// them without a trip to the input text), longer ones borrowed from the input when they
+/// hold no escapes, else owned.
+#[derive(Clone)]
+pub enum Str<'a> {
+    Inline(CompactString),
+    Shared(Cow<'a, str>),
+}
+
+/// The longest string kept inline.
+const INLINE_BYTES: usize = 24;
+
+impl<'a> Str<'a> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Str::Inline(s) => s,
+            Str::Shared(s) => s,
+        }
+    }
+
+    /// A copy of a string that is not borrowed.
+    fn copied(s: &str) -> Str<'static> {
+        if s.len() <= INLINE_BYTES { Str::Inline(CompactString::new(s)) } else { Str::Shared(Cow::Owned(s.into())) }
+    }
+
+    pub fn into_owned(self) -> Str<'static> {
+        match self {
+            Str::Inline(s) => Str::Inline(s),
+            Str::Shared(s) => Str::Shared(Cow::Owned(s.into_owned())),
+        }
+    }
+}
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<'a> From<&'a str> for Str<'a> {
+    fn from(s: &'a str) -> Self {
+        if s.len() <= INLINE_BYTES { Str::Inline(CompactString::new(s)) } else { Str::Shared(Cow::Borrowed(s)) }
+    }
+}
+
+impl From<String> for Str<'_> {
+    fn from(s: String) -> Self {
+        if s.len() <= INLINE_BYTES { Str::Inline(CompactString::new(&s)) } else { Str::Shared(Cow::Owned(s)) }
+    }
+}
+
+impl PartialEq for Str<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for Str<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_str().fmt(f)
+    }
 }
 
 /// An object key. Keys up to 24 bytes (nearly all) live inside the member itself, so the
@@ -59,7 +124,7 @@ impl<'a> Json<'a> {
             Json::Null => Json::Null,
             Json::Bool(b) => Json::Bool(b),
             Json::Number(n) => Json::Number(n),
-            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::String(s) => Json::String(s.into_owned()),
             Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
             Json::Object(o) => Json::Object(o.into_owned()),
         }
@@ -313,7 +378,7 @@ impl From<serde_json::Value> for Json<'static> {
             } else {
                 Num::F(n.as_f64().unwrap_or(f64::NAN))
             }),
-            Value::String(s) => Json::String(Cow::Owned(s)),
+            Value::String(s) => Json::String(Str::from(s)),
             Value::Array(items) => Json::Array(items.into_iter().map(Json::from).collect()),
             Value::Object(map) => {
                 Json::Object(map.into_iter().map(|(k, v)| (k, Json::from(v))).collect())
@@ -409,15 +474,15 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Json<'de>, E> {
-        Ok(Json::String(Cow::Borrowed(s)))
+        Ok(Json::String(Str::from(s)))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Json<'de>, E> {
-        Ok(Json::String(Cow::Owned(s.to_owned())))
+        Ok(Json::String(Str::copied(s)))
     }
 
     fn visit_string<E>(self, s: String) -> Result<Json<'de>, E> {
-        Ok(Json::String(Cow::Owned(s)))
+        Ok(Json::String(Str::from(s)))
     }
 
     fn visit_unit<E>(self) -> Result<Json<'de>, E> {
@@ -481,9 +546,12 @@ mod tests {
         let v = Json::parse(text).unwrap();
         assert!(matches!(
             v.get("a"),
-            Some(Json::String(Cow::Borrowed("plain")))
+            Some(Json::String(Str::Inline(_)))
         ));
-        assert!(matches!(v.get("b"), Some(Json::String(Cow::Owned(s))) if s == "esc\"aped"));
+        assert!(matches!(v.get("b"), Some(Json::String(s)) if s.as_str() == "esc\"aped"));
+        let long = format!("{{\"a\": \"{}\"}}", "x".repeat(100));
+        let v = Json::parse(&long).unwrap();
+        assert!(matches!(v.get("a"), Some(Json::String(Str::Shared(Cow::Borrowed(_))))));
     }
 
     #[test]

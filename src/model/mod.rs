@@ -9,7 +9,7 @@ pub mod validate;
 pub mod version;
 
 pub use etag::{Etag, EtagError};
-pub use json::{Json, Num, Object};
+pub use json::{Json, Num, Object, Str};
 pub use schema::{FieldSpec, FieldType, SameUserOverlap, SchemaError, Schemas, TypeSchema};
 pub use time::{TimeError, UtcMillis};
 pub use validate::{FieldError, normalize_datetimes, validate};
