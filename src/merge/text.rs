@@ -30,6 +30,17 @@ pub enum EditOp {
     Replace,
 }
 
+impl From<DiffTag> for EditOp {
+    fn from(tag: DiffTag) -> Self {
+        match tag {
+            DiffTag::Equal => EditOp::Equal,
+            DiffTag::Delete => EditOp::Delete,
+            DiffTag::Insert => EditOp::Insert,
+            DiffTag::Replace => EditOp::Replace,
+        }
+    }
+}
+
 /// One span: bytes `old` of the old text became bytes `new` of the new text.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Edit {
@@ -134,14 +145,8 @@ fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
             edits.truncate(first);
             return exact_word_edits(old, new, at, edits);
         }
-        let op = match tag {
-            DiffTag::Equal => EditOp::Equal,
-            DiffTag::Delete => EditOp::Delete,
-            DiffTag::Insert => EditOp::Insert,
-            DiffTag::Replace => EditOp::Replace,
-        };
         edits.push(Edit {
-            op,
+            op: tag.into(),
             old: at + o.start..at + o.end,
             new: at + n.start..at + n.end,
         });
@@ -157,14 +162,8 @@ fn exact_word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
     let new_at = |i: usize| at + byte_offset(new, diff.new_slice(i));
     edits.extend(diff.ops().iter().map(|op| {
         let (tag, o, n) = op.as_tag_tuple();
-        let op = match tag {
-            DiffTag::Equal => EditOp::Equal,
-            DiffTag::Delete => EditOp::Delete,
-            DiffTag::Insert => EditOp::Insert,
-            DiffTag::Replace => EditOp::Replace,
-        };
         Edit {
-            op,
+            op: tag.into(),
             old: old_at(o.start)..old_at(o.end),
             new: new_at(n.start)..new_at(n.end),
         }
@@ -303,6 +302,14 @@ fn byte_offset(text: &str, token: Option<&str>) -> usize {
 mod tests {
     use super::*;
 
+    /// The spans that are not equal.
+    fn changed(old: &str, new: &str) -> Vec<(EditOp, String, String)> {
+        spans(old, new)
+            .into_iter()
+            .filter(|s| s.0 != EditOp::Equal)
+            .collect()
+    }
+
     fn spans(old: &str, new: &str) -> Vec<(EditOp, String, String)> {
         match text_diff(old, new) {
             InlineDiff::Edits(edits) => edits
@@ -317,10 +324,7 @@ mod tests {
     fn prose_is_diffed_by_word() {
         let old = "The pump on the north side was leaking slightly at the flange.";
         let new = "The pump on the north side was leaking badly at the flange.";
-        let changed: Vec<_> = spans(old, new)
-            .into_iter()
-            .filter(|s| s.0 != EditOp::Equal)
-            .collect();
+        let changed: Vec<_> = changed(old, new);
         assert_eq!(
             changed,
             [(EditOp::Replace, "slightly".into(), "badly".into())]
@@ -339,19 +343,13 @@ mod tests {
 
     #[test]
     fn short_values_are_diffed_by_character() {
-        let changed: Vec<_> = spans("S-14", "S-15")
-            .into_iter()
-            .filter(|s| s.0 != EditOp::Equal)
-            .collect();
+        let changed: Vec<_> = changed("S-14", "S-15");
         assert_eq!(changed, [(EditOp::Replace, "4".into(), "5".into())]);
     }
 
     #[test]
     fn short_sentences_are_still_diffed_by_word() {
-        let changed: Vec<_> = spans("it leaks slightly", "it leaks badly")
-            .into_iter()
-            .filter(|s| s.0 != EditOp::Equal)
-            .collect();
+        let changed: Vec<_> = changed("it leaks slightly", "it leaks badly");
         assert_eq!(
             changed,
             [(EditOp::Replace, "slightly".into(), "badly".into())]
@@ -386,13 +384,26 @@ mod tests {
     }
 
     #[test]
+    fn the_exact_fallback_finds_the_same_edits() {
+        let old = "the pump was leaking slightly at the north flange today";
+        let new = "the pump was leaking badly at the north flange, today";
+        let (mut hashed, mut exact) = (Vec::new(), Vec::new());
+        word_edits(old, new, 3, &mut hashed);
+        exact_word_edits(old, new, 3, &mut exact);
+        assert_eq!(hashed, exact);
+        assert!(
+            exact
+                .iter()
+                .any(|e| e.op == EditOp::Replace && e.old == (24..32)),
+            "{exact:?}"
+        );
+    }
+
+    #[test]
     fn a_word_that_grows_is_replaced_whole() {
         let old = "the pump on the north side leaks";
         let new = "the pumps on the north side leaks";
-        let changed: Vec<_> = spans(old, new)
-            .into_iter()
-            .filter(|s| s.0 != EditOp::Equal)
-            .collect();
+        let changed: Vec<_> = changed(old, new);
         assert_eq!(changed, [(EditOp::Replace, "pump".into(), "pumps".into())]);
     }
 
@@ -400,19 +411,13 @@ mod tests {
     fn text_added_at_the_end_is_an_insert() {
         let old = "the pump on the north side leaks";
         let new = "the pump on the north side leaks badly";
-        let changed: Vec<_> = spans(old, new)
-            .into_iter()
-            .filter(|s| s.0 != EditOp::Equal)
-            .collect();
+        let changed: Vec<_> = changed(old, new);
         assert_eq!(changed, [(EditOp::Insert, "".into(), " badly".into())]);
     }
 
     #[test]
     fn multibyte_short_values_split_on_char_boundaries() {
-        let changed: Vec<_> = spans("Prüf-ä1", "Prüf-ö1")
-            .into_iter()
-            .filter(|s| s.0 != EditOp::Equal)
-            .collect();
+        let changed: Vec<_> = changed("Prüf-ä1", "Prüf-ö1");
         assert_eq!(changed, [(EditOp::Replace, "ä".into(), "ö".into())]);
     }
 

@@ -49,7 +49,11 @@ impl<'a> Str<'a> {
 
     /// A copy of a string that is not borrowed.
     fn copied(s: &str) -> Str<'static> {
-        if s.len() <= INLINE_BYTES { Str::Inline(CompactString::new(s)) } else { Str::Shared(Cow::Owned(s.into())) }
+        if s.len() <= INLINE_BYTES {
+            Str::Inline(CompactString::new(s))
+        } else {
+            Str::Shared(Cow::Owned(s.into()))
+        }
     }
 
     pub fn into_owned(self) -> Str<'static> {
@@ -70,13 +74,21 @@ impl std::ops::Deref for Str<'_> {
 
 impl<'a> From<&'a str> for Str<'a> {
     fn from(s: &'a str) -> Self {
-        if s.len() <= INLINE_BYTES { Str::Inline(CompactString::new(s)) } else { Str::Shared(Cow::Borrowed(s)) }
+        if s.len() <= INLINE_BYTES {
+            Str::Inline(CompactString::new(s))
+        } else {
+            Str::Shared(Cow::Borrowed(s))
+        }
     }
 }
 
 impl From<String> for Str<'_> {
     fn from(s: String) -> Self {
-        if s.len() <= INLINE_BYTES { Str::Inline(CompactString::new(&s)) } else { Str::Shared(Cow::Owned(s)) }
+        if s.len() <= INLINE_BYTES {
+            Str::Inline(CompactString::new(&s))
+        } else {
+            Str::Shared(Cow::Owned(s))
+        }
     }
 }
 
@@ -303,8 +315,7 @@ impl<'a> Object<'a> {
             // Among repeated keys the one read last must end up last, to win below.
             by_key.then(a.1.cmp(&b.1))
         });
-        let mut slots: Vec<Option<(Key, Json<'a>)>> =
-            members.into_iter().map(Some).collect();
+        let mut slots: Vec<Option<(Key, Json<'a>)>> = members.into_iter().map(Some).collect();
         let mut sorted: Vec<(Key, Json<'a>)> = Vec::with_capacity(slots.len());
         for (_, i) in order {
             let member = slots[i as usize].take().expect("each index once");
@@ -544,14 +555,14 @@ mod tests {
     fn strings_without_escapes_are_borrowed() {
         let text = r#"{"a": "plain", "b": "esc\"aped"}"#;
         let v = Json::parse(text).unwrap();
-        assert!(matches!(
-            v.get("a"),
-            Some(Json::String(Str::Inline(_)))
-        ));
+        assert!(matches!(v.get("a"), Some(Json::String(Str::Inline(_)))));
         assert!(matches!(v.get("b"), Some(Json::String(s)) if s.as_str() == "esc\"aped"));
         let long = format!("{{\"a\": \"{}\"}}", "x".repeat(100));
         let v = Json::parse(&long).unwrap();
-        assert!(matches!(v.get("a"), Some(Json::String(Str::Shared(Cow::Borrowed(_))))));
+        assert!(matches!(
+            v.get("a"),
+            Some(Json::String(Str::Shared(Cow::Borrowed(_))))
+        ));
     }
 
     #[test]
