@@ -5,19 +5,32 @@ use syncdesk::merge::{EditOp, InlineDiff, text_diff};
 
 /// Words, spaces and multi-byte characters, so that edits fall next to every boundary.
 fn text() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(vec!["a", "b", "pump", " ", "  ", "\n", "é", "ü", "✓", "x1", "."]), 0..40)
-        .prop_map(|parts| parts.concat())
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "a", "b", "pump", " ", "  ", "\n", "é", "ü", "✓", "x1", ".",
+        ]),
+        0..40,
+    )
+    .prop_map(|parts| parts.concat())
 }
 
 /// A text and an edited copy of it.
 fn pair() -> impl Strategy<Value = (String, String)> {
-    (text(), text(), any::<prop::sample::Index>(), any::<prop::sample::Index>()).prop_map(|(old, insert, at, cut)| {
-        let boundaries: Vec<usize> = (0..=old.len()).filter(|&i| old.is_char_boundary(i)).collect();
-        let (a, b) = (at.get(&boundaries), cut.get(&boundaries));
-        let (from, to) = (*a.min(b), *a.max(b));
-        let new = format!("{}{insert}{}", &old[..from], &old[to..]);
-        (old, new)
-    })
+    (
+        text(),
+        text(),
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(old, insert, at, cut)| {
+            let boundaries: Vec<usize> = (0..=old.len())
+                .filter(|&i| old.is_char_boundary(i))
+                .collect();
+            let (a, b) = (at.get(&boundaries), cut.get(&boundaries));
+            let (from, to) = (*a.min(b), *a.max(b));
+            let new = format!("{}{insert}{}", &old[..from], &old[to..]);
+            (old, new)
+        })
 }
 
 proptest! {
