@@ -48,8 +48,11 @@ proptest! {
                     if e.op == EditOp::Equal {
                         prop_assert_eq!(&old[e.old.clone()], &new[e.new.clone()]);
                     }
-                    prop_assert!(!(e.op == EditOp::Insert && !e.old.is_empty()));
-                    prop_assert!(!(e.op == EditOp::Delete && !e.new.is_empty()));
+                    match e.op {
+                        EditOp::Insert => prop_assert!(e.old.is_empty(), "an insert takes nothing old"),
+                        EditOp::Delete => prop_assert!(e.new.is_empty(), "a delete adds nothing new"),
+                        EditOp::Equal | EditOp::Replace => {}
+                    }
                     (at_old, at_new) = (e.old.end, e.new.end);
                 }
                 prop_assert_eq!((at_old, at_new), (old.len(), new.len()));
