@@ -1,10 +1,10 @@
 //! The two-way, field-level diff of two versions of a record's fields.
 
 use super::equal::{sides_equal, values_equal};
-use super::shape::{Hint, KeyedList, Node, member_hint, node};
+use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node};
 use super::text::{InlineDiff, text_diff};
 use crate::model::TypeSchema;
-use crate::model::json::{Json, Object, bytes_eq};
+use crate::model::json::{Json, Object};
 use crate::model::pointer::push_segment;
 
 /// One leaf path whose value differs between the old and the new version.
@@ -46,28 +46,8 @@ impl<'a> Walk<'a> {
         objects: [Option<&'a Object<'a>>; 2],
         hint_of: impl Fn(&str) -> Hint<'s>,
     ) {
-        // A merge join of the two sorted member lists, written out for two sides: this loop
-        // runs for every member of every record and is the bulk of the diff.
-        let no_members = &[][..];
-        let [old, new] = objects.map(|o| o.map_or(no_members, Object::entries));
-        let (mut i, mut j) = (0, 0);
-        while let (Some((ko, vo)), Some((kn, vn))) = (old.get(i), new.get(j)) {
-            if bytes_eq(ko.as_bytes(), kn.as_bytes()) {
-                self.child(ko, [Some(vo), Some(vn)], hint_of(ko));
-                (i, j) = (i + 1, j + 1);
-            } else if ko < kn {
-                self.child(ko, [Some(vo), None], hint_of(ko));
-                i += 1;
-            } else {
-                self.child(kn, [None, Some(vn)], hint_of(kn));
-                j += 1;
-            }
-        }
-        for (k, v) in &old[i..] {
-            self.child(k, [Some(v), None], hint_of(k));
-        }
-        for (k, v) in &new[j..] {
-            self.child(k, [None, Some(v)], hint_of(k));
+        for (name, sides) in UnionMembers::new(objects) {
+            self.child(name, sides, hint_of(name));
         }
     }
 

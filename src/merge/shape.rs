@@ -95,8 +95,7 @@ impl<'v, 'a> KeyedList<'v, 'a> {
         let mut segments = Vec::with_capacity(items.len());
         let mut stored_key = "";
         for item in items {
-            let object = item.as_object()?;
-            let (k, v) = object.entries().get(object_position(object, key)?)?;
+            let (k, v) = item.as_object()?.get_key_value(key)?;
             stored_key = k;
             segments.push(segment_of(v)?);
         }
@@ -132,17 +131,9 @@ impl<'v, 'a> KeyedList<'v, 'a> {
 
     /// The key member and its value in the item with this segment.
     pub fn key_member(&self, segment: &str) -> Option<(&'v str, &'v Json<'a>)> {
-        let item = self.get(segment)?.as_object()?;
-        let (k, v) = &item.entries()[object_position(item, self.key)?];
+        let (k, v) = self.get(segment)?.as_object()?.get_key_value(self.key)?;
         Some((k, v))
     }
-}
-
-fn object_position(object: &Object, key: &str) -> Option<usize> {
-    object
-        .entries()
-        .binary_search_by(|(k, _)| k.as_str().cmp(key))
-        .ok()
 }
 
 /// A key value as a path segment: strings as they are, numbers in their JSON form.

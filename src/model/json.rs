@@ -1,6 +1,6 @@
-//! The JSON tree the merge engine walks: strings borrowed from the input when they hold
-//! no escapes, objects as one sorted vector (no map nodes), keys stored inline.
-
+//! The JSON tree the merge engine walks: objects as one sorted vector (no map nodes), keys
+//! and short strings inline, longer strings borrowed from the input when they hold no
+//! escapes.
 use std::borrow::Cow;
 use std::fmt;
 
@@ -44,15 +44,6 @@ impl<'a> Str<'a> {
         match self {
             Str::Inline(s) => s,
             Str::Shared(s) => s,
-        }
-    }
-
-    /// A copy of a string that is not borrowed.
-    fn copied(s: &str) -> Str<'static> {
-        if s.len() <= INLINE_BYTES {
-            Str::Inline(CompactString::new(s))
-        } else {
-            Str::Shared(Cow::Owned(s.into()))
         }
     }
 
@@ -258,6 +249,14 @@ impl<'a> Object<'a> {
 
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         self.position(key).ok().map(|i| &self.members[i].1)
+    }
+
+    /// The member with this key, key as stored.
+    pub fn get_key_value(&self, key: &str) -> Option<(&Key, &Json<'a>)> {
+        self.position(key).ok().map(|i| {
+            let (k, v) = &self.members[i];
+            (k, v)
+        })
     }
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Json<'a>> {
@@ -489,7 +488,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Json<'de>, E> {
-        Ok(Json::String(Str::copied(s)))
+        Ok(Json::String(Str::from(s).into_owned()))
     }
 
     fn visit_string<E>(self, s: String) -> Result<Json<'de>, E> {
