@@ -1,6 +1,7 @@
 //! The JSON tree the merge engine walks: objects as one sorted vector (no map nodes), keys
 //! and short strings inline, longer strings borrowed from the input when they hold no
 //! escapes.
+
 use std::borrow::Cow;
 use std::fmt;
 
