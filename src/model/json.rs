@@ -348,6 +348,8 @@ pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
+    let load16 =
+        |s: &[u8], at: usize| u128::from_ne_bytes(s[at..at + 16].try_into().expect("16 bytes"));
     let load8 =
         |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().expect("8 bytes"));
     let load4 =
@@ -357,6 +359,7 @@ pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
         1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
         4..=7 => load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4),
         8..=16 => load8(a, 0) == load8(b, 0) && load8(a, n - 8) == load8(b, n - 8),
+        17..=32 => load16(a, 0) == load16(b, 0) && load16(a, n - 16) == load16(b, n - 16),
         _ => a == b,
     }
 }
@@ -601,7 +604,7 @@ mod tests {
 
     #[test]
     fn bytes_eq_is_equality_at_every_length() {
-        let text = "abcdefghijklmnopqrstuvwxyz";
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789";
         for n in 0..text.len() {
             let a = &text.as_bytes()[..n];
             assert!(bytes_eq(a, a));
