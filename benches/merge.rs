@@ -5,7 +5,12 @@
 //! - diff: the field-level diff of all 10,000 pairs, with word diffs of changed text
 //! - merge: the three-way merge of 10,000 (base, local, server) triples
 //!
-//! Data: `$SYNCDESK_BENCH_DATA`, else `bench-data/`, generated when missing.
+//! and the diff, and load + diff, on all cores as well.
+//!
+//! Data: `$SYNCDESK_BENCH_DATA`, else `bench-data/`, generated when missing;
+//! `$SYNCDESK_BENCH_RUNS` runs each (15). For `perf record`, one step alone, many times:
+//! `SYNCDESK_BENCH_PROFILE_LOAD=1`, `..._DIFF=1` (with `..._RECORDS=N` for the first N
+//! pairs), `..._MERGE=1`, or `..._FIELD=name` (equality of one top-level field).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -109,6 +114,25 @@ fn main() {
         eprintln!(
             "{n} records, {:.1} ms per load of both",
             start.elapsed().as_secs_f64() * 1e3 / runs as f64
+        );
+        return;
+    }
+    if let Some(field) = std::env::var_os("SYNCDESK_BENCH_PROFILE_FIELD") {
+        let field = field.to_str().expect("field name").to_string();
+        let (b, l) = (read(&base_path), read(&local_path));
+        let (base, local) = (parse(&b), parse(&l));
+        let start = Instant::now();
+        let mut equal = 0;
+        for _ in 0..runs {
+            for (b, l) in base.iter().zip(&local) {
+                if let (Some(x), Some(y)) = (b.fields.get(&field), l.fields.get(&field)) {
+                    equal += usize::from(syncdesk::merge::values_equal(x, y, false));
+                }
+            }
+        }
+        eprintln!(
+            "{equal} equal, {:.3} us per pair",
+            start.elapsed().as_secs_f64() * 1e6 / (runs * base.len()) as f64
         );
         return;
     }
