@@ -112,54 +112,95 @@ fn change_op(old_empty: bool, new_empty: bool) -> Option<EditOp> {
     }
 }
 
-/// Word-level edits of two middles, with byte offsets shifted by `at`.
+/// Word-level edits of two middles, with byte offsets shifted by `at`. Prose is first
+/// matched sentence by sentence, and only the sentences that differ are diffed by word:
+/// most of a long text is equal, and its words need not all be hashed and compared.
 fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
-    if old.is_empty() || new.is_empty() {
-        if let Some(op) = change_op(old.is_empty(), new.is_empty()) {
-            edits.push(Edit {
-                op,
-                old: at..at + old.len(),
-                new: at..at + new.len(),
-            });
-        }
-        return;
+    let (old_sentences, new_sentences) = (Tokens::sentences(old), Tokens::sentences(new));
+    if old_sentences.len() < 3 && new_sentences.len() < 3 {
+        return token_edits(old, new, [at, at], edits);
     }
-    // Tokens are diffed as 64-bit hashes (similar's own word diff first maps every token
-    // through a SipHash table, which costs more than the diff itself). Equal hashes of
-    // different words would only show a wrong edit, and are checked for below.
-    let (old_tokens, new_tokens) = (Tokens::of(old), Tokens::of(new));
-    let deadline = Instant::now() + DEADLINE;
-    let ops = capture_diff_deadline(
-        Algorithm::Myers,
-        &old_tokens.hashes[..],
-        0..old_tokens.len(),
-        &new_tokens.hashes[..],
-        0..new_tokens.len(),
-        Some(deadline),
-    );
     let first = edits.len();
-    for op in &ops {
-        let (tag, o, n) = op.as_tag_tuple();
-        let (o, n) = (old_tokens.bytes(o), new_tokens.bytes(n));
+    for (tag, o, n) in diff_hashes(&old_sentences, &new_sentences) {
         if tag == DiffTag::Equal && old[o.clone()] != new[n.clone()] {
             edits.truncate(first);
             return exact_word_edits(old, new, at, edits);
         }
+        if tag == DiffTag::Replace {
+            token_edits(
+                &old[o.clone()],
+                &new[n.clone()],
+                [at + o.start, at + n.start],
+                edits,
+            );
+        } else {
+            edits.push(Edit {
+                op: tag.into(),
+                old: at + o.start..at + o.end,
+                new: at + n.start..at + n.end,
+            });
+        }
+    }
+}
+
+/// Word-level edits of two texts, at byte offsets `at` in the old and the new text.
+fn token_edits(old: &str, new: &str, at: [usize; 2], edits: &mut Vec<Edit>) {
+    if old.is_empty() || new.is_empty() {
+        if let Some(op) = change_op(old.is_empty(), new.is_empty()) {
+            edits.push(Edit {
+                op,
+                old: at[0]..at[0] + old.len(),
+                new: at[1]..at[1] + new.len(),
+            });
+        }
+        return;
+    }
+    let first = edits.len();
+    for (tag, o, n) in diff_hashes(&Tokens::words(old), &Tokens::words(new)) {
+        if tag == DiffTag::Equal && old[o.clone()] != new[n.clone()] {
+            edits.truncate(first);
+            return exact_token_edits(old, new, at, edits);
+        }
         edits.push(Edit {
             op: tag.into(),
-            old: at + o.start..at + o.end,
-            new: at + n.start..at + n.end,
+            old: at[0] + o.start..at[0] + o.end,
+            new: at[1] + n.start..at[1] + n.end,
         });
     }
 }
 
+/// Diffs two token lists by their hashes (similar's own word diff first maps every token
+/// through a SipHash table, which costs more than the diff itself), under the deadline.
+/// Equal hashes of different tokens would only show a wrong edit: callers check Equal
+/// spans and fall back to the exact diff.
+fn diff_hashes(old: &Tokens, new: &Tokens) -> Vec<(DiffTag, Range<usize>, Range<usize>)> {
+    let ops = capture_diff_deadline(
+        Algorithm::Myers,
+        &old.hashes[..],
+        0..old.len(),
+        &new.hashes[..],
+        0..new.len(),
+        Some(Instant::now() + DEADLINE),
+    );
+    ops.iter()
+        .map(|op| {
+            let (tag, o, n) = op.as_tag_tuple();
+            (tag, old.bytes(o), new.bytes(n))
+        })
+        .collect()
+}
+
 /// The word diff without hashes, for the (astronomically rare) hash collision.
 fn exact_word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
+    exact_token_edits(old, new, [at, at], edits);
+}
+
+fn exact_token_edits(old: &str, new: &str, at: [usize; 2], edits: &mut Vec<Edit>) {
     let mut config = TextDiffConfig::default();
     config.timeout(DEADLINE);
     let diff = config.diff_words(old, new);
-    let old_at = |i: usize| at + byte_offset(old, diff.old_slice(i));
-    let new_at = |i: usize| at + byte_offset(new, diff.new_slice(i));
+    let old_at = |i: usize| at[0] + byte_offset(old, diff.old_slice(i));
+    let new_at = |i: usize| at[1] + byte_offset(new, diff.new_slice(i));
     edits.extend(diff.ops().iter().map(|op| {
         let (tag, o, n) = op.as_tag_tuple();
         Edit {
@@ -170,7 +211,7 @@ fn exact_word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
     }));
 }
 
-/// A text cut into runs of whitespace and of other characters (as similar's words).
+/// A text cut into tokens, each with its start and its hash.
 struct Tokens {
     /// Byte offset where each token starts, and the text's length last.
     starts: Vec<usize>,
@@ -178,22 +219,47 @@ struct Tokens {
 }
 
 impl Tokens {
-    fn of(text: &str) -> Self {
+    /// Runs of whitespace and runs of other characters (as similar's words).
+    fn words(text: &str) -> Self {
         let bytes = text.as_bytes();
-        let mut starts = Vec::with_capacity(bytes.len() / 3 + 2);
-        let mut hashes = Vec::with_capacity(bytes.len() / 3 + 1);
-        let mut start = 0;
-        while start < bytes.len() {
-            let space = is_space(bytes[start]);
-            let end = bytes[start..]
-                .iter()
-                .position(|&b| is_space(b) != space)
-                .map_or(bytes.len(), |n| start + n);
-            starts.push(start);
-            hashes.push(FxBuildHasher.hash_one(&bytes[start..end]));
-            start = end;
-        }
+        let cuts = (1..bytes.len()).filter(|&i| is_space(bytes[i - 1]) != is_space(bytes[i]));
+        Self::cut(text, cuts)
+    }
+
+    /// Sentences: a token ends after the whitespace that follows `.`, `!` or `?`, or
+    /// after whitespace holding a newline. Found with memchr: prose has few of them.
+    fn sentences(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let mut ends: Vec<usize> = memchr::memchr3_iter(b'.', b'!', b'?', bytes)
+            .chain(memchr::memchr_iter(b'\n', bytes))
+            .collect();
+        ends.sort_unstable();
+        let cuts = ends.into_iter().filter_map(|end| {
+            let mut i = end + 1;
+            if bytes[end] != b'\n' && !bytes.get(i).is_some_and(|&b| is_space(b)) {
+                return None;
+            }
+            while bytes.get(i).is_some_and(|&b| is_space(b)) {
+                i += 1;
+            }
+            (i < bytes.len()).then_some(i)
+        });
+        let mut cuts: Vec<usize> = cuts.collect();
+        cuts.dedup();
+        Self::cut(text, cuts.into_iter())
+    }
+
+    /// Tokens starting at 0 and at each cut (ascending, inside the text). The cuts look at
+    /// ASCII bytes only, so they never fall inside a character.
+    fn cut(text: &str, cuts: impl Iterator<Item = usize>) -> Self {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        starts.extend(cuts);
         starts.push(bytes.len());
+        let hashes = starts
+            .windows(2)
+            .map(|w| FxBuildHasher.hash_one(&bytes[w[0]..w[1]]))
+            .collect();
         Self { starts, hashes }
     }
 
@@ -388,7 +454,7 @@ mod tests {
         let old = "the pump was leaking slightly at the north flange today";
         let new = "the pump was leaking badly at the north flange, today";
         let (mut hashed, mut exact) = (Vec::new(), Vec::new());
-        word_edits(old, new, 3, &mut hashed);
+        token_edits(old, new, [3, 3], &mut hashed);
         exact_word_edits(old, new, 3, &mut exact);
         assert_eq!(hashed, exact);
         assert!(
@@ -397,6 +463,24 @@ mod tests {
                 .any(|e| e.op == EditOp::Replace && e.old == (24..32)),
             "{exact:?}"
         );
+    }
+
+    #[test]
+    fn only_the_sentences_that_differ_are_diffed_by_word() {
+        let old = "The pump leaks. The valve is fine. Gauge calibrated! Seal replaced? Done.";
+        let new = "The pump leaks. The valve is stuck. Gauge calibrated! Seal replaced? All done.";
+        assert_eq!(
+            changed(old, new),
+            [
+                (EditOp::Replace, "fine.".into(), "stuck.".into()),
+                (EditOp::Replace, "Done.".into(), "All done.".into())
+            ]
+        );
+        let sentences = Tokens::sentences("One. Two!  Three\nFour? five");
+        let cut: Vec<_> = (0..sentences.len())
+            .map(|i| &"One. Two!  Three\nFour? five"[sentences.bytes(i..i + 1)])
+            .collect();
+        assert_eq!(cut, ["One. ", "Two!  ", "Three\n", "Four? ", "five"]);
     }
 
     #[test]
