@@ -88,7 +88,8 @@ pub fn text_diff(old: &str, new: &str) -> InlineDiff {
             });
         }
     } else {
-        word_edits(&old[old_mid], &new[new_mid], prefix, &mut edits);
+        let deadline = Instant::now() + DEADLINE;
+        word_edits(&old[old_mid], &new[new_mid], prefix, deadline, &mut edits);
     }
     if suffix > 0 {
         edits.push(Edit {
@@ -115,22 +116,23 @@ fn change_op(old_empty: bool, new_empty: bool) -> Option<EditOp> {
 /// Word-level edits of two middles, with byte offsets shifted by `at`. Prose is first
 /// matched sentence by sentence, and only the sentences that differ are diffed by word:
 /// most of a long text is equal, and its words need not all be hashed and compared.
-fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
+fn word_edits(old: &str, new: &str, at: usize, deadline: Instant, edits: &mut Vec<Edit>) {
     let (old_sentences, new_sentences) = (Tokens::sentences(old), Tokens::sentences(new));
     if old_sentences.len() < 3 && new_sentences.len() < 3 {
-        return token_edits(old, new, [at, at], edits);
+        return token_edits(old, new, [at, at], deadline, edits);
     }
     let first = edits.len();
-    for (tag, o, n) in diff_hashes(&old_sentences, &new_sentences) {
+    for (tag, o, n) in diff_hashes(&old_sentences, &new_sentences, deadline) {
         if tag == DiffTag::Equal && old[o.clone()] != new[n.clone()] {
             edits.truncate(first);
-            return exact_word_edits(old, new, at, edits);
+            return exact_token_edits(old, new, [at, at], deadline, edits);
         }
         if tag == DiffTag::Replace {
             token_edits(
                 &old[o.clone()],
                 &new[n.clone()],
                 [at + o.start, at + n.start],
+                deadline,
                 edits,
             );
         } else {
@@ -144,7 +146,7 @@ fn word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
 }
 
 /// Word-level edits of two texts, at byte offsets `at` in the old and the new text.
-fn token_edits(old: &str, new: &str, at: [usize; 2], edits: &mut Vec<Edit>) {
+fn token_edits(old: &str, new: &str, at: [usize; 2], deadline: Instant, edits: &mut Vec<Edit>) {
     if old.is_empty() || new.is_empty() {
         if let Some(op) = change_op(old.is_empty(), new.is_empty()) {
             edits.push(Edit {
@@ -156,10 +158,10 @@ fn token_edits(old: &str, new: &str, at: [usize; 2], edits: &mut Vec<Edit>) {
         return;
     }
     let first = edits.len();
-    for (tag, o, n) in diff_hashes(&Tokens::words(old), &Tokens::words(new)) {
+    for (tag, o, n) in diff_hashes(&Tokens::words(old), &Tokens::words(new), deadline) {
         if tag == DiffTag::Equal && old[o.clone()] != new[n.clone()] {
             edits.truncate(first);
-            return exact_token_edits(old, new, at, edits);
+            return exact_token_edits(old, new, at, deadline, edits);
         }
         edits.push(Edit {
             op: tag.into(),
@@ -173,14 +175,18 @@ fn token_edits(old: &str, new: &str, at: [usize; 2], edits: &mut Vec<Edit>) {
 /// through a SipHash table, which costs more than the diff itself), under the deadline.
 /// Equal hashes of different tokens would only show a wrong edit: callers check Equal
 /// spans and fall back to the exact diff.
-fn diff_hashes(old: &Tokens, new: &Tokens) -> Vec<(DiffTag, Range<usize>, Range<usize>)> {
+fn diff_hashes(
+    old: &Tokens,
+    new: &Tokens,
+    deadline: Instant,
+) -> Vec<(DiffTag, Range<usize>, Range<usize>)> {
     let ops = capture_diff_deadline(
         Algorithm::Myers,
         &old.hashes[..],
         0..old.len(),
         &new.hashes[..],
         0..new.len(),
-        Some(Instant::now() + DEADLINE),
+        Some(deadline),
     );
     ops.iter()
         .map(|op| {
@@ -191,13 +197,15 @@ fn diff_hashes(old: &Tokens, new: &Tokens) -> Vec<(DiffTag, Range<usize>, Range<
 }
 
 /// The word diff without hashes, for the (astronomically rare) hash collision.
-fn exact_word_edits(old: &str, new: &str, at: usize, edits: &mut Vec<Edit>) {
-    exact_token_edits(old, new, [at, at], edits);
-}
-
-fn exact_token_edits(old: &str, new: &str, at: [usize; 2], edits: &mut Vec<Edit>) {
+fn exact_token_edits(
+    old: &str,
+    new: &str,
+    at: [usize; 2],
+    deadline: Instant,
+    edits: &mut Vec<Edit>,
+) {
     let mut config = TextDiffConfig::default();
-    config.timeout(DEADLINE);
+    config.deadline(deadline);
     let diff = config.diff_words(old, new);
     let old_at = |i: usize| at[0] + byte_offset(old, diff.old_slice(i));
     let new_at = |i: usize| at[1] + byte_offset(new, diff.new_slice(i));
@@ -454,8 +462,9 @@ mod tests {
         let old = "the pump was leaking slightly at the north flange today";
         let new = "the pump was leaking badly at the north flange, today";
         let (mut hashed, mut exact) = (Vec::new(), Vec::new());
-        token_edits(old, new, [3, 3], &mut hashed);
-        exact_word_edits(old, new, 3, &mut exact);
+        let deadline = Instant::now() + DEADLINE;
+        token_edits(old, new, [3, 3], deadline, &mut hashed);
+        exact_token_edits(old, new, [3, 3], deadline, &mut exact);
         assert_eq!(hashed, exact);
         assert!(
             exact
