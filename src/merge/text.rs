@@ -117,6 +117,9 @@ fn change_op(old_empty: bool, new_empty: bool) -> Option<EditOp> {
 /// matched sentence by sentence, and only the sentences that differ are diffed by word:
 /// most of a long text is equal, and its words need not all be hashed and compared.
 fn word_edits(old: &str, new: &str, at: usize, deadline: Instant, edits: &mut Vec<Edit>) {
+    if old.is_empty() || new.is_empty() {
+        return token_edits(old, new, [at, at], deadline, edits);
+    }
     let (old_sentences, new_sentences) = (Tokens::sentences(old), Tokens::sentences(new));
     if old_sentences.len() < 3 && new_sentences.len() < 3 {
         return token_edits(old, new, [at, at], deadline, edits);
@@ -490,6 +493,14 @@ mod tests {
             .map(|i| &"One. Two!  Three\nFour? five"[sentences.bytes(i..i + 1)])
             .collect();
         assert_eq!(cut, ["One. ", "Two!  ", "Three\n", "Four? ", "five"]);
+    }
+
+    #[test]
+    fn sentences_added_to_an_empty_text_are_an_insert() {
+        assert_eq!(
+            changed("Note: ", "Note: One. Two. Three. Four."),
+            [(EditOp::Insert, "".into(), "One. Two. Three. Four.".into())]
+        );
     }
 
     #[test]
