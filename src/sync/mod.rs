@@ -199,6 +199,58 @@ pub fn decide_put<'a>(
     finish(outcome.merged, current, report, schema, listed)
 }
 
+/// The outcome of a create (`POST /v1/{type}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Create<'a> {
+    /// Store these fields as version 1.
+    New(Object<'a>),
+    /// The id exists with equal fields: a resent create, answered with the record.
+    Resent,
+    /// The id exists with other fields: 409 `already-exists`.
+    AlreadyExists,
+    Park {
+        kind: ParkKind,
+        paths: Vec<String>,
+    },
+    Refuse(Refusal),
+}
+
+/// Decides a create. `existing` is the current version when the id is taken (checked
+/// before validation, so that a resent create is recognised even under a newer schema).
+pub fn decide_create<'a>(
+    mut fields: Object<'a>,
+    existing: Option<&StoredVersion>,
+    schema: &TypeSchema,
+    schema_version: Option<u32>,
+    listed: &dyn Fn(&str, &str) -> bool,
+) -> Create<'a> {
+    if let Some(current) = existing {
+        let same = diff(&current.fields, &fields, Some(schema)).is_empty();
+        return if same {
+            Create::Resent
+        } else {
+            Create::AlreadyExists
+        };
+    }
+    let errors = validate(schema, &fields);
+    if !errors.is_empty() {
+        let schema_changed = schema_version.is_some_and(|v| v < schema.schema_version);
+        return Create::Refuse(Refusal::Invalid {
+            errors,
+            schema_changed,
+        });
+    }
+    normalize_datetimes(schema, &mut fields);
+    let unlisted = unlisted_references(schema, &fields, listed);
+    if !unlisted.is_empty() {
+        return Create::Park {
+            kind: ParkKind::InvalidReference,
+            paths: unlisted,
+        };
+    }
+    Create::New(fields)
+}
+
 /// The last checks of a write whose fields are decided: no-op, references, then apply.
 fn finish<'a>(
     mut fields: Object<'a>,

@@ -388,3 +388,64 @@ fn stored_versions_carry_utc_times() {
         "2026-11-20T11:00:00+01:00".parse::<UtcMillis>().unwrap()
     );
 }
+
+fn create(fields: Json<'static>, existing: Option<&StoredVersion>) -> Create<'static> {
+    let Json::Object(fields) = fields else {
+        panic!()
+    };
+    decide_create(fields, existing, &schema(), Some(3), &sites)
+}
+
+#[test]
+fn a_create_stores_normalised_fields() {
+    let Create::New(fields) = create(
+        json!({"site_id": "S-4", "inspected_at": "2026-11-20T09:30:00+01:00"}),
+        None,
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        fields.get("inspected_at").and_then(Json::as_str),
+        Some("2026-11-20T08:30:00.000Z")
+    );
+}
+
+#[test]
+fn a_resent_create_is_recognised_by_value_before_validation() {
+    let existing = version(
+        1,
+        "ana",
+        None,
+        json!({"site_id": "S-4", "inspected_at": "2026-11-20T08:30:00.000Z", "x": 1}),
+    );
+    let same = json!({"site_id": "S-4", "inspected_at": "2026-11-20T09:30:00+01:00", "x": 1.0});
+    assert_eq!(
+        create(same, Some(&existing)),
+        Create::Resent,
+        "an unknown field does not matter: the id is checked first"
+    );
+    assert_eq!(
+        create(json!({"site_id": "S-1"}), Some(&existing)),
+        Create::AlreadyExists
+    );
+}
+
+#[test]
+fn an_invalid_create_is_refused_and_a_bad_reference_parked() {
+    let Create::Refuse(Refusal::Invalid {
+        errors,
+        schema_changed,
+    }) = create(json!({"status": "open"}), None)
+    else {
+        panic!()
+    };
+    assert_eq!(errors[0].path, "/site_id");
+    assert!(!schema_changed);
+    assert_eq!(
+        create(json!({"site_id": "S-9"}), None),
+        Create::Park {
+            kind: ParkKind::InvalidReference,
+            paths: vec!["/site_id".into()]
+        }
+    );
+}
