@@ -6,6 +6,7 @@ pub mod merge;
 pub mod model;
 pub mod sanitize;
 pub mod server;
+pub mod store;
 pub mod sync;
 
 /// A [`model::json::Json`] from a `serde_json::json!` literal, for tests and examples.

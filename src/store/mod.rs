@@ -1,0 +1,84 @@
+//! Persistence: every version of every record, and the conflict queue. SQLite first; the
+//! sync rules run inside one write transaction, so the version they saw is the version
+//! they extend.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::model::UtcMillis;
+use crate::model::json::Object;
+use crate::sync::{ParkKind, StoredVersion};
+
+/// Why the store failed. The message is for the log, never for a client.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// The record a write is about.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordKey<'a> {
+    pub record_type: &'a str,
+    pub id: &'a str,
+}
+
+/// Who sent a write, from which device, when.
+#[derive(Debug, Clone)]
+pub struct Author<'a> {
+    pub user: &'a str,
+    pub device_id: Option<&'a str>,
+    pub device_seq: Option<u64>,
+    pub captured_at: Option<UtcMillis>,
+}
+
+/// What the store knows of a record when a write is decided.
+pub struct Known<'h> {
+    /// Stored versions from the one asked for (or the current one) to the current, oldest
+    /// first; empty when the record does not exist.
+    pub versions: &'h [StoredVersion<'h>],
+    /// The highest `device_seq` applied to this record from the writing device.
+    pub applied_device_seq: Option<u64>,
+    /// A submission with the same device and sequence number that was parked.
+    pub parked_conflict: Option<ConflictId>,
+}
+
+/// What to store for a decided write.
+pub enum Effect<'a> {
+    Nothing,
+    /// A new version with these fields (version 1 when the record is new).
+    Append {
+        fields: Object<'a>,
+        deleted: bool,
+    },
+    /// The whole submission, parked for a supervisor.
+    Park {
+        kind: ParkKind,
+        base_version: Option<u64>,
+        local: Object<'a>,
+        paths: Vec<String>,
+    },
+}
+
+/// What storing did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    Nothing,
+    Version(StoredVersion<'static>),
+    Conflict(ConflictId),
+}
+
+/// A conflict's number; shown as `c-000042`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConflictId(pub u64);
+
+impl std::fmt::Display for ConflictId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "c-{:06}", self.0)
+    }
+}

@@ -1,0 +1,428 @@
+//! The SQLite store: WAL, `synchronous = FULL` (a 2xx means the write survives a crash of
+//! the machine), one `BEGIN IMMEDIATE` transaction a write.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Author, ConflictId, Effect, Known, RecordKey, StoreError, Stored};
+use crate::model::json::Json;
+use crate::model::{UtcMillis, Version};
+use crate::sync::StoredVersion;
+
+/// Schema migrations, applied in order at open; `user_version` counts the applied ones.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE versions (
+    record_type   TEXT    NOT NULL,
+    record_id     TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    seq           INTEGER NOT NULL UNIQUE,
+    fields        TEXT    NOT NULL,
+    last_modified TEXT    NOT NULL,
+    modified_by   TEXT    NOT NULL,
+    device_id     TEXT,
+    device_seq    INTEGER,
+    deleted       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (record_type, record_id, version)
+) WITHOUT ROWID;
+CREATE TABLE conflicts (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    status            TEXT    NOT NULL DEFAULT 'open',
+    kind              TEXT    NOT NULL,
+    record_type       TEXT    NOT NULL,
+    record_id         TEXT    NOT NULL,
+    submitted_by      TEXT    NOT NULL,
+    device_id         TEXT,
+    device_seq        INTEGER,
+    captured_at       TEXT,
+    received_at       TEXT    NOT NULL,
+    base_version      INTEGER,
+    server_version    INTEGER,
+    local_fields      TEXT    NOT NULL,
+    conflicting_paths TEXT    NOT NULL
+);
+CREATE INDEX conflicts_by_device ON conflicts (record_type, record_id, device_id, device_seq);
+"#];
+
+/// A store in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let applied = usize::try_from(applied).unwrap_or(0);
+        for (n, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+            conn.execute_batch(&format!(
+                "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
+                n + 1
+            ))?;
+        }
+        Ok(Self { conn })
+    }
+
+    /// The current version of a record (a tombstone included).
+    pub fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        Ok(versions_from(&self.conn, key, None)?.pop())
+    }
+
+    /// One version of a record.
+    pub fn version(
+        &self,
+        key: RecordKey,
+        version: Version,
+    ) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        let versions = versions_from(&self.conn, key, Some(version))?;
+        Ok(versions.into_iter().next().filter(|v| v.version == version))
+    }
+
+    /// Decides and stores a write in one transaction: `decide` sees the versions from
+    /// `from` (or the current one) to the current, and says what to store.
+    pub fn write<T>(
+        &mut self,
+        key: RecordKey,
+        from: Option<Version>,
+        author: &Author,
+        now: UtcMillis,
+        decide: impl for<'h> FnOnce(&Known<'h>) -> (T, Effect<'h>),
+    ) -> Result<(T, Stored), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut versions = versions_from(&tx, key, from)?;
+        if from.is_some_and(|f| versions.first().is_none_or(|v| v.version != f)) {
+            // The base is not stored (unknown or newer than current): decide on the current
+            // version alone, which the rules refuse with its path.
+            versions = versions_from(&tx, key, None)?
+                .into_iter()
+                .rev()
+                .take(1)
+                .collect();
+        }
+        let applied_device_seq = match author.device_id {
+            Some(device) => tx.query_row(
+                "SELECT MAX(device_seq) FROM versions WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3",
+                params![key.record_type, key.id, device],
+                |r| r.get::<_, Option<i64>>(0),
+            )?,
+            None => None,
+        }
+        .map(|s| s as u64);
+        let parked_conflict = match (author.device_id, author.device_seq) {
+            (Some(device), Some(seq)) => tx
+                .query_row(
+                    "SELECT id FROM conflicts WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3 AND device_seq = ?4",
+                    params![key.record_type, key.id, device, seq as i64],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .map(|id| ConflictId(id as u64)),
+            _ => None,
+        };
+        let known = Known {
+            versions: &versions,
+            applied_device_seq,
+            parked_conflict,
+        };
+        let (answer, effect) = decide(&known);
+        let current = versions.last().map(|v| v.version);
+        let stored = match effect {
+            Effect::Nothing => Stored::Nothing,
+            Effect::Append { fields, deleted } => {
+                let version = current.map_or(Version::FIRST, Version::next);
+                let seq: i64 =
+                    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions", [], |r| {
+                        r.get(0)
+                    })?;
+                let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq, deleted)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        key.record_type,
+                        key.id,
+                        version.get() as i64,
+                        seq,
+                        text,
+                        now.to_string(),
+                        author.user,
+                        author.device_id,
+                        author.device_seq.map(|s| s as i64),
+                        deleted,
+                    ],
+                )?;
+                Stored::Version(StoredVersion {
+                    version,
+                    last_modified: now,
+                    modified_by: author.user.into(),
+                    device_id: author.device_id.map(String::from),
+                    device_seq: author.device_seq,
+                    deleted,
+                    fields: fields.into_owned(),
+                })
+            }
+            Effect::Park {
+                kind,
+                base_version,
+                local,
+                paths,
+            } => {
+                let kind = serde_json::to_value(kind).map_err(|e| StoreError(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO conflicts (kind, record_type, record_id, submitted_by, device_id, device_seq, captured_at,
+                         received_at, base_version, server_version, local_fields, conflicting_paths)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        kind.as_str(),
+                        key.record_type,
+                        key.id,
+                        author.user,
+                        author.device_id,
+                        author.device_seq.map(|s| s as i64),
+                        author.captured_at.map(|t| t.to_string()),
+                        now.to_string(),
+                        base_version.map(|v| v as i64),
+                        current.map(|v| v.get() as i64),
+                        serde_json::to_string(&local).map_err(|e| StoreError(e.to_string()))?,
+                        serde_json::to_string(&paths).map_err(|e| StoreError(e.to_string()))?,
+                    ],
+                )?;
+                Stored::Conflict(ConflictId(tx.last_insert_rowid() as u64))
+            }
+        };
+        tx.commit()?;
+        Ok((answer, stored))
+    }
+}
+
+/// Versions of a record from `from` (or only the current one) on, oldest first.
+fn versions_from(
+    conn: &Connection,
+    key: RecordKey,
+    from: Option<Version>,
+) -> Result<Vec<StoredVersion<'static>>, StoreError> {
+    let sql = "SELECT version, fields, last_modified, modified_by, device_id, device_seq, deleted FROM versions
+               WHERE record_type = ?1 AND record_id = ?2 AND version >= ?3 ORDER BY version";
+    let start = match from {
+        Some(v) => v.get() as i64,
+        None => conn
+            .query_row(
+                "SELECT MAX(version) FROM versions WHERE record_type = ?1 AND record_id = ?2",
+                params![key.record_type, key.id],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
+            .unwrap_or(i64::MAX),
+    };
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params![key.record_type, key.id, start], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<i64>>(5)?,
+            r.get::<_, bool>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (version, fields, last_modified, modified_by, device_id, device_seq, deleted) = row?;
+        let corrupt = |what: &str| {
+            StoreError(format!(
+                "stored {what} of {}/{} v{version} is unreadable",
+                key.record_type, key.id
+            ))
+        };
+        let fields = match Json::parse(&fields) {
+            Ok(Json::Object(o)) => o.into_owned(),
+            _ => return Err(corrupt("fields")),
+        };
+        out.push(StoredVersion {
+            version: u64::try_from(version)
+                .ok()
+                .and_then(Version::new)
+                .ok_or_else(|| corrupt("version"))?,
+            last_modified: last_modified.parse().map_err(|_| corrupt("time"))?,
+            modified_by,
+            device_id,
+            device_seq: device_seq.map(|s| s as u64),
+            deleted,
+            fields,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+    use crate::model::json::Object;
+
+    fn fields(v: Json<'static>) -> Object<'static> {
+        match v {
+            Json::Object(o) => o,
+            _ => panic!(),
+        }
+    }
+
+    const KEY: RecordKey = RecordKey {
+        record_type: "inspections",
+        id: "INS-1",
+    };
+
+    fn author(device: Option<(&'static str, u64)>) -> Author<'static> {
+        Author {
+            user: "ana",
+            device_id: device.map(|d| d.0),
+            device_seq: device.map(|d| d.1),
+            captured_at: None,
+        }
+    }
+
+    fn append(
+        store: &mut SqliteStore,
+        from: Option<u64>,
+        value: Json<'static>,
+        device: Option<(&'static str, u64)>,
+    ) -> Stored {
+        let now = UtcMillis::now();
+        let (_, stored) = store
+            .write(
+                KEY,
+                from.and_then(Version::new),
+                &author(device),
+                now,
+                |_known| {
+                    (
+                        (),
+                        Effect::Append {
+                            fields: fields(value),
+                            deleted: false,
+                        },
+                    )
+                },
+            )
+            .unwrap();
+        stored
+    }
+
+    #[test]
+    fn versions_grow_by_one_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert!(
+            matches!(append(&mut store, None, json!({"a": 1}), None), Stored::Version(v) if v.version == Version::FIRST)
+        );
+        assert!(
+            matches!(append(&mut store, None, json!({"a": 2}), Some(("tab", 3))), Stored::Version(v) if v.version.get() == 2)
+        );
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        let current = store.current(KEY).unwrap().unwrap();
+        assert_eq!((current.version.get(), current.device_seq), (2, Some(3)));
+        assert_eq!(
+            serde_json::to_value(&current.fields).unwrap(),
+            serde_json::json!({"a": 2})
+        );
+        let first = store.version(KEY, Version::FIRST).unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_value(&first.fields).unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        assert!(
+            store
+                .version(KEY, Version::new(3).unwrap())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_write_sees_the_versions_since_its_base_and_the_device_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        for n in 1..=3 {
+            append(&mut store, None, json!({"n": n}), Some(("tab", n)));
+        }
+        let (seen, stored) = store
+            .write(
+                KEY,
+                Version::new(2),
+                &author(Some(("tab", 9))),
+                UtcMillis::now(),
+                |known| {
+                    let seen: Vec<u64> = known.versions.iter().map(|v| v.version.get()).collect();
+                    ((seen, known.applied_device_seq), Effect::Nothing)
+                },
+            )
+            .unwrap();
+        assert_eq!(seen, (vec![2, 3], Some(3)));
+        assert_eq!(stored, Stored::Nothing);
+        let (seen, _) = store
+            .write(
+                KEY,
+                Version::new(7),
+                &author(None),
+                UtcMillis::now(),
+                |known| {
+                    (
+                        known
+                            .versions
+                            .iter()
+                            .map(|v| v.version.get())
+                            .collect::<Vec<_>>(),
+                        Effect::Nothing,
+                    )
+                },
+            )
+            .unwrap();
+        assert_eq!(seen, [3], "an unknown base shows the current version alone");
+    }
+
+    #[test]
+    fn a_parked_submission_gets_a_conflict_id_and_is_found_again_by_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        append(&mut store, None, json!({"n": 1}), None);
+        let (before, stored) = store
+            .write(
+                KEY,
+                Version::new(1),
+                &author(Some(("tab", 4))),
+                UtcMillis::now(),
+                |known| {
+                    let effect = Effect::Park {
+                        kind: crate::sync::ParkKind::EditConflict,
+                        base_version: Some(1),
+                        local: fields(json!({"n": 5})),
+                        paths: vec!["/n".into()],
+                    };
+                    (known.parked_conflict, effect)
+                },
+            )
+            .unwrap();
+        assert_eq!(before, None);
+        assert_eq!(stored, Stored::Conflict(ConflictId(1)));
+        assert_eq!(ConflictId(1).to_string(), "c-000001");
+        let (again, _) = store
+            .write(
+                KEY,
+                Version::new(1),
+                &author(Some(("tab", 4))),
+                UtcMillis::now(),
+                |known| (known.parked_conflict, Effect::Nothing),
+            )
+            .unwrap();
+        assert_eq!(again, Some(ConflictId(1)));
+    }
+}
