@@ -2,6 +2,7 @@
 
 mod demo_cmd;
 mod merge_cmd;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,8 @@ enum Command {
     Demo,
     /// Three-way merge of a record's fields: BASE, LOCAL and SERVER are JSON objects.
     Merge(merge_cmd::MergeArgs),
+    /// Run the sync server.
+    Serve(serve_cmd::ServeArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -64,6 +67,7 @@ pub fn run() -> ExitCode {
     let outcome = match cli.command {
         Command::Demo => demo_cmd::run(),
         Command::Merge(args) => merge_cmd::run(&args),
+        Command::Serve(args) => serve_cmd::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

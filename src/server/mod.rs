@@ -1,3 +1,5 @@
-//! The sync server: configuration and authentication so far (the HTTP layer comes next).
+//! The sync server: configuration, authentication, problem details and the HTTP routes.
 
 pub mod config;
+pub mod http;
+pub mod problem;

@@ -41,26 +41,34 @@ pub struct Author<'a> {
 pub struct Known<'h> {
     /// Stored versions from the one asked for (or the current one) to the current, oldest
     /// first; empty when the record does not exist.
-    pub versions: &'h [StoredVersion<'h>],
+    pub versions: &'h [StoredVersion<'static>],
     /// The highest `device_seq` applied to this record from the writing device.
     pub applied_device_seq: Option<u64>,
     /// A submission with the same device and sequence number that was parked.
-    pub parked_conflict: Option<ConflictId>,
+    pub parked_conflict: Option<Parked>,
 }
 
-/// What to store for a decided write.
-pub enum Effect<'a> {
+/// A parked submission, as its answer needs it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parked {
+    pub id: ConflictId,
+    pub kind: ParkKind,
+    pub paths: Vec<String>,
+}
+
+/// What to store for a decided write (owned: it outlives the request's buffers).
+pub enum Effect {
     Nothing,
     /// A new version with these fields (version 1 when the record is new).
     Append {
-        fields: Object<'a>,
+        fields: Object<'static>,
         deleted: bool,
     },
     /// The whole submission, parked for a supervisor.
     Park {
         kind: ParkKind,
         base_version: Option<u64>,
-        local: Object<'a>,
+        local: Object<'static>,
         paths: Vec<String>,
     },
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Author, ConflictId, Effect, Known, RecordKey, StoreError, Stored};
+use super::{Author, ConflictId, Effect, Known, Parked, RecordKey, StoreError, Stored};
 use crate::model::json::Json;
 use crate::model::{UtcMillis, Version};
 use crate::sync::StoredVersion;
@@ -91,7 +91,7 @@ impl SqliteStore {
         from: Option<Version>,
         author: &Author,
         now: UtcMillis,
-        decide: impl for<'h> FnOnce(&Known<'h>) -> (T, Effect<'h>),
+        decide: impl FnOnce(&Known) -> (T, Effect),
     ) -> Result<(T, Stored), StoreError> {
         let tx = self
             .conn
@@ -118,12 +118,21 @@ impl SqliteStore {
         let parked_conflict = match (author.device_id, author.device_seq) {
             (Some(device), Some(seq)) => tx
                 .query_row(
-                    "SELECT id FROM conflicts WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3 AND device_seq = ?4",
+                    "SELECT id, kind, conflicting_paths FROM conflicts
+                     WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3 AND device_seq = ?4",
                     params![key.record_type, key.id, device, seq as i64],
-                    |r| r.get::<_, i64>(0),
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
                 )
                 .optional()?
-                .map(|id| ConflictId(id as u64)),
+                .map(|(id, kind, paths)| -> Result<Parked, StoreError> {
+                    let unreadable = |_| StoreError(format!("stored conflict c-{id:06} is unreadable"));
+                    Ok(Parked {
+                        id: ConflictId(id as u64),
+                        kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(unreadable)?,
+                        paths: serde_json::from_str(&paths).map_err(unreadable)?,
+                    })
+                })
+                .transpose()?,
             _ => None,
         };
         let known = Known {
@@ -165,7 +174,7 @@ impl SqliteStore {
                     device_id: author.device_id.map(String::from),
                     device_seq: author.device_seq,
                     deleted,
-                    fields: fields.into_owned(),
+                    fields,
                 })
             }
             Effect::Park {
@@ -407,7 +416,7 @@ mod tests {
                         local: fields(json!({"n": 5})),
                         paths: vec!["/n".into()],
                     };
-                    (known.parked_conflict, effect)
+                    (known.parked_conflict.clone(), effect)
                 },
             )
             .unwrap();
@@ -420,9 +429,14 @@ mod tests {
                 Version::new(1),
                 &author(Some(("tab", 4))),
                 UtcMillis::now(),
-                |known| (known.parked_conflict, Effect::Nothing),
+                |known| (known.parked_conflict.clone(), Effect::Nothing),
             )
             .unwrap();
-        assert_eq!(again, Some(ConflictId(1)));
+        let expected = Parked {
+            id: ConflictId(1),
+            kind: crate::sync::ParkKind::EditConflict,
+            paths: vec!["/n".into()],
+        };
+        assert_eq!(again, Some(expected));
     }
 }

@@ -17,6 +17,16 @@ pub struct StoredVersion<'a> {
     pub fields: Object<'a>,
 }
 
+impl StoredVersion<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> StoredVersion<'static> {
+        StoredVersion {
+            fields: self.fields.into_owned(),
+            ..self
+        }
+    }
+}
+
 /// Who made one server-side change since the base, and the paths it changed.
 struct Change {
     paths: Vec<String>,

@@ -35,10 +35,13 @@ pub struct Put<'a> {
     pub device_id: Option<&'a str>,
     pub device_seq: Option<u64>,
     pub schema_version: Option<u32>,
+    /// Faults of the body outside `fields` (a `captured_at` without offset), reported
+    /// with the fields' own.
+    pub other_errors: Vec<FieldError>,
 }
 
 /// Why a submission is parked in the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ParkKind {
     EditConflict,
@@ -117,7 +120,8 @@ pub fn decide_put<'a>(
     {
         return Decision::Refuse(Refusal::PreconditionFailed);
     }
-    let errors = validate(schema, &put.fields);
+    let mut errors = validate(schema, &put.fields);
+    errors.extend(put.other_errors.iter().cloned());
     if !errors.is_empty() {
         let schema_changed = put
             .schema_version

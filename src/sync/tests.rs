@@ -58,6 +58,7 @@ fn put(base: Option<u64>, fields: Json<'static>) -> Put<'static> {
         device_id: None,
         device_seq: None,
         schema_version: None,
+        other_errors: Vec::new(),
     }
 }
 
@@ -141,6 +142,21 @@ fn invalid_fields_are_refused_422_before_any_merge() {
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["/inspected_at", "/status"]);
     assert!(schema_changed, "the device's form is older than the schema");
+}
+
+#[test]
+fn faults_outside_the_fields_are_reported_with_theirs() {
+    let history = [version(1, "ben", None, json!({"site_id": "S-1"}))];
+    let mut p = put(Some(1), json!({"site_id": "S-1", "status": "closed"}));
+    p.other_errors.push(FieldError {
+        path: "/captured_at".into(),
+        message: "no offset".into(),
+    });
+    let Decision::Refuse(Refusal::Invalid { errors, .. }) = decide(&p, &history) else {
+        panic!()
+    };
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["/status", "/captured_at"]);
 }
 
 #[test]

@@ -1,0 +1,51 @@
+//! `syncdesk serve --config FILE [--listen ADDR] [--db PATH]`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{Exit, Failure};
+use crate::server::config::Config;
+use crate::server::http::{AppState, serve};
+use crate::store::SqliteStore;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The server configuration (TOML: listen, database, users, types).
+    #[arg(long)]
+    config: PathBuf,
+    /// Address to listen on, instead of the configuration's.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// SQLite file, instead of the configuration's.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+}
+
+pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
+    let name = args.config.display();
+    let text = std::fs::read_to_string(&args.config)
+        .map_err(|e| Failure::input(format!("{name}: cannot read: {e}")))?;
+    let config = Config::from_toml(&text).map_err(|e| Failure::input(format!("{name}: {e}")))?;
+    let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
+    let db = args
+        .db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&config.database));
+    let store =
+        SqliteStore::open(&db).map_err(|e| Failure::input(format!("{}: {e}", db.display())))?;
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| Failure::input(format!("cannot start: {e}")))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| Failure::input(format!("cannot listen on {listen}: {e}")))?;
+        let address = listener.local_addr().map_err(|e| Failure::input(e.to_string()))?;
+        eprintln!("syncdesk serve: listening on http://{address} (database {})", db.display());
+        let state = Arc::new(AppState { config, store: Mutex::new(store) });
+        tokio::select! {
+            served = serve(state, listener) => served.map_err(|e| Failure::input(format!("server stopped: {e}")))?,
+            _ = tokio::signal::ctrl_c() => eprintln!("syncdesk serve: stopped"),
+        }
+        Ok(Exit::Ok)
+    })
+}

@@ -1,0 +1,602 @@
+//! The HTTP routes: thin handlers that check the request in the contract's order (401,
+//! 403, 404, 413, 415, 400, then the sync rules: 428, 412, 422, 409) and store what the
+//! rules decide.
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json as JsonBody, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::config::{Config, Role, User};
+use super::problem::Problem;
+use crate::model::json::Object;
+use crate::model::{Etag, FieldError, TimeError, TypeSchema, UtcMillis, Version};
+use crate::store::{Author, Effect, Parked, RecordKey, SqliteStore, Stored};
+use crate::sync::{
+    Create, Decision, IfMatch, ParkKind, Put, Refusal, Report, StoredVersion, decide_create,
+    decide_put,
+};
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: Config,
+    /// One writer at a time: SQLite has one anyway, and a write is one short transaction.
+    pub store: Mutex<SqliteStore>,
+}
+
+/// The routes of the contract implemented so far.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { JsonBody(json!({"status": "ok"})) }),
+        )
+        .route("/v1/{record_type}", axum::routing::post(create))
+        .route("/v1/{record_type}/{id}", get(read).put(sync))
+        .with_state(state)
+}
+
+/// Serves until the listener fails.
+pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+type Answer = Result<Response, Problem>;
+
+async fn read(
+    State(state): State<Arc<AppState>>,
+    Path((record_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Technician)?;
+        schema_of(&state.config, &record_type)?;
+        let key_id = id.clone();
+        let current = blocking(state, move |store| {
+            store.current(RecordKey {
+                record_type: &record_type,
+                id: &key_id,
+            })
+        })
+        .await?;
+        let Some(current) = current else {
+            return Err(Problem::not_found("no such record"));
+        };
+        if current.deleted {
+            let etag = etag_of(&current);
+            return Err(Problem::new(
+                StatusCode::GONE,
+                "deleted",
+                "Deleted",
+                "the record was deleted",
+            )
+            .with_etag(etag));
+        }
+        Ok(record_response(StatusCode::OK, &id, &current, None))
+    })
+    .await
+}
+
+/// The body of a `PUT`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncBody<'a> {
+    #[serde(borrow)]
+    fields: Object<'a>,
+    base_version: Option<Version>,
+    #[serde(borrow)]
+    device_id: Option<Cow<'a, str>>,
+    device_seq: Option<u64>,
+    #[serde(borrow)]
+    captured_at: Option<Cow<'a, str>>,
+    schema_version: Option<u32>,
+}
+
+/// The body of a `POST`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    fields: Object<'a>,
+    #[serde(borrow)]
+    device_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    captured_at: Option<Cow<'a, str>>,
+    schema_version: Option<u32>,
+}
+
+async fn sync(
+    State(state): State<Arc<AppState>>,
+    Path((record_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answer(async {
+        let user = signed_in(&state.config, &headers, Role::Technician)?.clone();
+        schema_of(&state.config, &record_type)?;
+        let exists = {
+            let (t, i) = (record_type.clone(), id.clone());
+            blocking(state.clone(), move |store| {
+                store.current(RecordKey {
+                    record_type: &t,
+                    id: &i,
+                })
+            })
+            .await?
+        };
+        if exists.is_none() {
+            return Err(Problem::not_found("no such record (create it with POST)"));
+        }
+        let bytes = json_body(&state.config, &headers, body).await?;
+        idempotency_key(&headers)?;
+        let if_match = headers
+            .get(header::IF_MATCH)
+            .map(|v| parse_if_match(v.as_bytes()));
+        blocking(state.clone(), move |store| {
+            let body: SyncBody = serde_json::from_slice(&bytes)
+                .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+            let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
+            let put = Put {
+                user: &user.name,
+                base_version: body.base_version,
+                if_match,
+                fields: body.fields,
+                device_id: body.device_id.as_deref(),
+                device_seq: body.device_seq,
+                schema_version: body.schema_version,
+                other_errors,
+            };
+            let author = Author {
+                user: &user.name,
+                device_id: put.device_id,
+                device_seq: put.device_seq,
+                captured_at,
+            };
+            let key = RecordKey {
+                record_type: &record_type,
+                id: &id,
+            };
+            let schema = state.config.types.get(&record_type).expect("checked above");
+            let listed = |_list: &str, _item: &str| true;
+            let (outcome, stored) = store
+                .write(key, put.base_version, &author, UtcMillis::now(), |known| {
+                    if let Some(parked) = &known.parked_conflict {
+                        return (Outcome::Parked(parked.clone()), Effect::Nothing);
+                    }
+                    let current = known.versions.last().cloned();
+                    match decide_put(
+                        &put,
+                        known.versions,
+                        schema,
+                        known.applied_device_seq,
+                        &listed,
+                    ) {
+                        Decision::Apply { fields, report } => (
+                            Outcome::Merged(report),
+                            Effect::Append {
+                                fields: fields.into_owned(),
+                                deleted: false,
+                            },
+                        ),
+                        Decision::NoOp { report } => {
+                            (Outcome::Current(current, Some(report)), Effect::Nothing)
+                        }
+                        Decision::Superseded | Decision::Repeat => {
+                            (Outcome::Current(current, None), Effect::Nothing)
+                        }
+                        Decision::Park { kind, paths } => {
+                            let local = put.fields.clone().into_owned();
+                            let base_version = put.base_version.map(Version::get);
+                            (
+                                Outcome::Park(kind, paths.clone(), current),
+                                Effect::Park {
+                                    kind,
+                                    base_version,
+                                    local,
+                                    paths,
+                                },
+                            )
+                        }
+                        Decision::Refuse(refusal) => {
+                            (Outcome::Refused(refusal, current), Effect::Nothing)
+                        }
+                    }
+                })
+                .map_err(|e| Problem::internal(&e))?;
+            outcome.into_response(&record_type, &id, stored)
+        })
+        .await
+    })
+    .await
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Path(record_type): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answer(async {
+        let user = signed_in(&state.config, &headers, Role::Technician)?.clone();
+        schema_of(&state.config, &record_type)?;
+        let bytes = json_body(&state.config, &headers, body).await?;
+        idempotency_key(&headers)?;
+        blocking(state.clone(), move |store| {
+            let body: CreateBody = serde_json::from_slice(&bytes)
+                .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+            let id = match body.id.as_deref() {
+                Some("") => return Err(Problem::bad_request("body: id must not be empty")),
+                Some(id) => id.to_string(),
+                None => new_id(),
+            };
+            let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
+            let author = Author {
+                user: &user.name,
+                device_id: body.device_id.as_deref(),
+                device_seq: None,
+                captured_at,
+            };
+            let key = RecordKey {
+                record_type: &record_type,
+                id: &id,
+            };
+            let schema = state.config.types.get(&record_type).expect("checked above");
+            let listed = |_list: &str, _item: &str| true;
+            let (outcome, stored) = store
+                .write(key, None, &author, UtcMillis::now(), |known| {
+                    let current = known.versions.last().cloned();
+                    if current.is_none() && !other_errors.is_empty() {
+                        let refusal = Refusal::Invalid {
+                            errors: other_errors.clone(),
+                            schema_changed: false,
+                        };
+                        return (Outcome::Refused(refusal, None), Effect::Nothing);
+                    }
+                    match decide_create(
+                        body.fields.clone(),
+                        current.as_ref(),
+                        schema,
+                        body.schema_version,
+                        &listed,
+                    ) {
+                        Create::New(fields) => (
+                            Outcome::Created,
+                            Effect::Append {
+                                fields: fields.into_owned(),
+                                deleted: false,
+                            },
+                        ),
+                        Create::Resent => (Outcome::Current(current, None), Effect::Nothing),
+                        Create::AlreadyExists => (Outcome::Exists(current), Effect::Nothing),
+                        Create::Park { kind, paths } => {
+                            let local = body.fields.clone().into_owned();
+                            (
+                                Outcome::Park(kind, paths.clone(), None),
+                                Effect::Park {
+                                    kind,
+                                    base_version: None,
+                                    local,
+                                    paths,
+                                },
+                            )
+                        }
+                        Create::Refuse(refusal) => {
+                            (Outcome::Refused(refusal, current), Effect::Nothing)
+                        }
+                    }
+                })
+                .map_err(|e| Problem::internal(&e))?;
+            outcome.into_response(&record_type, &id, stored)
+        })
+        .await
+    })
+    .await
+}
+
+/// What a write's decision means for its answer, once stored.
+enum Outcome {
+    Created,
+    Merged(Report),
+    Current(Option<StoredVersion<'static>>, Option<Report>),
+    Exists(Option<StoredVersion<'static>>),
+    Park(ParkKind, Vec<String>, Option<StoredVersion<'static>>),
+    Parked(Parked),
+    Refused(Refusal, Option<StoredVersion<'static>>),
+}
+
+impl Outcome {
+    fn into_response(self, record_type: &str, id: &str, stored: Stored) -> Answer {
+        match (self, stored) {
+            (Outcome::Created, Stored::Version(v)) => {
+                let mut response = record_response(StatusCode::CREATED, id, &v, None);
+                if let Ok(location) = HeaderValue::from_str(&format!("/v1/{record_type}/{id}")) {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+                Ok(response)
+            }
+            (Outcome::Merged(report), Stored::Version(v)) => {
+                Ok(record_response(StatusCode::OK, id, &v, Some(report)))
+            }
+            (Outcome::Current(Some(v), report), _) => {
+                let report = report.map_or_else(|| json!({"superseded": true}), |r| json!(r));
+                Ok(record_response_with(StatusCode::OK, id, &v, Some(report)))
+            }
+            (Outcome::Exists(Some(v)), _) => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "already-exists",
+                "Already exists",
+                format!("a record with id {id:?} exists with other fields"),
+            )
+            .with_etag(etag_of(&v))),
+            (Outcome::Park(kind, paths, current), Stored::Conflict(cid)) => {
+                Err(parked(kind, &cid.to_string(), paths, current.as_ref()))
+            }
+            (Outcome::Parked(p), _) => Err(parked(p.kind, &p.id.to_string(), p.paths, None)),
+            (Outcome::Refused(refusal, current), _) => Err(refused(refusal, current.as_ref())),
+            _ => Err(Problem::internal(
+                &"a decision and what was stored disagree",
+            )),
+        }
+    }
+}
+
+fn parked(
+    kind: ParkKind,
+    conflict_id: &str,
+    paths: Vec<String>,
+    current: Option<&StoredVersion>,
+) -> Problem {
+    let (status, name, title, detail) = match kind {
+        ParkKind::EditConflict => (
+            StatusCode::CONFLICT,
+            "edit-conflict",
+            "Edit conflict",
+            "another edit changed the same fields",
+        ),
+        ParkKind::DeletedOnServer => (
+            StatusCode::CONFLICT,
+            "deleted-on-server",
+            "Deleted on the server",
+            "the record was deleted since the form was loaded",
+        ),
+        ParkKind::InvalidReference => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-reference",
+            "Invalid reference",
+            "a reference names no item of its master-data list",
+        ),
+    };
+    let problem = Problem::new(
+        status,
+        name,
+        title,
+        format!("{detail}; the submission is kept in the queue for a supervisor"),
+    )
+    .with("conflict_id", conflict_id)
+    .with("conflicting_paths", paths);
+    match current {
+        Some(v) => problem.with_etag(etag_of(v)),
+        None => problem,
+    }
+}
+
+fn refused(refusal: Refusal, current: Option<&StoredVersion>) -> Problem {
+    match refusal {
+        Refusal::PreconditionRequired => Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "Base version required",
+            "send base_version (the version the form was loaded from) or If-Match",
+        ),
+        Refusal::PreconditionFailed => {
+            let problem = Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Stale If-Match",
+                "If-Match does not name the current version",
+            );
+            match current {
+                Some(v) => problem.with_etag(etag_of(v)),
+                None => problem,
+            }
+        }
+        Refusal::Invalid {
+            errors,
+            schema_changed,
+        } => {
+            let problem = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid fields",
+                format!("{} fault(s) in the submission", errors.len()),
+            )
+            .with("errors", serde_json::to_value(errors).unwrap_or_default());
+            if schema_changed {
+                problem.with("schema_changed", true)
+            } else {
+                problem
+            }
+        }
+    }
+}
+
+fn record_response(
+    status: StatusCode,
+    id: &str,
+    v: &StoredVersion,
+    report: Option<Report>,
+) -> Response {
+    record_response_with(status, id, v, report.map(|r| json!(r)))
+}
+
+fn record_response_with(
+    status: StatusCode,
+    id: &str,
+    v: &StoredVersion,
+    merge: Option<serde_json::Value>,
+) -> Response {
+    let mut body = json!({
+        "id": id,
+        "version": v.version,
+        "last_modified": v.last_modified,
+        "modified_by": v.modified_by,
+        "deleted": v.deleted,
+        "fields": v.fields,
+    });
+    if let (Some(merge), Some(members)) = (merge, body.as_object_mut()) {
+        members.insert("merge".into(), merge);
+    }
+    let mut response = (status, JsonBody(body)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&etag_of(v)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+fn etag_of(v: &StoredVersion) -> String {
+    Etag::new(v.version, v.last_modified).to_string()
+}
+
+async fn answer(work: impl Future<Output = Answer>) -> Response {
+    work.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Runs store work off the async threads.
+async fn blocking<T: Send + 'static, E: Into<Problem>>(
+    state: Arc<AppState>,
+    work: impl FnOnce(&mut SqliteStore) -> Result<T, E> + Send + 'static,
+) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(move || {
+        let mut store = state
+            .store
+            .lock()
+            .map_err(|_| Problem::internal(&"the store lock is poisoned"))?;
+        work(&mut store).map_err(Into::into)
+    })
+    .await
+    .map_err(|e| Problem::internal(&e))?
+}
+
+impl From<crate::store::StoreError> for Problem {
+    fn from(e: crate::store::StoreError) -> Self {
+        Problem::internal(&e)
+    }
+}
+
+fn signed_in<'c>(config: &'c Config, headers: &HeaderMap, role: Role) -> Result<&'c User, Problem> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(Problem::unauthorized)?;
+    let user = config
+        .authenticate(token.trim())
+        .ok_or_else(Problem::unauthorized)?;
+    if user.role < role {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not allowed",
+            format!("this needs the {role:?} role"),
+        ));
+    }
+    Ok(user)
+}
+
+fn schema_of<'c>(config: &'c Config, record_type: &str) -> Result<&'c TypeSchema, Problem> {
+    config
+        .types
+        .get(record_type)
+        .ok_or_else(|| Problem::not_found(format!("no record type {record_type:?}")))
+}
+
+/// The body, within the size limit (413), declared as JSON (415).
+async fn json_body(
+    config: &Config,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<axum::body::Bytes, Problem> {
+    let bytes = axum::body::to_bytes(body, config.max_body_bytes)
+        .await
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Body too large",
+                format!("the limit is {} bytes", config.max_body_bytes),
+            )
+        })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media != "application/json" && !media.ends_with("+json") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-json",
+            "Not JSON",
+            "send Content-Type: application/json",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Every write carries an `Idempotency-Key` of 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if key.is_empty() || key.len() > 255 || !key.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err(Problem::bad_request(
+            "every write needs an Idempotency-Key header of 1-255 visible ASCII characters",
+        ));
+    }
+    Ok(String::from_utf8_lossy(key).into_owned())
+}
+
+fn parse_if_match(value: &[u8]) -> IfMatch {
+    match std::str::from_utf8(value).map(str::trim) {
+        Ok("*") => IfMatch::Any,
+        Ok(text) => text.parse().map_or(IfMatch::Unusable, IfMatch::Tag),
+        Err(_) => IfMatch::Unusable,
+    }
+}
+
+/// `captured_at` as an instant, or the fault to report with the fields'.
+fn captured_at(text: Option<&str>) -> (Option<UtcMillis>, Vec<FieldError>) {
+    match text.map(str::parse::<UtcMillis>) {
+        None => (None, Vec::new()),
+        Some(Ok(t)) => (Some(t), Vec::new()),
+        Some(Err(e @ (TimeError::NoOffset(_) | TimeError::Malformed(_)))) => (
+            None,
+            vec![FieldError {
+                path: "/captured_at".into(),
+                message: e.to_string(),
+            }],
+        ),
+    }
+}
+
+/// A new record id: time-ordered and unique within this process.
+fn new_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("r-{:x}-{n:x}", UtcMillis::now().as_millis())
+}

@@ -1,0 +1,444 @@
+//! The sync server for real: on 127.0.0.1 with a SQLite file, spoken to over HTTP.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use reqwest::{Client, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use syncdesk::server::config::Config;
+use syncdesk::server::http::{AppState, serve};
+use syncdesk::store::SqliteStore;
+use tempfile::TempDir;
+
+const CONFIG: &str = r#"
+max_body_bytes = 4096
+
+[[users]]
+name = "ana"
+role = "technician"
+token = "ana-token"
+
+[[users]]
+name = "ben"
+role = "technician"
+token = "ben-token"
+
+[types.inspections]
+schema_version = 2
+[types.inspections.fields]
+site_id      = { type = "string", required = true }
+status       = { type = "enum", values = ["open", "passed", "failed"] }
+notes        = { type = "text" }
+temperature  = { type = "number" }
+inspected_at = { type = "datetime" }
+checklist    = { type = "list", key = "id" }
+"#;
+
+struct Server {
+    base: String,
+    client: Client,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(db: &Path) -> Server {
+    let config = Config::from_toml(CONFIG).unwrap();
+    let store = SqliteStore::open(db).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = Arc::new(AppState {
+        config,
+        store: Mutex::new(store),
+    });
+    let task = tokio::spawn(serve(state, listener));
+    Server {
+        base,
+        client: Client::new(),
+        task,
+    }
+}
+
+impl Server {
+    fn request(&self, method: reqwest::Method, path: &str, user: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(format!("{user}-token"))
+            .header("Idempotency-Key", format!("k-{}", rand_key()))
+    }
+
+    async fn create(&self, id: &str, fields: Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, "/v1/inspections", "ana")
+            .json(&json!({"id": id, "fields": fields}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn sync(&self, user: &str, id: &str, body: Value) -> reqwest::Response {
+        self.request(reqwest::Method::PUT, &format!("/v1/inspections/{id}"), user)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, id: &str) -> (StatusCode, Value) {
+        let r = self
+            .request(
+                reqwest::Method::GET,
+                &format!("/v1/inspections/{id}"),
+                "ana",
+            )
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+}
+
+fn rand_key() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+async fn problem(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json", "status {status}");
+    (status, r.json().await.unwrap())
+}
+
+fn db() -> (TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("syncdesk.db");
+    (dir, path)
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    let r = s
+        .client
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_create_is_stored_normalised_and_read_back_with_its_etag() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    let r = s
+        .create(
+            "INS-1",
+            json!({"site_id": "S-4", "inspected_at": "2026-11-20T09:30:00+01:00"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with("\"1-") && etag.ends_with("Z\""), "{etag}");
+    assert_eq!(r.headers()["location"], "/v1/inspections/INS-1");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["fields"]["inspected_at"], "2026-11-20T08:30:00.000Z");
+    assert_eq!(
+        (body["version"].as_u64(), body["modified_by"].as_str()),
+        (Some(1), Some("ana"))
+    );
+    let (status, read) = s.get("INS-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["fields"], body["fields"]);
+    // A resent create with the same fields (as the merge compares them) is answered again.
+    let again = s
+        .create(
+            "INS-1",
+            json!({"site_id": "S-4", "inspected_at": "2026-11-20T08:30:00Z"}),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let (status, p) = problem(s.create("INS-1", json!({"site_id": "S-5"})).await).await;
+    assert_eq!(
+        (status, p["type"].as_str()),
+        (
+            StatusCode::CONFLICT,
+            Some("https://syncdesk.dev/problems/already-exists")
+        )
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn requests_are_refused_in_the_contracts_order() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create("INS-1", json!({"site_id": "S-4"})).await;
+    let url = format!("{}/v1/inspections/INS-1", s.base);
+    let r = s.client.put(&url).json(&json!({})).send().await.unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::UNAUTHORIZED);
+    let r = s
+        .client
+        .put(&url)
+        .bearer_auth("wrong")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::UNAUTHORIZED);
+    let r = s
+        .request(reqwest::Method::PUT, "/v1/audits/INS-1", "ana")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::NOT_FOUND, "unknown type");
+    let r = s
+        .request(reqwest::Method::PUT, "/v1/inspections/INS-404", "ana")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(r).await.0,
+        StatusCode::NOT_FOUND,
+        "404 comes before 415"
+    );
+    let r = s
+        .request(reqwest::Method::PUT, "/v1/inspections/INS-1", "ana")
+        .body("x".repeat(5000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    let r = s
+        .request(reqwest::Method::PUT, "/v1/inspections/INS-1", "ana")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = s
+        .client
+        .put(&url)
+        .bearer_auth("ana-token")
+        .json(&json!({"fields": {}}))
+        .send()
+        .await
+        .unwrap();
+    let (status, p) = problem(r).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("Idempotency-Key"));
+    let r = s
+        .request(reqwest::Method::PUT, "/v1/inspections/INS-1", "ana")
+        .header("content-type", "application/json")
+        .body("{\"fields\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(r).await.0,
+        StatusCode::BAD_REQUEST,
+        "malformed JSON"
+    );
+    let (status, _) = problem(
+        s.sync("ana", "INS-1", json!({"fields": {"site_id": "S-4"}}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED);
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_412_with_the_current_etag() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    let created = s.create("INS-1", json!({"site_id": "S-4"})).await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_string();
+    let r = s
+        .request(reqwest::Method::PUT, "/v1/inspections/INS-1", "ana")
+        .header("If-Match", &etag)
+        .json(&json!({"fields": {"site_id": "S-5"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s
+        .request(reqwest::Method::PUT, "/v1/inspections/INS-1", "ana")
+        .header("If-Match", &etag)
+        .json(&json!({"fields": {"site_id": "S-6"}}))
+        .send()
+        .await
+        .unwrap();
+    let current = r.headers()["etag"].to_str().unwrap().to_string();
+    let (status, p) = problem(r).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert!(current.starts_with("\"2-"), "{current}");
+    assert_eq!(p["server_etag"], current.as_str());
+    assert_eq!(
+        s.get("INS-1").await.1["fields"]["site_id"],
+        "S-5",
+        "nothing was performed"
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn invalid_fields_are_422_with_their_paths_and_the_schema_hint() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create("INS-1", json!({"site_id": "S-4"})).await;
+    let body = json!({"base_version": 1, "schema_version": 1, "fields": {"site_id": "S-4", "status": "closed", "inspected_at": "2026-03-29T02:30:00"}, "captured_at": "2026-03-29T02:30:00"});
+    let (status, p) = problem(s.sync("ana", "INS-1", body).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let paths: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/inspected_at", "/status", "/captured_at"]);
+    assert_eq!(p["schema_changed"], true);
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_stale_base_with_disjoint_edits_merges_over_http() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create(
+        "INS-1",
+        json!({"site_id": "S-4", "status": "open", "notes": ""}),
+    )
+    .await;
+    let ben = s.sync("ben", "INS-1", json!({"base_version": 1, "fields": {"site_id": "S-4", "status": "passed", "notes": ""}})).await;
+    assert_eq!(ben.status(), StatusCode::OK);
+    let ana = s.sync("ana", "INS-1", json!({"base_version": 1, "fields": {"site_id": "S-4", "status": "open", "notes": "pump leaks"}})).await;
+    assert_eq!(ana.status(), StatusCode::OK);
+    assert!(ana.headers()["etag"].to_str().unwrap().starts_with("\"3-"));
+    let body: Value = ana.json().await.unwrap();
+    assert_eq!(
+        body["fields"],
+        json!({"site_id": "S-4", "status": "passed", "notes": "pump leaks"})
+    );
+    assert_eq!(
+        body["merge"],
+        json!({"auto_merged": ["/notes"], "kept_server": ["/status"]})
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_genuine_conflict_is_parked_and_answered_409_once_per_device_submission() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
+        .await;
+    s.sync(
+        "ben",
+        "INS-1",
+        json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's"}}),
+    )
+    .await;
+    let body = json!({"base_version": 1, "device_id": "tab-17", "device_seq": 5, "fields": {"site_id": "S-4", "notes": "ana's"}});
+    let (status, p) = problem(s.sync("ana", "INS-1", body.clone()).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(p["type"], "https://syncdesk.dev/problems/edit-conflict");
+    assert_eq!(p["conflicting_paths"], json!(["/notes"]));
+    assert_eq!(p["conflict_id"], "c-000001");
+    assert!(p["server_etag"].as_str().unwrap().starts_with("\"2-"));
+    let (_, again) = problem(s.sync("ana", "INS-1", body).await).await;
+    assert_eq!(
+        again["conflict_id"], "c-000001",
+        "the same device submission is not parked twice"
+    );
+    let (_, record) = s.get("INS-1").await;
+    assert_eq!(
+        (
+            record["version"].as_u64(),
+            record["fields"]["notes"].as_str()
+        ),
+        (Some(2), Some("ben's"))
+    );
+    s.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_disjoint_syncs_are_all_applied() {
+    let (_dir, path) = db();
+    let s = Arc::new(start(&path).await);
+    let fields: Vec<String> = (0..16).map(|i| format!("c{i}")).collect();
+    let checklist: Vec<Value> = fields
+        .iter()
+        .map(|id| json!({"id": id, "ok": false}))
+        .collect();
+    s.create(
+        "INS-1",
+        json!({"site_id": "S-4", "checklist": checklist.clone()}),
+    )
+    .await;
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let s = s.clone();
+            let mut mine = checklist.clone();
+            mine[i]["ok"] = json!(true);
+            tokio::spawn(async move {
+                s.sync(
+                    "ana",
+                    "INS-1",
+                    json!({"base_version": 1, "fields": {"site_id": "S-4", "checklist": mine}}),
+                )
+                .await
+                .status()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    let (_, record) = s.get("INS-1").await;
+    assert_eq!(record["version"], 17, "every sync made one version");
+    assert!(
+        record["fields"]["checklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|item| item["ok"] == true),
+        "{record}"
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn versions_survive_a_restart() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create("INS-1", json!({"site_id": "S-4"})).await;
+    s.sync(
+        "ana",
+        "INS-1",
+        json!({"base_version": 1, "fields": {"site_id": "S-5"}}),
+    )
+    .await;
+    s.task.abort();
+    let _ = s.task.await;
+    let s = start(&path).await;
+    let (status, record) = s.get("INS-1").await;
+    assert_eq!(
+        (
+            status,
+            record["version"].as_u64(),
+            record["fields"]["site_id"].as_str()
+        ),
+        (StatusCode::OK, Some(2), Some("S-5"))
+    );
+    s.task.abort();
+}
