@@ -442,3 +442,115 @@ async fn versions_survive_a_restart() {
     );
     s.task.abort();
 }
+
+impl Server {
+    fn put_with_key(&self, user: &str, id: &str, key: &str, body: &str) -> RequestBuilder {
+        self.client
+            .put(format!("{}/v1/inspections/{id}", self.base))
+            .bearer_auth(format!("{user}-token"))
+            .header("Idempotency-Key", key)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    }
+}
+
+#[tokio::test]
+async fn a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
+        .await;
+    let body = r#"{"base_version": 1, "fields": {"site_id": "S-4", "notes": "b"}}"#;
+    let first = s
+        .put_with_key("ana", "INS-1", "retry-1", body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_etag = first.headers()["etag"].clone();
+    let first_body = first.bytes().await.unwrap();
+    // The same request again, written with other whitespace and key order.
+    let same = r#"{ "fields": {"notes": "b", "site_id": "S-4"},
+                    "base_version": 1 }"#;
+    let again = s
+        .put_with_key("ana", "INS-1", "retry-1", same)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["etag"], first_etag);
+    assert_eq!(again.bytes().await.unwrap(), first_body);
+    assert_eq!(s.get("INS-1").await.1["version"], 2, "applied once");
+    let other = r#"{"base_version": 1, "fields": {"site_id": "S-4", "notes": "c"}}"#;
+    let (status, p) = problem(
+        s.put_with_key("ana", "INS-1", "retry-1", other)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, p["type"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("https://syncdesk.dev/problems/idempotency-key-reuse")
+        )
+    );
+    // Under ben the key is new: his request is decided (a genuine conflict with ana's "b").
+    let ben = s
+        .put_with_key("ben", "INS-1", "retry-1", other)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        ben.headers().get("idempotent-replayed").is_none(),
+        "keys are scoped per user"
+    );
+    assert_eq!(ben.status(), StatusCode::CONFLICT);
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_retried_conflict_is_parked_once() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
+        .await;
+    s.sync(
+        "ben",
+        "INS-1",
+        json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's"}}),
+    )
+    .await;
+    let body = r#"{"base_version": 1, "fields": {"site_id": "S-4", "notes": "ana's"}}"#;
+    let (_, first) = problem(
+        s.put_with_key("ana", "INS-1", "k-409", body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (status, again) = problem(
+        s.put_with_key("ana", "INS-1", "k-409", body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(again, first);
+    let (_, next) = problem(
+        s.put_with_key("ana", "INS-1", "k-409-b", body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (first["conflict_id"].as_str(), next["conflict_id"].as_str()),
+        (Some("c-000001"), Some("c-000002"))
+    );
+    s.task.abort();
+}

@@ -18,11 +18,12 @@ use super::config::{Config, Role, User};
 use super::problem::Problem;
 use crate::model::json::Object;
 use crate::model::{Etag, FieldError, TimeError, TypeSchema, UtcMillis, Version};
-use crate::store::{Author, Effect, Parked, RecordKey, SqliteStore, Stored};
+use crate::store::{Author, Effect, Known, Parked, RecordKey, Remember, SqliteStore, Stored};
 use crate::sync::{
     Create, Decision, IfMatch, ParkKind, Put, Refusal, Report, StoredVersion, decide_create,
     decide_put,
 };
+use sha2::{Digest, Sha256};
 
 /// What every handler shares.
 pub struct AppState {
@@ -48,7 +49,7 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
     axum::serve(listener, router(state)).await
 }
 
-type Answer = Result<Response, Problem>;
+type Answer = Result<Reply, Problem>;
 
 async fn read(
     State(state): State<Arc<AppState>>,
@@ -79,7 +80,7 @@ async fn read(
             )
             .with_etag(etag));
         }
-        Ok(record_response(StatusCode::OK, &id, &current, None))
+        Ok(record_reply(StatusCode::OK, &id, &current, None).into_response())
     })
     .await
 }
@@ -137,13 +138,29 @@ async fn sync(
             return Err(Problem::not_found("no such record (create it with POST)"));
         }
         let bytes = json_body(&state.config, &headers, body).await?;
-        idempotency_key(&headers)?;
+        let idempotency = idempotency_key(&headers)?;
         let if_match = headers
             .get(header::IF_MATCH)
             .map(|v| parse_if_match(v.as_bytes()));
         blocking(state.clone(), move |store| {
             let body: SyncBody = serde_json::from_slice(&bytes)
                 .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+            let path = format!("/v1/{record_type}/{id}");
+            let now = UtcMillis::now();
+            let remember = match remember(
+                &state.config,
+                store,
+                &user,
+                &idempotency,
+                "PUT",
+                &path,
+                &bytes,
+                if_match,
+                now,
+            )? {
+                Remembering::Replay(reply) => return Ok(reply),
+                Remembering::New(remember) => remember,
+            };
             let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
             let put = Put {
                 user: &user.name,
@@ -167,52 +184,50 @@ async fn sync(
             };
             let schema = state.config.types.get(&record_type).expect("checked above");
             let listed = |_list: &str, _item: &str| true;
-            let (outcome, stored) = store
-                .write(key, put.base_version, &author, UtcMillis::now(), |known| {
-                    if let Some(parked) = &known.parked_conflict {
-                        return (Outcome::Parked(parked.clone()), Effect::Nothing);
+            let decide = |known: &Known| {
+                if let Some(parked) = &known.parked_conflict {
+                    return (Outcome::Parked(parked.clone()), Effect::Nothing);
+                }
+                let current = known.versions.last().cloned();
+                match decide_put(
+                    &put,
+                    known.versions,
+                    schema,
+                    known.applied_device_seq,
+                    &listed,
+                ) {
+                    Decision::Apply { fields, report } => (
+                        Outcome::Merged(report),
+                        Effect::Append {
+                            fields: fields.into_owned(),
+                            deleted: false,
+                        },
+                    ),
+                    Decision::NoOp { report } => {
+                        (Outcome::Current(current, Some(report)), Effect::Nothing)
                     }
-                    let current = known.versions.last().cloned();
-                    match decide_put(
-                        &put,
-                        known.versions,
-                        schema,
-                        known.applied_device_seq,
-                        &listed,
-                    ) {
-                        Decision::Apply { fields, report } => (
-                            Outcome::Merged(report),
-                            Effect::Append {
-                                fields: fields.into_owned(),
-                                deleted: false,
+                    Decision::Superseded | Decision::Repeat => {
+                        (Outcome::Current(current, None), Effect::Nothing)
+                    }
+                    Decision::Park { kind, paths } => {
+                        let local = put.fields.clone().into_owned();
+                        let base_version = put.base_version.map(Version::get);
+                        (
+                            Outcome::Park(kind, paths.clone(), current),
+                            Effect::Park {
+                                kind,
+                                base_version,
+                                local,
+                                paths,
                             },
-                        ),
-                        Decision::NoOp { report } => {
-                            (Outcome::Current(current, Some(report)), Effect::Nothing)
-                        }
-                        Decision::Superseded | Decision::Repeat => {
-                            (Outcome::Current(current, None), Effect::Nothing)
-                        }
-                        Decision::Park { kind, paths } => {
-                            let local = put.fields.clone().into_owned();
-                            let base_version = put.base_version.map(Version::get);
-                            (
-                                Outcome::Park(kind, paths.clone(), current),
-                                Effect::Park {
-                                    kind,
-                                    base_version,
-                                    local,
-                                    paths,
-                                },
-                            )
-                        }
-                        Decision::Refuse(refusal) => {
-                            (Outcome::Refused(refusal, current), Effect::Nothing)
-                        }
+                        )
                     }
-                })
-                .map_err(|e| Problem::internal(&e))?;
-            outcome.into_response(&record_type, &id, stored)
+                    Decision::Refuse(refusal) => {
+                        (Outcome::Refused(refusal, current), Effect::Nothing)
+                    }
+                }
+            };
+            written(store, key, put.base_version, &author, now, remember, decide)
         })
         .await
     })
@@ -229,7 +244,7 @@ async fn create(
         let user = signed_in(&state.config, &headers, Role::Technician)?.clone();
         schema_of(&state.config, &record_type)?;
         let bytes = json_body(&state.config, &headers, body).await?;
-        idempotency_key(&headers)?;
+        let idempotency = idempotency_key(&headers)?;
         blocking(state.clone(), move |store| {
             let body: CreateBody = serde_json::from_slice(&bytes)
                 .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
@@ -237,6 +252,22 @@ async fn create(
                 Some("") => return Err(Problem::bad_request("body: id must not be empty")),
                 Some(id) => id.to_string(),
                 None => new_id(),
+            };
+            let now = UtcMillis::now();
+            let path = format!("/v1/{record_type}");
+            let remember = match remember(
+                &state.config,
+                store,
+                &user,
+                &idempotency,
+                "POST",
+                &path,
+                &bytes,
+                None,
+                now,
+            )? {
+                Remembering::Replay(reply) => return Ok(reply),
+                Remembering::New(remember) => remember,
             };
             let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
             let author = Author {
@@ -251,55 +282,207 @@ async fn create(
             };
             let schema = state.config.types.get(&record_type).expect("checked above");
             let listed = |_list: &str, _item: &str| true;
-            let (outcome, stored) = store
-                .write(key, None, &author, UtcMillis::now(), |known| {
-                    let current = known.versions.last().cloned();
-                    if current.is_none() && !other_errors.is_empty() {
-                        let refusal = Refusal::Invalid {
-                            errors: other_errors.clone(),
-                            schema_changed: false,
-                        };
-                        return (Outcome::Refused(refusal, None), Effect::Nothing);
-                    }
-                    match decide_create(
-                        body.fields.clone(),
-                        current.as_ref(),
-                        schema,
-                        body.schema_version,
-                        &listed,
-                    ) {
-                        Create::New(fields) => (
-                            Outcome::Created,
-                            Effect::Append {
-                                fields: fields.into_owned(),
-                                deleted: false,
+            let decide = |known: &Known| {
+                let current = known.versions.last().cloned();
+                if current.is_none() && !other_errors.is_empty() {
+                    let refusal = Refusal::Invalid {
+                        errors: other_errors.clone(),
+                        schema_changed: false,
+                    };
+                    return (Outcome::Refused(refusal, None), Effect::Nothing);
+                }
+                match decide_create(
+                    body.fields.clone(),
+                    current.as_ref(),
+                    schema,
+                    body.schema_version,
+                    &listed,
+                ) {
+                    Create::New(fields) => (
+                        Outcome::Created,
+                        Effect::Append {
+                            fields: fields.into_owned(),
+                            deleted: false,
+                        },
+                    ),
+                    Create::Resent => (Outcome::Current(current, None), Effect::Nothing),
+                    Create::AlreadyExists => (Outcome::Exists(current), Effect::Nothing),
+                    Create::Park { kind, paths } => {
+                        let local = body.fields.clone().into_owned();
+                        (
+                            Outcome::Park(kind, paths.clone(), None),
+                            Effect::Park {
+                                kind,
+                                base_version: None,
+                                local,
+                                paths,
                             },
-                        ),
-                        Create::Resent => (Outcome::Current(current, None), Effect::Nothing),
-                        Create::AlreadyExists => (Outcome::Exists(current), Effect::Nothing),
-                        Create::Park { kind, paths } => {
-                            let local = body.fields.clone().into_owned();
-                            (
-                                Outcome::Park(kind, paths.clone(), None),
-                                Effect::Park {
-                                    kind,
-                                    base_version: None,
-                                    local,
-                                    paths,
-                                },
-                            )
-                        }
-                        Create::Refuse(refusal) => {
-                            (Outcome::Refused(refusal, current), Effect::Nothing)
-                        }
+                        )
                     }
-                })
-                .map_err(|e| Problem::internal(&e))?;
-            outcome.into_response(&record_type, &id, stored)
+                    Create::Refuse(refusal) => {
+                        (Outcome::Refused(refusal, current), Effect::Nothing)
+                    }
+                }
+            };
+            written(store, key, None, &author, now, remember, decide)
         })
         .await
     })
     .await
+}
+
+/// Stores a decided write and its answer, under its idempotency key, in one transaction.
+fn written(
+    store: &mut SqliteStore,
+    key: RecordKey,
+    from: Option<Version>,
+    author: &Author,
+    now: UtcMillis,
+    remember: Remember,
+    decide: impl FnOnce(&Known) -> (Outcome, Effect),
+) -> Answer {
+    let mut reply = None;
+    let respond = |outcome: &Outcome, stored: &Stored| {
+        let made = outcome.reply(key.record_type, key.id, stored);
+        let text = made
+            .remembered()
+            .then(|| serde_json::to_string(&made).ok())
+            .flatten();
+        reply = Some(made);
+        text
+    };
+    store
+        .write(key, from, author, now, Some(remember), decide, respond)
+        .map_err(|e| Problem::internal(&e))?;
+    reply.ok_or_else(|| Problem::internal(&"a write gave no answer"))
+}
+
+/// What an idempotency key says about a write before it runs.
+enum Remembering<'a> {
+    New(Remember<'a>),
+    Replay(Reply),
+}
+
+/// Looks the key up (section 4): the same request again gets the stored answer, another
+/// request under the same key 422.
+#[allow(clippy::too_many_arguments)]
+fn remember<'a>(
+    config: &Config,
+    store: &SqliteStore,
+    user: &'a User,
+    key: &'a str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    if_match: Option<IfMatch>,
+    now: UtcMillis,
+) -> Result<Remembering<'a>, Problem> {
+    let fingerprint = fingerprint(method, path, body, if_match);
+    let ttl_hours = config.idempotency_ttl_hours;
+    match store.remembered(&user.name, key, ttl_hours, now)? {
+        None => Ok(Remembering::New(Remember {
+            user: &user.name,
+            key,
+            fingerprint,
+            ttl_hours,
+        })),
+        Some(found) if found.fingerprint == fingerprint => {
+            let reply: Reply =
+                serde_json::from_str(&found.answer).map_err(|e| Problem::internal(&e))?;
+            Ok(Remembering::Replay(Reply {
+                replayed: true,
+                ..reply
+            }))
+        }
+        Some(_) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reuse",
+            "Idempotency-Key reused",
+            "this key was used for another request",
+        )),
+    }
+}
+
+/// SHA-256 of the method, the path, `If-Match` and the body's canonical JSON (parsed, keys
+/// sorted): whitespace and key order are no difference.
+fn fingerprint(method: &str, path: &str, body: &[u8], if_match: Option<IfMatch>) -> [u8; 32] {
+    let canonical = crate::model::Json::parse_slice(body)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let mut hasher = Sha256::new();
+    for part in [method, path, &format!("{if_match:?}"), &canonical] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().into()
+}
+
+/// An answer as sent, and as remembered under an idempotency key.
+#[derive(Debug, serde::Serialize, Deserialize)]
+struct Reply {
+    status: u16,
+    problem: bool,
+    etag: Option<String>,
+    location: Option<String>,
+    body: String,
+    #[serde(skip)]
+    replayed: bool,
+}
+
+impl Reply {
+    fn json(status: StatusCode, body: &serde_json::Value, etag: Option<String>) -> Self {
+        Self {
+            status: status.as_u16(),
+            problem: false,
+            etag,
+            location: None,
+            body: body.to_string(),
+            replayed: false,
+        }
+    }
+
+    /// Answers a retry may get again: those to requests that passed authentication and
+    /// parsing (2xx, 409, 410, 412, 422, 428), not 5xx.
+    fn remembered(&self) -> bool {
+        matches!(self.status, 200..=299 | 409 | 410 | 412 | 422 | 428)
+    }
+}
+
+impl From<Problem> for Reply {
+    fn from(problem: Problem) -> Self {
+        let (status, body, etag) = problem.into_parts();
+        Self {
+            status: status.as_u16(),
+            problem: true,
+            etag,
+            location: None,
+            body,
+            replayed: false,
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, self.body).into_response();
+        let headers = response.headers_mut();
+        let content_type = if self.problem {
+            "application/problem+json"
+        } else {
+            "application/json"
+        };
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        for (name, value) in [(header::ETAG, self.etag), (header::LOCATION, self.location)] {
+            if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                headers.insert(name, value);
+            }
+        }
+        if self.replayed {
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        response
+    }
 }
 
 /// What a write's decision means for its answer, once stored.
@@ -314,37 +497,39 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn into_response(self, record_type: &str, id: &str, stored: Stored) -> Answer {
+    fn reply(&self, record_type: &str, id: &str, stored: &Stored) -> Reply {
         match (self, stored) {
-            (Outcome::Created, Stored::Version(v)) => {
-                let mut response = record_response(StatusCode::CREATED, id, &v, None);
-                if let Ok(location) = HeaderValue::from_str(&format!("/v1/{record_type}/{id}")) {
-                    response.headers_mut().insert(header::LOCATION, location);
-                }
-                Ok(response)
-            }
+            (Outcome::Created, Stored::Version(v)) => Reply {
+                location: Some(format!("/v1/{record_type}/{id}")),
+                ..record_reply(StatusCode::CREATED, id, v, None)
+            },
             (Outcome::Merged(report), Stored::Version(v)) => {
-                Ok(record_response(StatusCode::OK, id, &v, Some(report)))
+                record_reply(StatusCode::OK, id, v, Some(json!(report)))
             }
             (Outcome::Current(Some(v), report), _) => {
-                let report = report.map_or_else(|| json!({"superseded": true}), |r| json!(r));
-                Ok(record_response_with(StatusCode::OK, id, &v, Some(report)))
+                let report = report
+                    .as_ref()
+                    .map_or_else(|| json!({"superseded": true}), |r| json!(r));
+                record_reply(StatusCode::OK, id, v, Some(report))
             }
-            (Outcome::Exists(Some(v)), _) => Err(Problem::new(
+            (Outcome::Exists(Some(v)), _) => Problem::new(
                 StatusCode::CONFLICT,
                 "already-exists",
                 "Already exists",
                 format!("a record with id {id:?} exists with other fields"),
             )
-            .with_etag(etag_of(&v))),
+            .with_etag(etag_of(v))
+            .into(),
             (Outcome::Park(kind, paths, current), Stored::Conflict(cid)) => {
-                Err(parked(kind, &cid.to_string(), paths, current.as_ref()))
+                parked(*kind, &cid.to_string(), paths.clone(), current.as_ref()).into()
             }
-            (Outcome::Parked(p), _) => Err(parked(p.kind, &p.id.to_string(), p.paths, None)),
-            (Outcome::Refused(refusal, current), _) => Err(refused(refusal, current.as_ref())),
-            _ => Err(Problem::internal(
-                &"a decision and what was stored disagree",
-            )),
+            (Outcome::Parked(p), _) => {
+                parked(p.kind, &p.id.to_string(), p.paths.clone(), None).into()
+            }
+            (Outcome::Refused(refusal, current), _) => {
+                refused(refusal.clone(), current.as_ref()).into()
+            }
+            _ => Problem::internal(&"a decision and what was stored disagree").into(),
         }
     }
 }
@@ -429,21 +614,12 @@ fn refused(refusal: Refusal, current: Option<&StoredVersion>) -> Problem {
     }
 }
 
-fn record_response(
-    status: StatusCode,
-    id: &str,
-    v: &StoredVersion,
-    report: Option<Report>,
-) -> Response {
-    record_response_with(status, id, v, report.map(|r| json!(r)))
-}
-
-fn record_response_with(
+fn record_reply(
     status: StatusCode,
     id: &str,
     v: &StoredVersion,
     merge: Option<serde_json::Value>,
-) -> Response {
+) -> Reply {
     let mut body = json!({
         "id": id,
         "version": v.version,
@@ -455,19 +631,18 @@ fn record_response_with(
     if let (Some(merge), Some(members)) = (merge, body.as_object_mut()) {
         members.insert("merge".into(), merge);
     }
-    let mut response = (status, JsonBody(body)).into_response();
-    if let Ok(etag) = HeaderValue::from_str(&etag_of(v)) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
-    response
+    Reply::json(status, &body, Some(etag_of(v)))
 }
 
 fn etag_of(v: &StoredVersion) -> String {
     Etag::new(v.version, v.last_modified).to_string()
 }
 
-async fn answer(work: impl Future<Output = Answer>) -> Response {
-    work.await.unwrap_or_else(IntoResponse::into_response)
+async fn answer<R: IntoResponse>(work: impl Future<Output = Result<R, Problem>>) -> Response {
+    match work.await {
+        Ok(reply) => reply.into_response(),
+        Err(problem) => problem.into_response(),
+    }
 }
 
 /// Runs store work off the async threads.

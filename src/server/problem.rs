@@ -79,8 +79,13 @@ impl Problem {
     }
 }
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+impl Problem {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body (problem+json text) and the `ETag`, if any.
+    pub fn into_parts(self) -> (StatusCode, String, Option<String>) {
         let mut body = json!({
             "type": format!("https://syncdesk.dev/problems/{}", self.kind),
             "title": self.title,
@@ -90,13 +95,20 @@ impl IntoResponse for Problem {
         if let Value::Object(members) = &mut body {
             members.extend(self.extra);
         }
-        let mut response = (self.status, body.to_string()).into_response();
+        (self.status, body.to_string(), self.etag)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let (status, body, etag) = self.into_parts();
+        let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(etag) = self.etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        if let Some(etag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
             headers.insert(header::ETAG, etag);
         }
         response

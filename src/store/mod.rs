@@ -81,6 +81,24 @@ pub enum Stored {
     Conflict(ConflictId),
 }
 
+/// An idempotency key to remember a write's answer under (section 4 of the contract).
+#[derive(Debug, Clone, Copy)]
+pub struct Remember<'a> {
+    pub user: &'a str,
+    pub key: &'a str,
+    /// SHA-256 of the method, the path and the body's canonical JSON.
+    pub fingerprint: [u8; 32],
+    /// Answers older than this are forgotten.
+    pub ttl_hours: u64,
+}
+
+/// A remembered answer: the request's fingerprint and the answer, opaque to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    pub fingerprint: [u8; 32],
+    pub answer: String,
+}
+
 /// A conflict's number; shown as `c-000042`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConflictId(pub u64);

@@ -5,13 +5,16 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Author, ConflictId, Effect, Known, Parked, RecordKey, StoreError, Stored};
+use super::{
+    Author, ConflictId, Effect, Known, Parked, RecordKey, Remember, Remembered, StoreError, Stored,
+};
 use crate::model::json::Json;
 use crate::model::{UtcMillis, Version};
 use crate::sync::StoredVersion;
 
 /// Schema migrations, applied in order at open; `user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE versions (
     record_type   TEXT    NOT NULL,
     record_id     TEXT    NOT NULL,
@@ -42,7 +45,18 @@ CREATE TABLE conflicts (
     conflicting_paths TEXT    NOT NULL
 );
 CREATE INDEX conflicts_by_device ON conflicts (record_type, record_id, device_id, device_seq);
-"#];
+"#,
+    r#"
+CREATE TABLE idempotency (
+    user        TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    fingerprint BLOB    NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    answer      TEXT    NOT NULL,
+    PRIMARY KEY (user, key)
+) WITHOUT ROWID;
+"#,
+];
 
 /// A store in one SQLite file.
 pub struct SqliteStore {
@@ -83,15 +97,49 @@ impl SqliteStore {
         Ok(versions.into_iter().next().filter(|v| v.version == version))
     }
 
+    /// The answer remembered under a user's idempotency key, if it is not too old.
+    pub fn remembered(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+    ) -> Result<Option<Remembered>, StoreError> {
+        let oldest = now.as_millis() - (ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000;
+        let row = self
+            .conn
+            .query_row(
+                "SELECT fingerprint, answer FROM idempotency WHERE user = ?1 AND key = ?2 AND created_ms >= ?3",
+                params![user, key, oldest],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        row.map(|(fingerprint, answer)| {
+            let fingerprint = fingerprint
+                .try_into()
+                .map_err(|_| StoreError("a stored fingerprint is not 32 bytes".into()))?;
+            Ok(Remembered {
+                fingerprint,
+                answer,
+            })
+        })
+        .transpose()
+    }
+
     /// Decides and stores a write in one transaction: `decide` sees the versions from
-    /// `from` (or the current one) to the current, and says what to store.
+    /// `from` (or the current one) to the current, and says what to store. With
+    /// `remember`, the answer `respond` gives is stored under the key in the same
+    /// transaction: a retry finds it, or finds that nothing happened.
+    #[allow(clippy::too_many_arguments)]
     pub fn write<T>(
         &mut self,
         key: RecordKey,
         from: Option<Version>,
         author: &Author,
         now: UtcMillis,
+        remember: Option<Remember>,
         decide: impl FnOnce(&Known) -> (T, Effect),
+        respond: impl FnOnce(&T, &Stored) -> Option<String>,
     ) -> Result<(T, Stored), StoreError> {
         let tx = self
             .conn
@@ -206,6 +254,20 @@ impl SqliteStore {
                 Stored::Conflict(ConflictId(tx.last_insert_rowid() as u64))
             }
         };
+        if let Some(remember) = remember
+            && let Some(text) = respond(&answer, &stored)
+        {
+            let oldest =
+                now.as_millis() - (remember.ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000;
+            tx.execute(
+                "DELETE FROM idempotency WHERE created_ms < ?1",
+                params![oldest],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![remember.user, remember.key, &remember.fingerprint[..], now.as_millis(), text],
+            )?;
+        }
         tx.commit()?;
         Ok((answer, stored))
     }
@@ -283,6 +345,20 @@ mod tests {
         }
     }
 
+    impl SqliteStore {
+        /// A write that remembers no answer.
+        fn write_plain<T>(
+            &mut self,
+            key: RecordKey,
+            from: Option<Version>,
+            author: &Author,
+            now: UtcMillis,
+            decide: impl FnOnce(&Known) -> (T, Effect),
+        ) -> Result<(T, Stored), StoreError> {
+            self.write(key, from, author, now, None, decide, |_, _| None)
+        }
+    }
+
     const KEY: RecordKey = RecordKey {
         record_type: "inspections",
         id: "INS-1",
@@ -305,7 +381,7 @@ mod tests {
     ) -> Stored {
         let now = UtcMillis::now();
         let (_, stored) = store
-            .write(
+            .write_plain(
                 KEY,
                 from.and_then(Version::new),
                 &author(device),
@@ -364,7 +440,7 @@ mod tests {
             append(&mut store, None, json!({"n": n}), Some(("tab", n)));
         }
         let (seen, stored) = store
-            .write(
+            .write_plain(
                 KEY,
                 Version::new(2),
                 &author(Some(("tab", 9))),
@@ -378,7 +454,7 @@ mod tests {
         assert_eq!(seen, (vec![2, 3], Some(3)));
         assert_eq!(stored, Stored::Nothing);
         let (seen, _) = store
-            .write(
+            .write_plain(
                 KEY,
                 Version::new(7),
                 &author(None),
@@ -404,7 +480,7 @@ mod tests {
         let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         append(&mut store, None, json!({"n": 1}), None);
         let (before, stored) = store
-            .write(
+            .write_plain(
                 KEY,
                 Version::new(1),
                 &author(Some(("tab", 4))),
@@ -424,7 +500,7 @@ mod tests {
         assert_eq!(stored, Stored::Conflict(ConflictId(1)));
         assert_eq!(ConflictId(1).to_string(), "c-000001");
         let (again, _) = store
-            .write(
+            .write_plain(
                 KEY,
                 Version::new(1),
                 &author(Some(("tab", 4))),
@@ -438,5 +514,92 @@ mod tests {
             paths: vec!["/n".into()],
         };
         assert_eq!(again, Some(expected));
+    }
+}
+
+#[cfg(test)]
+mod idempotency_tests {
+    use super::*;
+    use crate::json;
+    use crate::model::json::Object;
+
+    #[test]
+    fn an_answer_is_remembered_with_its_write_and_forgotten_after_its_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let key = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = Author {
+            user: "ana",
+            device_id: None,
+            device_seq: None,
+            captured_at: None,
+        };
+        let remember = Remember {
+            user: "ana",
+            key: "k1",
+            fingerprint: [7; 32],
+            ttl_hours: 24,
+        };
+        let now: UtcMillis = "2026-11-20T10:00:00Z".parse().unwrap();
+        let Json::Object(fields) = json!({"a": 1}) else {
+            panic!()
+        };
+        let fields: Object<'static> = fields;
+        store
+            .write(
+                key,
+                None,
+                &author,
+                now,
+                Some(remember),
+                |_| {
+                    (
+                        7,
+                        Effect::Append {
+                            fields,
+                            deleted: false,
+                        },
+                    )
+                },
+                |seven, stored| {
+                    assert!(matches!(stored, Stored::Version(_)));
+                    Some(format!("answer {seven}"))
+                },
+            )
+            .unwrap();
+        let found = store.remembered("ana", "k1", 24, now).unwrap().unwrap();
+        assert_eq!(
+            found,
+            Remembered {
+                fingerprint: [7; 32],
+                answer: "answer 7".into()
+            }
+        );
+        assert_eq!(
+            store.remembered("ben", "k1", 24, now).unwrap(),
+            None,
+            "keys are scoped per user"
+        );
+        let later: UtcMillis = "2026-11-21T10:00:01Z".parse().unwrap();
+        assert_eq!(store.remembered("ana", "k1", 24, later).unwrap(), None);
+        // A write that answers nothing to remember (a 5xx) leaves the key free.
+        store
+            .write(
+                key,
+                None,
+                &author,
+                now,
+                Some(Remember {
+                    key: "k2",
+                    ..remember
+                }),
+                |_| ((), Effect::Nothing),
+                |_, _| None,
+            )
+            .unwrap();
+        assert_eq!(store.remembered("ana", "k2", 24, now).unwrap(), None);
     }
 }
