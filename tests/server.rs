@@ -554,3 +554,136 @@ async fn a_retried_conflict_is_parked_once() {
     );
     s.task.abort();
 }
+
+impl Server {
+    fn put_master(&self, user: &str, list: &str, items: Value) -> RequestBuilder {
+        self.request(reqwest::Method::PUT, &format!("/v1/master/{list}"), user)
+            .json(&json!({"items": items}))
+    }
+}
+
+const ADMIN_CONFIG: &str = r#"
+[[users]]
+name = "adm"
+role = "admin"
+token = "adm-token"
+"#;
+
+async fn start_with_refs(db: &Path) -> Server {
+    let text = format!(
+        "{ADMIN_CONFIG}\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n\
+         [types.inspections.fields]\nsite_id = {{ type = \"reference\", list = \"sites\", required = true }}\nnotes = {{ type = \"text\" }}\n"
+    );
+    let config = Config::from_toml(&text).unwrap();
+    let store = SqliteStore::open(db).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = Arc::new(AppState {
+        config,
+        store: Mutex::new(store),
+    });
+    let task = tokio::spawn(serve(state, listener));
+    Server {
+        base,
+        client: Client::new(),
+        task,
+    }
+}
+
+#[tokio::test]
+async fn master_data_has_an_etag_and_answers_304() {
+    let (_dir, path) = db();
+    let s = start_with_refs(&path).await;
+    let (status, _) = problem(
+        s.put_master("ana", "sites", json!([{"id": "S-1"}]))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only an admin puts master data"
+    );
+    let r = s
+        .put_master(
+            "adm",
+            "sites",
+            json!([{"id": "S-1", "label": "North plant"}, {"id": "S-4"}]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let r = s
+        .request(reqwest::Method::GET, "/v1/master/sites", "ana")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["items"][0],
+        json!({"id": "S-1", "label": "North plant"})
+    );
+    let r = s
+        .request(reqwest::Method::GET, "/v1/master/sites", "ana")
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let (status, _) = problem(
+        s.put_master("adm", "sites", json!([{"label": "no id"}]))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_reference_to_a_removed_site_is_parked_and_answered_422() {
+    let (_dir, path) = db();
+    let s = start_with_refs(&path).await;
+    s.put_master("adm", "sites", json!([{"id": "S-1"}, {"id": "S-4"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    s.put_master("adm", "sites", json!([{"id": "S-1"}]))
+        .send()
+        .await
+        .unwrap();
+    let (status, p) = problem(
+        s.sync(
+            "ana",
+            "INS-1",
+            json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "typed offline"}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["type"], "https://syncdesk.dev/problems/invalid-reference");
+    assert_eq!(p["conflicting_paths"], json!(["/site_id"]));
+    assert_eq!(
+        p["conflict_id"], "c-000001",
+        "what the technician typed is kept in the queue"
+    );
+    let (status, p) = problem(s.create("INS-2", json!({"site_id": "S-9"})).await).await;
+    assert_eq!(
+        (status, p["conflict_id"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("c-000002"))
+    );
+    s.task.abort();
+}

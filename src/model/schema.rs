@@ -152,6 +152,12 @@ impl RawType {
                 format!("type name {name:?} may hold only letters, digits, '_' and '-'"),
             ));
         }
+        if ["master", "conflicts", "schema"].contains(&name) {
+            return Err((
+                None,
+                format!("type name {name:?} is taken by the API (/v1/{name})"),
+            ));
+        }
         if self.schema_version == Some(0) {
             return Err((None, format!("types.{name}: schema_version starts at 1")));
         }
@@ -330,6 +336,11 @@ checklist    = { type = "list", key = "id" }
             fault("[types.\"a/b\".fields]\n")
                 .message
                 .contains("type name")
+        );
+        assert!(
+            fault("[types.master.fields]\n")
+                .message
+                .contains("taken by the API")
         );
     }
 }

@@ -39,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/healthz",
             get(|| async { JsonBody(json!({"status": "ok"})) }),
         )
+        .route("/v1/master/{list}", get(read_master).put(put_master))
         .route("/v1/{record_type}", axum::routing::post(create))
         .route("/v1/{record_type}/{id}", get(read).put(sync))
         .with_state(state)
@@ -83,6 +84,94 @@ async fn read(
         Ok(record_reply(StatusCode::OK, &id, &current, None).into_response())
     })
     .await
+}
+
+/// The body of `PUT /v1/master/{list}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MasterBody {
+    items: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+async fn put_master(
+    State(state): State<Arc<AppState>>,
+    Path(list): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Admin)?;
+        let bytes = json_body(&state.config, &headers, body).await?;
+        idempotency_key(&headers)?;
+        let body: MasterBody = serde_json::from_slice(&bytes)
+            .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+        let mut ids = Vec::with_capacity(body.items.len());
+        for (i, item) in body.items.iter().enumerate() {
+            match item.get("id").and_then(serde_json::Value::as_str) {
+                Some(id) if !id.is_empty() => ids.push(id.to_string()),
+                _ => {
+                    return Err(Problem::bad_request(format!(
+                        "body: items[{i}] needs a non-empty string id"
+                    )));
+                }
+            }
+        }
+        let items = serde_json::to_string(&body.items).map_err(|e| Problem::internal(&e))?;
+        let stored = blocking(state, move |store| {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            store
+                .put_master(&list, &items, &ids, UtcMillis::now())
+                .map(|m| (list, m))
+        })
+        .await?;
+        Ok(master_reply(&stored.0, &stored.1))
+    })
+    .await
+}
+
+async fn read_master(
+    State(state): State<Arc<AppState>>,
+    Path(list): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Technician)?;
+        let name = list.clone();
+        let Some(master) = blocking(state, move |store| store.master(&name)).await? else {
+            return Err(Problem::not_found(format!("no master-data list {list:?}")));
+        };
+        let etag = Etag::new(master.version, master.last_modified).to_string();
+        let unchanged = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',').any(|t| {
+                    t.trim() == "*"
+                        || t.trim()
+                            .parse::<Etag>()
+                            .is_ok_and(|t| t.matches(master.version))
+                })
+            });
+        if unchanged {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            if let Ok(value) = HeaderValue::from_str(&etag) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+            return Ok(response);
+        }
+        Ok(master_reply(&list, &master).into_response())
+    })
+    .await
+}
+
+fn master_reply(list: &str, master: &crate::store::MasterList) -> Reply {
+    let items: serde_json::Value = serde_json::from_str(&master.items).unwrap_or_default();
+    let etag = Etag::new(master.version, master.last_modified).to_string();
+    Reply::json(
+        StatusCode::OK,
+        &json!({"list": list, "items": items}),
+        Some(etag),
+    )
 }
 
 /// The body of a `PUT`.
@@ -183,7 +272,6 @@ async fn sync(
                 id: &id,
             };
             let schema = state.config.types.get(&record_type).expect("checked above");
-            let listed = |_list: &str, _item: &str| true;
             let decide = |known: &Known| {
                 if let Some(parked) = &known.parked_conflict {
                     return (Outcome::Parked(parked.clone()), Effect::Nothing);
@@ -194,7 +282,7 @@ async fn sync(
                     known.versions,
                     schema,
                     known.applied_device_seq,
-                    &listed,
+                    known.listed,
                 ) {
                     Decision::Apply { fields, report } => (
                         Outcome::Merged(report),
@@ -281,7 +369,6 @@ async fn create(
                 id: &id,
             };
             let schema = state.config.types.get(&record_type).expect("checked above");
-            let listed = |_list: &str, _item: &str| true;
             let decide = |known: &Known| {
                 let current = known.versions.last().cloned();
                 if current.is_none() && !other_errors.is_empty() {
@@ -296,7 +383,7 @@ async fn create(
                     current.as_ref(),
                     schema,
                     body.schema_version,
-                    &listed,
+                    known.listed,
                 ) {
                     Create::New(fields) => (
                         Outcome::Created,

@@ -6,8 +6,8 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use crate::model::UtcMillis;
 use crate::model::json::Object;
+use crate::model::{UtcMillis, Version};
 use crate::sync::{ParkKind, StoredVersion};
 
 /// Why the store failed. The message is for the log, never for a client.
@@ -46,6 +46,17 @@ pub struct Known<'h> {
     pub applied_device_seq: Option<u64>,
     /// A submission with the same device and sequence number that was parked.
     pub parked_conflict: Option<Parked>,
+    /// Whether a master-data list holds an item, as of this transaction.
+    pub listed: &'h dyn Fn(&str, &str) -> bool,
+}
+
+/// A master-data list as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MasterList {
+    /// The items as sent, each an object with an `id`.
+    pub items: String,
+    pub version: Version,
+    pub last_modified: UtcMillis,
 }
 
 /// A parked submission, as its answer needs it again.

@@ -6,7 +6,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Author, ConflictId, Effect, Known, Parked, RecordKey, Remember, Remembered, StoreError, Stored,
+    Author, ConflictId, Effect, Known, MasterList, Parked, RecordKey, Remember, Remembered,
+    StoreError, Stored,
 };
 use crate::model::json::Json;
 use crate::model::{UtcMillis, Version};
@@ -56,6 +57,19 @@ CREATE TABLE idempotency (
     PRIMARY KEY (user, key)
 ) WITHOUT ROWID;
 "#,
+    r#"
+CREATE TABLE master_lists (
+    list          TEXT    PRIMARY KEY,
+    items         TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    last_modified TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE master_items (
+    list TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    PRIMARY KEY (list, id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// A store in one SQLite file.
@@ -95,6 +109,76 @@ impl SqliteStore {
     ) -> Result<Option<StoredVersion<'static>>, StoreError> {
         let versions = versions_from(&self.conn, key, Some(version))?;
         Ok(versions.into_iter().next().filter(|v| v.version == version))
+    }
+
+    /// Replaces a master-data list; `ids` are its items' ids, `items` the list as sent.
+    pub fn put_master(
+        &mut self,
+        list: &str,
+        items: &str,
+        ids: &[&str],
+        now: UtcMillis,
+    ) -> Result<MasterList, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM master_lists WHERE list = ?1",
+            params![list],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO master_lists (list, items, version, last_modified) VALUES (?1, ?2, ?3, ?4)",
+            params![list, items, version, now.to_string()],
+        )?;
+        tx.execute("DELETE FROM master_items WHERE list = ?1", params![list])?;
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT OR IGNORE INTO master_items (list, id) VALUES (?1, ?2)")?;
+            for id in ids {
+                insert.execute(params![list, id])?;
+            }
+        }
+        tx.commit()?;
+        let version = u64::try_from(version)
+            .ok()
+            .and_then(Version::new)
+            .ok_or_else(|| StoreError("bad list version".into()))?;
+        Ok(MasterList {
+            items: items.into(),
+            version,
+            last_modified: now,
+        })
+    }
+
+    /// A master-data list, if it was ever put.
+    pub fn master(&self, list: &str) -> Result<Option<MasterList>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT items, version, last_modified FROM master_lists WHERE list = ?1",
+                params![list],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(items, version, last_modified)| {
+            let corrupt = || StoreError(format!("stored master list {list:?} is unreadable"));
+            Ok(MasterList {
+                items,
+                version: u64::try_from(version)
+                    .ok()
+                    .and_then(Version::new)
+                    .ok_or_else(corrupt)?,
+                last_modified: last_modified.parse().map_err(|_| corrupt())?,
+            })
+        })
+        .transpose()
     }
 
     /// The answer remembered under a user's idempotency key, if it is not too old.
@@ -183,7 +267,18 @@ impl SqliteStore {
                 .transpose()?,
             _ => None,
         };
+        let listed = |list: &str, id: &str| {
+            // A failed lookup counts as not listed: the write is parked, nothing is lost.
+            tx.query_row(
+                "SELECT 1 FROM master_items WHERE list = ?1 AND id = ?2",
+                params![list, id],
+                |_| Ok(()),
+            )
+            .optional()
+            .is_ok_and(|found| found.is_some())
+        };
         let known = Known {
+            listed: &listed,
             versions: &versions,
             applied_device_seq,
             parked_conflict,
@@ -601,5 +696,55 @@ mod idempotency_tests {
             )
             .unwrap();
         assert_eq!(store.remembered("ana", "k2", 24, now).unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod master_tests {
+    use super::*;
+
+    #[test]
+    fn a_master_list_is_replaced_whole_and_checked_inside_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let now = UtcMillis::now();
+        let first = store
+            .put_master("sites", "[a]", &["S-1", "S-4"], now)
+            .unwrap();
+        let second = store.put_master("sites", "[b]", &["S-4"], now).unwrap();
+        assert_eq!((first.version.get(), second.version.get()), (1, 2));
+        assert_eq!(store.master("sites").unwrap().unwrap().items, "[b]");
+        assert_eq!(store.master("zones").unwrap(), None);
+        let key = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = Author {
+            user: "ana",
+            device_id: None,
+            device_seq: None,
+            captured_at: None,
+        };
+        let (seen, _) = store
+            .write(
+                key,
+                None,
+                &author,
+                now,
+                None,
+                |k| {
+                    (
+                        (
+                            (k.listed)("sites", "S-4"),
+                            (k.listed)("sites", "S-1"),
+                            (k.listed)("zones", "S-4"),
+                        ),
+                        Effect::Nothing,
+                    )
+                },
+                |_, _| None,
+            )
+            .unwrap();
+        assert_eq!(seen, (true, false, false));
     }
 }
