@@ -687,3 +687,228 @@ async fn a_reference_to_a_removed_site_is_parked_and_answered_422() {
     );
     s.task.abort();
 }
+
+const SUPERVISOR: &str =
+    "\n[[users]]\nname = \"sue\"\nrole = \"supervisor\"\ntoken = \"sue-token\"\n";
+
+async fn start_with_supervisor(db: &Path) -> Server {
+    let config = Config::from_toml(&format!("{CONFIG}{SUPERVISOR}")).unwrap();
+    let store = SqliteStore::open(db).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = Arc::new(AppState {
+        config,
+        store: Mutex::new(store),
+    });
+    let task = tokio::spawn(serve(state, listener));
+    Server {
+        base,
+        client: Client::new(),
+        task,
+    }
+}
+
+#[tokio::test]
+async fn every_version_is_kept_and_readable() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
+        .await;
+    let body = json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "b"}});
+    s.sync("ben", "INS-1", body).await;
+    let r = s
+        .request(
+            reqwest::Method::GET,
+            "/v1/inspections/INS-1/versions",
+            "ana",
+        )
+        .send()
+        .await
+        .unwrap();
+    let list: Value = r.json().await.unwrap();
+    let versions = list["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(
+        (
+            versions[0]["modified_by"].as_str(),
+            versions[1]["device_id"].as_str()
+        ),
+        (Some("ana"), Some("tab-17"))
+    );
+    let r = s
+        .request(
+            reqwest::Method::GET,
+            "/v1/inspections/INS-1/versions/1",
+            "ana",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["etag"].to_str().unwrap().starts_with("\"1-"));
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["fields"]["notes"], "a");
+    let r = s
+        .request(
+            reqwest::Method::GET,
+            "/v1/inspections/INS-1/versions/3",
+            "ana",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::NOT_FOUND);
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn the_changes_feed_is_a_cursor() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    for id in ["A", "B", "C"] {
+        s.create(id, json!({"site_id": "S-4"})).await;
+    }
+    s.sync(
+        "ana",
+        "A",
+        json!({"base_version": 1, "fields": {"site_id": "S-5"}}),
+    )
+    .await;
+    let feed = |after: u64| {
+        s.request(
+            reqwest::Method::GET,
+            &format!("/v1/inspections?after={after}&limit=2"),
+            "ana",
+        )
+        .send()
+    };
+    let page: Value = feed(0).await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!((ids, page["next"].as_u64()), (vec!["B", "C"], Some(3)));
+    let page: Value = feed(3).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (
+            page["records"][0]["id"].as_str(),
+            page["records"][0]["version"].as_u64(),
+            page["next"].as_u64()
+        ),
+        (Some("A"), Some(2), Some(4))
+    );
+    let page: Value = feed(4).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (
+            page["records"].as_array().unwrap().len(),
+            page["next"].as_u64()
+        ),
+        (0, Some(4)),
+        "nothing newer: next is after itself"
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_delete_needs_a_supervisor_and_if_match_and_leaves_a_tombstone() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    let created = s
+        .create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
+        .await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_string();
+    let delete = |user: &str| s.request(reqwest::Method::DELETE, "/v1/inspections/INS-1", user);
+    assert_eq!(
+        problem(
+            delete("ana")
+                .header("If-Match", &etag)
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        problem(delete("sue").send().await.unwrap()).await.0,
+        StatusCode::PRECONDITION_REQUIRED
+    );
+    assert_eq!(
+        problem(
+            delete("sue")
+                .header("If-Match", "\"9-2026-01-01T00:00:00Z\"")
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        StatusCode::PRECONDITION_FAILED
+    );
+    let r = delete("sue")
+        .header("If-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let tombstone: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            tombstone["version"].as_u64(),
+            tombstone["deleted"].as_bool()
+        ),
+        (Some(2), Some(true))
+    );
+    let r = s
+        .request(reqwest::Method::GET, "/v1/inspections/INS-1", "ana")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["etag"].to_str().unwrap().starts_with("\"2-"));
+    assert_eq!(problem(r).await.0, StatusCode::GONE);
+    // An offline edit of the deleted record is kept in the queue.
+    let (status, p) = problem(
+        s.sync(
+            "ana",
+            "INS-1",
+            json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "typed"}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, p["type"].as_str()),
+        (
+            StatusCode::CONFLICT,
+            Some("https://syncdesk.dev/problems/deleted-on-server")
+        )
+    );
+    assert_eq!(p["conflicting_paths"], json!(["/notes"]));
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn the_schema_of_a_type_is_published_with_its_version() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    let r = s
+        .request(reqwest::Method::GET, "/v1/schema/inspections", "ana")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["etag"], "\"schema-2\"");
+    let schema: Value = r.json().await.unwrap();
+    assert_eq!(schema["schema_version"], 2);
+    assert_eq!(schema["same_user_overlap"], "conflict");
+    assert_eq!(
+        schema["fields"]["status"],
+        json!({"type": "enum", "values": ["open", "passed", "failed"], "required": false})
+    );
+    assert_eq!(
+        schema["fields"]["checklist"],
+        json!({"type": "list", "key": "id", "required": false})
+    );
+    s.task.abort();
+}

@@ -40,8 +40,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(|| async { JsonBody(json!({"status": "ok"})) }),
         )
         .route("/v1/master/{list}", get(read_master).put(put_master))
-        .route("/v1/{record_type}", axum::routing::post(create))
-        .route("/v1/{record_type}/{id}", get(read).put(sync))
+        .route("/v1/schema/{record_type}", get(read_schema))
+        .route("/v1/{record_type}", get(feed).post(create))
+        .route("/v1/{record_type}/{id}", get(read).put(sync).delete(delete))
+        .route("/v1/{record_type}/{id}/versions", get(read_history))
+        .route("/v1/{record_type}/{id}/versions/{n}", get(read_version))
         .with_state(state)
 }
 
@@ -82,6 +85,232 @@ async fn read(
             .with_etag(etag));
         }
         Ok(record_reply(StatusCode::OK, &id, &current, None).into_response())
+    })
+    .await
+}
+
+async fn read_schema(
+    State(state): State<Arc<AppState>>,
+    Path(record_type): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Technician)?;
+        let schema = schema_of(&state.config, &record_type)?;
+        let fields: serde_json::Map<String, serde_json::Value> = schema
+            .fields
+            .iter()
+            .map(|(name, spec)| (name.clone(), field_json(spec)))
+            .collect();
+        let body = json!({
+            "type": schema.name,
+            "schema_version": schema.schema_version,
+            "same_user_overlap": schema.same_user_overlap,
+            "fields": fields,
+        });
+        Ok(Reply::json(
+            StatusCode::OK,
+            &body,
+            Some(format!("\"schema-{}\"", schema.schema_version)),
+        ))
+    })
+    .await
+}
+
+fn field_json(spec: &crate::model::FieldSpec) -> serde_json::Value {
+    use crate::model::FieldType;
+    let mut out = json!({"type": spec.kind.name(), "required": spec.required});
+    let extra = match &spec.kind {
+        FieldType::Enum { values } => Some(("values", json!(values))),
+        FieldType::Reference { list } => Some(("list", json!(list))),
+        FieldType::List { key: Some(key) } => Some(("key", json!(key))),
+        _ => None,
+    };
+    if let (Some((name, value)), Some(members)) = (extra, out.as_object_mut()) {
+        members.insert(name.into(), value);
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/{type}?after=&limit=`: records changed after a change sequence number.
+async fn feed(
+    State(state): State<Arc<AppState>>,
+    Path(record_type): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<FeedQuery>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Technician)?;
+        schema_of(&state.config, &record_type)?;
+        let after = query.after.unwrap_or(0);
+        let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+        let t = record_type.clone();
+        let changed = blocking(state, move |store| store.changed_after(&t, after, limit)).await?;
+        let next = changed.last().map_or(after, |(seq, _, _)| *seq);
+        let records: Vec<serde_json::Value> = changed
+            .iter()
+            .map(|(_, id, v)| record_json(id, v))
+            .collect();
+        Ok(Reply::json(
+            StatusCode::OK,
+            &json!({"records": records, "next": next}),
+            None,
+        ))
+    })
+    .await
+}
+
+async fn read_history(
+    State(state): State<Arc<AppState>>,
+    Path((record_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Technician)?;
+        schema_of(&state.config, &record_type)?;
+        let (t, i) = (record_type.clone(), id.clone());
+        let history = blocking(state, move |store| {
+            store.history(RecordKey {
+                record_type: &t,
+                id: &i,
+            })
+        })
+        .await?;
+        if history.is_empty() {
+            return Err(Problem::not_found("no such record"));
+        }
+        let versions: Vec<serde_json::Value> = history
+            .iter()
+            .map(|v| {
+                json!({
+                    "version": v.version,
+                    "last_modified": v.last_modified,
+                    "modified_by": v.modified_by,
+                    "device_id": v.device_id,
+                    "deleted": v.deleted,
+                })
+            })
+            .collect();
+        Ok(Reply::json(
+            StatusCode::OK,
+            &json!({"versions": versions}),
+            None,
+        ))
+    })
+    .await
+}
+
+async fn read_version(
+    State(state): State<Arc<AppState>>,
+    Path((record_type, id, n)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Technician)?;
+        schema_of(&state.config, &record_type)?;
+        let version = n
+            .parse()
+            .ok()
+            .and_then(Version::new)
+            .ok_or_else(|| Problem::not_found(format!("no version {n:?}")))?;
+        let key_id = id.clone();
+        let found = blocking(state, move |store| {
+            store.version(
+                RecordKey {
+                    record_type: &record_type,
+                    id: &key_id,
+                },
+                version,
+            )
+        })
+        .await?;
+        let found = found
+            .ok_or_else(|| Problem::not_found(format!("no version {version} of this record")))?;
+        Ok(record_reply(StatusCode::OK, &id, &found, None))
+    })
+    .await
+}
+
+/// `DELETE /v1/{type}/{id}`: a tombstone (supervisor+, strict `If-Match`).
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path((record_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        let user = signed_in(&state.config, &headers, Role::Supervisor)?.clone();
+        schema_of(&state.config, &record_type)?;
+        let idempotency = idempotency_key(&headers)?;
+        let if_match = headers
+            .get(header::IF_MATCH)
+            .map(|v| parse_if_match(v.as_bytes()));
+        blocking(state.clone(), move |store| {
+            let now = UtcMillis::now();
+            let path = format!("/v1/{record_type}/{id}");
+            let remember = match remember(
+                &state.config,
+                store,
+                &user,
+                &idempotency,
+                "DELETE",
+                &path,
+                b"",
+                if_match,
+                now,
+            )? {
+                Remembering::Replay(reply) => return Ok(reply),
+                Remembering::New(remember) => remember,
+            };
+            let author = Author {
+                user: &user.name,
+                device_id: None,
+                device_seq: None,
+                captured_at: None,
+            };
+            let key = RecordKey {
+                record_type: &record_type,
+                id: &id,
+            };
+            let decide = |known: &Known| {
+                let Some(current) = known.versions.last().cloned() else {
+                    return (Outcome::Missing, Effect::Nothing);
+                };
+                let Some(if_match) = if_match else {
+                    return (
+                        Outcome::Refused(Refusal::PreconditionRequired, Some(current)),
+                        Effect::Nothing,
+                    );
+                };
+                let matched = !current.deleted
+                    && match if_match {
+                        IfMatch::Any => true,
+                        IfMatch::Tag(tag) => tag.matches(current.version),
+                        IfMatch::Unusable => false,
+                    };
+                if !matched {
+                    return (
+                        Outcome::Refused(Refusal::PreconditionFailed, Some(current)),
+                        Effect::Nothing,
+                    );
+                }
+                let fields = current.fields.clone();
+                (
+                    Outcome::Deleted,
+                    Effect::Append {
+                        fields,
+                        deleted: true,
+                    },
+                )
+            };
+            written(store, key, None, &author, now, remember, decide)
+        })
+        .await
     })
     .await
 }
@@ -575,6 +804,8 @@ impl IntoResponse for Reply {
 /// What a write's decision means for its answer, once stored.
 enum Outcome {
     Created,
+    Deleted,
+    Missing,
     Merged(Report),
     Current(Option<StoredVersion<'static>>, Option<Report>),
     Exists(Option<StoredVersion<'static>>),
@@ -590,6 +821,8 @@ impl Outcome {
                 location: Some(format!("/v1/{record_type}/{id}")),
                 ..record_reply(StatusCode::CREATED, id, v, None)
             },
+            (Outcome::Deleted, Stored::Version(v)) => record_reply(StatusCode::OK, id, v, None),
+            (Outcome::Missing, _) => Problem::not_found("no such record").into(),
             (Outcome::Merged(report), Stored::Version(v)) => {
                 record_reply(StatusCode::OK, id, v, Some(json!(report)))
             }
@@ -701,20 +934,24 @@ fn refused(refusal: Refusal, current: Option<&StoredVersion>) -> Problem {
     }
 }
 
-fn record_reply(
-    status: StatusCode,
-    id: &str,
-    v: &StoredVersion,
-    merge: Option<serde_json::Value>,
-) -> Reply {
-    let mut body = json!({
+fn record_json(id: &str, v: &StoredVersion) -> serde_json::Value {
+    json!({
         "id": id,
         "version": v.version,
         "last_modified": v.last_modified,
         "modified_by": v.modified_by,
         "deleted": v.deleted,
         "fields": v.fields,
-    });
+    })
+}
+
+fn record_reply(
+    status: StatusCode,
+    id: &str,
+    v: &StoredVersion,
+    merge: Option<serde_json::Value>,
+) -> Reply {
+    let mut body = record_json(id, v);
     if let (Some(merge), Some(members)) = (merge, body.as_object_mut()) {
         members.insert("merge".into(), merge);
     }

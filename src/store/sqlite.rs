@@ -101,6 +101,53 @@ impl SqliteStore {
         Ok(versions_from(&self.conn, key, None)?.pop())
     }
 
+    /// Every version of a record, oldest first.
+    pub fn history(&self, key: RecordKey) -> Result<Vec<StoredVersion<'static>>, StoreError> {
+        versions_from(&self.conn, key, Some(Version::FIRST))
+    }
+
+    /// The current versions of the records of a type changed after a change sequence
+    /// number, in the order of their last change, with that number: a cursor, not a clock.
+    pub fn changed_after(
+        &self,
+        record_type: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, StoredVersion<'static>)>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT v.seq, v.record_id, v.version FROM versions v
+             WHERE v.record_type = ?1 AND v.seq > ?2
+               AND v.version = (SELECT MAX(w.version) FROM versions w
+                                WHERE w.record_type = v.record_type AND w.record_id = v.record_id)
+             ORDER BY v.seq LIMIT ?3",
+        )?;
+        let rows: Vec<(i64, String, i64)> = statement
+            .query_map(
+                params![record_type, after.min(i64::MAX as u64) as i64, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (seq, id, version) in rows {
+            let key = RecordKey {
+                record_type,
+                id: &id,
+            };
+            let version = u64::try_from(version).ok().and_then(Version::new);
+            let stored = match version {
+                Some(v) => self.version(key, v)?,
+                None => None,
+            };
+            let stored = stored.ok_or_else(|| {
+                StoreError(format!(
+                    "version {version:?} of {record_type}/{id} vanished"
+                ))
+            })?;
+            out.push((seq as u64, id, stored));
+        }
+        Ok(out)
+    }
+
     /// One version of a record.
     pub fn version(
         &self,
@@ -746,5 +793,76 @@ mod master_tests {
             )
             .unwrap();
         assert_eq!(seen, (true, false, false));
+    }
+}
+
+#[cfg(test)]
+mod feed_tests {
+    use super::*;
+    use crate::json;
+
+    #[test]
+    fn the_feed_lists_each_changed_record_once_by_its_last_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let author = Author {
+            user: "ana",
+            device_id: None,
+            device_seq: None,
+            captured_at: None,
+        };
+        let mut put = |id: &str, n: i64| {
+            let Json::Object(fields) = json!({"n": n}) else {
+                panic!()
+            };
+            let key = RecordKey {
+                record_type: "t",
+                id,
+            };
+            store
+                .write(
+                    key,
+                    None,
+                    &author,
+                    UtcMillis::now(),
+                    None,
+                    |_| {
+                        (
+                            (),
+                            Effect::Append {
+                                fields,
+                                deleted: false,
+                            },
+                        )
+                    },
+                    |_, _| None,
+                )
+                .unwrap();
+        };
+        put("a", 1); // seq 1
+        put("b", 1); // seq 2
+        put("a", 2); // seq 3
+        let feed = |after, limit| -> Vec<(u64, String, u64)> {
+            store
+                .changed_after("t", after, limit)
+                .unwrap()
+                .into_iter()
+                .map(|(s, id, v)| (s, id, v.version.get()))
+                .collect()
+        };
+        assert_eq!(feed(0, 10), [(2, "b".into(), 1), (3, "a".into(), 2)]);
+        assert_eq!(feed(2, 10), [(3, "a".into(), 2)]);
+        assert_eq!(feed(0, 1), [(2, "b".into(), 1)]);
+        assert_eq!(feed(3, 10), []);
+        assert_eq!(
+            store
+                .history(RecordKey {
+                    record_type: "t",
+                    id: "a"
+                })
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }
