@@ -912,3 +912,334 @@ async fn the_schema_of_a_type_is_published_with_its_version() {
     );
     s.task.abort();
 }
+
+impl Server {
+    fn resolve(&self, user: &str, cid: &str, if_match: &str, body: Value) -> RequestBuilder {
+        let r = self
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/conflicts/{cid}/resolution"),
+                user,
+            )
+            .json(&body);
+        if if_match == "*new*" {
+            r.header("If-None-Match", "*")
+        } else {
+            r.header("If-Match", if_match)
+        }
+    }
+
+    async fn detail(&self, cid: &str) -> (String, Value) {
+        let r = self
+            .request(reqwest::Method::GET, &format!("/v1/conflicts/{cid}"), "sue")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let etag = r
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (etag, r.json().await.unwrap())
+    }
+}
+
+/// A record INS-1 with a parked edit conflict on /notes (c-000001): ben wrote v2.
+async fn with_conflict(s: &Server) {
+    s.create(
+        "INS-1",
+        json!({"site_id": "S-4", "notes": "a", "status": "open"}),
+    )
+    .await;
+    s.sync("ben", "INS-1", json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open"}})).await;
+    let r = s.sync("ana", "INS-1", json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}})).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn the_queue_lists_open_conflicts_for_supervisors() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    with_conflict(&s).await;
+    let r = s
+        .request(reqwest::Method::GET, "/v1/conflicts", "ana")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::FORBIDDEN);
+    let list: Value = s
+        .request(reqwest::Method::GET, "/v1/conflicts", "sue")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let summary = &list["conflicts"][0];
+    assert_eq!(
+        (
+            summary["id"].as_str(),
+            summary["status"].as_str(),
+            summary["kind"].as_str()
+        ),
+        (Some("c-000001"), Some("open"), Some("edit-conflict"))
+    );
+    assert_eq!(
+        (
+            summary["submitted_by"].as_str(),
+            summary["device_id"].as_str()
+        ),
+        (Some("ana"), Some("tab-17"))
+    );
+    assert_eq!(summary["conflicting_paths"], json!(["/notes"]));
+    assert!(
+        summary.get("local").is_none() && summary.get("fields").is_none(),
+        "a summary has no sides"
+    );
+    assert_eq!(list["next"], Value::Null);
+    let r = s
+        .request(reqwest::Method::GET, "/v1/conflicts?status=closed", "sue")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::BAD_REQUEST);
+    let none: Value = s
+        .request(reqwest::Method::GET, "/v1/conflicts?type=audits", "sue")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["conflicts"], json!([]));
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn the_detail_shows_three_sides_and_each_paths_class() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    with_conflict(&s).await;
+    let (etag, detail) = s.detail("c-000001").await;
+    assert!(etag.starts_with("\"2-"), "{etag}");
+    assert_eq!(detail["base"]["version"], 1);
+    assert_eq!(detail["local"]["fields"]["notes"], "ana's");
+    assert_eq!(
+        (
+            detail["server"]["version"].as_u64(),
+            detail["server"]["etag"].as_str()
+        ),
+        (Some(2), Some(etag.as_str()))
+    );
+    let notes = detail["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/notes")
+        .unwrap();
+    assert_eq!(
+        notes,
+        &json!({"path": "/notes", "class": "conflict", "base": "a", "local": "ana's", "server": "ben's"})
+    );
+    assert_eq!(detail["resolution"], Value::Null);
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_resolution_needs_the_fresh_etag_and_closes_the_conflict_once() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    with_conflict(&s).await;
+    let (etag, _) = s.detail("c-000001").await;
+    // Meanwhile someone changes the status on the server.
+    s.sync("ben", "INS-1", json!({"base_version": 2, "fields": {"site_id": "S-4", "notes": "ben's", "status": "failed"}})).await;
+    let resolved = json!({"fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}, "choices": {"/notes": "local"}});
+    let (status, p) = problem(
+        s.resolve("sue", "c-000001", &etag, resolved)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert!(p["server_etag"].as_str().unwrap().starts_with("\"3-"));
+    // The detail now holds the newer server side; the supervisor keeps their choice.
+    let (fresh, detail) = s.detail("c-000001").await;
+    assert_eq!(detail["server"]["fields"]["status"], "failed");
+    let mut fields = detail["server"]["fields"].clone();
+    fields["notes"] = detail["local"]["fields"]["notes"].clone();
+    let r = s
+        .resolve(
+            "sue",
+            "c-000001",
+            &fresh,
+            json!({"fields": fields, "choices": {"/notes": "local"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["etag"].to_str().unwrap().starts_with("\"4-"));
+    let record: Value = r.json().await.unwrap();
+    assert_eq!(
+        record["fields"],
+        json!({"site_id": "S-4", "notes": "ana's", "status": "failed"}),
+        "nothing of either side is lost"
+    );
+    assert_eq!(record["modified_by"], "sue");
+    let (_, detail) = s.detail("c-000001").await;
+    assert_eq!(
+        (
+            detail["status"].as_str(),
+            detail["resolution"]["resolved_by"].as_str()
+        ),
+        (Some("resolved"), Some("sue"))
+    );
+    assert_eq!(
+        (
+            detail["resolution"]["version"].as_u64(),
+            &detail["resolution"]["choices"]
+        ),
+        (Some(4), &json!({"/notes": "local"}))
+    );
+    let (status, p) = problem(
+        s.resolve("sue", "c-000001", "*", json!({"fields": fields}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, p["resolved_by"].as_str()),
+        (StatusCode::CONFLICT, Some("sue"))
+    );
+    s.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_supervisors_get_exactly_one_200() {
+    let (_dir, path) = db();
+    let s = Arc::new(start_with_supervisor(&path).await);
+    with_conflict(&s).await;
+    let (etag, _) = s.detail("c-000001").await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (s, etag) = (s.clone(), etag.clone());
+            tokio::spawn(async move {
+                let fields =
+                    json!({"site_id": "S-4", "notes": format!("take {i}"), "status": "open"});
+                s.resolve("sue", "c-000001", &etag, json!({"fields": fields}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| [StatusCode::OK, StatusCode::CONFLICT].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        s.get("INS-1").await.1["version"],
+        3,
+        "one resolution, one version"
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn invalid_resolutions_and_parked_creates() {
+    let (_dir, path) = db();
+    let text = format!(
+        "{ADMIN_CONFIG}{SUPERVISOR}\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n[types.inspections.fields]\nsite_id = {{ type = \"reference\", list = \"sites\", required = true }}\n"
+    );
+    let config = Config::from_toml(&text).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = Arc::new(AppState {
+        config,
+        store: Mutex::new(SqliteStore::open(&path).unwrap()),
+    });
+    let s = Server {
+        base,
+        client: Client::new(),
+        task: tokio::spawn(serve(state, listener)),
+    };
+    s.put_master("adm", "sites", json!([{"id": "S-1"}]))
+        .send()
+        .await
+        .unwrap();
+    let (status, p) = problem(s.create("INS-9", json!({"site_id": "S-9"})).await).await;
+    assert_eq!(
+        (status, p["conflict_id"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("c-000001"))
+    );
+    let (etag, detail) = s.detail("c-000001").await;
+    assert_eq!(
+        (etag.as_str(), &detail["server"], &detail["base"]),
+        ("", &Value::Null, &Value::Null)
+    );
+    assert_eq!(detail["fields"][0]["class"], "invalid");
+    let (status, _) = problem(
+        s.resolve("sue", "c-000001", "*new*", json!({"fields": {"notes": 1}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = problem(
+        s.resolve(
+            "sue",
+            "c-000001",
+            "*new*",
+            json!({"fields": {"site_id": "S-1"}, "choices": {"/site_id": "mine"}}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let r = s
+        .request(
+            reqwest::Method::POST,
+            "/v1/conflicts/c-000001/resolution",
+            "sue",
+        )
+        .json(&json!({"fields": {"site_id": "S-1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::PRECONDITION_REQUIRED);
+    let r = s
+        .resolve(
+            "sue",
+            "c-000001",
+            "*new*",
+            json!({"fields": {"site_id": "S-1"}, "choices": {"/site_id": "manual"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        s.get("INS-9").await.1["version"],
+        1,
+        "the parked create made the record"
+    );
+    s.task.abort();
+}

@@ -18,7 +18,11 @@ use super::config::{Config, Role, User};
 use super::problem::Problem;
 use crate::model::json::Object;
 use crate::model::{Etag, FieldError, TimeError, TypeSchema, UtcMillis, Version};
-use crate::store::{Author, Effect, Known, Parked, RecordKey, Remember, SqliteStore, Stored};
+use crate::model::{normalize_datetimes, validate};
+use crate::store::{
+    Author, ConflictId, ConflictRow, Effect, Known, Parked, RecordKey, Remember, SqliteStore,
+    Stored,
+};
 use crate::sync::{
     Create, Decision, IfMatch, ParkKind, Put, Refusal, Report, StoredVersion, decide_create,
     decide_put,
@@ -41,6 +45,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/master/{list}", get(read_master).put(put_master))
         .route("/v1/schema/{record_type}", get(read_schema))
+        .route("/v1/conflicts", get(list_conflicts))
+        .route("/v1/conflicts/{cid}", get(read_conflict))
+        .route(
+            "/v1/conflicts/{cid}/resolution",
+            axum::routing::post(resolve_conflict),
+        )
         .route("/v1/{record_type}", get(feed).post(create))
         .route("/v1/{record_type}/{id}", get(read).put(sync).delete(delete))
         .route("/v1/{record_type}/{id}/versions", get(read_history))
@@ -313,6 +323,308 @@ async fn delete(
         .await
     })
     .await
+}
+
+#[derive(Deserialize)]
+struct ConflictQuery {
+    status: Option<String>,
+    #[serde(rename = "type")]
+    record_type: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/conflicts`: the queue, oldest first.
+async fn list_conflicts(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(query): axum::extract::Query<ConflictQuery>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Supervisor)?;
+        let open = match query.status.as_deref().unwrap_or("open") {
+            "open" => Some(true),
+            "resolved" => Some(false),
+            "all" => None,
+            other => {
+                return Err(Problem::bad_request(format!(
+                    "status {other:?} is not open, resolved or all"
+                )));
+            }
+        };
+        let after = match query.cursor.as_deref() {
+            None | Some("") => 0,
+            Some(cursor) => {
+                cursor
+                    .parse::<ConflictId>()
+                    .map_err(|()| Problem::bad_request("cursor is not one this server gave"))?
+                    .0
+            }
+        };
+        let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+        let rows = blocking(state, move |store| {
+            store.conflicts(open, query.record_type.as_deref(), after, limit)
+        })
+        .await?;
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|r| r.id.to_string()))
+            .flatten();
+        let summaries: Vec<serde_json::Value> = rows.iter().map(conflict_summary).collect();
+        Ok(Reply::json(
+            StatusCode::OK,
+            &json!({"conflicts": summaries, "next": next}),
+            None,
+        ))
+    })
+    .await
+}
+
+/// `GET /v1/conflicts/{cid}`: the three sides and every path's class, against the
+/// record's current version (its `ETag` is the one a resolution must send).
+async fn read_conflict(
+    State(state): State<Arc<AppState>>,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Supervisor)?;
+        let id = cid
+            .parse::<ConflictId>()
+            .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))?;
+        let state2 = state.clone();
+        let found = blocking(state, move |store| {
+            let Some(row) = store.conflict(id)? else {
+                return Ok::<_, crate::store::StoreError>(None);
+            };
+            let key = RecordKey {
+                record_type: &row.record_type,
+                id: &row.record_id,
+            };
+            let base = match row.base_version {
+                Some(v) => store.version(key, v)?,
+                None => None,
+            };
+            let current = store.current(key)?;
+            Ok(Some((row, base, current)))
+        })
+        .await?;
+        let (row, base, current) =
+            found.ok_or_else(|| Problem::not_found(format!("no conflict {cid:?}")))?;
+        let schema = state2.config.types.get(&row.record_type);
+        let mut reply = Reply::json(
+            StatusCode::OK,
+            &conflict_detail(&row, base.as_ref(), current.as_ref(), schema),
+            None,
+        );
+        reply.etag = current.as_ref().map(etag_of);
+        Ok(reply)
+    })
+    .await
+}
+
+/// The body of a resolution.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolutionBody<'a> {
+    #[serde(borrow)]
+    fields: Object<'a>,
+    #[serde(default)]
+    choices: std::collections::BTreeMap<String, String>,
+}
+
+/// How a resolution attempt ended.
+enum Resolved {
+    Done,
+    Closed(Option<String>),
+    Stale,
+    Invalid(Vec<FieldError>),
+}
+
+/// `POST /v1/conflicts/{cid}/resolution`: exactly one supervisor wins, with a fresh ETag.
+async fn resolve_conflict(
+    State(state): State<Arc<AppState>>,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answer(async {
+        let user = signed_in(&state.config, &headers, Role::Supervisor)?.clone();
+        let id = cid
+            .parse::<ConflictId>()
+            .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))?;
+        let exists = blocking(state.clone(), move |store| store.conflict(id)).await?;
+        let Some(conflict) = exists else {
+            return Err(Problem::not_found(format!("no conflict {cid:?}")));
+        };
+        let bytes = json_body(&state.config, &headers, body).await?;
+        idempotency_key(&headers)?;
+        let if_match = headers
+            .get(header::IF_MATCH)
+            .map(|v| parse_if_match(v.as_bytes()));
+        let creating = headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == b"*");
+        if if_match.is_none() && !creating {
+            return Err(refused(Refusal::PreconditionRequired, None));
+        }
+        let schema = state.config.types.get(&conflict.record_type).cloned();
+        blocking(state.clone(), move |store| {
+            let body: ResolutionBody = serde_json::from_slice(&bytes)
+                .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+            if let Some((path, choice)) = body
+                .choices
+                .iter()
+                .find(|(_, c)| !matches!(c.as_str(), "local" | "server" | "manual"))
+            {
+                return Err(Problem::bad_request(format!(
+                    "choices: {path} is {choice:?}, not local, server or manual"
+                )));
+            }
+            let choices =
+                serde_json::to_string(&body.choices).map_err(|e| Problem::internal(&e))?;
+            let fields = body.fields.into_owned();
+            let resolved = store.resolve(
+                id,
+                &user.name,
+                &choices,
+                UtcMillis::now(),
+                |row, current| {
+                    if !row.open {
+                        return (
+                            (
+                                Resolved::Closed(row.resolution.as_ref().map(|r| r.by.clone())),
+                                current.cloned(),
+                            ),
+                            None,
+                        );
+                    }
+                    let fresh = match (if_match, current) {
+                        (Some(IfMatch::Any), Some(c)) => !c.deleted,
+                        (Some(IfMatch::Tag(tag)), Some(c)) => !c.deleted && tag.matches(c.version),
+                        (None, None) => creating,
+                        _ => false,
+                    };
+                    if !fresh {
+                        return ((Resolved::Stale, current.cloned()), None);
+                    }
+                    let mut fields = fields;
+                    let errors = schema
+                        .as_ref()
+                        .map(|s| validate(s, &fields))
+                        .unwrap_or_default();
+                    if !errors.is_empty() {
+                        return ((Resolved::Invalid(errors), current.cloned()), None);
+                    }
+                    if let Some(schema) = &schema {
+                        normalize_datetimes(schema, &mut fields);
+                    }
+                    ((Resolved::Done, current.cloned()), Some(fields))
+                },
+            )?;
+            let Some(((resolved, current), stored)) = resolved else {
+                return Err(Problem::not_found(format!("no conflict {cid:?}")));
+            };
+            match (resolved, stored) {
+                (Resolved::Done, Some(v)) => {
+                    Ok(record_reply(StatusCode::OK, &conflict.record_id, &v, None))
+                }
+                (Resolved::Closed(by), _) => Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "conflict-closed",
+                    "Already resolved",
+                    format!("{} resolved it first", by.as_deref().unwrap_or("someone")),
+                )
+                .with("resolved_by", by.unwrap_or_default())),
+                (Resolved::Stale, _) => Err(refused(Refusal::PreconditionFailed, current.as_ref())),
+                (Resolved::Invalid(errors), _) => Err(refused(
+                    Refusal::Invalid {
+                        errors,
+                        schema_changed: false,
+                    },
+                    current.as_ref(),
+                )),
+                (Resolved::Done, None) => Err(Problem::internal(&"a resolution stored nothing")),
+            }
+        })
+        .await
+    })
+    .await
+}
+
+fn conflict_summary(row: &ConflictRow) -> serde_json::Value {
+    let mut summary = conflict_head(row);
+    if let Some(members) = summary.as_object_mut() {
+        members.insert("conflicting_paths".into(), json!(row.paths));
+    }
+    summary
+}
+
+/// The members a summary and a detail share.
+fn conflict_head(row: &ConflictRow) -> serde_json::Value {
+    let resolution = row.resolution.as_ref().map(|r| {
+        let choices: serde_json::Value = serde_json::from_str(&r.choices).unwrap_or_default();
+        json!({"resolved_by": r.by, "resolved_at": r.at, "choices": choices, "version": r.version})
+    });
+    json!({
+        "id": row.id.to_string(),
+        "status": if row.open { "open" } else { "resolved" },
+        "kind": row.kind,
+        "record_type": row.record_type,
+        "record_id": row.record_id,
+        "submitted_by": row.submitted_by,
+        "device_id": row.device_id,
+        "captured_at": row.captured_at,
+        "received_at": row.received_at,
+        "resolution": resolution,
+    })
+}
+
+fn conflict_detail(
+    row: &ConflictRow,
+    base: Option<&StoredVersion>,
+    current: Option<&StoredVersion>,
+    schema: Option<&TypeSchema>,
+) -> serde_json::Value {
+    let empty = Object::new();
+    let outcome = crate::merge::merge(
+        base.map_or(&empty, |b| &b.fields),
+        &row.local,
+        current.map_or(&empty, |c| &c.fields),
+        schema,
+        &crate::merge::NoPolicy,
+    );
+    let invalid = row.kind == ParkKind::InvalidReference;
+    let fields: Vec<serde_json::Value> = outcome
+        .fields
+        .iter()
+        .map(|f| {
+            let mut entry = json!(f);
+            if invalid && row.paths.contains(&f.path) {
+                entry["class"] = json!("invalid");
+            }
+            entry
+        })
+        .collect();
+    let mut detail = conflict_head(row);
+    if let Some(members) = detail.as_object_mut() {
+        members.insert(
+            "base".into(),
+            base.map_or(serde_json::Value::Null, |b| {
+                json!({"version": b.version, "last_modified": b.last_modified, "modified_by": b.modified_by, "fields": b.fields})
+            }),
+        );
+        members.insert("local".into(), json!({"fields": row.local}));
+        members.insert(
+            "server".into(),
+            current.map_or(serde_json::Value::Null, |c| {
+                json!({"version": c.version, "last_modified": c.last_modified, "modified_by": c.modified_by,
+                       "deleted": c.deleted, "fields": c.fields, "etag": etag_of(c)})
+            }),
+        );
+        members.insert("fields".into(), json!(fields));
+        members.insert("conflicting_paths".into(), json!(row.paths));
+    }
+    detail
 }
 
 /// The body of `PUT /v1/master/{list}`.

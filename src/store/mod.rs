@@ -110,9 +110,51 @@ pub struct Remembered {
     pub answer: String,
 }
 
+/// A parked submission as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictRow {
+    pub id: ConflictId,
+    pub open: bool,
+    pub kind: ParkKind,
+    pub record_type: String,
+    pub record_id: String,
+    pub submitted_by: String,
+    pub device_id: Option<String>,
+    pub captured_at: Option<UtcMillis>,
+    pub received_at: UtcMillis,
+    /// `None` for a parked create.
+    pub base_version: Option<Version>,
+    pub local: Object<'static>,
+    pub paths: Vec<String>,
+    pub resolution: Option<Resolution>,
+}
+
+/// Who resolved a conflict, when, how, and the version it made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub by: String,
+    pub at: UtcMillis,
+    /// The choices as sent (JSON).
+    pub choices: String,
+    pub version: Option<Version>,
+}
+
 /// A conflict's number; shown as `c-000042`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConflictId(pub u64);
+
+impl std::str::FromStr for ConflictId {
+    type Err = ();
+
+    /// `c-000042` (or `c-42`).
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let digits = text.strip_prefix("c-").ok_or(())?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        digits.parse().map(ConflictId).map_err(|_| ())
+    }
+}
 
 impl std::fmt::Display for ConflictId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -9,7 +9,8 @@ use super::{
     Author, ConflictId, Effect, Known, MasterList, Parked, RecordKey, Remember, Remembered,
     StoreError, Stored,
 };
-use crate::model::json::Json;
+use super::{ConflictRow, Resolution};
+use crate::model::json::{Json, Object};
 use crate::model::{UtcMillis, Version};
 use crate::sync::StoredVersion;
 
@@ -70,6 +71,12 @@ CREATE TABLE master_items (
     PRIMARY KEY (list, id)
 ) WITHOUT ROWID;
 "#,
+    r#"
+ALTER TABLE conflicts ADD COLUMN resolved_by TEXT;
+ALTER TABLE conflicts ADD COLUMN resolved_at TEXT;
+ALTER TABLE conflicts ADD COLUMN choices TEXT;
+ALTER TABLE conflicts ADD COLUMN resulting_version INTEGER;
+"#,
 ];
 
 /// A store in one SQLite file.
@@ -99,6 +106,91 @@ impl SqliteStore {
     /// The current version of a record (a tombstone included).
     pub fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
         Ok(versions_from(&self.conn, key, None)?.pop())
+    }
+
+    /// One parked submission.
+    pub fn conflict(&self, id: ConflictId) -> Result<Option<ConflictRow>, StoreError> {
+        let rows = conflicts_where(&self.conn, "id = ?1", params![id.0 as i64])?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// Parked submissions, oldest first: `open` tells which (`None`: all), after a cursor.
+    pub fn conflicts(
+        &self,
+        open: Option<bool>,
+        record_type: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        let status = open.map(|o| if o { "open" } else { "resolved" });
+        conflicts_where(
+            &self.conn,
+            "id > ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR record_type = ?3) ORDER BY id LIMIT ?4",
+            params![
+                after.min(i64::MAX as u64) as i64,
+                status,
+                record_type,
+                limit as i64
+            ],
+        )
+    }
+
+    /// Resolves an open conflict in one transaction: `decide` sees the conflict and the
+    /// record's current version, and says what to store (a version, or nothing).
+    pub fn resolve<T>(
+        &mut self,
+        id: ConflictId,
+        resolver: &str,
+        choices: &str,
+        now: UtcMillis,
+        decide: impl FnOnce(
+            &ConflictRow,
+            Option<&StoredVersion<'static>>,
+        ) -> (T, Option<Object<'static>>),
+    ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(conflict) = conflicts_where(&tx, "id = ?1", params![id.0 as i64])?.pop() else {
+            return Ok(None);
+        };
+        let key = RecordKey {
+            record_type: &conflict.record_type,
+            id: &conflict.record_id,
+        };
+        let current = versions_from(&tx, key, None)?.pop();
+        let (answer, fields) = decide(&conflict, current.as_ref());
+        let Some(fields) = fields else {
+            return Ok(Some((answer, None)));
+        };
+        let version = current
+            .as_ref()
+            .map_or(Version::FIRST, |c| c.version.next());
+        let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions", [], |r| {
+            r.get(0)
+        })?;
+        let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, deleted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+            params![key.record_type, key.id, version.get() as i64, seq, text, now.to_string(), resolver],
+        )?;
+        tx.execute(
+            "UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4, resulting_version = ?5
+             WHERE id = ?1",
+            params![id.0 as i64, resolver, now.to_string(), choices, version.get() as i64],
+        )?;
+        tx.commit()?;
+        let stored = StoredVersion {
+            version,
+            last_modified: now,
+            modified_by: resolver.into(),
+            device_id: None,
+            device_seq: None,
+            deleted: false,
+            fields,
+        };
+        Ok(Some((answer, Some(stored))))
     }
 
     /// Every version of a record, oldest first.
@@ -412,6 +504,107 @@ impl SqliteStore {
         }
         tx.commit()?;
         Ok((answer, stored))
+    }
+}
+
+/// Conflict rows matching a condition.
+fn conflicts_where(
+    conn: &Connection,
+    condition: &str,
+    values: impl rusqlite::Params,
+) -> Result<Vec<ConflictRow>, StoreError> {
+    let sql = format!(
+        "SELECT id, status, kind, record_type, record_id, submitted_by, device_id, captured_at, received_at,
+                base_version, local_fields, conflicting_paths, resolved_by, resolved_at, choices, resulting_version
+         FROM conflicts WHERE {condition}"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map(values, |r| {
+        Ok(RawConflict {
+            id: r.get(0)?,
+            status: r.get(1)?,
+            kind: r.get(2)?,
+            record_type: r.get(3)?,
+            record_id: r.get(4)?,
+            submitted_by: r.get(5)?,
+            device_id: r.get(6)?,
+            captured_at: r.get(7)?,
+            received_at: r.get(8)?,
+            base_version: r.get(9)?,
+            local_fields: r.get(10)?,
+            paths: r.get(11)?,
+            resolved_by: r.get(12)?,
+            resolved_at: r.get(13)?,
+            choices: r.get(14)?,
+            resulting_version: r.get(15)?,
+        })
+    })?;
+    rows.map(|row| row.map_err(StoreError::from).and_then(RawConflict::check))
+        .collect()
+}
+
+/// A conflict row as read, before its JSON columns are checked.
+struct RawConflict {
+    id: i64,
+    status: String,
+    kind: String,
+    record_type: String,
+    record_id: String,
+    submitted_by: String,
+    device_id: Option<String>,
+    captured_at: Option<String>,
+    received_at: String,
+    base_version: Option<i64>,
+    local_fields: String,
+    paths: String,
+    resolved_by: Option<String>,
+    resolved_at: Option<String>,
+    choices: Option<String>,
+    resulting_version: Option<i64>,
+}
+
+impl RawConflict {
+    fn check(self) -> Result<ConflictRow, StoreError> {
+        let corrupt = || StoreError(format!("stored conflict c-{:06} is unreadable", self.id));
+        let local = match Json::parse(&self.local_fields) {
+            Ok(Json::Object(o)) => o.into_owned(),
+            _ => return Err(corrupt()),
+        };
+        let time = |t: Option<String>| {
+            t.map(|t| t.parse::<UtcMillis>().map_err(|_| corrupt()))
+                .transpose()
+        };
+        let resolution = match (self.resolved_by, time(self.resolved_at)?) {
+            (Some(by), Some(at)) => Some(Resolution {
+                by,
+                at,
+                choices: self.choices.unwrap_or_else(|| "{}".into()),
+                version: self
+                    .resulting_version
+                    .and_then(|v| u64::try_from(v).ok())
+                    .and_then(Version::new),
+            }),
+            _ => None,
+        };
+        Ok(ConflictRow {
+            id: ConflictId(self.id as u64),
+            open: self.status == "open",
+            kind: serde_json::from_value(serde_json::Value::String(self.kind))
+                .map_err(|_| corrupt())?,
+            record_type: self.record_type,
+            record_id: self.record_id,
+            submitted_by: self.submitted_by,
+            device_id: self.device_id,
+            captured_at: time(self.captured_at)?,
+            received_at: self.received_at.parse().map_err(|_| corrupt())?,
+            base_version: self
+                .base_version
+                .and_then(|v| u64::try_from(v).ok())
+                .and_then(Version::new),
+            local,
+            paths: serde_json::from_str(&self.paths).map_err(|_| corrupt())?,
+            resolution,
+        })
     }
 }
 
