@@ -1243,3 +1243,85 @@ async fn invalid_resolutions_and_parked_creates() {
     );
     s.task.abort();
 }
+
+#[tokio::test]
+async fn a_dry_run_answers_what_a_sync_would_get_and_stores_nothing() {
+    let (_dir, path) = db();
+    let s = start(&path).await;
+    s.create(
+        "INS-1",
+        json!({"site_id": "S-4", "notes": "a", "status": "open"}),
+    )
+    .await;
+    s.sync(
+        "ben",
+        "INS-1",
+        json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "a", "status": "passed"}}),
+    )
+    .await;
+    let dry = |body: Value| {
+        s.client
+            .put(format!("{}/v1/inspections/INS-1?dry_run=true", s.base))
+            .bearer_auth("ana-token")
+            .json(&body)
+            .send()
+    };
+    let r = dry(
+        json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "b", "status": "open"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "no Idempotency-Key is needed");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["fields"],
+        json!({"site_id": "S-4", "notes": "b", "status": "passed"})
+    );
+    assert_eq!(body["merge"]["auto_merged"], json!(["/notes"]));
+    let r = dry(
+        json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "a", "status": "failed"}}),
+    )
+    .await
+    .unwrap();
+    let (status, p) = problem(r).await;
+    assert_eq!(
+        (status, p["conflicting_paths"].clone()),
+        (StatusCode::CONFLICT, json!(["/status"]))
+    );
+    assert!(p.get("conflict_id").is_none(), "nothing is parked");
+    assert!(p["server_etag"].as_str().unwrap().starts_with("\"2-"));
+    let r = dry(json!({"base_version": 1, "fields": {"status": "nope"}}))
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s.get("INS-1").await.1["version"], 2, "nothing was stored");
+    let queue = s
+        .client
+        .get(format!("{}/v1/inspections/INS-1/versions", s.base))
+        .bearer_auth("ana-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.json::<Value>().await.unwrap()["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let r = s
+        .client
+        .post(format!("{}/v1/inspections?dry_run=true", s.base))
+        .bearer_auth("ana-token")
+        .json(&json!({"id": "INS-2", "fields": {"site_id": "S-1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "a create that would succeed answers 200"
+    );
+    assert_eq!(s.get("INS-2").await.0, StatusCode::NOT_FOUND);
+    s.task.abort();
+}

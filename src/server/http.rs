@@ -275,7 +275,7 @@ async fn delete(
                 now,
             )? {
                 Remembering::Replay(reply) => return Ok(reply),
-                Remembering::New(remember) => remember,
+                Remembering::New(remember) => Some(remember),
             };
             let author = Author {
                 user: &user.name,
@@ -745,9 +745,16 @@ struct CreateBody<'a> {
     schema_version: Option<u32>,
 }
 
+#[derive(Deserialize)]
+struct WriteQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
 async fn sync(
     State(state): State<Arc<AppState>>,
     Path((record_type, id)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<WriteQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -768,7 +775,11 @@ async fn sync(
             return Err(Problem::not_found("no such record (create it with POST)"));
         }
         let bytes = json_body(&state.config, &headers, body).await?;
-        let idempotency = idempotency_key(&headers)?;
+        let idempotency = if query.dry_run {
+            String::new()
+        } else {
+            idempotency_key(&headers)?
+        };
         let if_match = headers
             .get(header::IF_MATCH)
             .map(|v| parse_if_match(v.as_bytes()));
@@ -777,19 +788,23 @@ async fn sync(
                 .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
             let path = format!("/v1/{record_type}/{id}");
             let now = UtcMillis::now();
-            let remember = match remember(
-                &state.config,
-                store,
-                &user,
-                &idempotency,
-                "PUT",
-                &path,
-                &bytes,
-                if_match,
-                now,
-            )? {
-                Remembering::Replay(reply) => return Ok(reply),
-                Remembering::New(remember) => remember,
+            let remember = if query.dry_run {
+                None
+            } else {
+                match remember(
+                    &state.config,
+                    store,
+                    &user,
+                    &idempotency,
+                    "PUT",
+                    &path,
+                    &bytes,
+                    if_match,
+                    now,
+                )? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => Some(remember),
+                }
             };
             let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
             let put = Put {
@@ -856,7 +871,15 @@ async fn sync(
                     }
                 }
             };
-            written(store, key, put.base_version, &author, now, remember, decide)
+            written(
+                store,
+                key,
+                put.base_version,
+                &author,
+                now,
+                remember,
+                dry_run_of(query.dry_run, decide),
+            )
         })
         .await
     })
@@ -866,6 +889,7 @@ async fn sync(
 async fn create(
     State(state): State<Arc<AppState>>,
     Path(record_type): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<WriteQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -873,7 +897,11 @@ async fn create(
         let user = signed_in(&state.config, &headers, Role::Technician)?.clone();
         schema_of(&state.config, &record_type)?;
         let bytes = json_body(&state.config, &headers, body).await?;
-        let idempotency = idempotency_key(&headers)?;
+        let idempotency = if query.dry_run {
+            String::new()
+        } else {
+            idempotency_key(&headers)?
+        };
         blocking(state.clone(), move |store| {
             let body: CreateBody = serde_json::from_slice(&bytes)
                 .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
@@ -884,19 +912,23 @@ async fn create(
             };
             let now = UtcMillis::now();
             let path = format!("/v1/{record_type}");
-            let remember = match remember(
-                &state.config,
-                store,
-                &user,
-                &idempotency,
-                "POST",
-                &path,
-                &bytes,
-                None,
-                now,
-            )? {
-                Remembering::Replay(reply) => return Ok(reply),
-                Remembering::New(remember) => remember,
+            let remember = if query.dry_run {
+                None
+            } else {
+                match remember(
+                    &state.config,
+                    store,
+                    &user,
+                    &idempotency,
+                    "POST",
+                    &path,
+                    &bytes,
+                    None,
+                    now,
+                )? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => Some(remember),
+                }
             };
             let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
             let author = Author {
@@ -952,11 +984,43 @@ async fn create(
                     }
                 }
             };
-            written(store, key, None, &author, now, remember, decide)
+            written(
+                store,
+                key,
+                None,
+                &author,
+                now,
+                remember,
+                dry_run_of(query.dry_run, decide),
+            )
         })
         .await
     })
     .await
+}
+
+/// For `?dry_run=true`: the same decision, nothing stored (section 5's pre-sync check).
+fn dry_run_of(
+    dry_run: bool,
+    decide: impl FnOnce(&Known) -> (Outcome, Effect),
+) -> impl FnOnce(&Known) -> (Outcome, Effect) {
+    move |known| {
+        let (outcome, effect) = decide(known);
+        if !dry_run {
+            return (outcome, effect);
+        }
+        let outcome = match (outcome, effect) {
+            (Outcome::Merged(report), Effect::Append { fields, .. }) => {
+                Outcome::WouldApply(report, fields)
+            }
+            (Outcome::Created, Effect::Append { fields, .. }) => {
+                Outcome::WouldApply(Report::default(), fields)
+            }
+            (Outcome::Park(kind, paths, current), _) => Outcome::WouldPark(kind, paths, current),
+            (outcome, _) => outcome,
+        };
+        (outcome, Effect::Nothing)
+    }
 }
 
 /// Stores a decided write and its answer, under its idempotency key, in one transaction.
@@ -966,7 +1030,7 @@ fn written(
     from: Option<Version>,
     author: &Author,
     now: UtcMillis,
-    remember: Remember,
+    remember: Option<Remember>,
     decide: impl FnOnce(&Known) -> (Outcome, Effect),
 ) -> Answer {
     let mut reply = None;
@@ -979,10 +1043,11 @@ fn written(
         reply = Some(made);
         text
     };
-    store
-        .write(key, from, author, now, Some(remember), decide, respond)
+    let (outcome, stored) = store
+        .write(key, from, author, now, remember, decide, respond)
         .map_err(|e| Problem::internal(&e))?;
-    reply.ok_or_else(|| Problem::internal(&"a write gave no answer"))
+    // Without a key to remember under, the store asks for no answer: make it here.
+    Ok(reply.unwrap_or_else(|| outcome.reply(key.record_type, key.id, &stored)))
 }
 
 /// What an idempotency key says about a write before it runs.
@@ -1116,6 +1181,8 @@ impl IntoResponse for Reply {
 /// What a write's decision means for its answer, once stored.
 enum Outcome {
     Created,
+    WouldApply(Report, Object<'static>),
+    WouldPark(ParkKind, Vec<String>, Option<StoredVersion<'static>>),
     Deleted,
     Missing,
     Merged(Report),
@@ -1133,6 +1200,16 @@ impl Outcome {
                 location: Some(format!("/v1/{record_type}/{id}")),
                 ..record_reply(StatusCode::CREATED, id, v, None)
             },
+            (Outcome::WouldApply(report, fields), _) => Reply::json(
+                StatusCode::OK,
+                &json!({"dry_run": true, "merge": report, "fields": fields}),
+                None,
+            ),
+            (Outcome::WouldPark(kind, paths, current), _) => {
+                let mut problem = parked(*kind, "", paths.clone(), current.as_ref());
+                problem.without("conflict_id");
+                problem.with("dry_run", true).into()
+            }
             (Outcome::Deleted, Stored::Version(v)) => record_reply(StatusCode::OK, id, v, None),
             (Outcome::Missing, _) => Problem::not_found("no such record").into(),
             (Outcome::Merged(report), Stored::Version(v)) => {

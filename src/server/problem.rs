@@ -38,6 +38,11 @@ impl Problem {
         self
     }
 
+    /// Drops an extension member.
+    pub fn without(&mut self, name: &str) {
+        self.extra.remove(name);
+    }
+
     /// The record's current `ETag`, sent as a header too.
     pub fn with_etag(mut self, etag: String) -> Self {
         self.extra.insert("server_etag".into(), etag.clone().into());
