@@ -36,6 +36,25 @@ pub struct AppState {
     pub store: Mutex<SqliteStore>,
 }
 
+/// Every route the server serves, as (method, path); `assets/openapi.yaml` documents
+/// exactly these (a test holds both to it).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/v1/schema/{record_type}"),
+    ("GET", "/v1/conflicts"),
+    ("GET", "/v1/conflicts/{cid}"),
+    ("POST", "/v1/conflicts/{cid}/resolution"),
+    ("GET", "/v1/master/{list}"),
+    ("PUT", "/v1/master/{list}"),
+    ("GET", "/v1/{record_type}"),
+    ("POST", "/v1/{record_type}"),
+    ("GET", "/v1/{record_type}/{id}"),
+    ("PUT", "/v1/{record_type}/{id}"),
+    ("DELETE", "/v1/{record_type}/{id}"),
+    ("GET", "/v1/{record_type}/{id}/versions"),
+    ("GET", "/v1/{record_type}/{id}/versions/{n}"),
+];
+
 /// The routes of the contract implemented so far.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
