@@ -2,11 +2,10 @@
 //! the documented routes are exactly the served ones.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use syncdesk::server::config::Config;
 use syncdesk::server::http::{AppState, ROUTES, serve};
-use syncdesk::store::SqliteStore;
 
 /// (method, path) pairs of the `paths:` section: paths at two spaces, methods at four.
 fn documented() -> BTreeSet<(String, String)> {
@@ -50,10 +49,7 @@ async fn every_documented_route_is_answered_by_the_router() {
         "[[users]]\nname = \"root\"\nrole = \"admin\"\ntoken = \"root-token\"\n[types.inspections.fields]\nnotes = { type = \"text\" }\n",
     )
     .unwrap();
-    let state = Arc::new(AppState {
-        config,
-        store: Mutex::new(SqliteStore::open(&dir.path().join("s.db")).unwrap()),
-    });
+    let state = Arc::new(AppState::open(config, &dir.path().join("s.db")).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(serve(state, listener));

@@ -1,13 +1,12 @@
 //! The sync server for real: on 127.0.0.1 with a SQLite file, spoken to over HTTP.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use syncdesk::server::config::Config;
 use syncdesk::server::http::{AppState, serve};
-use syncdesk::store::SqliteStore;
 use tempfile::TempDir;
 
 const CONFIG: &str = r#"
@@ -42,13 +41,9 @@ struct Server {
 
 async fn start(db: &Path) -> Server {
     let config = Config::from_toml(CONFIG).unwrap();
-    let store = SqliteStore::open(db).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState {
-        config,
-        store: Mutex::new(store),
-    });
+    let state = Arc::new(AppState::open(config, db).unwrap());
     let task = tokio::spawn(serve(state, listener));
     Server {
         base,
@@ -575,13 +570,9 @@ async fn start_with_refs(db: &Path) -> Server {
          [types.inspections.fields]\nsite_id = {{ type = \"reference\", list = \"sites\", required = true }}\nnotes = {{ type = \"text\" }}\n"
     );
     let config = Config::from_toml(&text).unwrap();
-    let store = SqliteStore::open(db).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState {
-        config,
-        store: Mutex::new(store),
-    });
+    let state = Arc::new(AppState::open(config, db).unwrap());
     let task = tokio::spawn(serve(state, listener));
     Server {
         base,
@@ -693,13 +684,9 @@ const SUPERVISOR: &str =
 
 async fn start_with_supervisor(db: &Path) -> Server {
     let config = Config::from_toml(&format!("{CONFIG}{SUPERVISOR}")).unwrap();
-    let store = SqliteStore::open(db).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState {
-        config,
-        store: Mutex::new(store),
-    });
+    let state = Arc::new(AppState::open(config, db).unwrap());
     let task = tokio::spawn(serve(state, listener));
     Server {
         base,
@@ -1169,10 +1156,7 @@ async fn invalid_resolutions_and_parked_creates() {
     let config = Config::from_toml(&text).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState {
-        config,
-        store: Mutex::new(SqliteStore::open(&path).unwrap()),
-    });
+    let state = Arc::new(AppState::open(config, &path).unwrap());
     let s = Server {
         base,
         client: Client::new(),

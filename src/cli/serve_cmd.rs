@@ -1,12 +1,11 @@
 //! `syncdesk serve --config FILE [--listen ADDR] [--db PATH]`.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{Exit, Failure};
 use crate::server::config::Config;
 use crate::server::http::{AppState, serve};
-use crate::store::SqliteStore;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -31,8 +30,9 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         .db
         .clone()
         .unwrap_or_else(|| PathBuf::from(&config.database));
-    let store =
-        SqliteStore::open(&db).map_err(|e| Failure::input(format!("{}: {e}", db.display())))?;
+    let state = AppState::open(config, &db)
+        .map_err(|e| Failure::input(format!("{}: {e}", db.display())))?;
+    let state = Arc::new(state);
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Failure::input(format!("cannot start: {e}")))?;
     runtime.block_on(async {
@@ -41,7 +41,6 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
             .map_err(|e| Failure::input(format!("cannot listen on {listen}: {e}")))?;
         let address = listener.local_addr().map_err(|e| Failure::input(e.to_string()))?;
         eprintln!("syncdesk serve: listening on http://{address} (database {})", db.display());
-        let state = Arc::new(AppState { config, store: Mutex::new(store) });
         tokio::select! {
             served = serve(state, listener) => served.map_err(|e| Failure::input(format!("server stopped: {e}")))?,
             _ = tokio::signal::ctrl_c() => eprintln!("syncdesk serve: stopped"),

@@ -33,7 +33,33 @@ use sha2::{Digest, Sha256};
 pub struct AppState {
     pub config: Config,
     /// One writer at a time: SQLite has one anyway, and a write is one short transaction.
-    pub store: Mutex<SqliteStore>,
+    store: Mutex<SqliteStore>,
+    /// Reads go to their own connections (WAL lets them run beside the writer), so a
+    /// read never waits for a write's fsync.
+    readers: Vec<Mutex<SqliteStore>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+}
+
+/// Connections kept for reads.
+const READERS: usize = 4;
+
+impl AppState {
+    /// Opens (and migrates) the database for a server with this configuration.
+    pub fn open(
+        config: Config,
+        database: &std::path::Path,
+    ) -> Result<Self, crate::store::StoreError> {
+        let store = Mutex::new(SqliteStore::open(database)?);
+        let readers = (0..READERS)
+            .map(|_| SqliteStore::open(database).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            config,
+            store,
+            readers,
+            next_reader: Default::default(),
+        })
+    }
 }
 
 /// Every route the server serves, as (method, path); `assets/openapi.yaml` documents
@@ -93,7 +119,7 @@ async fn read(
         signed_in(&state.config, &headers, Role::Technician)?;
         schema_of(&state.config, &record_type)?;
         let key_id = id.clone();
-        let current = blocking(state, move |store| {
+        let current = reading(state, move |store| {
             store.current(RecordKey {
                 record_type: &record_type,
                 id: &key_id,
@@ -180,7 +206,7 @@ async fn feed(
         let after = query.after.unwrap_or(0);
         let limit = query.limit.unwrap_or(100).clamp(1, 1000);
         let t = record_type.clone();
-        let changed = blocking(state, move |store| store.changed_after(&t, after, limit)).await?;
+        let changed = reading(state, move |store| store.changed_after(&t, after, limit)).await?;
         let next = changed.last().map_or(after, |(seq, _, _)| *seq);
         let records: Vec<serde_json::Value> = changed
             .iter()
@@ -204,7 +230,7 @@ async fn read_history(
         signed_in(&state.config, &headers, Role::Technician)?;
         schema_of(&state.config, &record_type)?;
         let (t, i) = (record_type.clone(), id.clone());
-        let history = blocking(state, move |store| {
+        let history = reading(state, move |store| {
             store.history(RecordKey {
                 record_type: &t,
                 id: &i,
@@ -249,7 +275,7 @@ async fn read_version(
             .and_then(Version::new)
             .ok_or_else(|| Problem::not_found(format!("no version {n:?}")))?;
         let key_id = id.clone();
-        let found = blocking(state, move |store| {
+        let found = reading(state, move |store| {
             store.version(
                 RecordKey {
                     record_type: &record_type,
@@ -381,7 +407,7 @@ async fn list_conflicts(
             }
         };
         let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-        let rows = blocking(state, move |store| {
+        let rows = reading(state, move |store| {
             store.conflicts(open, query.record_type.as_deref(), after, limit)
         })
         .await?;
@@ -411,7 +437,7 @@ async fn read_conflict(
             .parse::<ConflictId>()
             .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))?;
         let state2 = state.clone();
-        let found = blocking(state, move |store| {
+        let found = reading(state, move |store| {
             let Some(row) = store.conflict(id)? else {
                 return Ok::<_, crate::store::StoreError>(None);
             };
@@ -471,7 +497,7 @@ async fn resolve_conflict(
         let id = cid
             .parse::<ConflictId>()
             .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))?;
-        let exists = blocking(state.clone(), move |store| store.conflict(id)).await?;
+        let exists = reading(state.clone(), move |store| store.conflict(id)).await?;
         let Some(conflict) = exists else {
             return Err(Problem::not_found(format!("no conflict {cid:?}")));
         };
@@ -697,7 +723,7 @@ async fn read_master(
     answer(async {
         signed_in(&state.config, &headers, Role::Technician)?;
         let name = list.clone();
-        let Some(master) = blocking(state, move |store| store.master(&name)).await? else {
+        let Some(master) = reading(state, move |store| store.master(&name)).await? else {
             return Err(Problem::not_found(format!("no master-data list {list:?}")));
         };
         let etag = Etag::new(master.version, master.last_modified).to_string();
@@ -782,7 +808,7 @@ async fn sync(
         schema_of(&state.config, &record_type)?;
         let exists = {
             let (t, i) = (record_type.clone(), id.clone());
-            blocking(state.clone(), move |store| {
+            reading(state.clone(), move |store| {
                 store.current(RecordKey {
                     record_type: &t,
                     id: &i,
@@ -1375,6 +1401,25 @@ async fn answer<R: IntoResponse>(work: impl Future<Output = Result<R, Problem>>)
         Ok(reply) => reply.into_response(),
         Err(problem) => problem.into_response(),
     }
+}
+
+/// Runs a read off the async threads, on one of the read connections.
+async fn reading<T: Send + 'static, E: Into<Problem>>(
+    state: Arc<AppState>,
+    work: impl FnOnce(&SqliteStore) -> Result<T, E> + Send + 'static,
+) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(move || {
+        let n = state
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % state.readers.len();
+        let store = state.readers[n]
+            .lock()
+            .map_err(|_| Problem::internal(&"a store lock is poisoned"))?;
+        work(&store).map_err(Into::into)
+    })
+    .await
+    .map_err(|e| Problem::internal(&e))?
 }
 
 /// Runs store work off the async threads.

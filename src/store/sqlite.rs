@@ -77,6 +77,9 @@ ALTER TABLE conflicts ADD COLUMN resolved_at TEXT;
 ALTER TABLE conflicts ADD COLUMN choices TEXT;
 ALTER TABLE conflicts ADD COLUMN resulting_version INTEGER;
 "#,
+    r#"
+CREATE INDEX idempotency_by_age ON idempotency (created_ms);
+"#,
 ];
 
 /// A store in one SQLite file.

@@ -1,0 +1,248 @@
+//! Load benchmark of the sync server: 32 concurrent clients on loopback, each looping
+//! "GET a random record of 1,000, PUT it back with one field changed and its
+//! base_version". Prints syncs per second and p50/p99 of a sync (GET + PUT).
+//!
+//! `cargo bench --bench load` runs syncdesk (in-process, SQLite with synchronous=FULL in a
+//! temporary folder). With `SYNCDESK_LOAD_POUCH=http://127.0.0.1:PORT` it runs the same
+//! workload against a pouchdb-server there (PUT with `_rev`) and prints the ratio:
+//! `benches/load_peers.sh` does both. `SYNCDESK_LOAD_SECONDS` (10) sets the duration.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use syncdesk::server::config::Config;
+use syncdesk::server::http::{AppState, serve};
+
+const RECORDS: usize = 1000;
+const CLIENTS: usize = 32;
+const FIELDS: usize = 20;
+
+/// The allocator of the `syncdesk` binary, so that the bench measures what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Tally {
+    latencies: Vec<Duration>,
+    conflicts: usize,
+    errors: usize,
+}
+
+fn record_fields(i: usize) -> Value {
+    let mut fields = serde_json::Map::new();
+    for f in 0..FIELDS {
+        fields.insert(format!("f{f:02}"), json!(format!("value {i} {f}")));
+    }
+    Value::Object(fields)
+}
+
+/// A tiny deterministic generator, one a client (no rand dependency for a bench).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Peer {
+    Syncdesk,
+    Pouch,
+}
+
+async fn one_sync(client: &Client, base: &str, peer: Peer, rng: &mut Lcg, tally: &mut Tally) {
+    let id = format!("R-{:04}", rng.next(RECORDS));
+    let field = format!("f{:02}", rng.next(FIELDS));
+    let started = Instant::now();
+    let url = match peer {
+        Peer::Syncdesk => format!("{base}/v1/items/{id}"),
+        Peer::Pouch => format!("{base}/bench/{id}"),
+    };
+    let get = client.get(&url).bearer_auth("load-token").send().await;
+    let Ok(get) = get else {
+        tally.errors += 1;
+        return;
+    };
+    let Ok(mut doc) = get.json::<Value>().await else {
+        tally.errors += 1;
+        return;
+    };
+    let value = json!(format!("changed {}", rng.next(1_000_000)));
+    let put = match peer {
+        Peer::Syncdesk => {
+            let mut fields = doc["fields"].take();
+            fields[&field] = value;
+            let body = json!({"base_version": doc["version"], "fields": fields});
+            let key = format!("k-{}-{}", rng.next(usize::MAX), rng.next(usize::MAX));
+            client
+                .put(&url)
+                .bearer_auth("load-token")
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+        }
+        Peer::Pouch => {
+            doc[&field] = value;
+            client.put(&url).json(&doc).send().await
+        }
+    };
+    match put.map(|r| r.status()) {
+        Ok(s) if s.is_success() => tally.latencies.push(started.elapsed()),
+        Ok(StatusCode::CONFLICT) => tally.conflicts += 1,
+        _ => tally.errors += 1,
+    }
+}
+
+async fn seed(client: &Client, base: &str, peer: Peer) {
+    if let Peer::Pouch = peer {
+        client
+            .put(format!("{base}/bench"))
+            .send()
+            .await
+            .expect("pouchdb-server answers");
+    }
+    for i in 0..RECORDS {
+        let id = format!("R-{i:04}");
+        let response = match peer {
+            Peer::Syncdesk => {
+                let body = json!({"id": id, "fields": record_fields(i)});
+                client
+                    .post(format!("{base}/v1/items"))
+                    .bearer_auth("load-token")
+                    .header("Idempotency-Key", format!("seed-{i}"))
+                    .json(&body)
+                    .send()
+                    .await
+            }
+            Peer::Pouch => {
+                client
+                    .put(format!("{base}/bench/{id}"))
+                    .json(&record_fields(i))
+                    .send()
+                    .await
+            }
+        };
+        assert!(
+            response.expect("seed").status().is_success(),
+            "seeding {id}"
+        );
+    }
+}
+
+/// Runs the workload for `seconds` and returns syncs/s, p50, p99, conflicts, errors.
+async fn run(base: &str, peer: Peer, seconds: u64) -> (f64, Duration, Duration, usize, usize) {
+    let client = Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .unwrap();
+    seed(&client, base, peer).await;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (client, base) = (client.clone(), base.to_string());
+            tokio::spawn(async move {
+                let mut rng = Lcg(c as u64 + 1);
+                let mut tally = Tally {
+                    latencies: Vec::new(),
+                    conflicts: 0,
+                    errors: 0,
+                };
+                while Instant::now() < deadline {
+                    one_sync(&client, &base, peer, &mut rng, &mut tally).await;
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut all = Tally {
+        latencies: Vec::new(),
+        conflicts: 0,
+        errors: 0,
+    };
+    for task in tasks {
+        let t = task.await.unwrap();
+        all.latencies.extend(t.latencies);
+        all.conflicts += t.conflicts;
+        all.errors += t.errors;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.latencies.sort();
+    let at = |q: f64| {
+        all.latencies
+            .get(((all.latencies.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    (
+        all.latencies.len() as f64 / elapsed,
+        at(0.5),
+        at(0.99),
+        all.conflicts,
+        all.errors,
+    )
+}
+
+fn print(name: &str, (rate, p50, p99, conflicts, errors): (f64, Duration, Duration, usize, usize)) {
+    println!(
+        "{name:<16} {rate:>9.0} syncs/s   p50 {:>6.2} ms   p99 {:>6.2} ms   409s {conflicts}   errors {errors}",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("SYNCDESK_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml(&format!(
+        "[[users]]\nname = \"load\"\nrole = \"technician\"\ntoken = \"load-token\"\n[types.items.fields]\n{}",
+        (0..FIELDS).map(|f| format!("f{f:02} = {{ type = \"string\" }}\n")).collect::<String>()
+    ))
+    .unwrap();
+    // The server on its own threads, the clients on theirs, as two processes would be.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = server_runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = Arc::new(AppState::open(config, &dir.path().join("load.db")).unwrap());
+    server_runtime.spawn(serve(state, listener));
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("{CLIENTS} clients, {RECORDS} records, {seconds} s each");
+    let ours = clients.block_on(run(&base, Peer::Syncdesk, seconds));
+    print("syncdesk", ours);
+    if let Ok(pouch) = std::env::var("SYNCDESK_LOAD_POUCH") {
+        let theirs = clients.block_on(run(&pouch, Peer::Pouch, seconds));
+        print("pouchdb-server", theirs);
+        println!(
+            "ratio: {:.1}x the throughput, p99 {:.2} of theirs",
+            ours.0 / theirs.0,
+            ours.2.as_secs_f64() / theirs.2.as_secs_f64()
+        );
+        println!(
+            "RESULT syncdesk_rate={:.0} syncdesk_p99_ms={:.2} pouch_rate={:.0} pouch_p99_ms={:.2}",
+            ours.0,
+            ours.2.as_secs_f64() * 1e3,
+            theirs.0,
+            theirs.2.as_secs_f64() * 1e3
+        );
+    }
+}
