@@ -38,6 +38,10 @@ pub struct AppState {
     /// read never waits for a write's fsync.
     readers: Vec<Mutex<SqliteStore>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// Requests wait for their turn here, asynchronously, rather than as blocked threads
+    /// on the connections' locks (which cost a storm of wake-ups under load).
+    write_turn: tokio::sync::Semaphore,
+    read_turn: tokio::sync::Semaphore,
 }
 
 /// Connections kept for reads.
@@ -58,6 +62,8 @@ impl AppState {
             store,
             readers,
             next_reader: Default::default(),
+            write_turn: tokio::sync::Semaphore::new(1),
+            read_turn: tokio::sync::Semaphore::new(READERS),
         })
     }
 }
@@ -1408,6 +1414,12 @@ async fn reading<T: Send + 'static, E: Into<Problem>>(
     state: Arc<AppState>,
     work: impl FnOnce(&SqliteStore) -> Result<T, E> + Send + 'static,
 ) -> Result<T, Problem> {
+    let _turn = state
+        .read_turn
+        .acquire()
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let n = state
             .next_reader
@@ -1427,6 +1439,12 @@ async fn blocking<T: Send + 'static, E: Into<Problem>>(
     state: Arc<AppState>,
     work: impl FnOnce(&mut SqliteStore) -> Result<T, E> + Send + 'static,
 ) -> Result<T, Problem> {
+    let _turn = state
+        .write_turn
+        .acquire()
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let mut store = state
             .store
