@@ -40,7 +40,12 @@ struct Server {
 }
 
 async fn start(db: &Path) -> Server {
-    let config = Config::from_toml(CONFIG).unwrap();
+    start_with(db, CONFIG).await
+}
+
+/// A real server on 127.0.0.1 with this configuration and a SQLite file.
+async fn start_with(db: &Path, config: &str) -> Server {
+    let config = Config::from_toml(config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = Arc::new(AppState::open(config, db).unwrap());
@@ -569,16 +574,7 @@ async fn start_with_refs(db: &Path) -> Server {
         "{ADMIN_CONFIG}\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n\
          [types.inspections.fields]\nsite_id = {{ type = \"reference\", list = \"sites\", required = true }}\nnotes = {{ type = \"text\" }}\n"
     );
-    let config = Config::from_toml(&text).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState::open(config, db).unwrap());
-    let task = tokio::spawn(serve(state, listener));
-    Server {
-        base,
-        client: Client::new(),
-        task,
-    }
+    start_with(db, &text).await
 }
 
 #[tokio::test]
@@ -683,16 +679,7 @@ const SUPERVISOR: &str =
     "\n[[users]]\nname = \"sue\"\nrole = \"supervisor\"\ntoken = \"sue-token\"\n";
 
 async fn start_with_supervisor(db: &Path) -> Server {
-    let config = Config::from_toml(&format!("{CONFIG}{SUPERVISOR}")).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState::open(config, db).unwrap());
-    let task = tokio::spawn(serve(state, listener));
-    Server {
-        base,
-        client: Client::new(),
-        task,
-    }
+    start_with(db, &format!("{CONFIG}{SUPERVISOR}")).await
 }
 
 #[tokio::test]
@@ -1153,15 +1140,7 @@ async fn invalid_resolutions_and_parked_creates() {
     let text = format!(
         "{ADMIN_CONFIG}{SUPERVISOR}\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n[types.inspections.fields]\nsite_id = {{ type = \"reference\", list = \"sites\", required = true }}\n"
     );
-    let config = Config::from_toml(&text).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState::open(config, &path).unwrap());
-    let s = Server {
-        base,
-        client: Client::new(),
-        task: tokio::spawn(serve(state, listener)),
-    };
+    let s = start_with(&path, &text).await;
     s.put_master("adm", "sites", json!([{"id": "S-1"}]))
         .send()
         .await

@@ -905,17 +905,7 @@ async fn sync(
                         (Outcome::Current(current, None), Effect::Nothing)
                     }
                     Decision::Park { kind, paths } => {
-                        let local = put.fields.clone().into_owned();
-                        let base_version = put.base_version.map(Version::get);
-                        (
-                            Outcome::Park(kind, paths.clone(), current),
-                            Effect::Park {
-                                kind,
-                                base_version,
-                                local,
-                                paths,
-                            },
-                        )
+                        park(kind, paths, put.base_version, &put.fields, current)
                     }
                     Decision::Refuse(refusal) => {
                         (Outcome::Refused(refusal, current), Effect::Nothing)
@@ -1018,18 +1008,7 @@ async fn create(
                     ),
                     Create::Resent => (Outcome::Current(current, None), Effect::Nothing),
                     Create::AlreadyExists => (Outcome::Exists(current), Effect::Nothing),
-                    Create::Park { kind, paths } => {
-                        let local = body.fields.clone().into_owned();
-                        (
-                            Outcome::Park(kind, paths.clone(), None),
-                            Effect::Park {
-                                kind,
-                                base_version: None,
-                                local,
-                                paths,
-                            },
-                        )
-                    }
+                    Create::Park { kind, paths } => park(kind, paths, None, &body.fields, None),
                     Create::Refuse(refusal) => {
                         (Outcome::Refused(refusal, current), Effect::Nothing)
                     }
@@ -1048,6 +1027,23 @@ async fn create(
         .await
     })
     .await
+}
+
+/// A submission to park whole, and the answer it gets.
+fn park(
+    kind: ParkKind,
+    paths: Vec<String>,
+    base_version: Option<Version>,
+    local: &Object,
+    current: Option<StoredVersion<'static>>,
+) -> (Outcome, Effect) {
+    let effect = Effect::Park {
+        kind,
+        base_version: base_version.map(Version::get),
+        local: local.clone().into_owned(),
+        paths: paths.clone(),
+    };
+    (Outcome::Park(kind, paths, current), effect)
 }
 
 /// For `?dry_run=true`: the same decision, nothing stored (section 5's pre-sync check).
