@@ -418,9 +418,9 @@ async fn concurrent_disjoint_syncs_are_all_applied() {
 }
 
 #[tokio::test]
-async fn versions_survive_a_restart() {
+async fn versions_the_queue_and_remembered_answers_survive_a_restart() {
     let (_dir, path) = db();
-    let s = start(&path).await;
+    let s = start_with_supervisor(&path).await;
     s.create("INS-1", json!({"site_id": "S-4"})).await;
     s.sync(
         "ana",
@@ -428,9 +428,36 @@ async fn versions_survive_a_restart() {
         json!({"base_version": 1, "fields": {"site_id": "S-5"}}),
     )
     .await;
+    let conflicting = r#"{"base_version": 1, "fields": {"site_id": "S-6"}}"#;
+    let (_, before) = problem(
+        s.put_with_key("ben", "INS-1", "k-restart", conflicting)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     s.task.abort();
     let _ = s.task.await;
-    let s = start(&path).await;
+    let s = start_with_supervisor(&path).await;
+    let (_, detail) = s.detail("c-000001").await;
+    assert_eq!(
+        (
+            detail["status"].as_str(),
+            detail["local"]["fields"]["site_id"].as_str()
+        ),
+        (Some("open"), Some("S-6"))
+    );
+    let replayed = s
+        .put_with_key("ben", "INS-1", "k-restart", conflicting)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        problem(replayed).await.1,
+        before,
+        "the same answer after a restart"
+    );
     let (status, record) = s.get("INS-1").await;
     assert_eq!(
         (
