@@ -32,39 +32,67 @@ use sha2::{Digest, Sha256};
 /// What every handler shares.
 pub struct AppState {
     pub config: Config,
-    /// One writer at a time: SQLite has one anyway, and a write is one short transaction.
-    store: Mutex<SqliteStore>,
+    /// Writes go to one writer thread, which commits whatever is queued together (group
+    /// commit: one fsync for many writes) and answers each only once it is on disk.
+    jobs: std::sync::mpsc::Sender<Job>,
     /// Reads go to their own connections (WAL lets them run beside the writer), so a
     /// read never waits for a write's fsync.
     readers: Vec<Mutex<SqliteStore>>,
     next_reader: std::sync::atomic::AtomicUsize,
-    /// Requests wait for their turn here, asynchronously, rather than as blocked threads
-    /// on the connections' locks (which cost a storm of wake-ups under load).
-    write_turn: tokio::sync::Semaphore,
+    /// Reads wait for a free connection here, asynchronously, rather than as blocked
+    /// threads on the connections' locks.
     read_turn: tokio::sync::Semaphore,
 }
 
+/// A write to run on the writer thread; it returns how to deliver its answer once the
+/// batch it ran in is committed (`true`) or rolled back (`false`).
+type Job = Box<dyn FnOnce(&mut SqliteStore) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
 /// Connections kept for reads.
 const READERS: usize = 4;
+/// The most writes one commit takes.
+const BATCH: usize = 64;
 
 impl AppState {
-    /// Opens (and migrates) the database for a server with this configuration.
+    /// Opens (and migrates) the database for a server with this configuration, and starts
+    /// its writer thread (which ends when the state is dropped).
     pub fn open(
         config: Config,
         database: &std::path::Path,
     ) -> Result<Self, crate::store::StoreError> {
-        let store = Mutex::new(SqliteStore::open(database)?);
+        let store = SqliteStore::open(database)?;
         let readers = (0..READERS)
             .map(|_| SqliteStore::open(database).map(Mutex::new))
             .collect::<Result<_, _>>()?;
+        let (jobs, queue) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("syncdesk-writer".into())
+            .spawn(move || write_batches(store, queue))
+            .map_err(|e| {
+                crate::store::StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+            })?;
         Ok(Self {
             config,
-            store,
+            jobs,
             readers,
             next_reader: Default::default(),
-            write_turn: tokio::sync::Semaphore::new(1),
             read_turn: tokio::sync::Semaphore::new(READERS),
         })
+    }
+}
+
+/// The writer thread: runs the queued writes in batches, each batch one transaction.
+fn write_batches(mut store: SqliteStore, queue: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(std::iter::from_fn(|| queue.try_recv().ok()).take(BATCH - 1));
+        // Without a batch each write commits on its own, and is answered as committed.
+        let batched = store.begin_batch().is_ok();
+        let deliveries: Vec<_> = batch.into_iter().map(|job| job(&mut store)).collect();
+        let committed = !batched || store.end_batch().is_ok();
+        for deliver in deliveries {
+            deliver(committed);
+        }
     }
 }
 
@@ -1430,26 +1458,30 @@ async fn reading<T: Send + 'static, E: Into<Problem>>(
     .map_err(|e| Problem::internal(&e))?
 }
 
-/// Runs store work off the async threads.
+/// Runs a write on the writer thread; answers once it is committed.
 async fn blocking<T: Send + 'static, E: Into<Problem>>(
     state: Arc<AppState>,
     work: impl FnOnce(&mut SqliteStore) -> Result<T, E> + Send + 'static,
 ) -> Result<T, Problem> {
-    let _turn = state
-        .write_turn
-        .acquire()
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move |store| {
+        let result = work(store).map_err(Into::into);
+        Box::new(move |committed| {
+            let result = if committed {
+                result
+            } else {
+                Err(Problem::internal(&"a write batch did not commit"))
+            };
+            let _ = answer.send(result);
+        })
+    });
+    state
+        .jobs
+        .send(job)
+        .map_err(|_| Problem::internal(&"the writer thread has stopped"))?;
+    answered
         .await
-        .map_err(|e| Problem::internal(&e))?;
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut store = state
-            .store
-            .lock()
-            .map_err(|_| Problem::internal(&"the store lock is poisoned"))?;
-        work(&mut store).map_err(Into::into)
-    })
-    .await
-    .map_err(|e| Problem::internal(&e))?
+        .map_err(|_| Problem::internal(&"the writer thread dropped a write"))?
 }
 
 impl From<crate::store::StoreError> for Problem {

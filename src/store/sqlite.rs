@@ -85,9 +85,67 @@ CREATE INDEX idempotency_by_age ON idempotency (created_ms);
 /// A store in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
+    /// Inside `begin_batch`/`end_batch`: writes are savepoints of the batch's transaction.
+    in_batch: bool,
+}
+
+/// One write's unit of work: a transaction of its own, or a savepoint inside a batch.
+/// Dropped without `commit`, either rolls back.
+enum Unit<'c> {
+    Own(rusqlite::Transaction<'c>),
+    InBatch(rusqlite::Savepoint<'c>),
+}
+
+impl std::ops::Deref for Unit<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Unit::Own(tx) => tx,
+            Unit::InBatch(sp) => sp,
+        }
+    }
+}
+
+impl Unit<'_> {
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Unit::Own(tx) => tx.commit(),
+            Unit::InBatch(sp) => sp.commit(),
+        }
+    }
 }
 
 impl SqliteStore {
+    fn unit(&mut self) -> Result<Unit<'_>, StoreError> {
+        Ok(if self.in_batch {
+            Unit::InBatch(self.conn.savepoint()?)
+        } else {
+            Unit::Own(
+                self.conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?,
+            )
+        })
+    }
+
+    /// Starts a batch (group commit): the writes until `end_batch` share one transaction
+    /// and one fsync. Nothing in it is durable, nor to be answered, before `end_batch`.
+    pub fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.in_batch = true;
+        Ok(())
+    }
+
+    /// Commits the batch; on failure rolls all of it back and says so.
+    pub fn end_batch(&mut self) -> Result<(), StoreError> {
+        self.in_batch = false;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// Opens (creating if needed) and migrates the database file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
@@ -103,7 +161,10 @@ impl SqliteStore {
                 n + 1
             ))?;
         }
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            in_batch: false,
+        })
     }
 
     /// The current version of a record (a tombstone included).
@@ -151,9 +212,7 @@ impl SqliteStore {
             Option<&StoredVersion<'static>>,
         ) -> (T, Option<Object<'static>>),
     ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.unit()?;
         let Some(conflict) = conflicts_where(&tx, "id = ?1", params![id.0 as i64])?.pop() else {
             return Ok(None);
         };
@@ -261,9 +320,7 @@ impl SqliteStore {
         ids: &[&str],
         now: UtcMillis,
     ) -> Result<MasterList, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.unit()?;
         let version: i64 = tx.query_row(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM master_lists WHERE list = ?1",
             params![list],
@@ -367,9 +424,7 @@ impl SqliteStore {
         decide: impl FnOnce(&Known) -> (T, Effect),
         respond: impl FnOnce(&T, &Stored) -> Option<String>,
     ) -> Result<(T, Stored), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.unit()?;
         let mut versions = versions_from(&tx, key, from)?;
         if from.is_some_and(|f| versions.first().is_none_or(|v| v.version != f)) {
             // The base is not stored (unknown or newer than current): decide on the current
@@ -1059,6 +1114,69 @@ mod feed_tests {
                 .unwrap()
                 .len(),
             2
+        );
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::json;
+
+    #[test]
+    fn a_batch_commits_its_writes_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let reader = SqliteStore::open(&path).unwrap();
+        let key = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = Author {
+            user: "ana",
+            device_id: None,
+            device_seq: None,
+            captured_at: None,
+        };
+        store.begin_batch().unwrap();
+        for n in 1..=2 {
+            let Json::Object(fields) = json!({"n": n}) else {
+                panic!()
+            };
+            let (_, stored) = store
+                .write(
+                    key,
+                    None,
+                    &author,
+                    UtcMillis::now(),
+                    None,
+                    |_| {
+                        (
+                            (),
+                            Effect::Append {
+                                fields,
+                                deleted: false,
+                            },
+                        )
+                    },
+                    |_, _| None,
+                )
+                .unwrap();
+            assert!(
+                matches!(stored, Stored::Version(v) if v.version.get() == n),
+                "a batch sees its own writes"
+            );
+        }
+        assert_eq!(
+            reader.current(key).unwrap(),
+            None,
+            "nothing is visible before the batch commits"
+        );
+        store.end_batch().unwrap();
+        assert_eq!(
+            reader.current(key).unwrap().map(|v| v.version.get()),
+            Some(2)
         );
     }
 }
