@@ -843,14 +843,14 @@ async fn sync(
         let exists = {
             let (t, i) = (record_type.clone(), id.clone());
             reading(state.clone(), move |store| {
-                store.current(RecordKey {
+                store.exists(RecordKey {
                     record_type: &t,
                     id: &i,
                 })
             })
             .await?
         };
-        if exists.is_none() {
+        if !exists {
             return Err(Problem::not_found("no such record (create it with POST)"));
         }
         let bytes = json_body(&state.config, &headers, body).await?;

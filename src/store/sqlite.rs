@@ -255,6 +255,17 @@ impl SqliteStore {
         Ok(Some((answer, Some(stored))))
     }
 
+    /// Whether a record (or its tombstone) is stored.
+    pub fn exists(&self, key: RecordKey) -> Result<bool, StoreError> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM versions WHERE record_type = ?1 AND record_id = ?2 LIMIT 1",
+            )?
+            .exists(params![key.record_type, key.id])?;
+        Ok(found)
+    }
+
     /// Every version of a record, oldest first.
     pub fn history(&self, key: RecordKey) -> Result<Vec<StoredVersion<'static>>, StoreError> {
         versions_from(&self.conn, key, Some(Version::FIRST))
