@@ -228,18 +228,16 @@ impl SqliteStore {
         let version = current
             .as_ref()
             .map_or(Version::FIRST, |c| c.version.next());
-        let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions", [], |r| {
-            r.get(0)
-        })?;
+        let seq: i64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
+            .query_row([], |r| r.get(0))?;
         let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, deleted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+        tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, deleted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)")?.execute(
             params![key.record_type, key.id, version.get() as i64, seq, text, now.to_string(), resolver],
         )?;
-        tx.execute(
-            "UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4, resulting_version = ?5
-             WHERE id = ?1",
+        tx.prepare_cached("UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4, resulting_version = ?5
+             WHERE id = ?1")?.execute(
             params![id.0 as i64, resolver, now.to_string(), choices, version.get() as i64],
         )?;
         tx.commit()?;
@@ -332,16 +330,16 @@ impl SqliteStore {
         now: UtcMillis,
     ) -> Result<MasterList, StoreError> {
         let tx = self.unit()?;
-        let version: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM master_lists WHERE list = ?1",
-            params![list],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT OR REPLACE INTO master_lists (list, items, version, last_modified) VALUES (?1, ?2, ?3, ?4)",
+        let version: i64 = tx
+            .prepare_cached(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM master_lists WHERE list = ?1",
+            )?
+            .query_row(params![list], |r| r.get(0))?;
+        tx.prepare_cached("INSERT OR REPLACE INTO master_lists (list, items, version, last_modified) VALUES (?1, ?2, ?3, ?4)")?.execute(
             params![list, items, version, now.to_string()],
         )?;
-        tx.execute("DELETE FROM master_items WHERE list = ?1", params![list])?;
+        tx.prepare_cached("DELETE FROM master_items WHERE list = ?1")?
+            .execute(params![list])?;
         {
             let mut insert =
                 tx.prepare_cached("INSERT OR IGNORE INTO master_items (list, id) VALUES (?1, ?2)")?;
@@ -365,17 +363,16 @@ impl SqliteStore {
     pub fn master(&self, list: &str) -> Result<Option<MasterList>, StoreError> {
         let row = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT items, version, last_modified FROM master_lists WHERE list = ?1",
-                params![list],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )
+            )?
+            .query_row(params![list], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
             .optional()?;
         row.map(|(items, version, last_modified)| {
             let corrupt = || StoreError(format!("stored master list {list:?} is unreadable"));
@@ -400,10 +397,7 @@ impl SqliteStore {
         now: UtcMillis,
     ) -> Result<Option<Remembered>, StoreError> {
         let oldest = now.as_millis() - (ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000;
-        let row = self
-            .conn
-            .query_row(
-                "SELECT fingerprint, answer FROM idempotency WHERE user = ?1 AND key = ?2 AND created_ms >= ?3",
+        let row = self.conn.prepare_cached("SELECT fingerprint, answer FROM idempotency WHERE user = ?1 AND key = ?2 AND created_ms >= ?3")?.query_row(
                 params![user, key, oldest],
                 |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)),
             )
@@ -447,8 +441,7 @@ impl SqliteStore {
                 .collect();
         }
         let applied_device_seq = match author.device_id {
-            Some(device) => tx.query_row(
-                "SELECT MAX(device_seq) FROM versions WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3",
+            Some(device) => tx.prepare_cached("SELECT MAX(device_seq) FROM versions WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3")?.query_row(
                 params![key.record_type, key.id, device],
                 |r| r.get::<_, Option<i64>>(0),
             )?,
@@ -477,13 +470,9 @@ impl SqliteStore {
         };
         let listed = |list: &str, id: &str| {
             // A failed lookup counts as not listed: the write is parked, nothing is lost.
-            tx.query_row(
-                "SELECT 1 FROM master_items WHERE list = ?1 AND id = ?2",
-                params![list, id],
-                |_| Ok(()),
-            )
-            .optional()
-            .is_ok_and(|found| found.is_some())
+            tx.prepare_cached("SELECT 1 FROM master_items WHERE list = ?1 AND id = ?2")
+                .and_then(|mut lookup| lookup.exists(params![list, id]))
+                .unwrap_or(false)
         };
         let known = Known {
             listed: &listed,
@@ -497,14 +486,12 @@ impl SqliteStore {
             Effect::Nothing => Stored::Nothing,
             Effect::Append { fields, deleted } => {
                 let version = current.map_or(Version::FIRST, Version::next);
-                let seq: i64 =
-                    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions", [], |r| {
-                        r.get(0)
-                    })?;
+                let seq: i64 = tx
+                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
+                    .query_row([], |r| r.get(0))?;
                 let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
-                tx.execute(
-                    "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq, deleted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq, deleted)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(
                     params![
                         key.record_type,
                         key.id,
@@ -535,10 +522,9 @@ impl SqliteStore {
                 paths,
             } => {
                 let kind = serde_json::to_value(kind).map_err(|e| StoreError(e.to_string()))?;
-                tx.execute(
-                    "INSERT INTO conflicts (kind, record_type, record_id, submitted_by, device_id, device_seq, captured_at,
+                tx.prepare_cached("INSERT INTO conflicts (kind, record_type, record_id, submitted_by, device_id, device_seq, captured_at,
                          received_at, base_version, server_version, local_fields, conflicting_paths)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(
                     params![
                         kind.as_str(),
                         key.record_type,
@@ -562,12 +548,9 @@ impl SqliteStore {
         {
             let oldest =
                 now.as_millis() - (remember.ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000;
-            tx.execute(
-                "DELETE FROM idempotency WHERE created_ms < ?1",
-                params![oldest],
-            )?;
-            tx.execute(
-                "INSERT OR REPLACE INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES (?1, ?2, ?3, ?4, ?5)",
+            tx.prepare_cached("DELETE FROM idempotency WHERE created_ms < ?1")?
+                .execute(params![oldest])?;
+            tx.prepare_cached("INSERT OR REPLACE INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                 params![remember.user, remember.key, &remember.fingerprint[..], now.as_millis(), text],
             )?;
         }
