@@ -339,23 +339,14 @@ async fn delete(
         let if_match = headers
             .get(header::IF_MATCH)
             .map(|v| parse_if_match(v.as_bytes()));
+        let fingerprint = fingerprint("DELETE", &format!("/v1/{record_type}/{id}"), b"", if_match);
         blocking(state.clone(), move |store| {
             let now = UtcMillis::now();
-            let path = format!("/v1/{record_type}/{id}");
-            let remember = match remember(
-                &state.config,
-                store,
-                &user,
-                &idempotency,
-                "DELETE",
-                &path,
-                b"",
-                if_match,
-                now,
-            )? {
-                Remembering::Replay(reply) => return Ok(reply),
-                Remembering::New(remember) => Some(remember),
-            };
+            let remember =
+                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => Some(remember),
+                };
             let author = Author {
                 user: &user.name,
                 device_id: None,
@@ -809,6 +800,20 @@ struct SyncBody<'a> {
     schema_version: Option<u32>,
 }
 
+impl SyncBody<'_> {
+    /// A copy that borrows nothing, to hand to the writer thread.
+    fn into_owned(self) -> SyncBody<'static> {
+        SyncBody {
+            fields: self.fields.into_owned(),
+            base_version: self.base_version,
+            device_id: self.device_id.map(|d| Cow::Owned(d.into_owned())),
+            device_seq: self.device_seq,
+            captured_at: self.captured_at.map(|c| Cow::Owned(c.into_owned())),
+            schema_version: self.schema_version,
+        }
+    }
+}
+
 /// The body of a `POST`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -828,6 +833,19 @@ struct CreateBody<'a> {
 struct WriteQuery {
     #[serde(default)]
     dry_run: bool,
+}
+
+impl CreateBody<'_> {
+    /// A copy that borrows nothing, to hand to the writer thread.
+    fn into_owned(self) -> CreateBody<'static> {
+        CreateBody {
+            id: self.id.map(|i| Cow::Owned(i.into_owned())),
+            fields: self.fields.into_owned(),
+            device_id: self.device_id.map(|d| Cow::Owned(d.into_owned())),
+            captured_at: self.captured_at.map(|c| Cow::Owned(c.into_owned())),
+            schema_version: self.schema_version,
+        }
+    }
 }
 
 async fn sync(
@@ -862,25 +880,18 @@ async fn sync(
         let if_match = headers
             .get(header::IF_MATCH)
             .map(|v| parse_if_match(v.as_bytes()));
+        // Parsing and fingerprinting happen here, beside the other requests, not on the
+        // one writer thread.
+        let body: SyncBody = serde_json::from_slice(&bytes)
+            .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+        let body = body.into_owned();
+        let fingerprint = fingerprint("PUT", &format!("/v1/{record_type}/{id}"), &bytes, if_match);
         blocking(state.clone(), move |store| {
-            let body: SyncBody = serde_json::from_slice(&bytes)
-                .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
-            let path = format!("/v1/{record_type}/{id}");
             let now = UtcMillis::now();
             let remember = if query.dry_run {
                 None
             } else {
-                match remember(
-                    &state.config,
-                    store,
-                    &user,
-                    &idempotency,
-                    "PUT",
-                    &path,
-                    &bytes,
-                    if_match,
-                    now,
-                )? {
+                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
                     Remembering::Replay(reply) => return Ok(reply),
                     Remembering::New(remember) => Some(remember),
                 }
@@ -971,30 +982,21 @@ async fn create(
         } else {
             idempotency_key(&headers)?
         };
+        let body: CreateBody = serde_json::from_slice(&bytes)
+            .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+        let body = body.into_owned();
+        let fingerprint = fingerprint("POST", &format!("/v1/{record_type}"), &bytes, None);
         blocking(state.clone(), move |store| {
-            let body: CreateBody = serde_json::from_slice(&bytes)
-                .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
             let id = match body.id.as_deref() {
                 Some("") => return Err(Problem::bad_request("body: id must not be empty")),
                 Some(id) => id.to_string(),
                 None => new_id(),
             };
             let now = UtcMillis::now();
-            let path = format!("/v1/{record_type}");
             let remember = if query.dry_run {
                 None
             } else {
-                match remember(
-                    &state.config,
-                    store,
-                    &user,
-                    &idempotency,
-                    "POST",
-                    &path,
-                    &bytes,
-                    None,
-                    now,
-                )? {
+                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
                     Remembering::Replay(reply) => return Ok(reply),
                     Remembering::New(remember) => Some(remember),
                 }
@@ -1133,19 +1135,14 @@ enum Remembering<'a> {
 
 /// Looks the key up (section 4): the same request again gets the stored answer, another
 /// request under the same key 422.
-#[allow(clippy::too_many_arguments)]
 fn remember<'a>(
     config: &Config,
     store: &SqliteStore,
     user: &'a User,
     key: &'a str,
-    method: &str,
-    path: &str,
-    body: &[u8],
-    if_match: Option<IfMatch>,
+    fingerprint: [u8; 32],
     now: UtcMillis,
 ) -> Result<Remembering<'a>, Problem> {
-    let fingerprint = fingerprint(method, path, body, if_match);
     let ttl_hours = config.idempotency_ttl_hours;
     match store.remembered(&user.name, key, ttl_hours, now)? {
         None => Ok(Remembering::New(Remember {
