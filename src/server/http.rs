@@ -88,7 +88,14 @@ fn write_batches(mut store: SqliteStore, queue: std::sync::mpsc::Receiver<Job>) 
         batch.extend(std::iter::from_fn(|| queue.try_recv().ok()).take(BATCH - 1));
         // Without a batch each write commits on its own, and is answered as committed.
         let batched = store.begin_batch().is_ok();
-        let deliveries: Vec<_> = batch.into_iter().map(|job| job(&mut store)).collect();
+        // A write that panics loses its own answer (its caller gets a 500), never the
+        // writer thread: its savepoint rolls back as it unwinds.
+        let deliveries: Vec<_> = batch
+            .into_iter()
+            .filter_map(|job| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut store))).ok()
+            })
+            .collect();
         let committed = !batched || store.end_batch().is_ok();
         for deliver in deliveries {
             deliver(committed);
