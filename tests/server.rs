@@ -1204,6 +1204,24 @@ async fn invalid_resolutions_and_parked_creates() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, p) = problem(
+        s.resolve(
+            "sue",
+            "c-000001",
+            "*new*",
+            json!({"fields": {"site_id": "S-9"}}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a resolution may name only listed master data"
+    );
+    assert_eq!(p["errors"][0]["path"], "/site_id");
     let r = s
         .request(
             reqwest::Method::POST,

@@ -25,7 +25,7 @@ use crate::store::{
 };
 use crate::sync::{
     Create, Decision, IfMatch, ParkKind, Put, Refusal, Report, StoredVersion, decide_create,
-    decide_put,
+    decide_put, unlisted_references,
 };
 use sha2::{Digest, Sha256};
 
@@ -565,7 +565,7 @@ async fn resolve_conflict(
                 &user.name,
                 &choices,
                 UtcMillis::now(),
-                |row, current| {
+                |row, current, listed| {
                     if !row.open {
                         return (
                             (
@@ -585,10 +585,18 @@ async fn resolve_conflict(
                         return ((Resolved::Stale, current.cloned()), None);
                     }
                     let mut fields = fields;
-                    let errors = schema
+                    let mut errors = schema
                         .as_ref()
                         .map(|s| validate(s, &fields))
                         .unwrap_or_default();
+                    // A resolution, like a sync, may name only listed master data.
+                    if let (true, Some(schema)) = (errors.is_empty(), &schema) {
+                        let unlisted = unlisted_references(schema, &fields, listed);
+                        errors.extend(unlisted.into_iter().map(|path| FieldError {
+                            path,
+                            message: "names no item of its master-data list".into(),
+                        }));
+                    }
                     if !errors.is_empty() {
                         return ((Resolved::Invalid(errors), current.cloned()), None);
                     }

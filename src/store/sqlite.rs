@@ -210,6 +210,7 @@ impl SqliteStore {
         decide: impl FnOnce(
             &ConflictRow,
             Option<&StoredVersion<'static>>,
+            &dyn Fn(&str, &str) -> bool,
         ) -> (T, Option<Object<'static>>),
     ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
         let tx = self.unit()?;
@@ -221,7 +222,7 @@ impl SqliteStore {
             id: &conflict.record_id,
         };
         let current = versions_from(&tx, key, None)?.pop();
-        let (answer, fields) = decide(&conflict, current.as_ref());
+        let (answer, fields) = decide(&conflict, current.as_ref(), &listed_in(&tx));
         let Some(fields) = fields else {
             return Ok(Some((answer, None)));
         };
@@ -468,19 +469,16 @@ impl SqliteStore {
                 .transpose()?,
             _ => None,
         };
-        let listed = |list: &str, id: &str| {
-            // A failed lookup counts as not listed: the write is parked, nothing is lost.
-            tx.prepare_cached("SELECT 1 FROM master_items WHERE list = ?1 AND id = ?2")
-                .and_then(|mut lookup| lookup.exists(params![list, id]))
-                .unwrap_or(false)
+        let (answer, effect) = {
+            let listed = listed_in(&tx);
+            let known = Known {
+                listed: &listed,
+                versions: &versions,
+                applied_device_seq,
+                parked_conflict,
+            };
+            decide(&known)
         };
-        let known = Known {
-            listed: &listed,
-            versions: &versions,
-            applied_device_seq,
-            parked_conflict,
-        };
-        let (answer, effect) = decide(&known);
         let current = versions.last().map(|v| v.version);
         let stored = match effect {
             Effect::Nothing => Stored::Nothing,
@@ -556,6 +554,16 @@ impl SqliteStore {
         }
         tx.commit()?;
         Ok((answer, stored))
+    }
+}
+
+/// Whether a master-data list holds an item, as the connection (and its transaction)
+/// sees it. A failed lookup counts as not listed: the write is parked, nothing is lost.
+fn listed_in(conn: &Connection) -> impl Fn(&str, &str) -> bool + '_ {
+    move |list, id| {
+        conn.prepare_cached("SELECT 1 FROM master_items WHERE list = ?1 AND id = ?2")
+            .and_then(|mut lookup| lookup.exists(params![list, id]))
+            .unwrap_or(false)
     }
 }
 
