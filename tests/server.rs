@@ -1333,3 +1333,42 @@ async fn a_dry_run_answers_what_a_sync_would_get_and_stores_nothing() {
     assert_eq!(s.get("INS-2").await.0, StatusCode::NOT_FOUND);
     s.task.abort();
 }
+
+#[tokio::test]
+async fn a_retried_resolution_gets_the_same_answer_and_resolves_once() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    with_conflict(&s).await;
+    let (etag, _) = s.detail("c-000001").await;
+    let send = |key: &str, notes: &str| {
+        s.client
+            .post(format!("{}/v1/conflicts/c-000001/resolution", s.base))
+            .bearer_auth("sue-token")
+            .header("Idempotency-Key", key)
+            .header("If-Match", &etag)
+            .json(&json!({"fields": {"site_id": "S-4", "notes": notes, "status": "open"}, "choices": {"/notes": "manual"}}))
+            .send()
+    };
+    let first = send("res-1", "merged by sue").await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first_body = first.bytes().await.unwrap();
+    let again = send("res-1", "merged by sue").await.unwrap();
+    assert_eq!(
+        (
+            again.status(),
+            again.headers()["idempotent-replayed"].to_str().unwrap()
+        ),
+        (StatusCode::OK, "true")
+    );
+    assert_eq!(again.bytes().await.unwrap(), first_body);
+    assert_eq!(s.get("INS-1").await.1["version"], 3, "resolved once");
+    let (status, p) = problem(send("res-1", "something else").await.unwrap()).await;
+    assert_eq!(
+        (status, p["type"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("https://syncdesk.dev/problems/idempotency-key-reuse")
+        )
+    );
+    s.task.abort();
+}

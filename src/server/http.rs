@@ -534,7 +534,7 @@ async fn resolve_conflict(
             return Err(Problem::not_found(format!("no conflict {cid:?}")));
         };
         let bytes = json_body(&state.config, &headers, body).await?;
-        idempotency_key(&headers)?;
+        let idempotency = idempotency_key(&headers)?;
         let if_match = headers
             .get(header::IF_MATCH)
             .map(|v| parse_if_match(v.as_bytes()));
@@ -544,6 +544,17 @@ async fn resolve_conflict(
         if if_match.is_none() && !creating {
             return Err(refused(Refusal::PreconditionRequired, None));
         }
+        let method = if creating {
+            "POST If-None-Match"
+        } else {
+            "POST"
+        };
+        let fingerprint = fingerprint(
+            method,
+            &format!("/v1/conflicts/{cid}/resolution"),
+            &bytes,
+            if_match,
+        );
         let schema = state.config.types.get(&conflict.record_type).cloned();
         blocking(state.clone(), move |store| {
             let body: ResolutionBody = serde_json::from_slice(&bytes)
@@ -560,11 +571,28 @@ async fn resolve_conflict(
             let choices =
                 serde_json::to_string(&body.choices).map_err(|e| Problem::internal(&e))?;
             let fields = body.fields.into_owned();
-            let resolved = store.resolve(
+            let now = UtcMillis::now();
+            let remember =
+                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
+                };
+            let record_id = conflict.record_id.clone();
+            let respond = |(resolved, current): &(Resolved, Option<StoredVersion<'static>>),
+                           stored: Option<&StoredVersion<'static>>| {
+                let reply = resolution_reply(resolved, current, stored, &record_id);
+                reply
+                    .remembered()
+                    .then(|| serde_json::to_string(&reply).ok())
+                    .flatten()
+            };
+            let outcome = store.resolve(
                 id,
                 &user.name,
                 &choices,
-                UtcMillis::now(),
+                now,
+                Some(remember),
+                respond,
                 |row, current, listed| {
                     if !row.open {
                         return (
@@ -606,34 +634,49 @@ async fn resolve_conflict(
                     ((Resolved::Done, current.cloned()), Some(fields))
                 },
             )?;
-            let Some(((resolved, current), stored)) = resolved else {
+            let Some(((resolved, current), stored)) = outcome else {
                 return Err(Problem::not_found(format!("no conflict {cid:?}")));
             };
-            match (resolved, stored) {
-                (Resolved::Done, Some(v)) => {
-                    Ok(record_reply(StatusCode::OK, &conflict.record_id, &v, None))
-                }
-                (Resolved::Closed(by), _) => Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "conflict-closed",
-                    "Already resolved",
-                    format!("{} resolved it first", by.as_deref().unwrap_or("someone")),
-                )
-                .with("resolved_by", by.unwrap_or_default())),
-                (Resolved::Stale, _) => Err(refused(Refusal::PreconditionFailed, current.as_ref())),
-                (Resolved::Invalid(errors), _) => Err(refused(
-                    Refusal::Invalid {
-                        errors,
-                        schema_changed: false,
-                    },
-                    current.as_ref(),
-                )),
-                (Resolved::Done, None) => Err(Problem::internal(&"a resolution stored nothing")),
-            }
+            Ok(resolution_reply(
+                &resolved,
+                &current,
+                stored.as_ref(),
+                &conflict.record_id,
+            ))
         })
         .await
     })
     .await
+}
+
+/// The answer to a resolution.
+fn resolution_reply(
+    resolved: &Resolved,
+    current: &Option<StoredVersion<'static>>,
+    stored: Option<&StoredVersion>,
+    record_id: &str,
+) -> Reply {
+    match (resolved, stored) {
+        (Resolved::Done, Some(v)) => record_reply(StatusCode::OK, record_id, v, None),
+        (Resolved::Closed(by), _) => Problem::new(
+            StatusCode::CONFLICT,
+            "conflict-closed",
+            "Already resolved",
+            format!("{} resolved it first", by.as_deref().unwrap_or("someone")),
+        )
+        .with("resolved_by", by.clone().unwrap_or_default())
+        .into(),
+        (Resolved::Stale, _) => refused(Refusal::PreconditionFailed, current.as_ref()).into(),
+        (Resolved::Invalid(errors), _) => refused(
+            Refusal::Invalid {
+                errors: errors.clone(),
+                schema_changed: false,
+            },
+            current.as_ref(),
+        )
+        .into(),
+        (Resolved::Done, None) => Problem::internal(&"a resolution stored nothing").into(),
+    }
 }
 
 fn conflict_summary(row: &ConflictRow) -> serde_json::Value {

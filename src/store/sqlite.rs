@@ -201,12 +201,15 @@ impl SqliteStore {
 
     /// Resolves an open conflict in one transaction: `decide` sees the conflict and the
     /// record's current version, and says what to store (a version, or nothing).
+    #[allow(clippy::too_many_arguments)]
     pub fn resolve<T>(
         &mut self,
         id: ConflictId,
         resolver: &str,
         choices: &str,
         now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&T, Option<&StoredVersion<'static>>) -> Option<String>,
         decide: impl FnOnce(
             &ConflictRow,
             Option<&StoredVersion<'static>>,
@@ -224,6 +227,12 @@ impl SqliteStore {
         let current = versions_from(&tx, key, None)?.pop();
         let (answer, fields) = decide(&conflict, current.as_ref(), &listed_in(&tx));
         let Some(fields) = fields else {
+            if let Some(remember) = remember
+                && let Some(text) = respond(&answer, None)
+            {
+                remember_answer(&tx, &remember, now, &text)?;
+                tx.commit()?;
+            }
             return Ok(Some((answer, None)));
         };
         let version = current
@@ -241,7 +250,6 @@ impl SqliteStore {
              WHERE id = ?1")?.execute(
             params![id.0 as i64, resolver, now.to_string(), choices, version.get() as i64],
         )?;
-        tx.commit()?;
         let stored = StoredVersion {
             version,
             last_modified: now,
@@ -251,6 +259,12 @@ impl SqliteStore {
             deleted: false,
             fields,
         };
+        if let Some(remember) = remember
+            && let Some(text) = respond(&answer, Some(&stored))
+        {
+            remember_answer(&tx, &remember, now, &text)?;
+        }
+        tx.commit()?;
         Ok(Some((answer, Some(stored))))
     }
 
@@ -544,17 +558,28 @@ impl SqliteStore {
         if let Some(remember) = remember
             && let Some(text) = respond(&answer, &stored)
         {
-            let oldest =
-                now.as_millis() - (remember.ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000;
-            tx.prepare_cached("DELETE FROM idempotency WHERE created_ms < ?1")?
-                .execute(params![oldest])?;
-            tx.prepare_cached("INSERT OR REPLACE INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
-                params![remember.user, remember.key, &remember.fingerprint[..], now.as_millis(), text],
-            )?;
+            remember_answer(&tx, &remember, now, &text)?;
         }
         tx.commit()?;
         Ok((answer, stored))
     }
+}
+
+/// Stores an answer under its idempotency key (forgetting the expired ones).
+fn remember_answer(
+    conn: &Connection,
+    remember: &Remember,
+    now: UtcMillis,
+    answer: &str,
+) -> Result<(), StoreError> {
+    let oldest = now.as_millis() - (remember.ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000;
+    conn.prepare_cached("DELETE FROM idempotency WHERE created_ms < ?1")?
+        .execute(params![oldest])?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![remember.user, remember.key, &remember.fingerprint[..], now.as_millis(), answer])?;
+    Ok(())
 }
 
 /// Whether a master-data list holds an item, as the connection (and its transaction)
