@@ -360,6 +360,10 @@ async fn a_genuine_conflict_is_parked_and_answered_409_once_per_device_submissio
         again["conflict_id"], "c-000001",
         "the same device submission is not parked twice"
     );
+    assert_eq!(
+        again["server_etag"], p["server_etag"],
+        "and it is answered as the first time"
+    );
     let (_, record) = s.get("INS-1").await;
     assert_eq!(
         (

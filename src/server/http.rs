@@ -978,7 +978,8 @@ async fn sync(
             let schema = state.config.types.get(&record_type).expect("checked above");
             let decide = |known: &Known| {
                 if let Some(parked) = &known.parked_conflict {
-                    return (Outcome::Parked(parked.clone()), Effect::Nothing);
+                    let current = known.versions.last().cloned();
+                    return (Outcome::Parked(parked.clone(), current), Effect::Nothing);
                 }
                 let current = known.versions.last().cloned();
                 match decide_put(
@@ -1319,7 +1320,7 @@ enum Outcome {
     Current(Option<StoredVersion<'static>>, Option<Report>),
     Exists(Option<StoredVersion<'static>>),
     Park(ParkKind, Vec<String>, Option<StoredVersion<'static>>),
-    Parked(Parked),
+    Parked(Parked, Option<StoredVersion<'static>>),
     Refused(Refusal, Option<StoredVersion<'static>>),
 }
 
@@ -1362,8 +1363,8 @@ impl Outcome {
             (Outcome::Park(kind, paths, current), Stored::Conflict(cid)) => {
                 parked(*kind, &cid.to_string(), paths.clone(), current.as_ref()).into()
             }
-            (Outcome::Parked(p), _) => {
-                parked(p.kind, &p.id.to_string(), p.paths.clone(), None).into()
+            (Outcome::Parked(p, current), _) => {
+                parked(p.kind, &p.id.to_string(), p.paths.clone(), current.as_ref()).into()
             }
             (Outcome::Refused(refusal, current), _) => {
                 refused(refusal.clone(), current.as_ref()).into()
