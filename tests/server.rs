@@ -1376,3 +1376,38 @@ async fn a_retried_resolution_gets_the_same_answer_and_resolves_once() {
     );
     s.task.abort();
 }
+
+#[tokio::test]
+async fn a_retried_master_data_put_is_applied_once() {
+    let (_dir, path) = db();
+    let s = start_with_refs(&path).await;
+    let send = || {
+        s.client
+            .put(format!("{}/v1/master/sites", s.base))
+            .bearer_auth("adm-token")
+            .header("Idempotency-Key", "sites-1")
+            .json(&json!({"items": [{"id": "S-1"}]}))
+            .send()
+    };
+    let first = send().await.unwrap();
+    let etag = first.headers()["etag"].clone();
+    assert!(etag.to_str().unwrap().starts_with("\"1-"));
+    let again = send().await.unwrap();
+    assert_eq!(
+        (
+            again.headers()["etag"].clone(),
+            again.headers()["idempotent-replayed"].to_str().unwrap()
+        ),
+        (etag, "true")
+    );
+    let read = s
+        .request(reqwest::Method::GET, "/v1/master/sites", "ana")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        read.headers()["etag"].to_str().unwrap().starts_with("\"1-"),
+        "no second version of the list"
+    );
+    s.task.abort();
+}

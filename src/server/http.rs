@@ -769,9 +769,10 @@ async fn put_master(
     body: Body,
 ) -> Response {
     answer(async {
-        signed_in(&state.config, &headers, Role::Admin)?;
+        let user = signed_in(&state.config, &headers, Role::Admin)?.clone();
         let bytes = json_body(&state.config, &headers, body).await?;
-        idempotency_key(&headers)?;
+        let idempotency = idempotency_key(&headers)?;
+        let fingerprint = fingerprint("PUT", &format!("/v1/master/{list}"), &bytes, None);
         let body: MasterBody = serde_json::from_slice(&bytes)
             .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
         let mut ids = Vec::with_capacity(body.items.len());
@@ -786,14 +787,23 @@ async fn put_master(
             }
         }
         let items = serde_json::to_string(&body.items).map_err(|e| Problem::internal(&e))?;
-        let stored = blocking(state, move |store| {
+        blocking(state.clone(), move |store| -> Result<Reply, Problem> {
+            let now = UtcMillis::now();
+            let remember =
+                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
+                };
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            store
-                .put_master(&list, &items, &ids, UtcMillis::now())
-                .map(|m| (list, m))
+            let respond = |master: &crate::store::MasterList| {
+                serde_json::to_string(&master_reply(&list, master)).ok()
+            };
+            let master = store
+                .put_master(&list, &items, &ids, now, Some(remember), respond)
+                .map_err(|e| Problem::internal(&e))?;
+            Ok(master_reply(&list, &master))
         })
-        .await?;
-        Ok(master_reply(&stored.0, &stored.1))
+        .await
     })
     .await
 }

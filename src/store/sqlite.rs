@@ -337,12 +337,16 @@ impl SqliteStore {
     }
 
     /// Replaces a master-data list; `ids` are its items' ids, `items` the list as sent.
+    /// With `remember`, the answer `respond` gives is stored under the key in the same
+    /// transaction.
     pub fn put_master(
         &mut self,
         list: &str,
         items: &str,
         ids: &[&str],
         now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&MasterList) -> Option<String>,
     ) -> Result<MasterList, StoreError> {
         let tx = self.unit()?;
         let version: i64 = tx
@@ -362,16 +366,22 @@ impl SqliteStore {
                 insert.execute(params![list, id])?;
             }
         }
-        tx.commit()?;
         let version = u64::try_from(version)
             .ok()
             .and_then(Version::new)
             .ok_or_else(|| StoreError("bad list version".into()))?;
-        Ok(MasterList {
+        let master = MasterList {
             items: items.into(),
             version,
             last_modified: now,
-        })
+        };
+        if let Some(remember) = remember
+            && let Some(text) = respond(&master)
+        {
+            remember_answer(&tx, &remember, now, &text)?;
+        }
+        tx.commit()?;
+        Ok(master)
     }
 
     /// A master-data list, if it was ever put.
@@ -1034,9 +1044,11 @@ mod master_tests {
         let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         let now = UtcMillis::now();
         let first = store
-            .put_master("sites", "[a]", &["S-1", "S-4"], now)
+            .put_master("sites", "[a]", &["S-1", "S-4"], now, None, |_| None)
             .unwrap();
-        let second = store.put_master("sites", "[b]", &["S-4"], now).unwrap();
+        let second = store
+            .put_master("sites", "[b]", &["S-4"], now, None, |_| None)
+            .unwrap();
         assert_eq!((first.version.get(), second.version.get()), (1, 2));
         assert_eq!(store.master("sites").unwrap().unwrap().items, "[b]");
         assert_eq!(store.master("zones").unwrap(), None);
