@@ -18,18 +18,34 @@ pub struct ServeArgs {
     /// SQLite file, instead of the configuration's.
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
+    /// Also load the demo users, types, master data and records (assets/demo/).
+    #[arg(long)]
+    demo: bool,
 }
 
 pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
     let name = args.config.display();
     let text = std::fs::read_to_string(&args.config)
         .map_err(|e| Failure::input(format!("{name}: cannot read: {e}")))?;
-    let config = Config::from_toml(&text).map_err(|e| Failure::input(format!("{name}: {e}")))?;
+    let mut config =
+        Config::from_toml(&text).map_err(|e| Failure::input(format!("{name}: {e}")))?;
+    if args.demo {
+        crate::server::demo::add_to(&mut config)
+            .map_err(|e| Failure::input(format!("demo configuration: {e}")))?;
+    }
     let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
     let db = args
         .db
         .clone()
         .unwrap_or_else(|| PathBuf::from(&config.database));
+    if args.demo {
+        let seeded = crate::store::SqliteStore::open(&db)
+            .and_then(|mut store| crate::server::demo::seed(&mut store))
+            .map_err(|e| Failure::input(format!("{}: {e}", db.display())))?;
+        eprintln!(
+            "syncdesk serve: demo data loaded ({seeded} new records; tokens demo-ana, demo-ben, demo-sue, demo-root)"
+        );
+    }
     let state = AppState::open(config, &db)
         .map_err(|e| Failure::input(format!("{}: {e}", db.display())))?;
     let state = Arc::new(state);

@@ -1,0 +1,111 @@
+//! `syncdesk serve` as a process: its configuration errors, and `--demo` for real.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_broken_configuration_exits_two_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "listen = \"x\"\n[[users]]\nname = \"a\"\nrole = \"boss\"\ntoken = \"t\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_syncdesk"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("bad.toml: line") && err.contains("boss"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn serve_demo_loads_users_master_data_and_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("syncdesk.toml");
+    std::fs::write(&config, "# nothing but the demo\n").unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_syncdesk"))
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(dir.path().join("demo.db"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Killed(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let record: Value = client
+        .get(format!("{base}/v1/inspections/INS-1001"))
+        .bearer_auth("demo-ana")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            record["version"].as_u64(),
+            record["fields"]["site_id"].as_str()
+        ),
+        (Some(1), Some("S-4"))
+    );
+    let sites: Value = client
+        .get(format!("{base}/v1/master/sites"))
+        .bearer_auth("demo-ben")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sites["items"].as_array().unwrap().len(), 5);
+    let queue = client
+        .get(format!("{base}/v1/conflicts"))
+        .bearer_auth("demo-sue")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.status(),
+        reqwest::StatusCode::OK,
+        "sue is a supervisor"
+    );
+}
