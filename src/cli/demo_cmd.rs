@@ -75,7 +75,13 @@ pub fn run() -> Result<Exit, Failure> {
         }
         Ok(())
     };
-    show().map_err(|e| Failure::input(format!("cannot write: {e}")))?;
+    // A closed pipe (`| head`) is not an error of the demo.
+    match show() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(Failure::input(format!("cannot write: {e}")));
+        }
+        _ => {}
+    }
     Ok(Exit::Ok)
 }
 
