@@ -1464,15 +1464,36 @@ fn refused(refusal: Refusal, current: Option<&StoredVersion>) -> Problem {
     }
 }
 
+/// A record as the API shows it, serialized straight from the stored version (a
+/// `serde_json::Value` in between would copy every field once more).
+#[derive(serde::Serialize)]
+struct RecordOut<'v> {
+    id: &'v str,
+    version: Version,
+    last_modified: UtcMillis,
+    modified_by: &'v str,
+    deleted: bool,
+    fields: &'v Object<'v>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merge: Option<serde_json::Value>,
+}
+
+impl<'v> RecordOut<'v> {
+    fn of(id: &'v str, v: &'v StoredVersion, merge: Option<serde_json::Value>) -> Self {
+        Self {
+            id,
+            version: v.version,
+            last_modified: v.last_modified,
+            modified_by: &v.modified_by,
+            deleted: v.deleted,
+            fields: &v.fields,
+            merge,
+        }
+    }
+}
+
 fn record_json(id: &str, v: &StoredVersion) -> serde_json::Value {
-    json!({
-        "id": id,
-        "version": v.version,
-        "last_modified": v.last_modified,
-        "modified_by": v.modified_by,
-        "deleted": v.deleted,
-        "fields": v.fields,
-    })
+    serde_json::to_value(RecordOut::of(id, v, None)).unwrap_or_default()
 }
 
 fn record_reply(
@@ -1481,11 +1502,15 @@ fn record_reply(
     v: &StoredVersion,
     merge: Option<serde_json::Value>,
 ) -> Reply {
-    let mut body = record_json(id, v);
-    if let (Some(merge), Some(members)) = (merge, body.as_object_mut()) {
-        members.insert("merge".into(), merge);
+    let body = serde_json::to_string(&RecordOut::of(id, v, merge)).unwrap_or_default();
+    Reply {
+        status: status.as_u16(),
+        problem: false,
+        etag: Some(etag_of(v)),
+        location: None,
+        body,
+        replayed: false,
     }
-    Reply::json(status, &body, Some(etag_of(v)))
 }
 
 fn etag_of(v: &StoredVersion) -> String {
