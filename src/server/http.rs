@@ -25,7 +25,7 @@ use crate::store::{
 };
 use crate::sync::{
     Create, Decision, IfMatch, ParkKind, Put, Refusal, Report, StoredVersion, decide_create,
-    decide_put, unlisted_references,
+    decide_put, if_match_holds, unlisted_references,
 };
 use sha2::{Digest, Sha256};
 
@@ -374,12 +374,7 @@ async fn delete(
                         Effect::Nothing,
                     );
                 };
-                let matched = !current.deleted
-                    && match if_match {
-                        IfMatch::Any => true,
-                        IfMatch::Tag(tag) => tag.matches(current.version),
-                        IfMatch::Unusable => false,
-                    };
+                let matched = if_match_holds(if_match, &current);
                 if !matched {
                     return (
                         Outcome::Refused(Refusal::PreconditionFailed, Some(current)),
@@ -604,8 +599,7 @@ async fn resolve_conflict(
                         );
                     }
                     let fresh = match (if_match, current) {
-                        (Some(IfMatch::Any), Some(c)) => !c.deleted,
-                        (Some(IfMatch::Tag(tag)), Some(c)) => !c.deleted && tag.matches(c.version),
+                        (Some(if_match), Some(c)) => if_match_holds(if_match, c),
                         (None, None) => creating,
                         _ => false,
                     };

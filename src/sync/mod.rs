@@ -116,7 +116,7 @@ pub fn decide_put<'a>(
         return Decision::Refuse(Refusal::PreconditionRequired);
     }
     if let Some(if_match) = put.if_match
-        && !matches(if_match, current)
+        && !if_match_holds(if_match, current)
     {
         return Decision::Refuse(Refusal::PreconditionFailed);
     }
@@ -300,7 +300,8 @@ pub fn unlisted_references(
         .collect()
 }
 
-fn matches(if_match: IfMatch, current: &StoredVersion) -> bool {
+/// Whether `If-Match` names the current version (strict: never a deleted record).
+pub fn if_match_holds(if_match: IfMatch, current: &StoredVersion) -> bool {
     !current.deleted
         && match if_match {
             IfMatch::Any => true,
