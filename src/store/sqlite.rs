@@ -777,7 +777,7 @@ mod tests {
 
     impl SqliteStore {
         /// A write that remembers no answer.
-        fn write_plain<T>(
+        pub(super) fn write_plain<T>(
             &mut self,
             key: RecordKey,
             from: Option<Version>,
@@ -1063,24 +1063,16 @@ mod master_tests {
             captured_at: None,
         };
         let (seen, _) = store
-            .write(
-                key,
-                None,
-                &author,
-                now,
-                None,
-                |k| {
+            .write_plain(key, None, &author, now, |k| {
+                (
                     (
-                        (
-                            (k.listed)("sites", "S-4"),
-                            (k.listed)("sites", "S-1"),
-                            (k.listed)("zones", "S-4"),
-                        ),
-                        Effect::Nothing,
-                    )
-                },
-                |_, _| None,
-            )
+                        (k.listed)("sites", "S-4"),
+                        (k.listed)("sites", "S-1"),
+                        (k.listed)("zones", "S-4"),
+                    ),
+                    Effect::Nothing,
+                )
+            })
             .unwrap();
         assert_eq!(seen, (true, false, false));
     }
@@ -1110,23 +1102,15 @@ mod feed_tests {
                 id,
             };
             store
-                .write(
-                    key,
-                    None,
-                    &author,
-                    UtcMillis::now(),
-                    None,
-                    |_| {
-                        (
-                            (),
-                            Effect::Append {
-                                fields,
-                                deleted: false,
-                            },
-                        )
-                    },
-                    |_, _| None,
-                )
+                .write_plain(key, None, &author, UtcMillis::now(), |_| {
+                    (
+                        (),
+                        Effect::Append {
+                            fields,
+                            deleted: false,
+                        },
+                    )
+                })
                 .unwrap();
         };
         put("a", 1); // seq 1
@@ -1184,23 +1168,15 @@ mod batch_tests {
                 panic!()
             };
             let (_, stored) = store
-                .write(
-                    key,
-                    None,
-                    &author,
-                    UtcMillis::now(),
-                    None,
-                    |_| {
-                        (
-                            (),
-                            Effect::Append {
-                                fields,
-                                deleted: false,
-                            },
-                        )
-                    },
-                    |_, _| None,
-                )
+                .write_plain(key, None, &author, UtcMillis::now(), |_| {
+                    (
+                        (),
+                        Effect::Append {
+                            fields,
+                            deleted: false,
+                        },
+                    )
+                })
                 .unwrap();
             assert!(
                 matches!(stored, Stored::Version(v) if v.version.get() == n),
