@@ -340,15 +340,8 @@ async fn a_stale_base_with_disjoint_edits_merges_over_http() {
 async fn a_genuine_conflict_is_parked_and_answered_409_once_per_device_submission() {
     let (_dir, path) = db();
     let s = start(&path).await;
-    s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
-        .await;
-    s.sync(
-        "ben",
-        "INS-1",
-        json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's"}}),
-    )
-    .await;
-    let body = json!({"base_version": 1, "device_id": "tab-17", "device_seq": 5, "fields": {"site_id": "S-4", "notes": "ana's"}});
+    ben_changed_the_notes(&s).await;
+    let body = json!({"base_version": 1, "device_id": "tab-17", "device_seq": 5, "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}});
     let (status, p) = problem(s.sync("ana", "INS-1", body.clone()).await).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(p["type"], "https://syncdesk.dev/problems/edit-conflict");
@@ -547,15 +540,9 @@ async fn a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once() {
 async fn a_retried_conflict_is_parked_once() {
     let (_dir, path) = db();
     let s = start(&path).await;
-    s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
-        .await;
-    s.sync(
-        "ben",
-        "INS-1",
-        json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's"}}),
-    )
-    .await;
-    let body = r#"{"base_version": 1, "fields": {"site_id": "S-4", "notes": "ana's"}}"#;
+    ben_changed_the_notes(&s).await;
+    let body =
+        r#"{"base_version": 1, "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}}"#;
     let (_, first) = problem(
         s.put_with_key("ana", "INS-1", "k-409", body)
             .send()
@@ -952,14 +939,20 @@ impl Server {
 
 /// A record INS-1 with a parked edit conflict on /notes (c-000001): ben wrote v2.
 async fn with_conflict(s: &Server) {
+    ben_changed_the_notes(s).await;
+    let r = s.sync("ana", "INS-1", json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}})).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+}
+
+/// INS-1 created with notes "a" (version 1), then ben's sync made them "ben's" (version 2).
+async fn ben_changed_the_notes(s: &Server) {
     s.create(
         "INS-1",
         json!({"site_id": "S-4", "notes": "a", "status": "open"}),
     )
     .await;
-    s.sync("ben", "INS-1", json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open"}})).await;
-    let r = s.sync("ana", "INS-1", json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}})).await;
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open"}});
+    assert_eq!(s.sync("ben", "INS-1", body).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -460,9 +460,7 @@ async fn read_conflict(
 ) -> Response {
     answer(async {
         signed_in(&state.config, &headers, Role::Supervisor)?;
-        let id = cid
-            .parse::<ConflictId>()
-            .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))?;
+        let id = conflict_id(&cid)?;
         let state2 = state.clone();
         let found = reading(state, move |store| {
             let Some(row) = store.conflict(id)? else {
@@ -521,9 +519,7 @@ async fn resolve_conflict(
 ) -> Response {
     answer(async {
         let user = signed_in(&state.config, &headers, Role::Supervisor)?.clone();
-        let id = cid
-            .parse::<ConflictId>()
-            .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))?;
+        let id = conflict_id(&cid)?;
         let exists = reading(state.clone(), move |store| store.conflict(id)).await?;
         let Some(conflict) = exists else {
             return Err(Problem::not_found(format!("no conflict {cid:?}")));
@@ -673,6 +669,12 @@ fn resolution_reply(
     }
 }
 
+/// The conflict a path segment names (`c-000042`); 404 for anything else.
+fn conflict_id(cid: &str) -> Result<ConflictId, Problem> {
+    cid.parse()
+        .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))
+}
+
 fn conflict_summary(row: &ConflictRow) -> serde_json::Value {
     let mut summary = conflict_head(row);
     if let Some(members) = summary.as_object_mut() {
@@ -813,7 +815,7 @@ async fn read_master(
         let Some(master) = reading(state, move |store| store.master(&name)).await? else {
             return Err(Problem::not_found(format!("no master-data list {list:?}")));
         };
-        let etag = Etag::new(master.version, master.last_modified).to_string();
+        let etag = master_etag(&master);
         let unchanged = headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -837,9 +839,13 @@ async fn read_master(
     .await
 }
 
+fn master_etag(master: &crate::store::MasterList) -> String {
+    Etag::new(master.version, master.last_modified).to_string()
+}
+
 fn master_reply(list: &str, master: &crate::store::MasterList) -> Reply {
     let items: serde_json::Value = serde_json::from_str(&master.items).unwrap_or_default();
-    let etag = Etag::new(master.version, master.last_modified).to_string();
+    let etag = master_etag(master);
     Reply::json(
         StatusCode::OK,
         &json!({"list": list, "items": items}),

@@ -794,7 +794,15 @@ mod tests {
         id: "INS-1",
     };
 
-    fn author(device: Option<(&'static str, u64)>) -> Author<'static> {
+    /// A store in a fresh temporary folder (kept as long as the guard lives).
+    pub(super) fn fresh_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        (dir, store)
+    }
+
+    /// Ana, writing from the device given, if any.
+    pub(super) fn author(device: Option<(&'static str, u64)>) -> Author<'static> {
         Author {
             user: "ana",
             device_id: device.map(|d| d.0),
@@ -864,8 +872,7 @@ mod tests {
 
     #[test]
     fn a_write_sees_the_versions_since_its_base_and_the_device_history() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let (_dir, mut store) = fresh_store();
         for n in 1..=3 {
             append(&mut store, None, json!({"n": n}), Some(("tab", n)));
         }
@@ -906,8 +913,7 @@ mod tests {
 
     #[test]
     fn a_parked_submission_gets_a_conflict_id_and_is_found_again_by_device() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let (_dir, mut store) = fresh_store();
         append(&mut store, None, json!({"n": 1}), None);
         let (before, stored) = store
             .write_plain(
@@ -955,18 +961,12 @@ mod idempotency_tests {
 
     #[test]
     fn an_answer_is_remembered_with_its_write_and_forgotten_after_its_ttl() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let (_dir, mut store) = super::tests::fresh_store();
         let key = RecordKey {
             record_type: "t",
             id: "1",
         };
-        let author = Author {
-            user: "ana",
-            device_id: None,
-            device_seq: None,
-            captured_at: None,
-        };
+        let author = super::tests::author(None);
         let remember = Remember {
             user: "ana",
             key: "k1",
@@ -1040,8 +1040,7 @@ mod master_tests {
 
     #[test]
     fn a_master_list_is_replaced_whole_and_checked_inside_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let (_dir, mut store) = super::tests::fresh_store();
         let now = UtcMillis::now();
         let first = store
             .put_master("sites", "[a]", &["S-1", "S-4"], now, None, |_| None)
@@ -1056,12 +1055,7 @@ mod master_tests {
             record_type: "t",
             id: "1",
         };
-        let author = Author {
-            user: "ana",
-            device_id: None,
-            device_seq: None,
-            captured_at: None,
-        };
+        let author = super::tests::author(None);
         let (seen, _) = store
             .write_plain(key, None, &author, now, |k| {
                 (
@@ -1085,14 +1079,8 @@ mod feed_tests {
 
     #[test]
     fn the_feed_lists_each_changed_record_once_by_its_last_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        let author = Author {
-            user: "ana",
-            device_id: None,
-            device_seq: None,
-            captured_at: None,
-        };
+        let (_dir, mut store) = super::tests::fresh_store();
+        let author = super::tests::author(None);
         let mut put = |id: &str, n: i64| {
             let Json::Object(fields) = json!({"n": n}) else {
                 panic!()
@@ -1156,12 +1144,7 @@ mod batch_tests {
             record_type: "t",
             id: "1",
         };
-        let author = Author {
-            user: "ana",
-            device_id: None,
-            device_seq: None,
-            captured_at: None,
-        };
+        let author = super::tests::author(None);
         store.begin_batch().unwrap();
         for n in 1..=2 {
             let Json::Object(fields) = json!({"n": n}) else {
