@@ -1,13 +1,17 @@
 //! syncdesk: a sync protocol that answers 409 only for genuine conflicts, and a terminal
 //! desk to resolve them.
 
+pub mod atomic_file;
 pub mod cli;
+pub mod client;
 pub mod merge;
 pub mod model;
+pub mod protocol;
 pub mod sanitize;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod tui;
 
 /// A [`model::json::Json`] from a `serde_json::json!` literal, for tests and examples.
 #[macro_export]

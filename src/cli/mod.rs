@@ -1,8 +1,10 @@
 //! The command line: clap definitions, and one short function a command.
 
 mod demo_cmd;
+mod desk_cmd;
 mod merge_cmd;
 mod serve_cmd;
+pub mod user_config;
 
 use std::process::ExitCode;
 
@@ -16,6 +18,8 @@ pub enum Exit {
     Conflict = 1,
     /// Usage or input error.
     Input = 2,
+    /// The server is unreachable or refused.
+    Unreachable = 3,
 }
 
 impl From<Exit> for ExitCode {
@@ -48,7 +52,7 @@ impl Failure {
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -59,15 +63,29 @@ enum Command {
     Merge(merge_cmd::MergeArgs),
     /// Run the sync server.
     Serve(serve_cmd::ServeArgs),
+    /// The conflict desk on a server (what a bare `syncdesk` runs when one is configured).
+    Tui(desk_cmd::TuiArgs),
+    /// The conflict desk on an export file, offline; resolutions go to a file for `push`.
+    Open(desk_cmd::OpenArgs),
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Demo => demo_cmd::run(),
-        Command::Merge(args) => merge_cmd::run(&args),
-        Command::Serve(args) => serve_cmd::run(&args),
+        Some(Command::Demo) => demo_cmd::run(),
+        Some(Command::Merge(args)) => merge_cmd::run(&args),
+        Some(Command::Serve(args)) => serve_cmd::run(&args),
+        Some(Command::Tui(args)) => desk_cmd::tui(&args),
+        Some(Command::Open(args)) => desk_cmd::open(&args),
+        None if desk_cmd::server_configured() => desk_cmd::tui(&Default::default()),
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            Err(Failure::input(
+                "no command, and no server configured for the desk (see syncdesk tui --help)",
+            ))
+        }
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -3,6 +3,7 @@
 
 mod diff;
 mod equal;
+mod resolve;
 mod shape;
 mod text;
 mod three_way;
@@ -13,6 +14,7 @@ use crate::model::json::Json;
 
 pub use diff::{Change, diff};
 pub use equal::{sides_equal, values_equal};
+pub use resolve::{Choice, Choices, resolve};
 pub use text::{Edit, EditOp, InlineDiff, text_diff};
 pub use three_way::{Merge, merge};
 

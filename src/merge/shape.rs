@@ -137,7 +137,7 @@ impl<'v, 'a> KeyedList<'v, 'a> {
 }
 
 /// A key value as a path segment: strings as they are, numbers in their JSON form.
-fn segment_of<'v>(v: &'v Json) -> Option<Cow<'v, str>> {
+pub(crate) fn segment_of<'v>(v: &'v Json) -> Option<Cow<'v, str>> {
     match v {
         Json::String(s) => Some(Cow::Borrowed(s)),
         Json::Number(n) => Some(Cow::Owned(n.to_string())),

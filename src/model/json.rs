@@ -460,6 +460,23 @@ impl<'de: 'a, 'a> Deserialize<'de> for Object<'a> {
     }
 }
 
+/// Reads a value that outlives its input, for small values kept long (choices, drafts):
+/// through `serde_json::Value`, a detour too slow for records.
+pub fn owned_json<'de, D: Deserializer<'de>>(d: D) -> Result<Json<'static>, D::Error> {
+    serde_json::Value::deserialize(d).map(Json::from)
+}
+
+/// [`owned_json`] for an object.
+pub fn owned_object<'de, D: Deserializer<'de>>(d: D) -> Result<Object<'static>, D::Error> {
+    match owned_json(d)? {
+        Json::Object(o) => Ok(o),
+        other => Err(de::Error::custom(format_args!(
+            "expected an object, found {}",
+            other.kind()
+        ))),
+    }
+}
+
 struct JsonVisitor;
 
 impl<'de> Visitor<'de> for JsonVisitor {

@@ -116,6 +116,40 @@ impl Schemas {
     }
 }
 
+impl TypeSchema {
+    /// Reads the body of `GET /v1/schema/{type}` (the same fields as the TOML form).
+    pub fn from_json(text: &str) -> Result<Self, SchemaError> {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(rename = "type")]
+            name: String,
+            schema_version: u32,
+            #[serde(default)]
+            same_user_overlap: SameUserOverlap,
+            #[serde(default)]
+            fields: BTreeMap<String, RawField>,
+        }
+        let fault = |message: String| SchemaError {
+            place: None,
+            message,
+        };
+        let body: Body = serde_json::from_str(text).map_err(|e| fault(e.to_string()))?;
+        let mut fields = BTreeMap::new();
+        for (name, raw) in body.fields {
+            let spec = raw
+                .into_spec()
+                .map_err(|m| fault(format!("fields.{name}: {m}")))?;
+            fields.insert(name, spec);
+        }
+        Ok(Self {
+            name: body.name,
+            schema_version: body.schema_version,
+            same_user_overlap: body.same_user_overlap,
+            fields,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawType {

@@ -1,0 +1,184 @@
+//! An export file worked on offline: its conflicts, and the resolutions file it grows.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{Loaded, SourceError, Submission, SubmitOutcome};
+use crate::model::time::UtcMillis;
+use crate::protocol::{
+    ConflictDetail, ConflictSummary, ExportFile, FileError, ResolutionEntry, ResolutionInfo,
+    ResolutionsFile, Status, choice_names,
+};
+
+/// The conflicts of one export and the resolutions made on them so far.
+pub struct ExportBook {
+    name: String,
+    conflicts: Vec<ConflictDetail<'static>>,
+    by_id: HashMap<String, usize>,
+    out: PathBuf,
+    made: Mutex<ResolutionsFile>,
+}
+
+impl ExportBook {
+    /// Reads `path`; resolutions go to `out` (default: `NAME.resolutions.json` beside it).
+    /// Resolutions already in `out` are kept, and their conflicts show as resolved.
+    pub fn open(path: &Path, out: Option<&Path>) -> Result<Self, FileError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| FileError {
+            file: name.clone(),
+            message: e.to_string(),
+        })?;
+        let out = out.map_or_else(|| default_out(path), Path::to_path_buf);
+        let made = match std::fs::read_to_string(&out) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| FileError {
+                file: out.display().to_string(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ResolutionsFile::new(),
+            Err(e) => {
+                return Err(FileError {
+                    file: out.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        Self::from_text(&name, &text, out, made)
+    }
+
+    /// An export from its text (the name says JSON or NDJSON, and names faults).
+    pub fn from_text(
+        name: &str,
+        text: &str,
+        out: PathBuf,
+        made: ResolutionsFile,
+    ) -> Result<Self, FileError> {
+        let file = ExportFile::parse(name, text)?;
+        let mut conflicts: Vec<ConflictDetail<'static>> = file
+            .conflicts
+            .into_iter()
+            .map(ConflictDetail::into_owned)
+            .collect();
+        let mut by_id = HashMap::with_capacity(conflicts.len());
+        for (i, c) in conflicts.iter().enumerate() {
+            if by_id.insert(c.id.clone(), i).is_some() {
+                return Err(FileError {
+                    file: name.to_string(),
+                    message: format!("conflict {} appears twice", c.id),
+                });
+            }
+        }
+        for entry in &made.resolutions {
+            if let Some(&i) = by_id.get(&entry.conflict_id) {
+                mark_resolved(&mut conflicts[i], entry);
+            }
+        }
+        Ok(Self {
+            name: name.to_string(),
+            conflicts,
+            by_id,
+            out,
+            made: Mutex::new(made),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where resolutions are written.
+    pub fn out_path(&self) -> &Path {
+        &self.out
+    }
+
+    /// The queue lines, oldest first; `all` includes resolved ones.
+    pub fn summaries(&self, all: bool) -> Vec<ConflictSummary> {
+        let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<ConflictSummary> = self
+            .conflicts
+            .iter()
+            .map(|c| {
+                let mut s = c.summary();
+                if let Some(entry) = made.resolutions.iter().find(|r| r.conflict_id == c.id) {
+                    s.status = Status::Resolved;
+                    s.resolution = Some(info(entry));
+                }
+                s
+            })
+            .filter(|s| all || s.status == Status::Open)
+            .collect();
+        out.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    pub fn load(&self, id: &str) -> Result<Loaded, SourceError> {
+        let i = self.by_id.get(id).ok_or_else(|| SourceError::Refused {
+            status: 404,
+            message: format!("{} holds no conflict {id}", self.name),
+        })?;
+        let detail = self.conflicts[*i].clone();
+        Ok(Loaded {
+            etag: detail.server.as_ref().map(|s| s.etag.clone()),
+            detail,
+            schema: None,
+        })
+    }
+
+    /// Records a resolution in the resolutions file (written whole, atomically).
+    pub fn resolve(&self, submission: &Submission) -> Result<SubmitOutcome, SourceError> {
+        let i = self.by_id.get(&submission.conflict_id).ok_or_else(|| {
+            SourceError::File(format!(
+                "{} holds no conflict {}",
+                self.name, submission.conflict_id
+            ))
+        })?;
+        let etag = self.conflicts[*i].server.as_ref().map(|s| s.etag.clone());
+        if etag != submission.if_match {
+            return Ok(SubmitOutcome::Stale);
+        }
+        let mut made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = made.clone();
+        next.put(ResolutionEntry {
+            conflict_id: submission.conflict_id.clone(),
+            record_type: submission.record_type.clone(),
+            record_id: submission.record_id.clone(),
+            if_match: submission.if_match.clone(),
+            fields: submission.fields.clone(),
+            choices: choice_names(&submission.choices),
+            resolved_by: submission.resolved_by.clone(),
+            resolved_at: UtcMillis::now(),
+        });
+        let text = serde_json::to_vec_pretty(&next)
+            .map_err(|e| SourceError::File(format!("{}: {e}", self.out.display())))?;
+        crate::atomic_file::write(&self.out, &text)
+            .map_err(|e| SourceError::File(format!("{}: {e}", self.out.display())))?;
+        *made = next;
+        Ok(SubmitOutcome::Resolved {
+            version: None,
+            etag,
+        })
+    }
+}
+
+fn info(entry: &ResolutionEntry) -> ResolutionInfo {
+    ResolutionInfo {
+        resolved_by: entry.resolved_by.clone(),
+        resolved_at: entry.resolved_at,
+        choices: entry.choices.clone(),
+        version: None,
+    }
+}
+
+fn mark_resolved(detail: &mut ConflictDetail, entry: &ResolutionEntry) {
+    detail.status = Status::Resolved;
+    detail.resolution = Some(info(entry));
+}
+
+/// `queue.json` → `queue.resolutions.json`, beside it.
+fn default_out(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("conflicts");
+    path.with_file_name(format!("{stem}.resolutions.json"))
+}

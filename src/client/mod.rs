@@ -1,0 +1,112 @@
+//! Where conflicts come from and where resolutions go: a live server over HTTP, or an
+//! export file worked on offline. [`ConflictSource`] hides which of the two it is.
+
+mod export;
+mod server;
+
+pub use export::ExportBook;
+pub use server::ServerClient;
+
+use crate::merge::Choices;
+use crate::model::TypeSchema;
+use crate::model::json::Object;
+use crate::model::validate::FieldError;
+use crate::protocol::{ConflictDetail, ConflictSummary};
+
+/// Why a source could not answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SourceError {
+    /// No answer at all: refused connection, timeout, dropped mid-request.
+    #[error("server unreachable: {0}")]
+    Unreachable(String),
+    /// The server said no (401, 403, 404, 5xx ...), with its own words.
+    #[error("server answered {status}: {message}")]
+    Refused { status: u16, message: String },
+    /// An answer that is not what the protocol promises.
+    #[error("server answered something unreadable: {0}")]
+    Garbage(String),
+    /// Reading or writing a local file.
+    #[error("{0}")]
+    File(String),
+}
+
+/// A conflict ready to decide: its detail, the ETag a resolution must send, and the
+/// schema of its type when the source has one.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub detail: ConflictDetail<'static>,
+    pub etag: Option<String>,
+    pub schema: Option<TypeSchema>,
+}
+
+/// A resolution on its way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub conflict_id: String,
+    pub record_type: String,
+    pub record_id: String,
+    /// `None` for a parked create: sent as `If-None-Match: *`.
+    pub if_match: Option<String>,
+    pub fields: Object<'static>,
+    pub choices: Choices,
+    pub resolved_by: String,
+    /// Same decisions on the same server state, same key: a resend after a dropped
+    /// connection is answered from the server's memory, not applied twice.
+    pub idempotency_key: String,
+}
+
+/// How a submission ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitOutcome {
+    /// Applied: the record's new version and ETag (an export keeps the one it had).
+    Resolved {
+        version: Option<u64>,
+        etag: Option<String>,
+    },
+    /// The record changed since the detail was read (412).
+    Stale,
+    /// Someone else resolved it first (409).
+    Closed { by: String },
+    /// The resolved fields fail validation (422).
+    Invalid { errors: Vec<FieldError> },
+}
+
+/// A server or an export file.
+pub enum ConflictSource {
+    Server(ServerClient),
+    Export(ExportBook),
+}
+
+impl ConflictSource {
+    /// What to call it on screen: the server URL or the file name.
+    pub fn label(&self) -> String {
+        match self {
+            ConflictSource::Server(s) => s.base_url().to_string(),
+            ConflictSource::Export(e) => e.name().to_string(),
+        }
+    }
+
+    /// The queue, oldest first; `all` includes resolved conflicts.
+    pub async fn list(&self, all: bool) -> Result<Vec<ConflictSummary>, SourceError> {
+        match self {
+            ConflictSource::Server(s) => s.conflicts(if all { "all" } else { "open" }).await,
+            ConflictSource::Export(e) => Ok(e.summaries(all)),
+        }
+    }
+
+    /// One conflict with its current server side.
+    pub async fn load(&self, id: &str) -> Result<Loaded, SourceError> {
+        match self {
+            ConflictSource::Server(s) => s.load(id).await,
+            ConflictSource::Export(e) => e.load(id),
+        }
+    }
+
+    /// Sends (or, offline, records) a resolution.
+    pub async fn submit(&self, submission: &Submission) -> Result<SubmitOutcome, SourceError> {
+        match self {
+            ConflictSource::Server(s) => s.resolve(submission).await,
+            ConflictSource::Export(e) => e.resolve(submission),
+        }
+    }
+}

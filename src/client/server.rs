@@ -1,0 +1,245 @@
+//! The conflict endpoints of a syncdesk server, over HTTP.
+
+use std::time::Duration;
+
+use reqwest::{StatusCode, header};
+
+use super::{Loaded, SourceError, Submission, SubmitOutcome};
+use crate::model::TypeSchema;
+use crate::model::validate::FieldError;
+use crate::protocol::{ConflictDetail, ConflictSummary, Problem, choice_names};
+
+/// A signed-in connection to one server.
+#[derive(Clone)]
+pub struct ServerClient {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+/// Pages of the queue are read until this many conflicts, a guard against a server that
+/// keeps answering `next`.
+const MAX_QUEUE: usize = 200_000;
+
+impl ServerClient {
+    /// A client for `base` (`http://host:port`), signing in with `token`.
+    pub fn new(base: &str, token: &str) -> Result<Self, SourceError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| SourceError::Unreachable(e.to_string()))?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    /// `GET /v1/conflicts?status=...`, every page.
+    pub async fn conflicts(&self, status: &str) -> Result<Vec<ConflictSummary>, SourceError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            conflicts: Vec<ConflictSummary>,
+            next: Option<String>,
+        }
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("status", status.to_string()), ("limit", "1000".into())];
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.clone()));
+            }
+            let response = send(self.get("/v1/conflicts").query(&query)).await?;
+            let (status, body) = read(response).await?;
+            if status != StatusCode::OK {
+                return Err(refused(status, &body));
+            }
+            let page: Page = parse(&body)?;
+            let done = page.next.is_none() || page.conflicts.is_empty();
+            all.extend(page.conflicts);
+            if done || all.len() >= MAX_QUEUE {
+                return Ok(all);
+            }
+            cursor = page.next;
+        }
+    }
+
+    /// `GET /v1/conflicts/{cid}`, with the schema of its record type.
+    pub async fn load(&self, id: &str) -> Result<Loaded, SourceError> {
+        let response = send(self.get(&format!("/v1/conflicts/{id}"))).await?;
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (status, body) = read(response).await?;
+        if status != StatusCode::OK {
+            return Err(refused(status, &body));
+        }
+        let detail: ConflictDetail = parse(&body)?;
+        let detail = detail.into_owned();
+        let schema = self.schema(&detail.record_type).await?;
+        let etag = etag.or_else(|| detail.server.as_ref().map(|s| s.etag.clone()));
+        Ok(Loaded {
+            detail,
+            etag,
+            schema,
+        })
+    }
+
+    /// `GET /v1/schema/{type}`; `None` when the server has no schema for it.
+    async fn schema(&self, record_type: &str) -> Result<Option<TypeSchema>, SourceError> {
+        let response = send(self.get(&format!("/v1/schema/{record_type}"))).await?;
+        let (status, body) = read(response).await?;
+        match status {
+            StatusCode::OK => {
+                let text = std::str::from_utf8(&body)
+                    .map_err(|_| SourceError::Garbage("schema is not UTF-8".into()))?;
+                TypeSchema::from_json(text)
+                    .map(Some)
+                    .map_err(|e| SourceError::Garbage(format!("schema of {record_type}: {e}")))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(refused(status, &body)),
+        }
+    }
+
+    /// `POST /v1/conflicts/{cid}/resolution` with `If-Match` (or `If-None-Match: *`).
+    pub async fn resolve(&self, submission: &Submission) -> Result<SubmitOutcome, SourceError> {
+        let body = serde_json::json!({
+            "fields": submission.fields,
+            "choices": choice_names(&submission.choices),
+        });
+        let mut request = self
+            .http
+            .post(format!(
+                "{}/v1/conflicts/{}/resolution",
+                self.base, submission.conflict_id
+            ))
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", &submission.idempotency_key)
+            .json(&body);
+        request = match &submission.if_match {
+            Some(etag) => request.header(header::IF_MATCH, etag),
+            None => request.header(header::IF_NONE_MATCH, "*"),
+        };
+        let response = send(request).await?;
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (status, body) = read(response).await?;
+        match status {
+            StatusCode::OK | StatusCode::CREATED => {
+                let record: serde_json::Value = parse(&body)?;
+                Ok(SubmitOutcome::Resolved {
+                    version: record.get("version").and_then(|v| v.as_u64()),
+                    etag,
+                })
+            }
+            StatusCode::PRECONDITION_FAILED => Ok(SubmitOutcome::Stale),
+            StatusCode::CONFLICT => {
+                let problem: Problem = parse(&body)?;
+                if problem.name() != "conflict-closed" {
+                    return Err(refused(status, &body));
+                }
+                let by = problem
+                    .extra
+                    .get("resolved_by")
+                    .and_then(|v| v.as_str())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("someone")
+                    .to_string();
+                Ok(SubmitOutcome::Closed { by })
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                let problem: Problem = parse(&body)?;
+                let errors = problem
+                    .extra
+                    .get("errors")
+                    .and_then(|e| serde_json::from_value::<Vec<FieldErrorIn>>(e.clone()).ok())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| FieldError {
+                        path: e.path,
+                        message: e.message,
+                    })
+                    .collect::<Vec<_>>();
+                if errors.is_empty() {
+                    return Err(refused(status, &body));
+                }
+                Ok(SubmitOutcome::Invalid { errors })
+            }
+            _ => Err(refused(status, &body)),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct FieldErrorIn {
+    path: String,
+    message: String,
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, SourceError> {
+    request
+        .send()
+        .await
+        .map_err(|e| SourceError::Unreachable(describe(&e)))
+}
+
+async fn read(response: reqwest::Response) -> Result<(StatusCode, Vec<u8>), SourceError> {
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| SourceError::Unreachable(describe(&e)))?;
+    Ok((status, body.to_vec()))
+}
+
+fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, SourceError> {
+    serde_json::from_slice(body).map_err(|e| SourceError::Garbage(e.to_string()))
+}
+
+/// A refusal in the server's words (its problem `detail`), else the status alone.
+fn refused(status: StatusCode, body: &[u8]) -> SourceError {
+    let message = serde_json::from_slice::<Problem>(body)
+        .ok()
+        .map(|p| {
+            if p.detail.is_empty() {
+                p.title
+            } else {
+                p.detail
+            }
+        })
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+    SourceError::Refused {
+        status: status.as_u16(),
+        message: crate::sanitize::visible(&message).into_owned(),
+    }
+}
+
+/// reqwest's error with its causes, which say what actually failed (refused, timed out).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

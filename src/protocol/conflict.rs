@@ -1,0 +1,180 @@
+//! A parked submission as the queue shows it: summary and detail.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::json::Object;
+use crate::model::time::UtcMillis;
+use crate::sync::ParkKind;
+
+/// Whether a conflict still waits for a supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Open,
+    Resolved,
+}
+
+/// Who settled a conflict, when, how, and the version it made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolutionInfo {
+    pub resolved_by: String,
+    pub resolved_at: UtcMillis,
+    #[serde(default)]
+    pub choices: BTreeMap<String, String>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// One line of the queue (`GET /v1/conflicts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictSummary {
+    pub id: String,
+    pub status: Status,
+    pub kind: ParkKind,
+    pub record_type: String,
+    pub record_id: String,
+    pub submitted_by: String,
+    #[serde(default)]
+    pub device_id: Option<String>,
+    #[serde(default)]
+    pub captured_at: Option<UtcMillis>,
+    pub received_at: UtcMillis,
+    #[serde(default)]
+    pub conflicting_paths: Vec<String>,
+    #[serde(default)]
+    pub resolution: Option<ResolutionInfo>,
+}
+
+/// The version the technician started from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaseSide<'a> {
+    pub version: u64,
+    pub last_modified: UtcMillis,
+    pub modified_by: String,
+    #[serde(borrow)]
+    pub fields: Object<'a>,
+}
+
+/// What the technician sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalSide<'a> {
+    #[serde(borrow)]
+    pub fields: Object<'a>,
+}
+
+/// The record as the server holds it now; its `etag` is what a resolution must match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerSide<'a> {
+    pub version: u64,
+    pub last_modified: UtcMillis,
+    pub modified_by: String,
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(borrow)]
+    pub fields: Object<'a>,
+    pub etag: String,
+}
+
+/// A conflict with its three sides (`GET /v1/conflicts/{cid}`, one element of an export).
+/// The server's per-path `fields` list is not read: the desk merges the sides itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictDetail<'a> {
+    pub id: String,
+    pub status: Status,
+    pub kind: ParkKind,
+    pub record_type: String,
+    pub record_id: String,
+    pub submitted_by: String,
+    #[serde(default)]
+    pub device_id: Option<String>,
+    #[serde(default)]
+    pub captured_at: Option<UtcMillis>,
+    pub received_at: UtcMillis,
+    #[serde(borrow)]
+    pub base: Option<BaseSide<'a>>,
+    #[serde(borrow)]
+    pub local: LocalSide<'a>,
+    #[serde(borrow)]
+    pub server: Option<ServerSide<'a>>,
+    #[serde(default)]
+    pub conflicting_paths: Vec<String>,
+    #[serde(default)]
+    pub resolution: Option<ResolutionInfo>,
+}
+
+impl ConflictDetail<'_> {
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> ConflictDetail<'static> {
+        ConflictDetail {
+            id: self.id,
+            status: self.status,
+            kind: self.kind,
+            record_type: self.record_type,
+            record_id: self.record_id,
+            submitted_by: self.submitted_by,
+            device_id: self.device_id,
+            captured_at: self.captured_at,
+            received_at: self.received_at,
+            base: self.base.map(|b| BaseSide {
+                version: b.version,
+                last_modified: b.last_modified,
+                modified_by: b.modified_by,
+                fields: b.fields.into_owned(),
+            }),
+            local: LocalSide {
+                fields: self.local.fields.into_owned(),
+            },
+            server: self.server.map(|s| ServerSide {
+                version: s.version,
+                last_modified: s.last_modified,
+                modified_by: s.modified_by,
+                deleted: s.deleted,
+                fields: s.fields.into_owned(),
+                etag: s.etag,
+            }),
+            conflicting_paths: self.conflicting_paths,
+            resolution: self.resolution,
+        }
+    }
+
+    /// Its line in the queue.
+    pub fn summary(&self) -> ConflictSummary {
+        ConflictSummary {
+            id: self.id.clone(),
+            status: self.status,
+            kind: self.kind,
+            record_type: self.record_type.clone(),
+            record_id: self.record_id.clone(),
+            submitted_by: self.submitted_by.clone(),
+            device_id: self.device_id.clone(),
+            captured_at: self.captured_at,
+            received_at: self.received_at,
+            conflicting_paths: self.conflicting_paths.clone(),
+            resolution: self.resolution.clone(),
+        }
+    }
+}
+
+/// An RFC 9457 problem as a client reads it; members it does not know are kept.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub status: u16,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Problem {
+    /// The last segment of `type` (`edit-conflict`, `conflict-closed`, ...).
+    pub fn name(&self) -> &str {
+        self.kind.rsplit('/').next().unwrap_or_default()
+    }
+}

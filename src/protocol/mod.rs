@@ -1,0 +1,14 @@
+//! The wire types the desk reads and writes: conflict summaries and details, export and
+//! resolutions files, problem details. Shapes are sections 6, 7 and 9 of the contract.
+
+mod conflict;
+mod files;
+
+pub use conflict::{
+    BaseSide, ConflictDetail, ConflictSummary, LocalSide, Problem, ResolutionInfo, ServerSide,
+    Status,
+};
+pub use files::{
+    EXPORT_FORMAT, ExportFile, FileError, RESOLUTIONS_FORMAT, ResolutionEntry, ResolutionsFile,
+    choice_names,
+};

@@ -1,0 +1,71 @@
+//! Everything that can happen to the desk: a key's meaning, or a result coming back.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{SourceError, SubmitOutcome};
+use crate::protocol::ConflictSummary;
+
+/// What a key asks for. Named in snake_case in the user config's `[keys]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    Help,
+    Back,
+    Quit,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    Filter,
+    Sort,
+    Open,
+    Refresh,
+    NextConflict,
+    PreviousConflict,
+    TakeServer,
+    TakeLocal,
+    Manual,
+    AllServer,
+    AllLocal,
+    Undo,
+    Redo,
+    Layout,
+    Submit,
+    Confirm,
+}
+
+/// A step of the desk: a command, typed text, or the answer to an effect.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Command(Command),
+    /// A character typed into the filter or the value editor.
+    Type(char),
+    /// Backspace in a text field.
+    Erase,
+    /// Enter in a text field.
+    Accept,
+    /// The queue, or why it could not be read.
+    QueueLoaded(Result<Vec<ConflictSummary>, SourceError>),
+    /// A conflict ready to decide (prepared off the UI thread: merged, diffs computed).
+    ConflictLoaded(Result<Box<super::desk::Desk>, (String, SourceError)>),
+    /// The answer to a submission.
+    Submitted {
+        conflict_id: String,
+        outcome: Result<SubmitOutcome, SourceError>,
+    },
+    /// Text back from `$EDITOR` for a path (`None`: the editor failed or was cancelled).
+    Edited {
+        path: String,
+        text: Option<String>,
+    },
+    /// A draft could not be written (the decisions stay on screen).
+    DraftFailed(String),
+    /// Time passes (the spinner turns, ages grow).
+    Tick,
+}
+
+impl From<Command> for Action {
+    fn from(c: Command) -> Self {
+        Action::Command(c)
+    }
+}

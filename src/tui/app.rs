@@ -1,0 +1,331 @@
+//! All the desk's state: the queue, the open conflict, what is shown over them.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::desk::Desk;
+use super::keymap::{Keymap, Scope};
+use crate::protocol::{ConflictSummary, Status};
+
+/// The screen under any overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    List,
+    Detail,
+}
+
+/// What is drawn over the screen and takes the keys first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    Help,
+    /// The resolved record before it is sent.
+    Preview(Box<Preview>),
+    /// Typing a filter; `before` comes back on `Esc`.
+    Filter {
+        before: String,
+    },
+    /// Typing a value for a row.
+    Edit {
+        row: usize,
+        text: String,
+        error: Option<String>,
+    },
+}
+
+/// What a submission would send, worked out when the preview opens (not while drawing).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Preview {
+    /// `If-Match: "7-..."`, or the create precondition.
+    pub precondition: String,
+    /// What changes on the server: `path: old → new`.
+    pub changes: Vec<String>,
+    /// Conflicting paths without a decision yet.
+    pub undecided: Vec<String>,
+    /// Schema faults of the resolved record: `path: message`.
+    pub faults: Vec<String>,
+    /// The resolved record, pretty-printed, one line each.
+    pub record: Vec<String>,
+}
+
+/// How the detail shows the sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    #[default]
+    SideBySide,
+    Stacked,
+    WithBase,
+}
+
+impl Layout {
+    pub fn next(self) -> Self {
+        match self {
+            Layout::SideBySide => Layout::Stacked,
+            Layout::Stacked => Layout::WithBase,
+            Layout::WithBase => Layout::SideBySide,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::SideBySide => "side by side",
+            Layout::Stacked => "stacked",
+            Layout::WithBase => "with base",
+        }
+    }
+}
+
+/// The column the queue is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Oldest first: the contract's default.
+    #[default]
+    Received,
+    Record,
+    SubmittedBy,
+    /// Most conflicting fields first.
+    Fields,
+}
+
+impl SortKey {
+    pub fn next(self) -> Self {
+        match self {
+            SortKey::Received => SortKey::Record,
+            SortKey::Record => SortKey::SubmittedBy,
+            SortKey::SubmittedBy => SortKey::Fields,
+            SortKey::Fields => SortKey::Received,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Received => "oldest first",
+            SortKey::Record => "record",
+            SortKey::SubmittedBy => "submitted by",
+            SortKey::Fields => "most fields",
+        }
+    }
+}
+
+/// A line of news under the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The queue as loaded, and the slice of it a filter and sort show.
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    pub items: Vec<ConflictSummary>,
+    pub filter: String,
+    pub sort: SortKey,
+    /// Indexes into `items`, filtered and sorted.
+    pub visible: Vec<usize>,
+    /// Position in `visible`.
+    pub selected: usize,
+    /// Whether `items` holds resolved conflicts too.
+    pub has_resolved: bool,
+    pub loaded: bool,
+}
+
+impl Queue {
+    /// Whether the filter asks for resolved conflicts (`status:all`, `status:resolved`).
+    pub fn wants_resolved(&self) -> bool {
+        self.status_filter() != Some(Status::Open)
+    }
+
+    /// `Some(status)` to show only that status, `None` for all.
+    fn status_filter(&self) -> Option<Status> {
+        for word in self.filter.split_whitespace() {
+            match word {
+                "status:all" => return None,
+                "status:resolved" => return Some(Status::Resolved),
+                "status:open" => return Some(Status::Open),
+                _ => {}
+            }
+        }
+        Some(Status::Open)
+    }
+
+    /// Recomputes `visible`, keeping the selected conflict selected when it still shows.
+    pub fn refilter(&mut self) {
+        let keep = self.selected_item().map(|s| s.id.clone());
+        let status = self.status_filter();
+        let words: Vec<String> = self
+            .filter
+            .split_whitespace()
+            .filter(|w| !w.starts_with("status:"))
+            .map(str::to_lowercase)
+            .collect();
+        let mut visible: Vec<usize> = (0..self.items.len())
+            .filter(|&i| {
+                let c = &self.items[i];
+                status.is_none_or(|s| c.status == s) && words.iter().all(|w| matches(c, w))
+            })
+            .collect();
+        let items = &self.items;
+        match self.sort {
+            SortKey::Received => visible.sort_by(|&a, &b| {
+                (items[a].received_at, &items[a].id).cmp(&(items[b].received_at, &items[b].id))
+            }),
+            SortKey::Record => visible.sort_by(|&a, &b| {
+                (
+                    &items[a].record_type,
+                    &items[a].record_id,
+                    items[a].received_at,
+                )
+                    .cmp(&(
+                        &items[b].record_type,
+                        &items[b].record_id,
+                        items[b].received_at,
+                    ))
+            }),
+            SortKey::SubmittedBy => visible.sort_by(|&a, &b| {
+                (&items[a].submitted_by, items[a].received_at)
+                    .cmp(&(&items[b].submitted_by, items[b].received_at))
+            }),
+            SortKey::Fields => visible.sort_by(|&a, &b| {
+                items[b]
+                    .conflicting_paths
+                    .len()
+                    .cmp(&items[a].conflicting_paths.len())
+                    .then(items[a].received_at.cmp(&items[b].received_at))
+            }),
+        }
+        self.visible = visible;
+        self.selected = keep
+            .and_then(|id| self.visible.iter().position(|&i| self.items[i].id == id))
+            .unwrap_or(0)
+            .min(self.visible.len().saturating_sub(1));
+    }
+
+    pub fn selected_item(&self) -> Option<&ConflictSummary> {
+        self.visible.get(self.selected).map(|&i| &self.items[i])
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|c| c.status == Status::Open)
+            .count()
+    }
+
+    /// The first open conflict shown after position `from` (wrapping), other than `skip`.
+    pub fn next_open_after(&self, from: usize, skip: &str) -> Option<usize> {
+        let n = self.visible.len();
+        (1..=n).map(|k| (from + k) % n).find(|&p| {
+            let c = &self.items[self.visible[p]];
+            c.status == Status::Open && c.id != skip
+        })
+    }
+
+    pub fn find(&mut self, id: &str) -> Option<&mut ConflictSummary> {
+        self.items.iter_mut().find(|c| c.id == id)
+    }
+}
+
+/// Whether a conflict's line holds a lowercase filter word.
+fn matches(c: &ConflictSummary, word: &str) -> bool {
+    let kind = serde_json::to_value(c.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    [
+        c.id.as_str(),
+        c.record_type.as_str(),
+        c.record_id.as_str(),
+        c.submitted_by.as_str(),
+        c.device_id.as_deref().unwrap_or(""),
+        kind.as_str(),
+    ]
+    .iter()
+    .any(|field| field.to_lowercase().contains(word))
+}
+
+/// Colours, or none (`NO_COLOR`): classes then show by marker alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Theme {
+    pub color: bool,
+}
+
+/// Everything the desk holds.
+pub struct App {
+    /// The server URL or file name, for the title.
+    pub source: String,
+    /// Who resolves (recorded in offline resolutions).
+    pub user: String,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    /// Times are stored UTC and shown in this zone.
+    pub tz: TimeZone,
+    pub now: Timestamp,
+    pub screen: Screen,
+    pub queue: Queue,
+    pub desk: Option<Desk>,
+    pub overlay: Option<Overlay>,
+    pub layout: Layout,
+    /// What the desk waits for, shown with a spinner.
+    pub busy: Option<String>,
+    pub spinner: usize,
+    pub message: Option<Message>,
+    /// A resolution sent and not answered yet: no second one meanwhile.
+    pub submitting: bool,
+    /// Conflicts resolved in this session, for the report on quit.
+    pub resolved: Vec<String>,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(source: String, user: String, keymap: Keymap, theme: Theme, tz: TimeZone) -> Self {
+        Self {
+            source,
+            user,
+            keymap,
+            theme,
+            tz,
+            now: Timestamp::now(),
+            screen: Screen::List,
+            queue: Queue::default(),
+            desk: None,
+            overlay: None,
+            layout: Layout::default(),
+            busy: None,
+            spinner: 0,
+            message: None,
+            submitting: false,
+            resolved: Vec::new(),
+            quit: false,
+        }
+    }
+
+    /// The key scope in force.
+    pub fn scope(&self) -> Scope {
+        match (&self.overlay, self.screen) {
+            (Some(Overlay::Preview(_)), _) => Scope::Preview,
+            (_, Screen::List) => Scope::List,
+            (_, Screen::Detail) => Scope::Detail,
+        }
+    }
+
+    /// Whether keys go into a text field rather than to commands.
+    pub fn typing(&self) -> bool {
+        matches!(
+            self.overlay,
+            Some(Overlay::Filter { .. } | Overlay::Edit { .. })
+        )
+    }
+
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+}

@@ -1,0 +1,435 @@
+//! One open conflict on the desk: its rows, the decisions made, undo and redo, and the
+//! resolved record they make. Pure state; built off the UI thread (merge and text diffs
+//! are computed here once, never while drawing).
+
+use std::collections::BTreeSet;
+
+use sha2::{Digest, Sha256};
+
+use crate::client::{Loaded, Submission};
+use crate::merge::{Choice, Choices, Class, InlineDiff, resolve, text_diff};
+use crate::model::json::{Json, Object};
+use crate::model::validate::validate;
+use crate::model::{FieldType, TypeSchema};
+use crate::protocol::ConflictDetail;
+use crate::sync::ParkKind;
+
+/// One leaf path of the record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub path: String,
+    pub class: Class,
+    pub base: Option<Json<'static>>,
+    pub local: Option<Json<'static>>,
+    pub server: Option<Json<'static>>,
+    /// For two texts: what the technician changed relative to the server's text.
+    pub text: Option<InlineDiff>,
+}
+
+impl Row {
+    /// Conflicting and invalid paths need a decision; the rest merged already.
+    pub fn needs_decision(&self) -> bool {
+        matches!(self.class, Class::Conflict | Class::Invalid)
+    }
+}
+
+/// The conflict being decided.
+#[derive(Debug, Clone)]
+pub struct Desk {
+    pub detail: ConflictDetail<'static>,
+    /// The server's ETag the resolution must match (`None`: a parked create).
+    pub etag: Option<String>,
+    pub schema: Option<TypeSchema>,
+    pub rows: Vec<Row>,
+    pub choices: Choices,
+    undo: Vec<Choices>,
+    redo: Vec<Choices>,
+    pub cursor: usize,
+    /// Paths whose server value changed since the supervisor began (after a 412).
+    pub changed_meanwhile: BTreeSet<String>,
+}
+
+impl Desk {
+    /// Merges the three sides and prepares every row; a draft's choices come back for
+    /// the paths that still exist.
+    pub fn new(loaded: Loaded, draft: Option<Choices>) -> Self {
+        let Loaded {
+            detail,
+            etag,
+            schema,
+        } = loaded;
+        let rows = rows_of(&detail, schema.as_ref());
+        let mut desk = Self {
+            detail,
+            etag,
+            schema,
+            rows,
+            choices: Choices::new(),
+            undo: Vec::new(),
+            redo: Vec::new(),
+            cursor: 0,
+            changed_meanwhile: BTreeSet::new(),
+        };
+        if let Some(draft) = draft {
+            desk.choices = desk.applicable(draft);
+        }
+        desk.cursor = desk.first_undecided().unwrap_or(0);
+        desk
+    }
+
+    /// The decisions that name a path this record still has.
+    fn applicable(&self, choices: Choices) -> Choices {
+        choices
+            .into_iter()
+            .filter(|(path, _)| self.rows.iter().any(|r| &r.path == path))
+            .collect()
+    }
+
+    /// This desk after the server side was fetched again (a 412): every decision that
+    /// still applies is kept, and the paths the server changed meanwhile are marked.
+    pub fn carry_over(mut self, before: &Desk) -> Self {
+        let server_of = |desk: &Desk, path: &str| {
+            desk.rows
+                .iter()
+                .find(|r| r.path == path)
+                .and_then(|r| r.server.clone())
+        };
+        let mut changed: BTreeSet<String> = self
+            .rows
+            .iter()
+            .filter(|r| server_of(before, &r.path) != r.server)
+            .map(|r| r.path.clone())
+            .collect();
+        changed.extend(
+            before
+                .rows
+                .iter()
+                .filter(|r| r.server.is_some() && !self.rows.iter().any(|n| n.path == r.path))
+                .map(|r| r.path.clone()),
+        );
+        self.choices = self.applicable(before.choices.clone());
+        self.undo = before.undo.clone();
+        self.cursor = before.cursor.min(self.rows.len().saturating_sub(1));
+        self.changed_meanwhile = changed;
+        self
+    }
+
+    pub fn current(&self) -> Option<&Row> {
+        self.rows.get(self.cursor)
+    }
+
+    /// (decided, to decide) over the paths that need a decision.
+    pub fn progress(&self) -> (usize, usize) {
+        let needing = self.rows.iter().filter(|r| r.needs_decision());
+        let total = needing.clone().count();
+        let decided = needing
+            .filter(|r| self.choices.contains_key(&r.path))
+            .count();
+        (decided, total)
+    }
+
+    /// Paths that still need a decision.
+    pub fn undecided(&self) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| r.needs_decision() && !self.choices.contains_key(&r.path))
+            .map(|r| r.path.as_str())
+            .collect()
+    }
+
+    fn first_undecided(&self) -> Option<usize> {
+        self.rows
+            .iter()
+            .position(|r| r.needs_decision() && !self.choices.contains_key(&r.path))
+    }
+
+    /// The next (or previous) undecided row from the cursor, wrapping around.
+    pub fn next_undecided(&self, forward: bool) -> Option<usize> {
+        let n = self.rows.len();
+        (1..=n)
+            .map(|step| {
+                if forward {
+                    (self.cursor + step) % n
+                } else {
+                    (self.cursor + n - step % n) % n
+                }
+            })
+            .find(|&i| {
+                let r = &self.rows[i];
+                r.needs_decision() && !self.choices.contains_key(&r.path)
+            })
+    }
+
+    /// Decides the row under the cursor; false when nothing changed.
+    pub fn choose(&mut self, choice: Choice) -> bool {
+        let Some(path) = self.current().map(|r| r.path.clone()) else {
+            return false;
+        };
+        if self.choices.get(&path) == Some(&choice) {
+            return false;
+        }
+        self.remember();
+        self.choices.insert(path, choice);
+        true
+    }
+
+    /// Takes one side for every path that needs a decision (one undo step).
+    pub fn choose_all(&mut self, choice: Choice) -> bool {
+        let mut next = self.choices.clone();
+        for row in self.rows.iter().filter(|r| r.needs_decision()) {
+            next.insert(row.path.clone(), choice.clone());
+        }
+        if next == self.choices {
+            return false;
+        }
+        self.remember();
+        self.choices = next;
+        true
+    }
+
+    fn remember(&mut self) {
+        self.undo.push(self.choices.clone());
+        self.redo.clear();
+    }
+
+    pub fn undo(&mut self) -> bool {
+        let Some(previous) = self.undo.pop() else {
+            return false;
+        };
+        self.redo
+            .push(std::mem::replace(&mut self.choices, previous));
+        true
+    }
+
+    pub fn redo(&mut self) -> bool {
+        let Some(next) = self.redo.pop() else {
+            return false;
+        };
+        self.undo.push(std::mem::replace(&mut self.choices, next));
+        true
+    }
+
+    fn sides(&self) -> (&Object<'static>, &Object<'static>, &Object<'static>) {
+        static EMPTY: std::sync::OnceLock<Object<'static>> = std::sync::OnceLock::new();
+        let empty = EMPTY.get_or_init(Object::new);
+        (
+            self.detail.base.as_ref().map_or(empty, |b| &b.fields),
+            &self.detail.local.fields,
+            self.detail.server.as_ref().map_or(empty, |s| &s.fields),
+        )
+    }
+
+    /// The record the decisions make.
+    pub fn resolved(&self) -> Object<'static> {
+        self.resolved_with(&self.choices)
+    }
+
+    fn resolved_with(&self, choices: &Choices) -> Object<'static> {
+        let (base, local, server) = self.sides();
+        resolve(base, local, server, self.schema.as_ref(), choices).into_owned()
+    }
+
+    /// Faults of the resolved record against the schema (none without one).
+    pub fn faults(&self) -> Vec<crate::model::validate::FieldError> {
+        self.schema
+            .as_ref()
+            .map(|s| validate(s, &self.resolved()))
+            .unwrap_or_default()
+    }
+
+    /// The text a manual edit of the row starts from: the value the decisions give it.
+    pub fn edit_text(&self, index: usize) -> String {
+        let Some(row) = self.rows.get(index) else {
+            return String::new();
+        };
+        let value = match self.choices.get(&row.path) {
+            Some(Choice::Manual(v)) => Some(v.clone()),
+            Some(Choice::Local) => row.local.clone(),
+            _ => row.server.clone().or_else(|| row.local.clone()),
+        };
+        match value {
+            Some(Json::String(s)) => s.as_str().to_string(),
+            Some(v) => v.to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// Whether a row's value is text a person edits (strings), not JSON.
+    fn is_text(&self, row: &Row) -> bool {
+        match self.field_type(&row.path) {
+            Some(
+                FieldType::String
+                | FieldType::Text
+                | FieldType::Enum { .. }
+                | FieldType::Reference { .. }
+                | FieldType::Datetime,
+            ) => true,
+            Some(_) => false,
+            None => [&row.server, &row.local, &row.base]
+                .into_iter()
+                .flatten()
+                .any(|v| matches!(v, Json::String(_))),
+        }
+    }
+
+    /// Long or multi-line text is edited in `$EDITOR`, the rest inline.
+    pub fn wants_editor(&self, index: usize) -> bool {
+        let Some(row) = self.rows.get(index) else {
+            return false;
+        };
+        let text = self.edit_text(index);
+        self.is_text(row)
+            && (text.contains('\n')
+                || text.len() > 80
+                || matches!(self.field_type(&row.path), Some(FieldType::Text)))
+    }
+
+    /// The declared type of a top-level path.
+    fn field_type(&self, path: &str) -> Option<&FieldType> {
+        let name = path.strip_prefix('/')?;
+        if name.contains('/') {
+            return None;
+        }
+        self.schema
+            .as_ref()?
+            .fields
+            .get(&name.replace("~1", "/").replace("~0", "~"))
+            .map(|f| &f.kind)
+    }
+
+    /// Reads what a person typed for a row into a value, checked against the schema
+    /// type (or, without a schema, against the kind of value the sides hold).
+    pub fn manual_value(&self, index: usize, text: &str) -> Result<Json<'static>, String> {
+        let row = self.rows.get(index).ok_or("no such field")?;
+        let value = if self.is_text(row) {
+            Json::from(serde_json::Value::String(text.to_string()))
+        } else {
+            let parsed: serde_json::Value =
+                serde_json::from_str(text.trim()).map_err(|e| format!("not a JSON value: {e}"))?;
+            Json::from(parsed)
+        };
+        if let Some(schema) = &self.schema {
+            let mut choices = self.choices.clone();
+            choices.insert(row.path.clone(), Choice::Manual(value.clone()));
+            let candidate = self.resolved_with(&choices);
+            if let Some(fault) = validate(schema, &candidate)
+                .into_iter()
+                .find(|f| row.path.starts_with(&f.path) || f.path.starts_with(&row.path))
+            {
+                return Err(fault.message);
+            }
+        } else {
+            let kinds: Vec<&str> = [&row.server, &row.local]
+                .into_iter()
+                .flatten()
+                .filter(|v| !v.is_null())
+                .map(Json::kind)
+                .collect();
+            if !kinds.is_empty() && !value.is_null() && !kinds.contains(&value.kind()) {
+                return Err(format!("expected {}, found {}", kinds[0], value.kind()));
+            }
+        }
+        Ok(value)
+    }
+
+    /// What a submission would send and change, for the preview.
+    pub fn preview(&self) -> super::app::Preview {
+        let resolved = self.resolved();
+        let empty = Object::new();
+        let server = self.detail.server.as_ref().map_or(&empty, |s| &s.fields);
+        let show = |v: Option<&Json>| v.map_or_else(|| "(absent)".to_string(), |v| v.to_string());
+        let changes = crate::merge::diff(server, &resolved, self.schema.as_ref())
+            .into_iter()
+            .map(|c| format!("{}: {} → {}", c.path, show(c.old), show(c.new)))
+            .collect();
+        let record = serde_json::to_string_pretty(&resolved)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        super::app::Preview {
+            precondition: match &self.etag {
+                Some(etag) => format!("If-Match: {etag}"),
+                None => "If-None-Match: * (creates the record)".into(),
+            },
+            changes,
+            undecided: self.undecided().into_iter().map(str::to_string).collect(),
+            faults: self
+                .faults()
+                .into_iter()
+                .map(|f| format!("{}: {}", f.path, f.message))
+                .collect(),
+            record,
+        }
+    }
+
+    /// The resolution to send, or the paths still undecided.
+    pub fn submission(&self, resolved_by: &str) -> Result<Submission, Vec<String>> {
+        let undecided = self.undecided();
+        if !undecided.is_empty() {
+            return Err(undecided.into_iter().map(str::to_string).collect());
+        }
+        let fields = self.resolved();
+        let mut hash = Sha256::new();
+        hash.update(self.detail.id.as_bytes());
+        hash.update([0]);
+        hash.update(self.etag.as_deref().unwrap_or("*").as_bytes());
+        hash.update([0]);
+        hash.update(serde_json::to_vec(&fields).unwrap_or_default());
+        hash.update(serde_json::to_vec(&self.choices).unwrap_or_default());
+        let digest = hash.finalize();
+        let key: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Submission {
+            conflict_id: self.detail.id.clone(),
+            record_type: self.detail.record_type.clone(),
+            record_id: self.detail.record_id.clone(),
+            if_match: self.etag.clone(),
+            fields,
+            choices: self.choices.clone(),
+            resolved_by: resolved_by.to_string(),
+            idempotency_key: format!("desk-{key}"),
+        })
+    }
+}
+
+/// Every leaf path of the three sides, classed; invalid references marked as such.
+fn rows_of(detail: &ConflictDetail<'static>, schema: Option<&TypeSchema>) -> Vec<Row> {
+    let empty = Object::new();
+    let base = detail.base.as_ref().map_or(&empty, |b| &b.fields);
+    let server = detail.server.as_ref().map_or(&empty, |s| &s.fields);
+    let merged = crate::merge::merge(
+        base,
+        &detail.local.fields,
+        server,
+        schema,
+        &crate::merge::NoPolicy,
+    );
+    let invalid = detail.kind == ParkKind::InvalidReference;
+    merged
+        .fields
+        .into_iter()
+        .map(|f| {
+            let class = if invalid && detail.conflicting_paths.contains(&f.path) {
+                Class::Invalid
+            } else {
+                f.class
+            };
+            let text = match (f.server, f.local) {
+                (Some(Json::String(s)), Some(Json::String(l)))
+                    if f.class != Class::Unchanged && s.as_str() != l.as_str() =>
+                {
+                    Some(text_diff(s, l))
+                }
+                _ => None,
+            };
+            Row {
+                path: f.path,
+                class,
+                base: f.base.cloned().map(Json::into_owned),
+                local: f.local.cloned().map(Json::into_owned),
+                server: f.server.cloned().map(Json::into_owned),
+                text,
+            }
+        })
+        .collect()
+}

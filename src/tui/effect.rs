@@ -1,0 +1,21 @@
+//! Work `update` asks for and does not do itself: it runs outside and comes back as an
+//! [`super::action::Action`].
+
+use crate::client::Submission;
+use crate::merge::Choices;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Read the queue (`all`: resolved conflicts too).
+    LoadQueue { all: bool },
+    /// Read one conflict (and its draft) and prepare it for the desk.
+    LoadConflict { id: String },
+    /// Send a resolution.
+    Submit(Submission),
+    /// Keep the decisions made so far, in case of a quit, a crash or a kill.
+    SaveDraft { id: String, choices: Choices },
+    /// The conflict is settled: its draft goes.
+    DropDraft { id: String },
+    /// Edit a row's text in `$EDITOR` (the terminal is handed over meanwhile).
+    EditExternally { path: String, text: String },
+}

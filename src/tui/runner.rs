@@ -1,0 +1,152 @@
+//! Runs effects off the UI loop: network on a small tokio runtime, drafts on a thread of
+//! their own (in order), each result sent back as an action.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
+
+use super::action::Action;
+use super::desk::Desk;
+use super::drafts::DraftStore;
+use super::effect::Effect;
+use crate::client::ConflictSource;
+use crate::merge::Choices;
+
+enum DraftJob {
+    Save(String, Choices),
+    Drop(String),
+}
+
+/// The effect runner of one desk.
+pub struct Runner {
+    runtime: tokio::runtime::Runtime,
+    source: Arc<ConflictSource>,
+    drafts: Option<Arc<DraftStore>>,
+    actions: Sender<Action>,
+    /// Effects started and not yet answered (tests wait for it to reach zero).
+    pending: Arc<AtomicUsize>,
+    draft_jobs: Option<Sender<DraftJob>>,
+    draft_thread: Option<JoinHandle<()>>,
+}
+
+impl Runner {
+    pub fn new(
+        source: ConflictSource,
+        drafts: Option<DraftStore>,
+        actions: Sender<Action>,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let drafts = drafts.map(Arc::new);
+        let (draft_jobs, draft_thread) = match &drafts {
+            Some(store) => {
+                let (tx, rx) = std::sync::mpsc::channel::<DraftJob>();
+                let store = store.clone();
+                let errors = actions.clone();
+                let thread = std::thread::spawn(move || {
+                    for job in rx {
+                        let result = match &job {
+                            DraftJob::Save(id, choices) => store.save(id, choices),
+                            DraftJob::Drop(id) => store.drop_draft(id),
+                        };
+                        if let Err(e) = result {
+                            let _ = errors.send(Action::DraftFailed(e.to_string()));
+                        }
+                    }
+                });
+                (Some(tx), Some(thread))
+            }
+            None => (None, None),
+        };
+        Ok(Self {
+            runtime,
+            source: Arc::new(source),
+            drafts,
+            actions,
+            pending: Arc::new(AtomicUsize::new(0)),
+            draft_jobs,
+            draft_thread,
+        })
+    }
+
+    /// Whether every started effect has answered.
+    pub fn idle(&self) -> bool {
+        self.pending.load(Ordering::SeqCst) == 0
+    }
+
+    /// Starts an effect; `EditExternally` needs the terminal and is the caller's.
+    pub fn start(&self, effect: Effect) {
+        match effect {
+            Effect::LoadQueue { all } => {
+                self.spawn(async move |source| Action::QueueLoaded(source.list(all).await))
+            }
+            Effect::LoadConflict { id } => {
+                let drafts = self.drafts.clone();
+                self.spawn(async move |source| {
+                    let loaded = match source.load(&id).await {
+                        Ok(l) => l,
+                        Err(e) => return Action::ConflictLoaded(Err((id, e))),
+                    };
+                    // Merging and diffing a large record is CPU work: off the async worker.
+                    let prepared = tokio::task::spawn_blocking(move || {
+                        let draft = drafts.and_then(|d| d.load(&id));
+                        Box::new(Desk::new(loaded, draft))
+                    })
+                    .await;
+                    match prepared {
+                        Ok(desk) => Action::ConflictLoaded(Ok(desk)),
+                        Err(e) => Action::ConflictLoaded(Err((
+                            "the conflict".into(),
+                            crate::client::SourceError::Garbage(e.to_string()),
+                        ))),
+                    }
+                })
+            }
+            Effect::Submit(submission) => self.spawn(async move |source| Action::Submitted {
+                conflict_id: submission.conflict_id.clone(),
+                outcome: source.submit(&submission).await,
+            }),
+            Effect::SaveDraft { id, choices } => self.draft(DraftJob::Save(id, choices)),
+            Effect::DropDraft { id } => self.draft(DraftJob::Drop(id)),
+            Effect::EditExternally { .. } => {}
+        }
+    }
+
+    fn draft(&self, job: DraftJob) {
+        if let Some(jobs) = &self.draft_jobs {
+            let _ = jobs.send(job);
+        }
+    }
+
+    fn spawn<F>(&self, work: impl FnOnce(Arc<ConflictSource>) -> F + Send + 'static)
+    where
+        F: Future<Output = Action> + Send + 'static,
+    {
+        let source = self.source.clone();
+        let actions = self.actions.clone();
+        let pending = self.pending.clone();
+        pending.fetch_add(1, Ordering::SeqCst);
+        self.runtime.spawn(async move {
+            let action = work(source).await;
+            let _ = actions.send(action);
+            pending.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// Waits until every draft asked for is on disk.
+    pub fn flush_drafts(&mut self) {
+        self.draft_jobs = None;
+        if let Some(thread) = self.draft_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.flush_drafts();
+    }
+}

@@ -1,0 +1,231 @@
+//! The event loop: keys become actions, `update` changes the state, effects run outside
+//! and come back as actions, `view` draws. The same loop runs in a terminal and, over a
+//! `TestBackend`, in tests.
+
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent};
+
+use super::action::{Action, Command};
+use super::app::App;
+use super::drafts::DraftStore;
+use super::effect::Effect;
+use super::keymap::Key;
+use super::runner::Runner;
+use super::update::update;
+use super::view::view;
+use crate::client::ConflictSource;
+
+/// How often the loop wakes without input (spinner, ages, answers from the runner).
+const TICK: Duration = Duration::from_millis(50);
+
+/// A desk at work on one terminal.
+pub struct Session<B: Backend> {
+    pub app: App,
+    pub terminal: Terminal<B>,
+    runner: Runner,
+    answers: Receiver<Action>,
+    /// Whether the terminal is a real one (suspended for `$EDITOR`).
+    real_terminal: bool,
+    /// The editor for long text: `$VISUAL`, else `$EDITOR`, else `vi`.
+    editor: String,
+}
+
+impl<B: Backend> Session<B> {
+    /// Starts a desk and asks for the queue.
+    pub fn new(
+        app: App,
+        terminal: Terminal<B>,
+        source: ConflictSource,
+        drafts: Option<DraftStore>,
+    ) -> std::io::Result<Self> {
+        let (tx, answers) = channel();
+        let runner = Runner::new(source, drafts, tx)?;
+        let mut session = Self {
+            app,
+            terminal,
+            runner,
+            answers,
+            real_terminal: false,
+            editor: std::env::var("VISUAL")
+                .or_else(|_| std::env::var("EDITOR"))
+                .unwrap_or_else(|_| "vi".into()),
+        };
+        session.app.busy = Some("Reading the queue".into());
+        session.run_effects(vec![Effect::LoadQueue { all: false }]);
+        Ok(session)
+    }
+
+    /// Marks the terminal as real: `$EDITOR` then gets it for a while.
+    pub fn in_real_terminal(mut self) -> Self {
+        self.real_terminal = true;
+        self
+    }
+
+    /// Uses this editor command for long text (words split at spaces; the file comes last).
+    pub fn with_editor(mut self, editor: &str) -> Self {
+        self.editor = editor.to_string();
+        self
+    }
+
+    /// Applies an action and starts the effects it asks for.
+    pub fn dispatch(&mut self, action: Action) {
+        let effects = update(&mut self.app, action);
+        self.run_effects(effects);
+    }
+
+    fn run_effects(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::EditExternally { path, text } => {
+                    let edited = self.edit_externally(&text);
+                    self.dispatch(Action::Edited { path, text: edited });
+                }
+                other => self.runner.start(other),
+            }
+        }
+    }
+
+    /// Handles a terminal event (keys; a resize only redraws).
+    pub fn event(&mut self, event: &Event) {
+        if let Event::Key(key) = event
+            && let Some(action) = self.action_for(key)
+        {
+            self.dispatch(action);
+        }
+    }
+
+    /// What a key press means now: text while typing, else the keymap's command.
+    fn action_for(&self, event: &KeyEvent) -> Option<Action> {
+        let key = Key::of(event)?;
+        if key == Key::ctrl('c') {
+            return Some(Command::Quit.into());
+        }
+        if self.app.typing() {
+            return match key.code {
+                KeyCode::Esc => Some(Command::Back.into()),
+                KeyCode::Enter => Some(Action::Accept),
+                KeyCode::Backspace => Some(Action::Erase),
+                KeyCode::Char(c) if !key.ctrl => Some(Action::Type(c)),
+                _ => None,
+            };
+        }
+        self.app
+            .keymap
+            .command(self.app.scope(), key)
+            .map(Action::Command)
+    }
+
+    /// Applies every answer that has arrived; true when there was one.
+    pub fn drain(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(action) = self.answers.try_recv() {
+            self.dispatch(action);
+            any = true;
+        }
+        any
+    }
+
+    /// Waits (up to `limit`) until every effect has answered and been applied.
+    pub fn settle(&mut self, limit: Duration) -> bool {
+        let until = Instant::now() + limit;
+        loop {
+            match self.answers.recv_timeout(Duration::from_millis(5)) {
+                Ok(action) => self.dispatch(action),
+                Err(_) if self.runner.idle() => {
+                    self.drain();
+                    if self.runner.idle() {
+                        return true;
+                    }
+                }
+                Err(_) => {}
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+        }
+    }
+
+    pub fn draw(&mut self) -> std::io::Result<()> {
+        let app = &self.app;
+        self.terminal
+            .draw(|frame| view(app, frame))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Runs until the desk quits. `next_event(timeout)` gives the next terminal event,
+    /// or `None` when none came in time.
+    pub fn run(
+        mut self,
+        mut next_event: impl FnMut(Duration) -> std::io::Result<Option<Event>>,
+    ) -> std::io::Result<App> {
+        while !self.app.quit {
+            self.draw()?;
+            match next_event(TICK)? {
+                Some(event) => self.event(&event),
+                None => {
+                    self.app.now = jiff::Timestamp::now();
+                    if self.app.busy.is_some() {
+                        self.dispatch(Action::Tick);
+                    }
+                }
+            }
+            self.drain();
+        }
+        self.runner.flush_drafts();
+        Ok(self.finish())
+    }
+
+    /// Ends the session: drafts are flushed, the state is handed back.
+    pub fn finish(mut self) -> App {
+        self.runner.flush_drafts();
+        std::mem::replace(
+            &mut self.app,
+            App::new(
+                String::new(),
+                String::new(),
+                Default::default(),
+                super::app::Theme { color: false },
+                jiff::tz::TimeZone::UTC,
+            ),
+        )
+    }
+
+    /// Hands the terminal to the editor on a file holding `text`; the edited text, or
+    /// `None` when the editor failed.
+    fn edit_externally(&mut self, text: &str) -> Option<String> {
+        let path = std::env::temp_dir().join(format!(
+            "syncdesk-edit-{}-{}.txt",
+            std::process::id(),
+            self.app.spinner
+        ));
+        std::fs::write(&path, text).ok()?;
+        let mut words = self.editor.split_whitespace();
+        let program = words.next().unwrap_or("vi");
+        if self.real_terminal {
+            ratatui::restore();
+        }
+        let status = std::process::Command::new(program)
+            .args(words)
+            .arg(&path)
+            .status();
+        if self.real_terminal {
+            let _ = ratatui::crossterm::terminal::enable_raw_mode();
+            let _ = ratatui::crossterm::execute!(
+                std::io::stdout(),
+                ratatui::crossterm::terminal::EnterAlternateScreen
+            );
+            let _ = self.terminal.clear();
+        }
+        let edited = match status {
+            Ok(s) if s.success() => std::fs::read_to_string(&path).ok(),
+            _ => None,
+        };
+        let _ = std::fs::remove_file(&path);
+        edited
+    }
+}

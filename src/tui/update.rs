@@ -1,0 +1,523 @@
+//! The one place the desk's state changes: `update(app, action)` returns the effects to
+//! run. No IO here; tests drive it directly.
+
+use super::action::{Action, Command};
+use super::app::{App, Overlay, Screen};
+use super::desk::Desk;
+use super::effect::Effect;
+use crate::client::SubmitOutcome;
+use crate::merge::Choice;
+use crate::protocol::{ResolutionInfo, Status};
+use crate::sanitize::visible;
+
+/// Applies one action; the effects it asks for come back.
+pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Tick => {
+            app.spinner = app.spinner.wrapping_add(1);
+            Vec::new()
+        }
+        Action::Type(c) => typed(app, Some(c)),
+        Action::Erase => typed(app, None),
+        Action::Accept => accept(app),
+        Action::Command(command) => self::command(app, command),
+        Action::QueueLoaded(result) => {
+            app.busy = None;
+            match result {
+                Ok(items) => {
+                    app.queue.has_resolved = app.queue.wants_resolved();
+                    app.queue.items = items;
+                    app.queue.loaded = true;
+                    app.queue.refilter();
+                }
+                Err(e) => app.warn(format!("Could not read the queue: {e}. Press r to retry.")),
+            }
+            Vec::new()
+        }
+        Action::ConflictLoaded(result) => loaded(app, result),
+        Action::Submitted {
+            conflict_id,
+            outcome,
+        } => submitted(app, conflict_id, outcome),
+        Action::Edited { path, text } => edited(app, &path, text),
+        Action::DraftFailed(e) => {
+            app.warn(format!("Draft not saved: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+fn command(app: &mut App, command: Command) -> Vec<Effect> {
+    if command == Command::Quit {
+        app.quit = true;
+        return Vec::new();
+    }
+    match app.overlay.take() {
+        Some(Overlay::Help) => {
+            if !matches!(command, Command::Help | Command::Back) {
+                app.overlay = Some(Overlay::Help);
+            }
+            return Vec::new();
+        }
+        Some(Overlay::Preview(preview)) => {
+            return match command {
+                Command::Confirm => confirm(app, preview),
+                Command::Back => Vec::new(),
+                _ => {
+                    app.overlay = Some(Overlay::Preview(preview));
+                    Vec::new()
+                }
+            };
+        }
+        Some(Overlay::Filter { before }) => {
+            if command == Command::Back {
+                app.queue.filter = before;
+                app.queue.refilter();
+            } else {
+                app.overlay = Some(Overlay::Filter { before });
+            }
+            return Vec::new();
+        }
+        Some(Overlay::Edit { row, text, error }) => {
+            if command != Command::Back {
+                app.overlay = Some(Overlay::Edit { row, text, error });
+            }
+            return Vec::new();
+        }
+        None => {}
+    }
+    if command == Command::Help {
+        app.overlay = Some(Overlay::Help);
+        return Vec::new();
+    }
+    match app.screen {
+        Screen::List => list_command(app, command),
+        Screen::Detail => detail_command(app, command),
+    }
+}
+
+fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
+    let queue = &mut app.queue;
+    let last = queue.visible.len().saturating_sub(1);
+    match command {
+        Command::Back => app.quit = true,
+        Command::Down => queue.selected = (queue.selected + 1).min(last),
+        Command::Up => queue.selected = queue.selected.saturating_sub(1),
+        Command::Top => queue.selected = 0,
+        Command::Bottom => queue.selected = last,
+        Command::Filter => {
+            app.overlay = Some(Overlay::Filter {
+                before: queue.filter.clone(),
+            });
+        }
+        Command::Sort => {
+            queue.sort = queue.sort.next();
+            queue.refilter();
+            let name = queue.sort.name();
+            app.say(format!("Sorted: {name}"));
+        }
+        Command::Refresh => return load_queue(app),
+        Command::Open => {
+            if let Some(id) = queue.selected_item().map(|c| c.id.clone()) {
+                app.busy = Some(format!("Opening {id}"));
+                return vec![Effect::LoadConflict { id }];
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn load_queue(app: &mut App) -> Vec<Effect> {
+    app.busy = Some("Reading the queue".into());
+    vec![Effect::LoadQueue {
+        all: app.queue.wants_resolved(),
+    }]
+}
+
+fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
+    let submit_key = app.keymap.key_for(app.scope(), Command::Submit);
+    let Some(desk) = app.desk.as_mut() else {
+        app.screen = Screen::List;
+        return Vec::new();
+    };
+    let last = desk.rows.len().saturating_sub(1);
+    let closed = desk.detail.status == Status::Resolved;
+    let deciding = matches!(
+        command,
+        Command::TakeServer
+            | Command::TakeLocal
+            | Command::Manual
+            | Command::AllServer
+            | Command::AllLocal
+            | Command::Undo
+            | Command::Redo
+            | Command::Submit
+    );
+    if closed && deciding {
+        let by = desk
+            .detail
+            .resolution
+            .as_ref()
+            .map_or("someone".to_string(), |r| r.resolved_by.clone());
+        app.warn(format!(
+            "Already resolved by {}: nothing to decide.",
+            visible(&by)
+        ));
+        return Vec::new();
+    }
+    let changed = match command {
+        Command::Back => {
+            app.screen = Screen::List;
+            app.desk = None;
+            return Vec::new();
+        }
+        Command::Down => {
+            desk.cursor = (desk.cursor + 1).min(last);
+            false
+        }
+        Command::Up => {
+            desk.cursor = desk.cursor.saturating_sub(1);
+            false
+        }
+        Command::Top => {
+            desk.cursor = 0;
+            false
+        }
+        Command::Bottom => {
+            desk.cursor = last;
+            false
+        }
+        Command::NextConflict | Command::PreviousConflict => {
+            match desk.next_undecided(command == Command::NextConflict) {
+                Some(i) => desk.cursor = i,
+                None => {
+                    app.message = Some(super::app::Message {
+                        text: format!("Every conflict is decided: {submit_key} to submit."),
+                        error: false,
+                    });
+                }
+            }
+            false
+        }
+        Command::TakeServer => desk.choose(Choice::Server),
+        Command::TakeLocal => desk.choose(Choice::Local),
+        Command::AllServer => desk.choose_all(Choice::Server),
+        Command::AllLocal => desk.choose_all(Choice::Local),
+        Command::Undo => desk.undo(),
+        Command::Redo => desk.redo(),
+        Command::Manual => {
+            let row = desk.cursor;
+            let Some(path) = desk.current().map(|r| r.path.clone()) else {
+                return Vec::new();
+            };
+            let text = desk.edit_text(row);
+            if desk.wants_editor(row) {
+                return vec![Effect::EditExternally { path, text }];
+            }
+            app.overlay = Some(Overlay::Edit {
+                row,
+                text,
+                error: None,
+            });
+            false
+        }
+        Command::Layout => {
+            app.layout = app.layout.next();
+            app.message = Some(super::app::Message {
+                text: format!("Layout: {}", app.layout.name()),
+                error: false,
+            });
+            false
+        }
+        Command::Submit => {
+            app.overlay = Some(Overlay::Preview(Box::new(desk.preview())));
+            false
+        }
+        _ => false,
+    };
+    if !changed {
+        return Vec::new();
+    }
+    let (decided, total) = desk.progress();
+    let effect = Effect::SaveDraft {
+        id: desk.detail.id.clone(),
+        choices: desk.choices.clone(),
+    };
+    app.say(format!("{decided} of {total} conflicting fields decided"));
+    vec![effect]
+}
+
+/// `y` in the preview: send what the decisions make, unless something is left to decide.
+fn confirm(app: &mut App, preview: Box<super::app::Preview>) -> Vec<Effect> {
+    let Some(desk) = app.desk.as_ref() else {
+        return Vec::new();
+    };
+    if app.submitting {
+        app.overlay = Some(Overlay::Preview(preview));
+        app.say("A resolution is on its way; wait for its answer.");
+        return Vec::new();
+    }
+    let submission = match desk.submission(&app.user) {
+        Ok(s) => s,
+        Err(undecided) => {
+            app.overlay = Some(Overlay::Preview(preview));
+            app.warn(format!(
+                "Decide first: {} (S or L takes one side for all).",
+                visible(&undecided.join(", "))
+            ));
+            return Vec::new();
+        }
+    };
+    let faults = desk.faults();
+    if let Some(first) = faults.first() {
+        app.overlay = Some(Overlay::Preview(preview));
+        app.warn(format!(
+            "The resolved record is invalid at {}: {}",
+            visible(&first.path),
+            visible(&first.message)
+        ));
+        return Vec::new();
+    }
+    app.submitting = true;
+    app.busy = Some(format!("Sending the resolution of {}", desk.detail.id));
+    vec![Effect::Submit(submission)]
+}
+
+fn loaded(
+    app: &mut App,
+    result: Result<Box<Desk>, (String, crate::client::SourceError)>,
+) -> Vec<Effect> {
+    app.busy = None;
+    let desk = match result {
+        Ok(desk) => *desk,
+        Err((id, e)) => {
+            app.warn(format!("Could not open {id}: {e}"));
+            return Vec::new();
+        }
+    };
+    let refetch = app
+        .desk
+        .as_ref()
+        .filter(|old| old.detail.id == desk.detail.id);
+    match refetch {
+        Some(old) => {
+            let desk = desk.carry_over(old);
+            let changed = desk.changed_meanwhile.len();
+            let by = desk
+                .detail
+                .server
+                .as_ref()
+                .map(|s| format!("version {} by {}", s.version, visible(&s.modified_by)))
+                .unwrap_or_default();
+            app.warn(format!(
+                "{} changed on the server meanwhile ({by}): fetched again, your choices kept; \
+                 {changed} field(s) marked ★ changed. Check them, then submit again.",
+                visible(&desk.detail.record_id)
+            ));
+            app.desk = Some(desk);
+        }
+        None => {
+            let restored = desk.choices.len();
+            if restored > 0 {
+                app.say(format!("Draft restored: {restored} choice(s)."));
+            } else {
+                app.message = None;
+            }
+            if let Some(p) = app
+                .queue
+                .visible
+                .iter()
+                .position(|&i| app.queue.items[i].id == desk.detail.id)
+            {
+                app.queue.selected = p;
+            }
+            app.desk = Some(desk);
+        }
+    }
+    app.screen = Screen::Detail;
+    Vec::new()
+}
+
+fn submitted(
+    app: &mut App,
+    id: String,
+    outcome: Result<SubmitOutcome, crate::client::SourceError>,
+) -> Vec<Effect> {
+    app.submitting = false;
+    app.busy = None;
+    let record = app
+        .desk
+        .as_ref()
+        .filter(|d| d.detail.id == id)
+        .map(|d| visible(&d.detail.record_id).into_owned())
+        .unwrap_or_default();
+    match outcome {
+        Ok(SubmitOutcome::Resolved { version, etag }) => {
+            let mut effects = vec![Effect::DropDraft { id: id.clone() }];
+            if let Some(c) = app.queue.find(&id) {
+                c.status = Status::Resolved;
+            }
+            app.queue.refilter();
+            let made = match (version, etag) {
+                (Some(v), Some(e)) => format!(": version {v}, ETag {}", visible(&e)),
+                (Some(v), None) => format!(": version {v}"),
+                (None, _) => " (written to the resolutions file)".into(),
+            };
+            app.resolved.push(format!("{id} {record}{made}"));
+            let next = app.queue.next_open_after(app.queue.selected, &id);
+            let text = format!("Resolved {id} {record}{made}");
+            match next {
+                Some(p) => {
+                    app.queue.selected = p;
+                    let next_id = app.queue.items[app.queue.visible[p]].id.clone();
+                    app.say(format!("{text}. Next: {next_id}."));
+                    app.busy = Some(format!("Opening {next_id}"));
+                    effects.push(Effect::LoadConflict { id: next_id });
+                }
+                None => {
+                    app.say(format!("{text}. No open conflicts left."));
+                    app.desk = None;
+                    app.screen = Screen::List;
+                }
+            }
+            effects
+        }
+        Ok(SubmitOutcome::Stale) => {
+            app.warn(format!(
+                "{record} changed on the server meanwhile: fetching it again."
+            ));
+            app.busy = Some(format!("Fetching {id} again"));
+            vec![Effect::LoadConflict { id }]
+        }
+        Ok(SubmitOutcome::Closed { by }) => {
+            let by = visible(&by).into_owned();
+            app.warn(format!(
+                "{id} was already resolved by {by}. Nothing was sent."
+            ));
+            if let Some(c) = app.queue.find(&id) {
+                c.status = Status::Resolved;
+            }
+            app.queue.refilter();
+            if let Some(desk) = app.desk.as_mut().filter(|d| d.detail.id == id) {
+                desk.detail.status = Status::Resolved;
+                desk.detail.resolution = Some(ResolutionInfo {
+                    resolved_by: by,
+                    resolved_at: crate::model::UtcMillis::now(),
+                    choices: Default::default(),
+                    version: None,
+                });
+            }
+            vec![Effect::DropDraft { id }]
+        }
+        Ok(SubmitOutcome::Invalid { errors }) => {
+            let list: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", visible(&e.path), visible(&e.message)))
+                .collect();
+            app.warn(format!(
+                "The server refused the record: {}",
+                list.join("; ")
+            ));
+            Vec::new()
+        }
+        Err(e) => {
+            let key = app
+                .keymap
+                .key_for(super::keymap::Scope::Detail, Command::Submit);
+            app.warn(format!(
+                "Not sent: {e}. Your choices are kept; {key} to try again."
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn edited(app: &mut App, path: &str, text: Option<String>) -> Vec<Effect> {
+    let Some(desk) = app.desk.as_mut() else {
+        return Vec::new();
+    };
+    let Some(row) = desk.rows.iter().position(|r| r.path == path) else {
+        return Vec::new();
+    };
+    let Some(mut text) = text else {
+        app.warn("The editor ended without saving: nothing changed.");
+        return Vec::new();
+    };
+    // Editors end a file with a newline the value did not have.
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    desk.cursor = row;
+    decide_manually(app, row, text)
+}
+
+/// Takes a typed value for a row when it passes its type check.
+fn decide_manually(app: &mut App, row: usize, text: String) -> Vec<Effect> {
+    let Some(desk) = app.desk.as_mut() else {
+        return Vec::new();
+    };
+    match desk.manual_value(row, &text) {
+        Ok(value) => {
+            desk.cursor = row;
+            desk.choose(Choice::Manual(value));
+            app.overlay = None;
+            let (decided, total) = desk.progress();
+            let effect = Effect::SaveDraft {
+                id: desk.detail.id.clone(),
+                choices: desk.choices.clone(),
+            };
+            app.say(format!("{decided} of {total} conflicting fields decided"));
+            vec![effect]
+        }
+        Err(error) => {
+            app.overlay = Some(Overlay::Edit {
+                row,
+                text,
+                error: Some(error),
+            });
+            Vec::new()
+        }
+    }
+}
+
+fn typed(app: &mut App, c: Option<char>) -> Vec<Effect> {
+    match &mut app.overlay {
+        Some(Overlay::Filter { .. }) => {
+            match c {
+                Some(c) => app.queue.filter.push(c),
+                None => {
+                    app.queue.filter.pop();
+                }
+            }
+            app.queue.refilter();
+        }
+        Some(Overlay::Edit { text, error, .. }) => {
+            match c {
+                Some(c) => text.push(c),
+                None => {
+                    text.pop();
+                }
+            }
+            *error = None;
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn accept(app: &mut App) -> Vec<Effect> {
+    match app.overlay.take() {
+        Some(Overlay::Filter { .. }) => {
+            if app.queue.wants_resolved() && !app.queue.has_resolved {
+                return load_queue(app);
+            }
+            Vec::new()
+        }
+        Some(Overlay::Edit { row, text, .. }) => decide_manually(app, row, text),
+        other => {
+            app.overlay = other;
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! One conflict: a row per field path with its class, the sides, the decision; below,
+//! the selected field in full with its word-level differences.
+
+use std::ops::Range;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout as Split, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table, TableState, Wrap};
+
+use super::list::local_time;
+use super::show;
+use crate::merge::{Choice, EditOp, InlineDiff};
+use crate::model::json::Json;
+use crate::protocol::Status;
+use crate::sanitize::visible;
+use crate::tui::app::{App, Layout, Theme};
+use crate::tui::desk::{Desk, Row};
+
+/// Below this width "side by side" and "with base" are drawn stacked.
+const SIDE_BY_SIDE_WIDTH: u16 = 90;
+
+pub fn draw(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
+    let [head, rows_area, pane] = Split::vertical([
+        Constraint::Length(3),
+        Constraint::Percentage(55),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+    header(app, desk, frame, head);
+    let layout = match app.layout {
+        Layout::SideBySide | Layout::WithBase if area.width < SIDE_BY_SIDE_WIDTH => Layout::Stacked,
+        other => other,
+    };
+    rows(app, desk, layout, frame, rows_area);
+    field(app, desk, frame, pane);
+}
+
+fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let d = &desk.detail;
+    let kind = serde_json::to_value(d.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let status = match (&d.status, &d.resolution) {
+        (Status::Open, _) => "open".to_string(),
+        (Status::Resolved, Some(r)) => format!("resolved by {}", visible(&r.resolved_by)),
+        (Status::Resolved, None) => "resolved".to_string(),
+    };
+    let first = Line::from(vec![
+        Span::styled(
+            format!("{} ({})", visible(&d.record_id), visible(&d.record_type)),
+            theme.title(),
+        ),
+        Span::raw(format!(" · {kind} · {} · {status}", visible(&d.id))),
+    ]);
+    let captured = d.captured_at.map_or(String::new(), |t| {
+        format!(", captured {}", local_time(t, &app.tz))
+    });
+    let server = match &d.server {
+        Some(s) if s.deleted => format!(
+            "Server: deleted in version {} by {}",
+            s.version,
+            visible(&s.modified_by)
+        ),
+        Some(s) => format!(
+            "Server: version {} by {}, {}",
+            s.version,
+            visible(&s.modified_by),
+            local_time(s.last_modified, &app.tz)
+        ),
+        None => "Server: no record yet (a parked create)".into(),
+    };
+    let base = d
+        .base
+        .as_ref()
+        .map_or(String::new(), |b| format!(" · Base: version {}", b.version));
+    let second = Line::raw(format!(
+        "Local: {} on {}{captured} · {server}{base}",
+        visible(&d.submitted_by),
+        visible(d.device_id.as_deref().unwrap_or("an unnamed device")),
+    ));
+    let (decided, total) = desk.progress();
+    let mut third = vec![Span::styled(
+        format!("{decided} of {total} conflicting fields decided"),
+        if decided == total {
+            theme.decided()
+        } else {
+            theme.info()
+        },
+    )];
+    third.push(Span::raw(format!(
+        " · {} fields · layout: {}",
+        desk.rows.len(),
+        app.layout.name()
+    )));
+    if !desk.changed_meanwhile.is_empty() {
+        third.push(Span::styled(
+            format!(
+                " · ★ {} changed on the server meanwhile",
+                desk.changed_meanwhile.len()
+            ),
+            theme.info(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(vec![first, second, Line::from(third)]), area);
+}
+
+/// What the row will be: the decision, or how it merged.
+fn decision(desk: &Desk, row: &Row) -> (String, bool) {
+    match desk.choices.get(&row.path) {
+        Some(Choice::Server) => ("→ server".into(), true),
+        Some(Choice::Local) => ("→ local".into(), true),
+        Some(Choice::Manual(_)) => ("→ manual".into(), true),
+        None if row.needs_decision() => ("undecided".into(), false),
+        None => match row.class {
+            crate::merge::Class::Local => ("local (merged)".into(), true),
+            crate::merge::Class::Server => ("server (merged)".into(), true),
+            crate::merge::Class::BothSame => ("same".into(), true),
+            _ => (String::new(), true),
+        },
+    }
+}
+
+fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let height = if layout == Layout::Stacked { 3 } else { 1 };
+    let fit = (area.height.saturating_sub(1) / height).max(1) as usize;
+    let first = desk.cursor.saturating_sub(fit - 1);
+    let lines = desk.rows[first..].iter().take(fit).map(|row| {
+        let meanwhile = desk.changed_meanwhile.contains(&row.path);
+        let marker = format!(
+            "{}{}",
+            if meanwhile { "★" } else { " " },
+            Theme::marker(row.class)
+        );
+        let (what, settled) = decision(desk, row);
+        let what_style = if settled {
+            theme.decided()
+        } else {
+            theme.error()
+        };
+        let mark = Cell::from(Span::styled(marker, theme.class(row.class)));
+        let path = Cell::from(Span::styled(
+            visible(&row.path).into_owned(),
+            theme.class(row.class),
+        ));
+        let cell = |v: &Option<Json<'static>>| Cell::from(show(v.as_ref()));
+        match layout {
+            Layout::SideBySide => TableRow::new([
+                mark,
+                path,
+                cell(&row.server),
+                cell(&row.local),
+                Cell::from(Span::styled(what, what_style)),
+            ]),
+            Layout::WithBase => TableRow::new([
+                mark,
+                path,
+                cell(&row.base),
+                cell(&row.server),
+                cell(&row.local),
+                Cell::from(Span::styled(what, what_style)),
+            ]),
+            Layout::Stacked => {
+                let text = Text::from(vec![
+                    Line::from(vec![
+                        Span::styled(visible(&row.path).into_owned(), theme.class(row.class)),
+                        Span::raw("  "),
+                        Span::styled(what, what_style),
+                    ]),
+                    Line::raw(format!("server: {}", show(row.server.as_ref()))),
+                    Line::raw(format!("local:  {}", show(row.local.as_ref()))),
+                ]);
+                TableRow::new([mark, Cell::from(text)]).height(3)
+            }
+        }
+    });
+    let (header, widths): (Vec<&str>, Vec<Constraint>) = match layout {
+        Layout::SideBySide => (
+            vec!["", "Field", "Server", "Local", "Decision"],
+            vec![
+                Constraint::Length(2),
+                Constraint::Fill(2),
+                Constraint::Fill(3),
+                Constraint::Fill(3),
+                Constraint::Length(15),
+            ],
+        ),
+        Layout::WithBase => (
+            vec!["", "Field", "Base", "Server", "Local", "Decision"],
+            vec![
+                Constraint::Length(2),
+                Constraint::Fill(2),
+                Constraint::Fill(2),
+                Constraint::Fill(2),
+                Constraint::Fill(2),
+                Constraint::Length(15),
+            ],
+        ),
+        Layout::Stacked => (
+            vec!["", "Field · Server · Local"],
+            vec![Constraint::Length(2), Constraint::Fill(1)],
+        ),
+    };
+    let table = Table::new(lines, widths)
+        .header(TableRow::new(header).style(theme.title()))
+        .row_highlight_style(theme.selected());
+    let mut state = TableState::default().with_selected(Some(desk.cursor - first));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The selected field in full: both texts with what differs marked, the base with
+/// `Tab`'s third layout, and the manual value when there is one.
+fn field(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let Some(row) = desk.current() else {
+        return;
+    };
+    let d = &desk.detail;
+    let mut lines = Vec::new();
+    let server_label = match &d.server {
+        Some(s) => format!(
+            "Server (version {} by {}):",
+            s.version,
+            visible(&s.modified_by)
+        ),
+        None => "Server:".into(),
+    };
+    let local_label = format!("Local ({}):", visible(&d.submitted_by));
+    let (server_marks, local_marks) = marks(row, theme);
+    lines.push(Line::styled(server_label, theme.title()));
+    lines.extend(value_lines(row.server.as_ref(), &server_marks));
+    lines.push(Line::styled(local_label, theme.title()));
+    lines.extend(value_lines(row.local.as_ref(), &local_marks));
+    if matches!(row.text, Some(InlineDiff::Replaced)) {
+        lines.push(Line::styled(
+            "(replaced as a whole: too long or too different to mark words)",
+            theme.dim(),
+        ));
+    }
+    if app.layout == Layout::WithBase {
+        let label = d.base.as_ref().map_or("Base:".to_string(), |b| {
+            format!("Base (version {}):", b.version)
+        });
+        lines.push(Line::styled(label, theme.title()));
+        lines.extend(value_lines(row.base.as_ref(), &[]));
+    }
+    if let Some(Choice::Manual(v)) = desk.choices.get(&row.path) {
+        lines.push(Line::styled("Manual:", theme.title()));
+        lines.extend(value_lines(Some(v), &[]));
+    }
+    let (what, _) = decision(desk, row);
+    let title = format!(
+        " {} · {} · {what} ",
+        visible(&row.path),
+        serde_json::to_value(row.class)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    );
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title)),
+        area,
+    );
+}
+
+/// Byte ranges of a text, each with its highlight.
+type Marks = Vec<(Range<usize>, Style)>;
+
+/// What to highlight in the server's and in the local text.
+fn marks(row: &Row, theme: Theme) -> (Marks, Marks) {
+    let Some(InlineDiff::Edits(edits)) = &row.text else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut server = Vec::new();
+    let mut local = Vec::new();
+    for e in edits {
+        match e.op {
+            EditOp::Equal => {}
+            EditOp::Delete => server.push((e.old.clone(), theme.removed())),
+            EditOp::Insert => local.push((e.new.clone(), theme.added())),
+            EditOp::Replace => {
+                server.push((e.old.clone(), theme.removed()));
+                local.push((e.new.clone(), theme.added()));
+            }
+        }
+    }
+    (server, local)
+}
+
+/// A value as lines: text split at newlines (each line made visible), marked ranges
+/// styled; other values as JSON.
+fn value_lines(value: Option<&Json>, marked: &[(Range<usize>, Style)]) -> Vec<Line<'static>> {
+    let text = match value {
+        Some(Json::String(s)) => s.as_str().to_string(),
+        other => return vec![Line::raw(format!("  {}", show(other)))],
+    };
+    let mut lines = Vec::new();
+    let mut current: Vec<Span<'static>> = vec![Span::raw("  ")];
+    let mut at = 0;
+    let mut pieces: Vec<(Range<usize>, Style)> = Vec::new();
+    for (range, style) in marked {
+        if range.start > at {
+            pieces.push((at..range.start, Style::new()));
+        }
+        pieces.push((range.clone(), *style));
+        at = range.end;
+    }
+    if at < text.len() {
+        pieces.push((at..text.len(), Style::new()));
+    }
+    for (range, style) in pieces {
+        let Some(piece) = text.get(range) else {
+            continue;
+        };
+        let mut parts = piece.split('\n');
+        if let Some(first) = parts.next() {
+            current.push(Span::styled(visible(first).into_owned(), style));
+        }
+        for part in parts {
+            lines.push(Line::from(std::mem::replace(
+                &mut current,
+                vec![Span::raw("  ")],
+            )));
+            current.push(Span::styled(visible(part).into_owned(), style));
+        }
+    }
+    lines.push(Line::from(current));
+    lines
+}

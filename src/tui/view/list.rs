@@ -1,0 +1,131 @@
+//! The queue: one line a conflict, oldest first unless sorted otherwise.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use crate::model::time::UtcMillis;
+use crate::protocol::{ConflictSummary, Status};
+use crate::sanitize::visible;
+use crate::sync::ParkKind;
+use crate::tui::app::App;
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let queue = &app.queue;
+    let [head, table_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let position = if queue.visible.is_empty() {
+        0
+    } else {
+        queue.selected + 1
+    };
+    let mut counter = vec![
+        Span::styled(
+            format!("{position} of {} shown", queue.visible.len()),
+            theme.title(),
+        ),
+        Span::raw(format!(
+            " · {} open · {}",
+            queue.open_count(),
+            queue.sort.name()
+        )),
+    ];
+    if !queue.filter.is_empty() {
+        counter.push(Span::raw(format!(" · filter: {}", visible(&queue.filter))));
+    }
+    frame.render_widget(Line::from(counter), head);
+
+    if queue.visible.is_empty() {
+        let text = if !queue.loaded {
+            "Reading the queue…".to_string()
+        } else if queue.items.is_empty() || queue.filter.is_empty() {
+            "No open conflicts. Nothing to decide.".to_string()
+        } else {
+            "No conflict matches the filter (/ to change it).".to_string()
+        };
+        frame.render_widget(Paragraph::new(text).style(theme.dim()), table_area);
+        return;
+    }
+    let header = Row::new([
+        "", "Conflict", "Record", "Kind", "By", "Device", "Captured", "Age", "Fields",
+    ])
+    .style(theme.title());
+    // Only the lines that fit are built: a queue of thousands draws as fast as a short one.
+    let rows_shown = table_area.height.saturating_sub(1) as usize;
+    let first = queue.selected.saturating_sub(rows_shown.saturating_sub(1));
+    let rows = queue.visible[first..]
+        .iter()
+        .take(rows_shown)
+        .map(|&i| line(&queue.items[i], &app.tz, app.now, theme));
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Length(9),
+        Constraint::Fill(2),
+        Constraint::Length(17),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(16),
+        Constraint::Length(4),
+        Constraint::Length(6),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .row_highlight_style(theme.selected());
+    let mut state = TableState::default().with_selected(Some(queue.selected - first));
+    frame.render_stateful_widget(table, table_area, &mut state);
+}
+
+fn line<'a>(
+    c: &'a ConflictSummary,
+    tz: &TimeZone,
+    now: Timestamp,
+    theme: crate::tui::app::Theme,
+) -> Row<'a> {
+    let status = match c.status {
+        Status::Open => Span::styled("●", theme.error()),
+        Status::Resolved => Span::styled("✓", theme.decided()),
+    };
+    let kind = match c.kind {
+        ParkKind::EditConflict => "edit-conflict",
+        ParkKind::InvalidReference => "invalid-reference",
+        ParkKind::DeletedOnServer => "deleted-on-server",
+    };
+    Row::new([
+        Cell::from(status),
+        Cell::from(visible(&c.id).into_owned()),
+        Cell::from(format!(
+            "{}/{}",
+            visible(&c.record_type),
+            visible(&c.record_id)
+        )),
+        Cell::from(kind),
+        Cell::from(visible(&c.submitted_by).into_owned()),
+        Cell::from(visible(c.device_id.as_deref().unwrap_or("—")).into_owned()),
+        Cell::from(c.captured_at.map_or("—".into(), |t| local_time(t, tz))),
+        Cell::from(age(now, c.received_at)),
+        Cell::from(c.conflicting_paths.len().to_string()),
+    ])
+}
+
+/// An instant in the desk's time zone, to the minute.
+pub fn local_time(t: UtcMillis, tz: &TimeZone) -> String {
+    t.timestamp()
+        .to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// How long ago, in the largest whole unit: `45s`, `12m`, `5h`, `3d`.
+pub fn age(now: Timestamp, then: UtcMillis) -> String {
+    let seconds = (now.as_second() - then.timestamp().as_second()).max(0);
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}

@@ -1,0 +1,138 @@
+//! What is drawn over the screen: help, the submit preview, the value editor.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::centered;
+use crate::sanitize::visible;
+use crate::tui::app::{App, Preview, Theme};
+use crate::tui::keymap::Scope;
+
+/// Every binding from the one keymap table, by scope, and the class markers.
+pub fn help(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let mut lines = Vec::new();
+    for scope in [
+        Scope::Everywhere,
+        Scope::List,
+        Scope::Detail,
+        Scope::Preview,
+    ] {
+        lines.push(Line::styled(scope.title(), theme.title()));
+        for b in app.keymap.bindings.iter().filter(|b| b.scope == scope) {
+            let keys: Vec<String> = b.keys.iter().map(|k| k.label()).collect();
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<12}", keys.join(" ")), theme.key()),
+                Span::raw(b.help),
+            ]));
+        }
+    }
+    lines.push(Line::styled("markers", theme.title()));
+    for (class, meaning) in [
+        (
+            crate::merge::Class::Conflict,
+            "both changed it differently: decide",
+        ),
+        (
+            crate::merge::Class::Invalid,
+            "names no item of its master-data list: decide",
+        ),
+        (crate::merge::Class::Local, "only local changed it: merged"),
+        (
+            crate::merge::Class::Server,
+            "only the server changed it: merged",
+        ),
+        (crate::merge::Class::BothSame, "both made the same change"),
+        (crate::merge::Class::Unchanged, "nobody changed it"),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<12}", Theme::marker(class)),
+                theme.class(class),
+            ),
+            Span::raw(meaning),
+        ]));
+    }
+    lines.push(Line::from(vec![
+        Span::styled(format!("  {:<12}", "★"), theme.info()),
+        Span::raw("the server changed it while you were deciding"),
+    ]));
+    let height = lines.len() as u16 + 2;
+    let box_area = centered(area, 72, height);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Keys (? or Esc to close) ")),
+        box_area,
+    );
+}
+
+/// The resolution before it is sent: precondition, changes, what blocks it, the record.
+pub fn preview(app: &App, p: &Preview, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let mut lines = vec![Line::raw(visible(&p.precondition).into_owned())];
+    if !p.undecided.is_empty() {
+        lines.push(Line::styled(
+            format!("Undecided: {}", visible(&p.undecided.join(", "))),
+            theme.error(),
+        ));
+    }
+    for fault in &p.faults {
+        lines.push(Line::styled(
+            format!("Invalid {}", visible(fault)),
+            theme.error(),
+        ));
+    }
+    lines.push(Line::styled("Changes on the server:", theme.title()));
+    if p.changes.is_empty() {
+        lines.push(Line::styled(
+            "  none (the server's record stays as it is)",
+            theme.dim(),
+        ));
+    }
+    for change in &p.changes {
+        lines.push(Line::raw(format!("  {}", visible(change))));
+    }
+    lines.push(Line::styled("Resolved record:", theme.title()));
+    lines.extend(p.record.iter().map(|l| Line::raw(visible(l).into_owned())));
+    let ready = p.undecided.is_empty() && p.faults.is_empty();
+    let title = if ready {
+        " Submit? y send · Esc back "
+    } else {
+        " Not ready: Esc back "
+    };
+    let box_area = centered(area, area.width.saturating_sub(4), area.height);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title)),
+        box_area,
+    );
+}
+
+/// The one-line value editor.
+pub fn edit(app: &App, row: usize, text: &str, error: Option<&str>, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let path = app
+        .desk
+        .as_ref()
+        .and_then(|d| d.rows.get(row))
+        .map_or(String::new(), |r| visible(&r.path).into_owned());
+    let mut lines = vec![Line::from(vec![
+        Span::raw(visible(text).into_owned()),
+        Span::styled("█", theme.info()),
+    ])];
+    if let Some(error) = error {
+        lines.push(Line::styled(visible(error).into_owned(), theme.error()));
+    }
+    let box_area = centered(area, area.width.saturating_sub(8), 4);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered().title(format!(" Value for {path} · Enter accept · Esc cancel ")),
+        ),
+        box_area,
+    );
+}

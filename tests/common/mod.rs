@@ -1,0 +1,208 @@
+//! Shared by the desk tests: a real server on 127.0.0.1 with a SQLite file, and a desk
+//! driven through its event loop on a `TestBackend`.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use syncdesk::client::{ConflictSource, ServerClient};
+use syncdesk::server::config::Config;
+use syncdesk::server::http::{AppState, serve};
+use syncdesk::tui::Session;
+use syncdesk::tui::app::{App, Theme};
+use syncdesk::tui::drafts::DraftStore;
+use syncdesk::tui::keymap::{Key, Keymap};
+use tempfile::TempDir;
+
+pub const CONFIG: &str = r#"
+[[users]]
+name = "ana"
+role = "technician"
+token = "ana-token"
+
+[[users]]
+name = "ben"
+role = "technician"
+token = "ben-token"
+
+[[users]]
+name = "sue"
+role = "supervisor"
+token = "sue-token"
+
+[types.inspections]
+[types.inspections.fields]
+site_id      = { type = "string", required = true }
+status       = { type = "enum", values = ["open", "passed", "failed"] }
+notes        = { type = "text" }
+temperature  = { type = "number" }
+checklist    = { type = "list", key = "id" }
+"#;
+
+/// A server running for real, and a way to talk to it from a plain test.
+pub struct Live {
+    pub rt: tokio::runtime::Runtime,
+    pub base: String,
+    http: reqwest::Client,
+    pub dir: TempDir,
+}
+
+impl Live {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = dir.path().join("syncdesk.db");
+        let base = rt.block_on(async {
+            let config = Config::from_toml(CONFIG).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let state = Arc::new(AppState::open(config, &db).unwrap());
+            tokio::spawn(serve(state, listener));
+            base
+        });
+        Self {
+            rt,
+            base,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    /// One request as `user`; the status and the JSON body (null when there is none).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.rt.block_on(async {
+            static KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut request = self
+                .http
+                .request(method.parse().unwrap(), format!("{}{path}", self.base))
+                .bearer_auth(format!("{user}-token"))
+                .header("Idempotency-Key", format!("test-{n}"));
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let bytes = response.bytes().await.unwrap();
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
+        })
+    }
+
+    /// INS-1 created by ana (notes "a"), ben's sync makes the notes "ben's" (version 2),
+    /// then ana's offline edit of the notes and the temperature from version 1 is parked
+    /// as c-000001.
+    pub fn with_conflict(&self) {
+        let fields = json!({"site_id": "S-4", "notes": "a", "status": "open", "temperature": 20});
+        let (s, _) = self.call(
+            "POST",
+            "/v1/inspections",
+            "ana",
+            Some(json!({"id": "INS-1", "fields": fields})),
+        );
+        assert_eq!(s, StatusCode::CREATED);
+        let ben = json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open", "temperature": 20}});
+        assert_eq!(
+            self.call("PUT", "/v1/inspections/INS-1", "ben", Some(ben))
+                .0,
+            StatusCode::OK
+        );
+        let ana = json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open", "temperature": 21}});
+        let (s, p) = self.call("PUT", "/v1/inspections/INS-1", "ana", Some(ana));
+        assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    }
+
+    pub fn record(&self, id: &str) -> Value {
+        let (s, r) = self.call("GET", &format!("/v1/inspections/{id}"), "sue", None);
+        assert_eq!(s, StatusCode::OK);
+        r
+    }
+
+    pub fn queue(&self, status: &str) -> Vec<Value> {
+        let (s, r) = self.call(
+            "GET",
+            &format!("/v1/conflicts?status={status}"),
+            "sue",
+            None,
+        );
+        assert_eq!(s, StatusCode::OK);
+        r["conflicts"].as_array().unwrap().clone()
+    }
+}
+
+/// A desk signed in as sue, on a 120x40 `TestBackend`, with drafts under `drafts`.
+pub fn desk_on(base: &str, drafts: &std::path::Path) -> Session<TestBackend> {
+    let client = ServerClient::new(base, "sue-token").unwrap();
+    let source = ConflictSource::Server(client);
+    let label = source.label();
+    let app = App::new(
+        label.clone(),
+        "sue".into(),
+        Keymap::default(),
+        Theme { color: false },
+        jiff::tz::TimeZone::UTC,
+    );
+    let terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut session =
+        Session::new(app, terminal, source, Some(DraftStore::new(drafts, &label))).unwrap();
+    assert!(
+        session.settle(Duration::from_secs(10)),
+        "the queue never came"
+    );
+    session
+}
+
+/// Presses keys named as the keymap names them (`l`, `Enter`, `Ctrl-r`), each followed by
+/// waiting for whatever it started to answer.
+pub fn press(session: &mut Session<TestBackend>, keys: &[&str]) {
+    for name in keys {
+        let key = Key::parse(name).unwrap_or_else(|| panic!("{name} is not a key"));
+        let modifiers = if key.ctrl {
+            KeyModifiers::CONTROL
+        } else {
+            KeyModifiers::NONE
+        };
+        session.event(&Event::Key(KeyEvent::new(key.code, modifiers)));
+        assert!(session.settle(Duration::from_secs(10)), "{name}: no answer");
+    }
+}
+
+/// The screen as text, one string a row.
+pub fn screen(session: &mut Session<TestBackend>) -> String {
+    session.draw().unwrap();
+    let buffer = session.terminal.backend().buffer();
+    let width = buffer.area.width as usize;
+    buffer
+        .content
+        .chunks(width)
+        .map(|row| {
+            row.iter()
+                .map(|c| c.symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn enter() -> KeyCode {
+    KeyCode::Enter
+}

@@ -1,0 +1,216 @@
+//! The desk end to end: a real server on 127.0.0.1, the app's event loop driven with key
+//! events, the server's state checked afterwards.
+
+mod common;
+
+use common::{Live, desk_on, press, screen};
+use reqwest::StatusCode;
+use serde_json::json;
+use syncdesk::merge::Choice;
+use syncdesk::tui::app::Screen;
+
+#[test]
+fn a_supervisor_keeps_local_and_a_change_made_meanwhile_survives_the_412() {
+    let live = Live::start();
+    live.with_conflict();
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&live.base, drafts.path());
+    let text = screen(&mut desk);
+    assert!(
+        text.contains("c-000001") && text.contains("1 of 1 shown"),
+        "{text}"
+    );
+
+    press(&mut desk, &["Enter"]);
+    assert_eq!(desk.app.screen, Screen::Detail);
+    let opened = desk.app.desk.as_ref().unwrap();
+    assert_eq!(
+        opened.current().unwrap().path,
+        "/notes",
+        "the cursor starts on the conflict"
+    );
+    press(&mut desk, &["l"]);
+
+    // While sue decides, ben fails the inspection on the server.
+    let ben = json!({"base_version": 2, "fields": {"site_id": "S-4", "notes": "ben's", "status": "failed", "temperature": 20}});
+    assert_eq!(
+        live.call("PUT", "/v1/inspections/INS-1", "ben", Some(ben))
+            .0,
+        StatusCode::OK
+    );
+
+    press(&mut desk, &["w", "y"]);
+    let message = desk.app.message.clone().unwrap();
+    assert!(
+        message.error && message.text.contains("changed on the server meanwhile"),
+        "{message:?}"
+    );
+    let refetched = desk.app.desk.as_ref().unwrap();
+    assert!(refetched.changed_meanwhile.contains("/status"));
+    assert_eq!(
+        refetched.choices.get("/notes"),
+        Some(&Choice::Local),
+        "the choice is kept"
+    );
+    assert!(screen(&mut desk).contains("★"));
+    assert!(
+        live.queue("open").len() == 1,
+        "nothing was resolved by the stale attempt"
+    );
+
+    press(&mut desk, &["w", "y"]);
+    let message = desk.app.message.clone().unwrap();
+    assert!(
+        message
+            .text
+            .starts_with("Resolved c-000001 INS-1: version 4"),
+        "{message:?}"
+    );
+    assert_eq!(desk.app.screen, Screen::List, "no open conflict is left");
+
+    let record = live.record("INS-1");
+    assert_eq!(record["version"], 4);
+    assert_eq!(record["fields"]["notes"], "ana's", "sue kept local");
+    assert_eq!(
+        record["fields"]["status"], "failed",
+        "ben's change made meanwhile is kept"
+    );
+    assert_eq!(
+        record["fields"]["temperature"], 21,
+        "ana's one-sided change merged"
+    );
+    assert!(live.queue("open").is_empty());
+    let all = live.queue("all");
+    assert_eq!(all[0]["resolution"]["resolved_by"], "sue");
+    assert_eq!(all[0]["resolution"]["choices"], json!({"/notes": "local"}));
+}
+
+#[test]
+fn a_draft_comes_back_after_the_desk_is_dropped_and_started_again() {
+    let live = Live::start();
+    live.with_conflict();
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&live.base, drafts.path());
+    press(&mut desk, &["Enter", "s"]);
+    drop(desk.finish());
+
+    let mut again = desk_on(&live.base, drafts.path());
+    press(&mut again, &["Enter"]);
+    let desk = again.app.desk.as_ref().unwrap();
+    assert_eq!(desk.choices.get("/notes"), Some(&Choice::Server));
+    assert!(
+        again
+            .app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("Draft restored: 1")
+    );
+    press(&mut again, &["w", "y"]);
+    assert_eq!(live.record("INS-1")["fields"]["notes"], "ben's");
+    assert!(live.queue("open").is_empty());
+}
+
+#[test]
+fn a_conflict_resolved_by_someone_else_is_reported_with_their_name() {
+    let live = Live::start();
+    live.with_conflict();
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&live.base, drafts.path());
+    press(&mut desk, &["Enter", "L"]);
+    let etag = desk.app.desk.as_ref().unwrap().etag.clone().unwrap();
+    let body = json!({"fields": {"site_id": "S-4", "notes": "x", "status": "open", "temperature": 20}, "choices": {"/notes": "manual"}});
+    let (status, _) = live.rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/conflicts/c-000001/resolution", live.base))
+            .bearer_auth("sue-token")
+            .header("If-Match", etag)
+            .header("Idempotency-Key", "other-desk")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), ())
+    });
+    assert_eq!(status, StatusCode::OK);
+    press(&mut desk, &["w", "y"]);
+    let message = desk.app.message.clone().unwrap();
+    assert!(
+        message.text.contains("already resolved by sue"),
+        "{message:?}"
+    );
+    assert_eq!(
+        live.record("INS-1")["fields"]["notes"],
+        "x",
+        "nothing overwritten"
+    );
+}
+
+#[test]
+fn a_dead_server_is_an_error_on_screen_not_a_frozen_desk() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&format!("http://{port}"), drafts.path());
+    let text = screen(&mut desk);
+    assert!(
+        text.contains("Could not read the queue: server unreachable"),
+        "{text}"
+    );
+    press(&mut desk, &["q"]);
+    assert!(desk.app.quit);
+}
+
+#[test]
+fn long_text_is_edited_in_the_editor_and_short_values_inline_with_a_type_check() {
+    let live = Live::start();
+    live.with_conflict();
+    let drafts = tempfile::tempdir().unwrap();
+    let script = drafts.path().join("editor.sh");
+    std::fs::write(&script, "#!/bin/sh\nprintf 'merged by hand\\n' > \"$1\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut desk = desk_on(&live.base, drafts.path()).with_editor(script.to_str().unwrap());
+    press(&mut desk, &["Enter", "m"]);
+    let opened = desk.app.desk.as_ref().unwrap();
+    assert_eq!(
+        opened.choices.get("/notes"),
+        Some(&Choice::Manual(syncdesk::json!("merged by hand"))),
+        "the editor's trailing newline is not part of the value"
+    );
+    // The temperature is a number: text is refused, a number accepted.
+    let row = opened
+        .rows
+        .iter()
+        .position(|r| r.path == "/temperature")
+        .unwrap();
+    desk.app.desk.as_mut().unwrap().cursor = row;
+    press(&mut desk, &["m"]);
+    for _ in 0..4 {
+        press(&mut desk, &["Backspace"]);
+    }
+    press(&mut desk, &["w", "a", "r", "m", "Enter"]);
+    let text = screen(&mut desk);
+    assert!(text.contains("not a JSON value"), "{text}");
+    for _ in 0..4 {
+        press(&mut desk, &["Backspace"]);
+    }
+    press(&mut desk, &["2", "2", ".", "5", "Enter"]);
+    let opened = desk.app.desk.as_ref().unwrap();
+    assert_eq!(
+        opened.choices.get("/temperature"),
+        Some(&Choice::Manual(syncdesk::json!(22.5)))
+    );
+    press(&mut desk, &["w", "y"]);
+    let record = live.record("INS-1");
+    assert_eq!(record["fields"]["notes"], "merged by hand");
+    assert_eq!(record["fields"]["temperature"], 22.5);
+    let all = live.queue("all");
+    assert_eq!(
+        all[0]["resolution"]["choices"],
+        json!({"/notes": "manual", "/temperature": "manual"})
+    );
+}
