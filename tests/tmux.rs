@@ -1,0 +1,118 @@
+//! The desk in a real terminal: the binary runs in tmux against a real server, keys are
+//! sent with `send-keys`, the screen is read with `capture-pane`. `.ci/run` installs tmux.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Live;
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux is needed for this test (.ci/run installs it: apt-get install tmux)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "desk"])
+    }
+
+    /// Waits until the screen shows `text`; the screen at the end either way.
+    fn wait_for(&self, text: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) || Instant::now() > until {
+                return screen;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.run(&["send-keys", "-t", "desk", key]);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn the_binary_resolves_a_conflict_in_tmux_and_restores_the_terminal() {
+    let live = Live::start();
+    live.with_conflict();
+    let data = live.dir.path().join("data");
+    let done = live.dir.path().join("done");
+    let tmux = Tmux {
+        socket: format!("syncdesk-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "SYNCDESK_DATA_DIR={} NO_COLOR=1 {} tui --server {} --token sue-token; echo exit=$? > {}; sleep 60",
+        data.display(),
+        env!("CARGO_BIN_EXE_syncdesk"),
+        live.base,
+        done.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "desk",
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &command,
+    ]);
+    let list = tmux.wait_for("c-000001");
+    assert!(
+        list.contains("1 of 1 shown") && list.contains("edit-conflict"),
+        "{list}"
+    );
+
+    tmux.keys(&["Enter"]);
+    let detail = tmux.wait_for("0 of 1 conflicting fields decided");
+    assert!(detail.contains("! /notes"), "{detail}");
+    tmux.keys(&["l", "w"]);
+    let preview = tmux.wait_for("Submit? y send");
+    assert!(
+        preview.contains("/notes: \"ben's\" → \"ana's\""),
+        "{preview}"
+    );
+    tmux.keys(&["y"]);
+    let after = tmux.wait_for("Resolved c-000001");
+    assert!(after.contains("No open conflicts left"), "{after}");
+    tmux.keys(&["q"]);
+
+    let until = Instant::now() + Duration::from_secs(10);
+    while !done.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "exit=0");
+    let end = tmux.screen();
+    assert!(end.contains("resolved c-000001 INS-1: version 3"), "{end}");
+    assert!(
+        !end.contains("Field"),
+        "the alternate screen is gone: {end}"
+    );
+
+    let record = live.record("INS-1");
+    assert_eq!(record["fields"]["notes"], "ana's");
+    assert_eq!(record["fields"]["temperature"], 21);
+    assert!(live.queue("open").is_empty());
+}
