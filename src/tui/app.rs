@@ -200,7 +200,31 @@ impl Queue {
     }
 
     pub fn selected_item(&self) -> Option<&ConflictSummary> {
-        self.visible.get(self.selected).map(|&i| &self.items[i])
+        self.visible
+            .get(self.selected)
+            .and_then(|&i| self.items.get(i))
+    }
+
+    /// Takes a fresh queue, keeping the selected conflict selected when it is still there.
+    pub fn replace(&mut self, items: Vec<ConflictSummary>) {
+        let keep = self.selected_item().map(|c| c.id.clone());
+        self.items = items;
+        self.visible.clear();
+        self.refilter();
+        if let Some(id) = keep {
+            self.select(&id);
+        }
+    }
+
+    /// Selects a conflict by id when it is shown; false when it is not.
+    pub fn select(&mut self, id: &str) -> bool {
+        match self.visible.iter().position(|&i| self.items[i].id == id) {
+            Some(p) => {
+                self.selected = p;
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn open_count(&self) -> usize {

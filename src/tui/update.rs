@@ -26,9 +26,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             match result {
                 Ok(items) => {
                     app.queue.has_resolved = app.queue.wants_resolved();
-                    app.queue.items = items;
+                    app.queue.replace(items);
                     app.queue.loaded = true;
-                    app.queue.refilter();
                 }
                 Err(e) => app.warn(format!("Could not read the queue: {e}. Press r to retry.")),
             }
@@ -324,14 +323,7 @@ fn loaded(
             } else {
                 app.message = None;
             }
-            if let Some(p) = app
-                .queue
-                .visible
-                .iter()
-                .position(|&i| app.queue.items[i].id == desk.detail.id)
-            {
-                app.queue.selected = p;
-            }
+            app.queue.select(&desk.detail.id);
             app.desk = Some(desk);
         }
     }
@@ -355,6 +347,11 @@ fn submitted(
     match outcome {
         Ok(SubmitOutcome::Resolved { version, etag }) => {
             let mut effects = vec![Effect::DropDraft { id: id.clone() }];
+            // The next one is the next open conflict after this one as the list stood.
+            let next = app
+                .queue
+                .next_open_after(app.queue.selected, &id)
+                .map(|p| app.queue.items[app.queue.visible[p]].id.clone());
             if let Some(c) = app.queue.find(&id) {
                 c.status = Status::Resolved;
             }
@@ -365,12 +362,10 @@ fn submitted(
                 (None, _) => " (written to the resolutions file)".into(),
             };
             app.resolved.push(format!("{id} {record}{made}"));
-            let next = app.queue.next_open_after(app.queue.selected, &id);
             let text = format!("Resolved {id} {record}{made}");
             match next {
-                Some(p) => {
-                    app.queue.selected = p;
-                    let next_id = app.queue.items[app.queue.visible[p]].id.clone();
+                Some(next_id) => {
+                    app.queue.select(&next_id);
                     app.say(format!("{text}. Next: {next_id}."));
                     app.busy = Some(format!("Opening {next_id}"));
                     effects.push(Effect::LoadConflict { id: next_id });

@@ -1,0 +1,574 @@
+//! `update` driven directly: every command and every answer, no terminal, no network.
+
+mod fixture;
+
+use fixture::{app, app_with_desk, desk_of, detail_json};
+use syncdesk::client::{SourceError, SubmitOutcome};
+use syncdesk::json;
+use syncdesk::merge::Choice;
+use syncdesk::model::validate::FieldError;
+use syncdesk::protocol::Status;
+use syncdesk::tui::app::{App, Layout, Overlay, Screen, SortKey};
+use syncdesk::tui::effect::Effect;
+use syncdesk::tui::update::update;
+use syncdesk::tui::{Action, Command};
+
+fn run(app: &mut App, commands: &[Command]) -> Vec<Effect> {
+    commands
+        .iter()
+        .flat_map(|c| update(app, Action::Command(*c)))
+        .collect()
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        update(app, Action::Type(c));
+    }
+}
+
+fn selected(app: &App) -> String {
+    app.queue.selected_item().unwrap().id.clone()
+}
+
+fn choice(app: &App, path: &str) -> Option<Choice> {
+    app.desk.as_ref().unwrap().choices.get(path).cloned()
+}
+
+fn cursor_path(app: &App) -> String {
+    app.desk.as_ref().unwrap().current().unwrap().path.clone()
+}
+
+#[test]
+fn the_list_shows_open_conflicts_oldest_first_and_moves_within_bounds() {
+    let mut app = app();
+    assert_eq!(selected(&app), "c-000001", "oldest first");
+    run(&mut app, &[Command::Up]);
+    assert_eq!(selected(&app), "c-000001");
+    run(&mut app, &[Command::Down, Command::Down, Command::Down]);
+    assert_eq!(selected(&app), "c-000003");
+    run(&mut app, &[Command::Top]);
+    assert_eq!(selected(&app), "c-000001");
+    run(&mut app, &[Command::Bottom]);
+    assert_eq!(selected(&app), "c-000003");
+}
+
+#[test]
+fn sort_cycles_columns_and_keeps_the_selection() {
+    let mut app = app();
+    run(&mut app, &[Command::Down]);
+    run(&mut app, &[Command::Sort]);
+    assert_eq!(app.queue.sort, SortKey::Record);
+    assert_eq!(
+        selected(&app),
+        "c-000002",
+        "the selected conflict stays selected"
+    );
+    run(&mut app, &[Command::Sort, Command::Sort, Command::Sort]);
+    assert_eq!(app.queue.sort, SortKey::Received);
+    assert!(app.message.as_ref().unwrap().text.contains("oldest first"));
+}
+
+#[test]
+fn the_filter_narrows_as_typed_esc_restores_and_status_all_reloads() {
+    let mut app = app();
+    run(&mut app, &[Command::Filter]);
+    assert!(app.typing());
+    type_text(&mut app, "ins-1002");
+    assert_eq!(app.queue.visible.len(), 1);
+    update(&mut app, Action::Erase);
+    assert_eq!(app.queue.filter, "ins-100");
+    run(&mut app, &[Command::Back]);
+    assert_eq!(
+        (app.queue.filter.as_str(), app.queue.visible.len()),
+        ("", 3)
+    );
+
+    run(&mut app, &[Command::Filter]);
+    type_text(&mut app, "status:all");
+    let effects = update(&mut app, Action::Accept);
+    assert_eq!(effects, vec![Effect::LoadQueue { all: true }]);
+    assert!(!app.typing());
+}
+
+#[test]
+fn open_refresh_back_and_quit_from_the_list() {
+    let mut app = app();
+    assert_eq!(
+        run(&mut app, &[Command::Open]),
+        vec![Effect::LoadConflict {
+            id: "c-000001".into()
+        }]
+    );
+    assert!(app.busy.as_ref().unwrap().contains("c-000001"));
+    assert_eq!(
+        run(&mut app, &[Command::Refresh]),
+        vec![Effect::LoadQueue { all: false }]
+    );
+    run(&mut app, &[Command::Back]);
+    assert!(app.quit, "q quits from the list");
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::Quit]);
+    assert!(app.quit, "Ctrl-C quits from anywhere");
+}
+
+#[test]
+fn the_queue_arrives_or_its_error_is_shown() {
+    let mut app = app();
+    let items = app.queue.items[..1].to_vec();
+    update(&mut app, Action::QueueLoaded(Ok(items)));
+    assert_eq!(app.queue.visible.len(), 1);
+    update(
+        &mut app,
+        Action::QueueLoaded(Err(SourceError::Unreachable("connection refused".into()))),
+    );
+    let m = app.message.clone().unwrap();
+    assert!(m.error && m.text.contains("connection refused") && m.text.contains("r to retry"));
+    assert_eq!(app.queue.visible.len(), 1, "what was shown stays");
+}
+
+#[test]
+fn a_loaded_conflict_opens_on_its_first_undecided_field() {
+    let mut app = app();
+    let desk = desk_of(detail_json(
+        "c-000002",
+        "INS-1002",
+        "2026-11-20T12:30:00.000Z",
+    ));
+    update(&mut app, Action::ConflictLoaded(Ok(Box::new(desk))));
+    assert_eq!(app.screen, Screen::Detail);
+    assert_eq!(cursor_path(&app), "/notes");
+    assert_eq!(selected(&app), "c-000002", "the list follows");
+    update(
+        &mut app,
+        Action::ConflictLoaded(Err((
+            "c-000009".into(),
+            SourceError::Refused {
+                status: 404,
+                message: "no conflict".into(),
+            },
+        ))),
+    );
+    assert!(
+        app.message
+            .unwrap()
+            .text
+            .contains("Could not open c-000009")
+    );
+}
+
+#[test]
+fn fields_move_and_n_jumps_between_undecided_conflicts_wrapping() {
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::Down]);
+    assert_eq!(cursor_path(&app), "/site_id");
+    run(&mut app, &[Command::NextConflict]);
+    assert_eq!(cursor_path(&app), "/status");
+    run(&mut app, &[Command::NextConflict]);
+    assert_eq!(cursor_path(&app), "/notes", "wraps around");
+    run(&mut app, &[Command::PreviousConflict]);
+    assert_eq!(cursor_path(&app), "/status");
+    run(&mut app, &[Command::AllServer, Command::NextConflict]);
+    assert!(
+        app.message
+            .unwrap()
+            .text
+            .contains("Every conflict is decided: w to submit")
+    );
+}
+
+#[test]
+fn decisions_save_a_draft_and_undo_redo_step_through_them() {
+    let mut app = app_with_desk();
+    let effects = run(&mut app, &[Command::TakeLocal]);
+    assert_eq!(
+        effects,
+        vec![Effect::SaveDraft {
+            id: "c-000001".into(),
+            choices: [("/notes".to_string(), Choice::Local)].into()
+        }]
+    );
+    assert!(app.message.as_ref().unwrap().text.starts_with("1 of 2"));
+    assert!(
+        run(&mut app, &[Command::TakeLocal]).is_empty(),
+        "the same choice again changes nothing"
+    );
+    run(&mut app, &[Command::TakeServer]);
+    assert_eq!(choice(&app, "/notes"), Some(Choice::Server));
+    run(&mut app, &[Command::AllLocal]);
+    assert_eq!(
+        (choice(&app, "/notes"), choice(&app, "/status")),
+        (Some(Choice::Local), Some(Choice::Local))
+    );
+    assert_eq!(
+        choice(&app, "/site_id"),
+        None,
+        "one-sided changes stay merged"
+    );
+    run(&mut app, &[Command::Undo]);
+    assert_eq!(
+        (choice(&app, "/notes"), choice(&app, "/status")),
+        (Some(Choice::Server), None)
+    );
+    run(&mut app, &[Command::Undo, Command::Undo]);
+    assert_eq!(choice(&app, "/notes"), None);
+    assert!(
+        run(&mut app, &[Command::Undo]).is_empty(),
+        "nothing left to undo"
+    );
+    run(&mut app, &[Command::Redo, Command::Redo, Command::Redo]);
+    assert_eq!(choice(&app, "/status"), Some(Choice::Local));
+    let effects = run(&mut app, &[Command::TakeServer]);
+    assert_eq!(effects.len(), 1);
+    assert!(
+        run(&mut app, &[Command::Redo]).is_empty(),
+        "a new decision clears redo"
+    );
+}
+
+#[test]
+fn a_one_sided_change_can_be_overridden() {
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::Down]);
+    assert_eq!(cursor_path(&app), "/site_id");
+    run(&mut app, &[Command::TakeLocal]);
+    let resolved = app.desk.as_ref().unwrap().resolved();
+    assert_eq!(
+        resolved.get("site_id"),
+        Some(&json!("S-1")),
+        "local (= base) overrides the server"
+    );
+}
+
+#[test]
+fn manual_values_are_type_checked_before_they_are_taken() {
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::Bottom]);
+    assert_eq!(cursor_path(&app), "/temperature");
+    assert!(run(&mut app, &[Command::Manual]).is_empty());
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Edit {
+            row: 3,
+            text: "20".into(),
+            error: None
+        }),
+        "starts from the value the decisions give"
+    );
+    update(&mut app, Action::Erase);
+    update(&mut app, Action::Erase);
+    type_text(&mut app, "warm");
+    assert!(update(&mut app, Action::Accept).is_empty());
+    let Some(Overlay::Edit {
+        error: Some(error), ..
+    }) = &app.overlay
+    else {
+        panic!("the editor stays open with the fault: {:?}", app.overlay);
+    };
+    assert!(error.contains("not a JSON value"), "{error}");
+    for _ in 0..4 {
+        update(&mut app, Action::Erase);
+    }
+    type_text(&mut app, "\"21\"");
+    update(&mut app, Action::Accept);
+    assert!(
+        matches!(&app.overlay, Some(Overlay::Edit { error: Some(e), .. }) if e.contains("number"))
+    );
+    for _ in 0..4 {
+        update(&mut app, Action::Erase);
+    }
+    type_text(&mut app, "19.5");
+    let effects = update(&mut app, Action::Accept);
+    assert_eq!(app.overlay, None);
+    assert_eq!(
+        choice(&app, "/temperature"),
+        Some(Choice::Manual(json!(19.5)))
+    );
+    assert!(matches!(&effects[..], [Effect::SaveDraft { .. }]));
+
+    // An enum takes text, and only its values.
+    run(&mut app, &[Command::Up]);
+    assert_eq!(cursor_path(&app), "/status");
+    run(&mut app, &[Command::Manual]);
+    for _ in 0..6 {
+        update(&mut app, Action::Erase);
+    }
+    type_text(&mut app, "broken");
+    update(&mut app, Action::Accept);
+    assert!(
+        matches!(&app.overlay, Some(Overlay::Edit { error: Some(e), .. }) if e.contains("passed"))
+    );
+    run(&mut app, &[Command::Back]);
+    assert_eq!(app.overlay, None);
+    assert_eq!(choice(&app, "/status"), None, "Esc takes nothing");
+}
+
+#[test]
+fn text_goes_to_the_editor_and_comes_back_as_a_manual_choice() {
+    let mut app = app_with_desk();
+    let effects = run(&mut app, &[Command::Manual]);
+    assert_eq!(
+        effects,
+        vec![Effect::EditExternally {
+            path: "/notes".into(),
+            text: "Pump leaks at the flange. Bolts tightened.".into()
+        }]
+    );
+    update(
+        &mut app,
+        Action::Edited {
+            path: "/notes".into(),
+            text: None,
+        },
+    );
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("nothing changed")
+    );
+    update(
+        &mut app,
+        Action::Edited {
+            path: "/notes".into(),
+            text: Some("Both: bolts and gasket.\n".into()),
+        },
+    );
+    assert_eq!(
+        choice(&app, "/notes"),
+        Some(Choice::Manual(json!("Both: bolts and gasket.")))
+    );
+}
+
+#[test]
+fn layout_cycles_and_help_opens_and_closes() {
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::Layout]);
+    assert_eq!(app.layout, Layout::Stacked);
+    run(&mut app, &[Command::Layout, Command::Layout]);
+    assert_eq!(app.layout, Layout::SideBySide);
+    run(&mut app, &[Command::Help]);
+    assert_eq!(app.overlay, Some(Overlay::Help));
+    run(&mut app, &[Command::TakeLocal]);
+    assert_eq!(choice(&app, "/notes"), None, "keys under help do nothing");
+    run(&mut app, &[Command::Back]);
+    assert_eq!(app.overlay, None);
+    run(&mut app, &[Command::Back]);
+    assert_eq!((app.screen, app.desk.is_none()), (Screen::List, true));
+}
+
+#[test]
+fn submit_previews_and_refuses_while_conflicts_are_undecided() {
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::TakeLocal, Command::Submit]);
+    let Some(Overlay::Preview(preview)) = &app.overlay else {
+        panic!("w opens the preview");
+    };
+    assert_eq!(preview.undecided, ["/status"]);
+    assert_eq!(
+        preview.precondition,
+        "If-Match: \"7-2026-11-20T16:05:00.000Z\""
+    );
+    assert!(preview.changes.iter().any(|c| c.starts_with("/notes: ")));
+    assert!(run(&mut app, &[Command::Confirm]).is_empty());
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("Decide first: /status")
+    );
+    assert!(
+        matches!(app.overlay, Some(Overlay::Preview(_))),
+        "the preview stays"
+    );
+    run(&mut app, &[Command::Back]);
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn confirm_sends_once_with_the_etag_and_a_stable_idempotency_key() {
+    let mut app = app_with_desk();
+    let effects = run(
+        &mut app,
+        &[Command::AllLocal, Command::Submit, Command::Confirm],
+    );
+    let [Effect::SaveDraft { .. }, Effect::Submit(sent)] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        sent.if_match.as_deref(),
+        Some("\"7-2026-11-20T16:05:00.000Z\"")
+    );
+    assert_eq!(
+        sent.fields.get("notes"),
+        Some(&json!("Pump leaks badly at the flange; gasket replaced."))
+    );
+    assert_eq!(
+        sent.fields.get("site_id"),
+        Some(&json!("S-2")),
+        "the server's one-sided change merged"
+    );
+    assert_eq!(
+        sent.fields.get("temperature"),
+        Some(&json!(21.5)),
+        "the local one too"
+    );
+    assert!(app.submitting);
+    assert!(
+        run(&mut app, &[Command::Submit, Command::Confirm]).is_empty(),
+        "no second send meanwhile"
+    );
+    // The same decisions on the same server state give the same key: a resend is a replay.
+    let again = app.desk.as_ref().unwrap().submission("sue").unwrap();
+    assert_eq!(again.idempotency_key, sent.idempotency_key);
+}
+
+fn submitted(app: &mut App, outcome: Result<SubmitOutcome, SourceError>) -> Vec<Effect> {
+    update(
+        app,
+        Action::Submitted {
+            conflict_id: "c-000001".into(),
+            outcome,
+        },
+    )
+}
+
+#[test]
+fn success_drops_the_draft_and_opens_the_next_open_conflict() {
+    let mut app = app_with_desk();
+    let effects = submitted(
+        &mut app,
+        Ok(SubmitOutcome::Resolved {
+            version: Some(8),
+            etag: Some("\"8-x\"".into()),
+        }),
+    );
+    assert_eq!(
+        effects,
+        vec![
+            Effect::DropDraft {
+                id: "c-000001".into()
+            },
+            Effect::LoadConflict {
+                id: "c-000002".into()
+            }
+        ]
+    );
+    let text = &app.message.as_ref().unwrap().text;
+    assert!(
+        text.contains("Resolved c-000001 INS-1001: version 8, ETag \"8-x\". Next: c-000002"),
+        "{text}"
+    );
+    assert_eq!(app.queue.open_count(), 2);
+    assert_eq!(app.resolved.len(), 1);
+}
+
+#[test]
+fn a_stale_submission_fetches_again_and_keeps_the_choices() {
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::AllLocal]);
+    let effects = submitted(&mut app, Ok(SubmitOutcome::Stale));
+    assert_eq!(
+        effects,
+        vec![Effect::LoadConflict {
+            id: "c-000001".into()
+        }]
+    );
+    let mut newer = detail_json("c-000001", "INS-1001", "2026-11-20T10:00:00.000Z");
+    newer["server"]["version"] = 8.into();
+    newer["server"]["modified_by"] = "cy".into();
+    newer["server"]["fields"]["temperature"] = 25.into();
+    newer["server"]["etag"] = "\"8-y\"".into();
+    update(
+        &mut app,
+        Action::ConflictLoaded(Ok(Box::new(desk_of(newer)))),
+    );
+    let desk = app.desk.as_ref().unwrap();
+    assert_eq!(desk.etag.as_deref(), Some("\"8-y\""));
+    assert_eq!(
+        desk.changed_meanwhile.iter().collect::<Vec<_>>(),
+        ["/temperature"]
+    );
+    assert_eq!(desk.choices.len(), 2, "every choice still applies");
+    let text = &app.message.as_ref().unwrap().text;
+    assert!(
+        text.contains("version 8 by cy") && text.contains("1 field(s) marked ★"),
+        "{text}"
+    );
+}
+
+#[test]
+fn closed_invalid_and_failed_submissions_say_why() {
+    let mut app = app_with_desk();
+    let effects = submitted(&mut app, Ok(SubmitOutcome::Closed { by: "tom".into() }));
+    assert_eq!(
+        effects,
+        vec![Effect::DropDraft {
+            id: "c-000001".into()
+        }]
+    );
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("already resolved by tom")
+    );
+    assert_eq!(app.desk.as_ref().unwrap().detail.status, Status::Resolved);
+    assert!(run(&mut app, &[Command::TakeLocal]).is_empty());
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("Already resolved by tom")
+    );
+
+    let mut app = app_with_desk();
+    submitted(
+        &mut app,
+        Ok(SubmitOutcome::Invalid {
+            errors: vec![FieldError {
+                path: "/site_id".into(),
+                message: "names no item".into(),
+            }],
+        }),
+    );
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("/site_id: names no item")
+    );
+
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::TakeLocal]);
+    submitted(
+        &mut app,
+        Err(SourceError::Unreachable("connection reset".into())),
+    );
+    let m = app.message.clone().unwrap();
+    assert!(m.error && m.text.contains("connection reset") && m.text.contains("w to try again"));
+    assert_eq!(
+        choice(&app, "/notes"),
+        Some(Choice::Local),
+        "nothing is lost"
+    );
+}
+
+#[test]
+fn ticks_turn_the_spinner_and_draft_faults_are_shown() {
+    let mut app = app();
+    update(&mut app, Action::Tick);
+    update(&mut app, Action::Tick);
+    assert_eq!(app.spinner, 2);
+    update(&mut app, Action::DraftFailed("disk full".into()));
+    assert!(
+        app.message
+            .unwrap()
+            .text
+            .contains("Draft not saved: disk full")
+    );
+}
