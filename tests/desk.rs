@@ -214,3 +214,134 @@ fn long_text_is_edited_in_the_editor_and_short_values_inline_with_a_type_check()
         json!({"/notes": "manual", "/temperature": "manual"})
     );
 }
+
+/// An export file of the server's open queue, written the way `syncdesk export` writes it.
+fn export_of(live: &Live, path: &std::path::Path) -> serde_json::Value {
+    let (_, detail) = live.call("GET", "/v1/conflicts/c-000001", "sue", None);
+    let export = json!({"format": "syncdesk.conflicts.v1", "exported_at": "2026-11-25T10:00:00.000Z",
+                        "server": live.base, "conflicts": [detail.clone()]});
+    std::fs::write(path, serde_json::to_vec_pretty(&export).unwrap()).unwrap();
+    detail
+}
+
+fn offline_desk(
+    file: &std::path::Path,
+    drafts: &std::path::Path,
+) -> syncdesk::tui::Session<ratatui::backend::TestBackend> {
+    use syncdesk::client::{ConflictSource, ExportBook};
+    let book = ExportBook::open(file, None).unwrap();
+    let source = ConflictSource::Export(book);
+    let label = source.label();
+    let app = syncdesk::tui::App::new(
+        label.clone(),
+        "sue".into(),
+        Default::default(),
+        syncdesk::tui::app::Theme { color: false },
+        jiff::tz::TimeZone::UTC,
+    );
+    let terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    let drafts = syncdesk::tui::drafts::DraftStore::new(drafts, &label);
+    let mut session = syncdesk::tui::Session::new(app, terminal, source, Some(drafts)).unwrap();
+    assert!(session.settle(std::time::Duration::from_secs(5)));
+    session
+}
+
+#[test]
+fn an_export_is_resolved_offline_into_a_resolutions_file_the_server_accepts() {
+    let live = Live::start();
+    live.with_conflict();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("queue.json");
+    let detail = export_of(&live, &file);
+    let mut desk = offline_desk(&file, work.path());
+    assert!(screen(&mut desk).contains("queue.json"));
+    press(&mut desk, &["Enter", "L", "w", "y"]);
+    let message = desk.app.message.clone().unwrap();
+    assert!(
+        message
+            .text
+            .contains("Resolved c-000001 INS-1 (written to the resolutions file)"),
+        "{message:?}"
+    );
+    drop(desk.finish());
+
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("queue.resolutions.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["format"], "syncdesk.resolutions.v1");
+    let entry = &written["resolutions"][0];
+    assert_eq!(
+        (
+            &entry["conflict_id"],
+            &entry["record_type"],
+            &entry["record_id"],
+            &entry["resolved_by"]
+        ),
+        (
+            &json!("c-000001"),
+            &json!("inspections"),
+            &json!("INS-1"),
+            &json!("sue")
+        )
+    );
+    assert_eq!(entry["if_match"], detail["server"]["etag"]);
+    assert_eq!(entry["choices"], json!({"/notes": "local"}));
+    assert_eq!(entry["fields"]["notes"], "ana's");
+    assert_eq!(
+        entry["fields"]["temperature"], 21,
+        "the one-sided local change merged"
+    );
+
+    // Opened again, the conflict shows as resolved; nothing is left open.
+    let again = offline_desk(&file, work.path());
+    assert!(again.app.queue.visible.is_empty() && again.app.queue.items.is_empty());
+    drop(again.finish());
+
+    // What the file holds is a resolution the server takes as it is.
+    let (status, record) = live.rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/conflicts/c-000001/resolution", live.base))
+            .bearer_auth("sue-token")
+            .header("If-Match", entry["if_match"].as_str().unwrap())
+            .header("Idempotency-Key", "push-1")
+            .json(&json!({"fields": entry["fields"], "choices": entry["choices"]}))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<serde_json::Value>().await.unwrap())
+    });
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(live.record("INS-1")["fields"]["notes"], "ana's");
+}
+
+#[test]
+fn ndjson_exports_and_faults_name_their_line() {
+    use syncdesk::protocol::ExportFile;
+    let live = Live::start();
+    live.with_conflict();
+    let (_, detail) = live.call("GET", "/v1/conflicts/c-000001", "sue", None);
+    let mut second = detail.clone();
+    second["id"] = "c-000002".into();
+    let text = format!("{detail}\n\n{second}\n");
+    let file = ExportFile::parse("q.ndjson", &text).unwrap();
+    assert_eq!(file.conflicts.len(), 2);
+    assert_eq!(file.conflicts[1].id, "c-000002");
+
+    let broken = format!("{detail}\n{{\"id\": \"c-9\", \"status\": \"open\"}}\n");
+    let e = ExportFile::parse("q.ndjson", &broken)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("q.ndjson: line 2, column "), "{e}");
+    assert!(e.contains("missing field"), "{e}");
+    let e = ExportFile::parse(
+        "q.json",
+        "{\"format\": \"syncdesk.conflicts.v1\",\n \"conflicts\": [}",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("q.json: line 2, column 16"), "{e}");
+    let e = ExportFile::parse("q.json", "{\"format\": \"other\", \"conflicts\": []}")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("expected \"syncdesk.conflicts.v1\""), "{e}");
+}

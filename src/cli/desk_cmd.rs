@@ -89,15 +89,15 @@ fn run_desk(
     source: ConflictSource,
     after: impl FnOnce(&[String]) -> Result<(), Failure>,
 ) -> Result<Exit, Failure> {
+    let keymap = Keymap::with_overrides(&config.key_overrides()).map_err(|e| {
+        let file = UserConfig::path().map_or(String::new(), |p| format!("{}: ", p.display()));
+        Failure::input(format!("{file}{e}"))
+    })?;
     if !std::io::stdout().is_terminal() {
         return Err(Failure::input(
             "the desk needs a terminal (for scripts: syncdesk conflicts ...)",
         ));
     }
-    let keymap = Keymap::with_overrides(&config.key_overrides()).map_err(|e| {
-        let file = UserConfig::path().map_or(String::new(), |p| format!("{}: ", p.display()));
-        Failure::input(format!("{file}{e}"))
-    })?;
     let theme = match config.theme {
         Some(ThemeSetting::Mono) => Theme { color: false },
         _ => Theme::from_env(),
