@@ -340,6 +340,21 @@ fn ndjson_exports_and_faults_name_their_line() {
     .unwrap_err()
     .to_string();
     assert!(e.starts_with("q.json: line 2, column 16"), "{e}");
+    // The queue reads only summaries; a detail's sides are checked when it is opened.
+    let mut bad_sides = second.clone();
+    bad_sides["local"] = json!("not an object");
+    let text = format!("{detail}\n{bad_sides}\n");
+    let book = syncdesk::client::ExportBook::from_text(
+        "q.ndjson",
+        text,
+        std::path::PathBuf::from("unused.json"),
+        Default::default(),
+    )
+    .unwrap();
+    assert_eq!(book.summaries(false).len(), 2);
+    assert!(book.load("c-000001").is_ok());
+    let e = book.load("c-000002").unwrap_err().to_string();
+    assert!(e.starts_with("q.ndjson: line 2, column "), "{e}");
     let e = ExportFile::parse("q.json", "{\"format\": \"other\", \"conflicts\": []}")
         .unwrap_err()
         .to_string();

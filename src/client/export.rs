@@ -7,14 +7,16 @@ use std::sync::Mutex;
 use super::{Loaded, SourceError, Submission, SubmitOutcome};
 use crate::model::time::UtcMillis;
 use crate::protocol::{
-    ConflictDetail, ConflictSummary, ExportFile, FileError, ResolutionEntry, ResolutionInfo,
-    ResolutionsFile, Status, choice_names,
+    ConflictSummary, ExportIndex, FileError, ResolutionEntry, ResolutionInfo, ResolutionsFile,
+    Status, choice_names,
 };
 
 /// The conflicts of one export and the resolutions made on them so far.
 pub struct ExportBook {
     name: String,
-    conflicts: Vec<ConflictDetail<'static>>,
+    /// The export's text; details are read from it when opened.
+    text: String,
+    index: ExportIndex,
     by_id: HashMap<String, usize>,
     out: PathBuf,
     made: Mutex<ResolutionsFile>,
@@ -43,24 +45,20 @@ impl ExportBook {
                 });
             }
         };
-        Self::from_text(&name, &text, out, made)
+        Self::from_text(&name, text, out, made)
     }
 
     /// An export from its text (the name says JSON or NDJSON, and names faults).
     pub fn from_text(
         name: &str,
-        text: &str,
+        text: impl Into<String>,
         out: PathBuf,
         made: ResolutionsFile,
     ) -> Result<Self, FileError> {
-        let file = ExportFile::parse(name, text)?;
-        let mut conflicts: Vec<ConflictDetail<'static>> = file
-            .conflicts
-            .into_iter()
-            .map(ConflictDetail::into_owned)
-            .collect();
-        let mut by_id = HashMap::with_capacity(conflicts.len());
-        for (i, c) in conflicts.iter().enumerate() {
+        let text = text.into();
+        let mut index = ExportIndex::parse(name, &text)?;
+        let mut by_id = HashMap::with_capacity(index.entries.len());
+        for (i, (_, c)) in index.entries.iter().enumerate() {
             if by_id.insert(c.id.clone(), i).is_some() {
                 return Err(FileError {
                     file: name.to_string(),
@@ -70,12 +68,15 @@ impl ExportBook {
         }
         for entry in &made.resolutions {
             if let Some(&i) = by_id.get(&entry.conflict_id) {
-                mark_resolved(&mut conflicts[i], entry);
+                let summary = &mut index.entries[i].1;
+                summary.status = Status::Resolved;
+                summary.resolution = Some(info(entry));
             }
         }
         Ok(Self {
             name: name.to_string(),
-            conflicts,
+            text,
+            index,
             by_id,
             out,
             made: Mutex::new(made),
@@ -95,10 +96,11 @@ impl ExportBook {
     pub fn summaries(&self, all: bool) -> Vec<ConflictSummary> {
         let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<ConflictSummary> = self
-            .conflicts
+            .index
+            .entries
             .iter()
-            .map(|c| {
-                let mut s = c.summary();
+            .map(|(_, c)| {
+                let mut s = c.clone();
                 if let Some(entry) = made.resolutions.iter().find(|r| r.conflict_id == c.id) {
                     s.status = Status::Resolved;
                     s.resolution = Some(info(entry));
@@ -116,7 +118,23 @@ impl ExportBook {
             status: 404,
             message: format!("{} holds no conflict {id}", self.name),
         })?;
-        let detail = self.conflicts[*i].clone();
+        let (range, summary) = &self.index.entries[*i];
+        let mut detail = ExportIndex::detail(&self.name, &self.text, range.clone())
+            .map_err(|e| SourceError::File(e.to_string()))?
+            .into_owned();
+        detail.status = summary.status;
+        detail.resolution = summary.resolution.clone();
+        if let Some(entry) = self
+            .made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .resolutions
+            .iter()
+            .find(|r| r.conflict_id == id)
+        {
+            detail.status = Status::Resolved;
+            detail.resolution = Some(info(entry));
+        }
         Ok(Loaded {
             etag: detail.server.as_ref().map(|s| s.etag.clone()),
             detail,
@@ -132,7 +150,10 @@ impl ExportBook {
                 self.name, submission.conflict_id
             ))
         })?;
-        let etag = self.conflicts[*i].server.as_ref().map(|s| s.etag.clone());
+        let (range, _) = &self.index.entries[*i];
+        let detail = ExportIndex::detail(&self.name, &self.text, range.clone())
+            .map_err(|e| SourceError::File(e.to_string()))?;
+        let etag = detail.server.as_ref().map(|s| s.etag.clone());
         if etag != submission.if_match {
             return Ok(SubmitOutcome::Stale);
         }
@@ -167,11 +188,6 @@ fn info(entry: &ResolutionEntry) -> ResolutionInfo {
         choices: entry.choices.clone(),
         version: None,
     }
-}
-
-fn mark_resolved(detail: &mut ConflictDetail, entry: &ResolutionEntry) {
-    detail.status = Status::Resolved;
-    detail.resolution = Some(info(entry));
 }
 
 /// `queue.json` → `queue.resolutions.json`, beside it.

@@ -1,8 +1,11 @@
 //! The two files of offline work: an export of the queue, and the resolutions made on it.
 
-use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
-use super::conflict::ConflictDetail;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::conflict::{ConflictDetail, ConflictSummary};
 use crate::merge::Choices;
 use crate::model::json::Object;
 use crate::model::time::UtcMillis;
@@ -40,8 +43,7 @@ impl<'a> ExportFile<'a> {
             file: name.to_string(),
             message,
         };
-        let ndjson = name.ends_with(".ndjson") || name.ends_with(".jsonl");
-        if !ndjson {
+        if !is_ndjson(name) {
             let file: Self = serde_json::from_str(text).map_err(|e| {
                 fault(format!(
                     "line {}, column {}: {}",
@@ -80,6 +82,89 @@ impl<'a> ExportFile<'a> {
             conflicts,
         })
     }
+}
+
+/// An export read for its queue only: every conflict's summary and the place of its
+/// detail in the text. Details are parsed when a conflict is opened, so a large export
+/// shows its first screen after one light pass.
+#[derive(Debug, Clone)]
+pub struct ExportIndex {
+    pub entries: Vec<(Range<usize>, ConflictSummary)>,
+}
+
+impl ExportIndex {
+    /// Indexes an export named `name` (NDJSON when named `.ndjson`/`.jsonl`). A fault
+    /// names the file, its line and column; the sides of a detail are checked when it
+    /// is opened.
+    pub fn parse(name: &str, text: &str) -> Result<Self, FileError> {
+        #[derive(Deserialize)]
+        struct Envelope<'a> {
+            format: String,
+            #[serde(borrow)]
+            conflicts: Vec<&'a RawValue>,
+        }
+        let fault = |message: String| FileError {
+            file: name.to_string(),
+            message,
+        };
+        let raws: Vec<&str> = if is_ndjson(name) {
+            text.lines().filter(|l| !l.trim().is_empty()).collect()
+        } else {
+            let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
+                fault(format!(
+                    "line {}, column {}: {}",
+                    e.line(),
+                    e.column(),
+                    strip_position(&e)
+                ))
+            })?;
+            if envelope.format != EXPORT_FORMAT {
+                return Err(fault(format!(
+                    "format is {:?}, expected {EXPORT_FORMAT:?}",
+                    envelope.format
+                )));
+            }
+            envelope.conflicts.into_iter().map(RawValue::get).collect()
+        };
+        let mut entries = Vec::with_capacity(raws.len());
+        for raw in raws {
+            let start = raw.as_ptr() as usize - text.as_ptr() as usize;
+            let range = start..start + raw.len();
+            let summary = serde_json::from_str(raw).map_err(|e| fault(at(text, start, &e)))?;
+            entries.push((range, summary));
+        }
+        Ok(Self { entries })
+    }
+
+    /// The detail at `range` of the indexed text.
+    pub fn detail<'a>(
+        name: &str,
+        text: &'a str,
+        range: Range<usize>,
+    ) -> Result<ConflictDetail<'a>, FileError> {
+        let start = range.start;
+        let raw = text.get(range).unwrap_or_default();
+        serde_json::from_str(raw).map_err(|e| FileError {
+            file: name.to_string(),
+            message: at(text, start, &e),
+        })
+    }
+}
+
+/// A fault inside a part of `text` that starts at byte `start`, placed in the whole text.
+fn at(text: &str, start: usize, e: &serde_json::Error) -> String {
+    let before = &text[..start];
+    let line = before.matches('\n').count() + e.line();
+    let column = if e.line() == 1 {
+        before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + e.column()
+    } else {
+        e.column()
+    };
+    format!("line {line}, column {column}: {}", strip_position(e))
+}
+
+fn is_ndjson(name: &str) -> bool {
+    name.ends_with(".ndjson") || name.ends_with(".jsonl")
 }
 
 /// serde_json's message without its trailing " at line L column C" (we say it first).

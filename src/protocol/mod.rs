@@ -9,6 +9,6 @@ pub use conflict::{
     Status,
 };
 pub use files::{
-    EXPORT_FORMAT, ExportFile, FileError, RESOLUTIONS_FORMAT, ResolutionEntry, ResolutionsFile,
-    choice_names,
+    EXPORT_FORMAT, ExportFile, ExportIndex, FileError, RESOLUTIONS_FORMAT, ResolutionEntry,
+    ResolutionsFile, choice_names,
 };
