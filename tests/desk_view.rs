@@ -50,6 +50,16 @@ fn list() {
 }
 
 #[test]
+fn list_with_resolved_conflicts_shown() {
+    let mut app = app();
+    app.queue.items[0].status = syncdesk::protocol::Status::Resolved;
+    app.queue.filter = "status:all".into();
+    app.queue.refilter();
+    update(&mut app, Action::Command(Command::Bottom));
+    insta::assert_snapshot!(screen(&app, 120, 12));
+}
+
+#[test]
 fn detail_side_by_side() {
     let mut app = app_with_desk();
     press(&mut app, &[Command::TakeLocal]);

@@ -81,7 +81,7 @@ fn the_binary_resolves_a_conflict_in_tmux_and_restores_the_terminal() {
     ]);
     let list = tmux.wait_for("c-000001");
     assert!(
-        list.contains("1 of 1 shown") && list.contains("edit-conflict"),
+        list.contains("1 of 1 open") && list.contains("edit-conflict"),
         "{list}"
     );
 
