@@ -4,6 +4,7 @@
 pub mod atomic_file;
 pub mod cli;
 pub mod client;
+pub mod demo;
 pub mod merge;
 pub mod model;
 pub mod protocol;

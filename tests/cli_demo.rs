@@ -1,27 +1,96 @@
-//! `syncdesk demo` runs the engine on the bundled inspection and tells it truthfully.
+//! `syncdesk demo`: the morning replayed through the real protocol fills the queue with
+//! genuine conflicts of every kind, and the desk starts on them.
+
+mod common;
 
 use assert_cmd::Command;
+use common::{Live, press, screen};
+use syncdesk::client::{ConflictSource, ServerClient};
+use syncdesk::tui::app::{App, Theme};
 
 #[test]
-fn demo_merges_the_bundled_inspection_and_names_the_one_conflict() {
+fn the_morning_parks_one_conflict_of_each_kind_and_merges_the_false_alarms() {
+    let live = Live::start_with(syncdesk::server::demo::CONFIG);
+    let steps = live
+        .rt
+        .block_on(syncdesk::demo::replay(&live.base))
+        .unwrap();
+    let status_of = |what: &str| steps.iter().find(|s| s.what.contains(what)).unwrap();
+    let tz = status_of("clock at +01:00");
+    assert_eq!(tz.status, 200, "another time zone is no conflict: {tz:?}");
+    assert!(tz.outcome.contains("merged /checklist/c1/ok"), "{tz:?}");
+    let retry = status_of("retries");
+    assert_eq!(retry.status, 200);
+    assert!(retry.outcome.contains("Idempotent-Replayed"), "{retry:?}");
+
+    let (_, queue) = live.call("GET", "/v1/conflicts", "demo-sue-is-not-a-user", None);
+    assert_eq!(queue["status"], 401, "the demo's tokens are its own");
+    let client = ServerClient::new(&live.base, syncdesk::demo::SUPERVISOR_TOKEN).unwrap();
+    let open = live.rt.block_on(client.conflicts("open")).unwrap();
+    let kinds: Vec<String> = open
+        .iter()
+        .map(|c| {
+            serde_json::to_value(c.kind)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["edit-conflict", "invalid-reference", "deleted-on-server"]
+    );
+    assert_eq!(open[0].conflicting_paths, ["/notes"]);
+
+    // The desk starts on them.
+    let source = ConflictSource::Server(client);
+    let label = source.label();
+    let app = App::new(
+        label,
+        "sue".into(),
+        Default::default(),
+        Theme { color: false },
+        jiff::tz::TimeZone::UTC,
+    );
+    let terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    let mut desk = syncdesk::tui::Session::new(app, terminal, source, None).unwrap();
+    assert!(desk.settle(std::time::Duration::from_secs(10)));
+    let text = screen(&mut desk);
+    assert!(text.contains("1 of 3 open"), "{text}");
+    for kind in ["edit-conflict", "invalid-reference", "deleted-on-server"] {
+        assert!(text.contains(kind), "{kind}: {text}");
+    }
+    // The deleted record's edited paths wait for a decision like a conflict.
+    press(&mut desk, &["G", "Enter"]);
+    let opened = desk.app.desk.as_ref().unwrap();
+    assert_eq!(opened.detail.record_id, "INS-1005");
+    assert_eq!(opened.progress(), (0, 2));
+}
+
+#[test]
+fn demo_without_a_terminal_reports_the_morning_and_the_queue() {
     let out = Command::cargo_bin("syncdesk")
         .unwrap()
         .arg("demo")
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("1 in conflict: 17 paths"), "{text}");
+    assert!(text.contains("The queue: 3 open conflict(s)"), "{text}");
     assert!(
-        text.contains("/inspected_at: the same instant"),
-        "time zones are not a conflict: {text}"
+        text.contains("409 edit-conflict: /notes (queued as c-000001)"),
+        "{text}"
     );
-    assert!(text.contains("/temperature: 21 and 21.0"), "{text}");
-    assert!(text.contains("/notes is a genuine conflict"), "{text}");
     assert!(
-        text.contains("{+ Customer asks for a call back.+}"),
-        "word diff of the server side: {text}"
+        text.contains("422 invalid-reference: /site_id (queued as c-000002)"),
+        "{text}"
     );
-    assert!(!text.contains('\x1b'), "no colour when piped");
+    assert!(text.contains("409 deleted-on-server"), "{text}");
+    assert!(text.contains("Ready in "), "{text}");
 }

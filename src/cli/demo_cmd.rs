@@ -1,133 +1,113 @@
-//! `syncdesk demo`: the merge engine on a realistic inspection, from bundled data.
-//! (The server and the conflict desk will join it here as they land.)
+//! `syncdesk demo`: a server embedded on a free loopback port with a temporary database
+//! and the demo configuration, a morning of offline syncs replayed through the real
+//! protocol, then the conflict desk as supervisor sue. On quit: what was resolved, and
+//! the server stops. Without a terminal it reports the morning and the queue instead.
 
-use std::io::Write;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
 
-use super::merge_cmd::{use_colour, write_table};
+use super::desk_cmd::run_desk;
+use super::user_config::UserConfig;
 use super::{Exit, Failure};
-use crate::merge::{Class, InlineDiff, NoPolicy, merge, text_diff};
-use crate::model::Schemas;
-use crate::model::json::{Json, Object};
+use crate::client::{ConflictSource, ServerClient};
+use crate::demo::{SUPERVISOR_TOKEN, Step, replay};
 use crate::sanitize::visible;
+use crate::server::config::Config;
+use crate::server::http::{AppState, serve};
 
-const SCHEMA: &str = include_str!("../../assets/demo/syncdesk.toml");
-const BASE: &str = include_str!("../../assets/demo/base.json");
-const LOCAL: &str = include_str!("../../assets/demo/local.json");
-const SERVER: &str = include_str!("../../assets/demo/server.json");
+/// The demo's temporary folder (database, drafts), removed when the demo ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 pub fn run() -> Result<Exit, Failure> {
-    let bundled =
-        |e: &dyn std::fmt::Display| Failure::input(format!("bundled demo data is broken: {e}"));
-    let schemas = Schemas::from_toml(SCHEMA).map_err(|e| bundled(&e))?;
-    let schema = schemas
-        .get("inspections")
-        .ok_or_else(|| bundled(&"no [types.inspections]"))?;
-    let fields = |text| match Json::parse(text) {
-        Ok(Json::Object(o)) => Ok(o),
-        Ok(_) => Err(bundled(&"not an object")),
-        Err(e) => Err(bundled(&e)),
-    };
-    let (base, local, server): (Object, Object, Object) =
-        (fields(BASE)?, fields(LOCAL)?, fields(SERVER)?);
-    let outcome = merge(&base, &local, &server, Some(schema), &NoPolicy);
-    let colour = use_colour();
+    let started = Instant::now();
+    let broken = |e: &dyn std::fmt::Display| Failure::input(format!("demo: {e}"));
+    let scratch = Scratch(std::env::temp_dir().join(format!(
+        "syncdesk-demo-{}-{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_millisecond()
+    )));
+    std::fs::create_dir_all(&scratch.0).map_err(|e| broken(&e))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| broken(&e))?;
+    let config = Config::from_toml(crate::server::demo::CONFIG).map_err(|e| broken(&e))?;
+    let state =
+        Arc::new(AppState::open(config, &scratch.0.join("demo.db")).map_err(|e| broken(&e))?);
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(|e| broken(&e))?;
+    let base = format!("http://{}", listener.local_addr().map_err(|e| broken(&e))?);
+    runtime.spawn(serve(state, listener));
+    let steps = runtime.block_on(replay(&base)).map_err(|e| broken(&e))?;
+    let ready = started.elapsed();
 
-    let mut out = std::io::stdout().lock();
-    let mut show = || -> std::io::Result<()> {
-        writeln!(
-            out,
-            "A technician edited inspection INS-1001 offline (clock at +01:00) while the office"
-        )?;
-        writeln!(
-            out,
-            "edited it on the web. A version-based three-way merge, field by field:\n"
-        )?;
-        write_table(&mut out, &outcome, colour)?;
-        writeln!(out)?;
-        // Said only when the engine saw it so: the demo never claims what did not happen.
-        let same = [
-            (
-                "/inspected_at",
-                "the same instant, written in two time zones",
-            ),
-            ("/temperature", "21 and 21.0, the same number"),
-        ];
-        for (path, why) in same {
-            if outcome
-                .fields
-                .iter()
-                .any(|f| f.path == path && f.class == Class::Unchanged)
-            {
-                writeln!(out, "{path}: {why}: not a conflict.")?;
-            }
+    let client = ServerClient::new(&base, SUPERVISOR_TOKEN).map_err(|e| broken(&e))?;
+    if !std::io::stdout().is_terminal() {
+        let queue = runtime
+            .block_on(client.conflicts("open"))
+            .map_err(|e| broken(&e))?;
+        print!("{}", morning(&steps));
+        println!(
+            "\nThe queue: {} open conflict(s) for a supervisor:",
+            queue.len()
+        );
+        for c in &queue {
+            let kind = serde_json::to_value(c.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            println!(
+                "  {} {kind} {} ({})",
+                visible(&c.id),
+                visible(&c.record_id),
+                visible(&c.conflicting_paths.join(", "))
+            );
         }
-        for f in outcome.fields.iter().filter(|f| f.class == Class::Conflict) {
-            writeln!(
-                out,
-                "\n{} is a genuine conflict (a supervisor decides):",
-                visible(&f.path)
-            )?;
-            for (side, value) in [("local ", f.local), ("server", f.server)] {
-                if let (Some(Json::String(old)), Some(Json::String(new))) = (f.base, value) {
-                    writeln!(out, "  base → {side}: {}", inline(old, new, colour))?;
-                }
-            }
-        }
-        Ok(())
-    };
-    // A closed pipe (`| head`) is not an error of the demo.
-    match show() {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(Failure::input(format!("cannot write: {e}")));
-        }
-        _ => {}
+        println!(
+            "\nReady in {} ms on {base}. In a terminal, `syncdesk demo` opens the desk on this queue.",
+            ready.as_millis()
+        );
+        return Ok(Exit::Ok);
     }
-    Ok(Exit::Ok)
+    let config = UserConfig {
+        user: Some("sue".into()),
+        ..UserConfig::load().unwrap_or_default()
+    };
+    let exit = run_desk(
+        &config,
+        ConflictSource::Server(client),
+        Some(scratch.0.join("drafts")),
+        |_| {
+            print!("{}", morning(&steps));
+            println!("The demo server on {base} has stopped; its database is gone.");
+            Ok(())
+        },
+    );
+    runtime.shutdown_background();
+    exit
 }
 
-/// Old → new with deletions as `[-…-]` and insertions as `{+…+}` (coloured on a terminal).
-pub(super) fn inline(old: &str, new: &str, colour: bool) -> String {
-    let (del, ins, off) = if colour {
-        ("\x1b[31m[-", "\x1b[32m{+", "\x1b[0m")
-    } else {
-        ("[-", "{+", "")
-    };
-    let deleted = |t: &str| format!("{del}{}-]{off}", visible(t));
-    let inserted = |t: &str| format!("{ins}{}+}}{off}", visible(t));
-    match text_diff(old, new) {
-        InlineDiff::Replaced => format!("{}{}", deleted(old), inserted(new)),
-        InlineDiff::Edits(edits) => edits
-            .into_iter()
-            .map(|e| match e.op {
-                crate::merge::EditOp::Equal => visible(&old[e.old]).into_owned(),
-                crate::merge::EditOp::Delete => deleted(&old[e.old]),
-                crate::merge::EditOp::Insert => inserted(&new[e.new]),
-                crate::merge::EditOp::Replace => {
-                    format!("{}{}", deleted(&old[e.old]), inserted(&new[e.new]))
-                }
-            })
-            .collect(),
+/// The morning as lines: time, what happened, the server's answer.
+fn morning(steps: &[Step]) -> String {
+    let mut out = String::from("The morning, replayed through the protocol:\n");
+    for s in steps {
+        out.push_str(&format!(
+            "  {} {:<58} {} {}\n",
+            s.time,
+            s.what,
+            s.status,
+            visible(&s.outcome)
+        ));
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inline_marks_words_and_makes_escapes_visible() {
-        assert_eq!(
-            inline(
-                "the pump leaks slightly today",
-                "the pump leaks badly today",
-                false
-            ),
-            "the pump leaks [-slightly-]{+badly+} today"
-        );
-        assert_eq!(inline("open", "failed", false), "[-open-]{+failed+}");
-        assert_eq!(
-            inline("a \x1b[2J b c d e", "a \x1b[2J b c d f", false),
-            "a ^[[2J b c d [-e-]{+f+}"
-        );
-    }
+    out
 }

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use super::remote::{ServerArgs, server_and_token};
 use super::user_config::{Theme as ThemeSetting, UserConfig, setting};
 use super::{Exit, Failure};
 use crate::client::{ConflictSource, ExportBook, ServerClient};
@@ -13,12 +14,8 @@ use crate::tui::keymap::Keymap;
 
 #[derive(clap::Args, Default)]
 pub struct TuiArgs {
-    /// Server URL (else SYNCDESK_SERVER, else `server` in the user config).
-    #[arg(long, value_name = "URL")]
-    pub server: Option<String>,
-    /// Bearer token (else SYNCDESK_TOKEN, else `token` in the user config).
-    #[arg(long, value_name = "T")]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(clap::Args)]
@@ -38,33 +35,10 @@ pub fn server_configured() -> bool {
 
 pub fn tui(args: &TuiArgs) -> Result<Exit, Failure> {
     let config = UserConfig::load()?;
-    let where_ = UserConfig::path().map_or("the user config".into(), |p| p.display().to_string());
-    let server = setting(
-        args.server.as_deref(),
-        "SYNCDESK_SERVER",
-        config.server.as_deref(),
-    )
-    .ok_or_else(|| {
-        Failure::input(format!(
-            "no server: give --server URL, set SYNCDESK_SERVER, or put server = \"...\" in {where_}"
-        ))
-    })?;
-    let token = setting(
-        args.token.as_deref(),
-        "SYNCDESK_TOKEN",
-        config.token.as_deref(),
-    )
-    .ok_or_else(|| {
-        Failure::input(format!(
-            "no token: give --token T, set SYNCDESK_TOKEN, or put token = \"...\" in {where_}"
-        ))
-    })?;
-    let client = ServerClient::new(&server, &token).map_err(|e| Failure {
-        exit: Exit::Unreachable,
-        message: e.to_string(),
-    })?;
+    let (server, token) = server_and_token(&args.server, &config)?;
+    let client = ServerClient::new(&server, &token).map_err(super::remote::failure)?;
     let source = ConflictSource::Server(client);
-    run_desk(&config, source, |_| Ok(()))
+    run_desk(&config, source, None, |_| Ok(()))
 }
 
 pub fn open(args: &OpenArgs) -> Result<Exit, Failure> {
@@ -72,7 +46,7 @@ pub fn open(args: &OpenArgs) -> Result<Exit, Failure> {
     let book = ExportBook::open(&args.file, args.out.as_deref())
         .map_err(|e| Failure::input(e.to_string()))?;
     let out = book.out_path().to_path_buf();
-    run_desk(&config, ConflictSource::Export(book), |resolved| {
+    run_desk(&config, ConflictSource::Export(book), None, |resolved| {
         if !resolved.is_empty() {
             println!(
                 "Resolutions are in {}; send them with: syncdesk push {}",
@@ -84,9 +58,12 @@ pub fn open(args: &OpenArgs) -> Result<Exit, Failure> {
     })
 }
 
-fn run_desk(
+/// Runs the desk on a source until the user quits, then `after` with what was resolved.
+/// Drafts live under `drafts_root`, else the user's data directory.
+pub(super) fn run_desk(
     config: &UserConfig,
     source: ConflictSource,
+    drafts_root: Option<std::path::PathBuf>,
     after: impl FnOnce(&[String]) -> Result<(), Failure>,
 ) -> Result<Exit, Failure> {
     let keymap = Keymap::with_overrides(&config.key_overrides()).map_err(|e| {
@@ -109,7 +86,9 @@ fn run_desk(
         .or_else(|| std::env::var("USERNAME").ok())
         .unwrap_or_else(|| "supervisor".into());
     let label = source.label();
-    let drafts = DraftStore::default_root().map(|root| DraftStore::new(&root, &label));
+    let drafts = drafts_root
+        .or_else(DraftStore::default_root)
+        .map(|root| DraftStore::new(&root, &label));
     let app = App::new(label, user, keymap, theme, jiff::tz::TimeZone::system());
     let resolved = crate::tui::run_in_terminal(app, source, drafts)
         .map_err(|e| Failure::input(format!("terminal: {e}")))?;

@@ -1,8 +1,12 @@
 //! The command line: clap definitions, and one short function a command.
 
+mod conflicts_cmd;
 mod demo_cmd;
 mod desk_cmd;
+mod export_cmd;
 mod merge_cmd;
+mod push_cmd;
+mod remote;
 mod serve_cmd;
 pub mod user_config;
 
@@ -67,6 +71,15 @@ enum Command {
     Tui(desk_cmd::TuiArgs),
     /// The conflict desk on an export file, offline; resolutions go to a file for `push`.
     Open(desk_cmd::OpenArgs),
+    /// The conflict queue from a script: list, show, resolve.
+    #[command(subcommand)]
+    Conflicts(conflicts_cmd::ConflictsCommand),
+    /// Write the queue to an export file (JSON; NDJSON when the file ends in .ndjson).
+    Export(export_cmd::ExportArgs),
+    /// Send the resolutions written by `syncdesk open`.
+    Push(push_cmd::PushArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -78,6 +91,19 @@ pub fn run() -> ExitCode {
         Some(Command::Serve(args)) => serve_cmd::run(&args),
         Some(Command::Tui(args)) => desk_cmd::tui(&args),
         Some(Command::Open(args)) => desk_cmd::open(&args),
+        Some(Command::Conflicts(command)) => conflicts_cmd::run(&command),
+        Some(Command::Export(args)) => export_cmd::run(&args),
+        Some(Command::Push(args)) => push_cmd::run(&args),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "syncdesk",
+                &mut std::io::stdout(),
+            );
+            Ok(Exit::Ok)
+        }
         None if desk_cmd::server_configured() => desk_cmd::tui(&Default::default()),
         None => {
             use clap::CommandFactory;

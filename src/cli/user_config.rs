@@ -15,6 +15,8 @@ use crate::model::schema::line_column;
 pub struct UserConfig {
     pub server: Option<String>,
     pub token: Option<String>,
+    /// A command whose first line of output is the token (`pass show syncdesk`).
+    pub token_command: Option<String>,
     /// The name recorded as `resolved_by` in offline resolutions (default: `$USER`).
     pub user: Option<String>,
     /// `"color"` (default) or `"mono"`.

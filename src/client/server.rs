@@ -77,16 +77,7 @@ impl ServerClient {
 
     /// `GET /v1/conflicts/{cid}`, with the schema of its record type.
     pub async fn load(&self, id: &str) -> Result<Loaded, SourceError> {
-        let response = send(self.get(&format!("/v1/conflicts/{id}"))).await?;
-        let etag = response
-            .headers()
-            .get(header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let (status, body) = read(response).await?;
-        if status != StatusCode::OK {
-            return Err(refused(status, &body));
-        }
+        let (body, etag) = self.detail_bytes(id).await?;
         let detail: ConflictDetail = parse(&body)?;
         let detail = detail.into_owned();
         let schema = self.schema(&detail.record_type).await?;
@@ -96,6 +87,17 @@ impl ServerClient {
             etag,
             schema,
         })
+    }
+
+    /// `GET /v1/conflicts/{cid}`: the body and the `ETag`.
+    async fn detail_bytes(&self, id: &str) -> Result<(Vec<u8>, Option<String>), SourceError> {
+        let response = send(self.get(&format!("/v1/conflicts/{id}"))).await?;
+        let etag = etag_of(&response);
+        let (status, body) = read(response).await?;
+        if status != StatusCode::OK {
+            return Err(refused(status, &body));
+        }
+        Ok((body, etag))
     }
 
     /// `GET /v1/schema/{type}`; `None` when the server has no schema for it.
@@ -115,31 +117,56 @@ impl ServerClient {
         }
     }
 
+    /// A conflict's detail as the server sends it (every member kept, for exports and
+    /// `--json`), with its `ETag`.
+    pub async fn detail_json(
+        &self,
+        id: &str,
+    ) -> Result<(serde_json::Value, Option<String>), SourceError> {
+        let (body, etag) = self.detail_bytes(id).await?;
+        // Checked against the detail's shape, so garbage is caught here, not downstream.
+        parse::<ConflictDetail>(&body)?;
+        Ok((parse(&body)?, etag))
+    }
+
     /// `POST /v1/conflicts/{cid}/resolution` with `If-Match` (or `If-None-Match: *`).
     pub async fn resolve(&self, submission: &Submission) -> Result<SubmitOutcome, SourceError> {
         let body = serde_json::json!({
             "fields": submission.fields,
             "choices": choice_names(&submission.choices),
         });
+        self.post_resolution(
+            &submission.conflict_id,
+            submission.if_match.as_deref(),
+            &submission.idempotency_key,
+            &body,
+        )
+        .await
+    }
+
+    /// Sends a resolution body as it is (`syncdesk push` sends what `open` wrote).
+    pub async fn post_resolution(
+        &self,
+        conflict_id: &str,
+        if_match: Option<&str>,
+        idempotency_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<SubmitOutcome, SourceError> {
         let mut request = self
             .http
             .post(format!(
-                "{}/v1/conflicts/{}/resolution",
-                self.base, submission.conflict_id
+                "{}/v1/conflicts/{conflict_id}/resolution",
+                self.base
             ))
             .bearer_auth(&self.token)
-            .header("Idempotency-Key", &submission.idempotency_key)
-            .json(&body);
-        request = match &submission.if_match {
+            .header("Idempotency-Key", idempotency_key)
+            .json(body);
+        request = match if_match {
             Some(etag) => request.header(header::IF_MATCH, etag),
             None => request.header(header::IF_NONE_MATCH, "*"),
         };
         let response = send(request).await?;
-        let etag = response
-            .headers()
-            .get(header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let etag = etag_of(&response);
         let (status, body) = read(response).await?;
         match status {
             StatusCode::OK | StatusCode::CREATED => {
@@ -191,6 +218,14 @@ impl ServerClient {
 struct FieldErrorIn {
     path: String,
     message: String,
+}
+
+fn etag_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, SourceError> {

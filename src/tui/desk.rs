@@ -404,15 +404,20 @@ fn rows_of(detail: &ConflictDetail<'static>, schema: Option<&TypeSchema>) -> Vec
         schema,
         &crate::merge::NoPolicy,
     );
-    let invalid = detail.kind == ParkKind::InvalidReference;
+    // The server names the paths a parked submission is held for; an invalid reference
+    // or an edit of a deleted record merges cleanly, yet those paths need a decision.
+    let flagged = match detail.kind {
+        ParkKind::InvalidReference => Some(Class::Invalid),
+        ParkKind::DeletedOnServer => Some(Class::Conflict),
+        ParkKind::EditConflict => None,
+    };
     merged
         .fields
         .into_iter()
         .map(|f| {
-            let class = if invalid && detail.conflicting_paths.contains(&f.path) {
-                Class::Invalid
-            } else {
-                f.class
+            let class = match flagged {
+                Some(class) if detail.conflicting_paths.contains(&f.path) => class,
+                _ => f.class,
             };
             let text = match (f.server, f.local) {
                 (Some(Json::String(s)), Some(Json::String(l)))

@@ -54,6 +54,11 @@ pub struct Live {
 
 impl Live {
     pub fn start() -> Self {
+        Self::start_with(CONFIG)
+    }
+
+    /// A server with this configuration.
+    pub fn start_with(config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -62,7 +67,7 @@ impl Live {
             .unwrap();
         let db = dir.path().join("syncdesk.db");
         let base = rt.block_on(async {
-            let config = Config::from_toml(CONFIG).unwrap();
+            let config = Config::from_toml(config).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let base = format!("http://{}", listener.local_addr().unwrap());
             let state = Arc::new(AppState::open(config, &db).unwrap());

@@ -1,0 +1,401 @@
+//! `syncdesk conflicts list|show|resolve`: the queue from a script.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::remote::{Remote, ServerArgs, connect, failure};
+use super::{Exit, Failure};
+use crate::client::SubmitOutcome;
+use crate::merge::Choice;
+use crate::model::json::Json;
+use crate::protocol::{ConflictSummary, Status};
+use crate::sanitize::visible;
+use crate::tui::desk::Desk;
+use crate::tui::view::show;
+
+#[derive(clap::Subcommand)]
+pub enum ConflictsCommand {
+    /// The queue: open conflicts, oldest first (--status resolved|all for more).
+    List(ListArgs),
+    /// One conflict: its three sides, path by path.
+    Show(ShowArgs),
+    /// Resolves a conflict: a side for every conflicting field, or one per field.
+    Resolve(ResolveArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// open, resolved or all.
+    #[arg(long, default_value = "open", value_parser = ["open", "resolved", "all"])]
+    status: String,
+    /// Print the server's JSON (`{"conflicts": [summary...]}`).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// The conflict (c-000042).
+    id: String,
+    /// Print the detail as the server sends it.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ResolveArgs {
+    /// The conflict (c-000042).
+    id: String,
+    /// Take this side for every conflicting field not named by --field.
+    #[arg(long, value_parser = ["local", "server"])]
+    take: Option<String>,
+    /// PATH=local, PATH=server, or PATH==JSON for a value of your own (repeatable).
+    #[arg(long = "field", value_name = "PATH=local|server|=JSON")]
+    fields: Vec<String>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn run(command: &ConflictsCommand) -> Result<Exit, Failure> {
+    match command {
+        ConflictsCommand::List(args) => list(args),
+        ConflictsCommand::Show(args) => show_one(args),
+        ConflictsCommand::Resolve(args) => resolve(args),
+    }
+}
+
+fn list(args: &ListArgs) -> Result<Exit, Failure> {
+    let remote = connect(&args.server)?;
+    let conflicts = remote
+        .wait(remote.client.conflicts(&args.status))
+        .map_err(failure)?;
+    if args.json {
+        return print(&json!({"conflicts": conflicts}).to_string());
+    }
+    print(&table(&conflicts))
+}
+
+/// The queue as a table a person reads.
+fn table(conflicts: &[ConflictSummary]) -> String {
+    let mut rows = vec![[
+        "ID".to_string(),
+        "STATUS".into(),
+        "KIND".into(),
+        "RECORD".into(),
+        "BY".into(),
+        "DEVICE".into(),
+        "RECEIVED".into(),
+        "PATHS".into(),
+    ]];
+    for c in conflicts {
+        let kind = serde_json::to_value(c.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        rows.push([
+            visible(&c.id).into_owned(),
+            match c.status {
+                Status::Open => "open".into(),
+                Status::Resolved => "resolved".into(),
+            },
+            kind,
+            visible(&format!("{}/{}", c.record_type, c.record_id)).into_owned(),
+            visible(&c.submitted_by).into_owned(),
+            visible(c.device_id.as_deref().unwrap_or("-")).into_owned(),
+            c.received_at.to_string(),
+            visible(&c.conflicting_paths.join(" ")).into_owned(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let open = conflicts
+        .iter()
+        .filter(|c| c.status == Status::Open)
+        .count();
+    out.push_str(&format!("{} conflict(s), {open} open\n", conflicts.len()));
+    out
+}
+
+fn show_one(args: &ShowArgs) -> Result<Exit, Failure> {
+    let remote = connect(&args.server)?;
+    if args.json {
+        let (detail, _) = remote
+            .wait(remote.client.detail_json(&args.id))
+            .map_err(failure)?;
+        return print(&serde_json::to_string_pretty(&detail).unwrap_or_default());
+    }
+    let desk = load(&remote, &args.id)?;
+    let d = &desk.detail;
+    let mut out = format!(
+        "{} {}/{} · {} · submitted by {} on {}\n",
+        visible(&d.id),
+        visible(&d.record_type),
+        visible(&d.record_id),
+        serde_json::to_value(d.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        visible(&d.submitted_by),
+        visible(d.device_id.as_deref().unwrap_or("an unnamed device")),
+    );
+    match &d.server {
+        Some(s) => out.push_str(&format!(
+            "server: version {} by {}, ETag {}\n",
+            s.version,
+            visible(&s.modified_by),
+            visible(&s.etag)
+        )),
+        None => out.push_str("server: no record yet (a parked create)\n"),
+    }
+    if let Some(r) = &d.resolution {
+        out.push_str(&format!(
+            "resolved by {} at {}\n",
+            visible(&r.resolved_by),
+            r.resolved_at
+        ));
+    }
+    for row in &desk.rows {
+        let class = serde_json::to_value(row.class)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<10} {}\n  server: {}\n  local:  {}\n",
+            class,
+            visible(&row.path),
+            show(row.server.as_ref()),
+            show(row.local.as_ref())
+        ));
+    }
+    print(&out)
+}
+
+/// A conflict on a desk of its own (merged, with the schema of its type).
+fn load(remote: &Remote, id: &str) -> Result<Desk, Failure> {
+    let loaded = remote.wait(remote.client.load(id)).map_err(failure)?;
+    Ok(Desk::new(loaded, None))
+}
+
+fn resolve(args: &ResolveArgs) -> Result<Exit, Failure> {
+    let remote = connect(&args.server)?;
+    let mut desk = load(&remote, &args.id)?;
+    if desk.detail.status == Status::Resolved {
+        let by = desk
+            .detail
+            .resolution
+            .as_ref()
+            .map_or("someone".into(), |r| r.resolved_by.clone());
+        return report(args, &desk, Outcome::Closed(by));
+    }
+    for field in &args.fields {
+        let (path, choice) = parse_field(field)?;
+        if !desk.rows.iter().any(|r| r.path == path) {
+            return Err(Failure::input(format!(
+                "--field {field}: {} has no field {path}",
+                args.id
+            )));
+        }
+        desk.choices.insert(path, choice);
+    }
+    if let Some(side) = &args.take {
+        let choice = if side == "local" {
+            Choice::Local
+        } else {
+            Choice::Server
+        };
+        for row in desk.rows.iter().filter(|r| r.needs_decision()) {
+            desk.choices
+                .entry(row.path.clone())
+                .or_insert_with(|| choice.clone());
+        }
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let submission = desk.submission(&user).map_err(|undecided| {
+        Failure::input(format!(
+            "undecided: {} (give --take local|server, or --field PATH=...)",
+            visible(&undecided.join(", "))
+        ))
+    })?;
+    let faults = desk.faults();
+    if !faults.is_empty() {
+        return report(
+            args,
+            &desk,
+            Outcome::Invalid(faults.into_iter().map(|f| (f.path, f.message)).collect()),
+        );
+    }
+    let outcome = remote
+        .wait(remote.client.resolve(&submission))
+        .map_err(failure)?;
+    let outcome = match outcome {
+        SubmitOutcome::Resolved { version, etag } => Outcome::Resolved(version, etag),
+        SubmitOutcome::Stale => Outcome::Stale,
+        SubmitOutcome::Closed { by } => Outcome::Closed(by),
+        SubmitOutcome::Invalid { errors } => {
+            Outcome::Invalid(errors.into_iter().map(|e| (e.path, e.message)).collect())
+        }
+    };
+    report(args, &desk, outcome)
+}
+
+enum Outcome {
+    Resolved(Option<u64>, Option<String>),
+    Stale,
+    Closed(String),
+    Invalid(Vec<(String, String)>),
+}
+
+fn report(args: &ResolveArgs, desk: &Desk, outcome: Outcome) -> Result<Exit, Failure> {
+    let id = &desk.detail.id;
+    let record = visible(&desk.detail.record_id).into_owned();
+    let (value, text, exit) = match outcome {
+        Outcome::Resolved(version, etag) => (
+            json!({"conflict_id": id, "status": "resolved", "version": version, "etag": etag}),
+            format!(
+                "resolved {id} {record}: version {}, ETag {}",
+                version.map_or("?".into(), |v| v.to_string()),
+                visible(etag.as_deref().unwrap_or("?"))
+            ),
+            Exit::Ok,
+        ),
+        Outcome::Stale => (
+            json!({"conflict_id": id, "status": "stale"}),
+            format!(
+                "{id}: {record} changed on the server meanwhile; nothing was written, run it again"
+            ),
+            Exit::Conflict,
+        ),
+        Outcome::Closed(by) => (
+            json!({"conflict_id": id, "status": "closed", "resolved_by": by}),
+            format!("{id}: already resolved by {}", visible(&by)),
+            Exit::Conflict,
+        ),
+        Outcome::Invalid(errors) => {
+            let list: Vec<String> = errors
+                .iter()
+                .map(|(p, m)| format!("{}: {}", visible(p), visible(m)))
+                .collect();
+            let errors: Vec<_> = errors
+                .iter()
+                .map(|(path, message)| json!({"path": path, "message": message}))
+                .collect();
+            (
+                json!({"conflict_id": id, "status": "invalid", "errors": errors}),
+                format!("{id}: the resolved record is invalid: {}", list.join("; ")),
+                Exit::Conflict,
+            )
+        }
+    };
+    if args.json {
+        print(&value.to_string())?;
+    } else if exit == Exit::Ok {
+        print(&format!("{text}\n"))?;
+    } else {
+        eprintln!("syncdesk: {text}");
+    }
+    Ok(exit)
+}
+
+/// `PATH=local`, `PATH=server` or `PATH==JSON`.
+fn parse_field(arg: &str) -> Result<(String, Choice), Failure> {
+    let bad = |why: &str| Failure::input(format!("--field {arg}: {why}"));
+    let (path, rest) = arg
+        .split_once('=')
+        .ok_or_else(|| bad("expected PATH=local, PATH=server or PATH==JSON"))?;
+    if !path.starts_with('/') {
+        return Err(bad("the path is a JSON Pointer, starting with /"));
+    }
+    let choice = match rest {
+        "local" => Choice::Local,
+        "server" => Choice::Server,
+        _ => match rest.strip_prefix('=') {
+            Some(value) => {
+                let parsed: serde_json::Value = serde_json::from_str(value)
+                    .map_err(|e| bad(&format!("not a JSON value: {e}")))?;
+                Choice::Manual(Json::from(parsed))
+            }
+            None => return Err(bad("expected local, server, or =JSON")),
+        },
+    };
+    Ok((path.to_string(), choice))
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub(super) fn print(text: &str) -> Result<Exit, Failure> {
+    let mut out = std::io::stdout().lock();
+    let written = out.write_all(text.as_bytes()).and_then(|()| {
+        if text.ends_with('\n') {
+            Ok(())
+        } else {
+            writeln!(out)
+        }
+    });
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::input(format!("cannot write: {e}")))
+        }
+        _ => Ok(Exit::Ok),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_arguments_name_a_side_or_a_json_value() {
+        assert_eq!(
+            parse_field("/notes=local").unwrap(),
+            ("/notes".into(), Choice::Local)
+        );
+        assert_eq!(
+            parse_field("/a/b=server").unwrap(),
+            ("/a/b".into(), Choice::Server)
+        );
+        assert_eq!(
+            parse_field("/t==21.5").unwrap(),
+            ("/t".into(), Choice::Manual(crate::json!(21.5)))
+        );
+        assert_eq!(
+            parse_field("/n==\"x=y\"").unwrap(),
+            ("/n".into(), Choice::Manual(crate::json!("x=y")))
+        );
+        assert!(
+            parse_field("notes=local")
+                .unwrap_err()
+                .message
+                .contains("JSON Pointer")
+        );
+        assert!(
+            parse_field("/notes=mine")
+                .unwrap_err()
+                .message
+                .contains("expected local")
+        );
+        assert!(
+            parse_field("/t==warm")
+                .unwrap_err()
+                .message
+                .contains("not a JSON value")
+        );
+    }
+}

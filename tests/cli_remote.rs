@@ -1,0 +1,308 @@
+//! The scriptable commands as processes against a real server on 127.0.0.1:
+//! `conflicts list|show|resolve`, `export`, `push`, `completions`, and their exit codes.
+
+mod common;
+
+use assert_cmd::Command;
+use common::Live;
+use serde_json::{Value, json};
+
+fn syncdesk(live: &Live) -> Command {
+    let mut cmd = Command::cargo_bin("syncdesk").unwrap();
+    cmd.env("SYNCDESK_SERVER", &live.base)
+        .env("SYNCDESK_TOKEN", "sue-token")
+        .env("SYNCDESK_CONFIG", live.dir.path().join("no-config.toml"));
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn list_and_show_for_people_and_for_scripts() {
+    let live = Live::start();
+    live.with_conflict();
+    let (code, out, _) = run(syncdesk(&live).args(["conflicts", "list"]));
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ID        STATUS  KIND"), "{out}");
+    assert!(
+        out.contains("c-000001  open    edit-conflict  inspections/INS-1  ana  tab-17"),
+        "{out}"
+    );
+    assert!(out.ends_with("1 conflict(s), 1 open\n"), "{out}");
+    let (code, out, _) = run(syncdesk(&live).args(["conflicts", "list", "--json"]));
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list["conflicts"][0]["conflicting_paths"], json!(["/notes"]));
+    let (code, out, _) =
+        run(syncdesk(&live).args(["conflicts", "list", "--status", "resolved", "--json"]));
+    assert_eq!((code, out.trim()), (0, "{\"conflicts\":[]}"));
+
+    let (code, out, _) = run(syncdesk(&live).args(["conflicts", "show", "c-000001"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("server: version 2 by ben, ETag \"2-"), "{out}");
+    assert!(
+        out.contains("conflict   /notes\n  server: ben's\n  local:  ana's"),
+        "{out}"
+    );
+    let (code, out, _) = run(syncdesk(&live).args(["conflicts", "show", "c-000001", "--json"]));
+    assert_eq!(code, 0);
+    let detail: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(detail["local"]["fields"]["notes"], "ana's");
+    assert!(
+        detail["fields"].is_array(),
+        "the server's detail, every member kept"
+    );
+
+    let (code, _, err) = run(syncdesk(&live).args(["conflicts", "show", "c-000099"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("404") && err.contains("c-000099"), "{err}");
+    let (code, _, err) = run(syncdesk(&live).args(["conflicts", "list", "--status", "closed"]));
+    assert_eq!(code, 2, "bad flags are usage errors");
+    assert!(err.contains("closed"), "{err}");
+    let (code, _, err) = run(syncdesk(&live)
+        .args(["conflicts", "list"])
+        .env("SYNCDESK_TOKEN", "ana-token"));
+    assert_eq!(code, 3, "a refused token is the server refusing");
+    assert!(err.contains("403"), "{err}");
+}
+
+#[test]
+fn resolve_takes_sides_and_values_and_refuses_to_guess() {
+    let live = Live::start();
+    live.with_conflict();
+    let (code, _, err) = run(syncdesk(&live).args(["conflicts", "resolve", "c-000001"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("undecided: /notes"), "{err}");
+    let (code, _, err) =
+        run(syncdesk(&live).args(["conflicts", "resolve", "c-000001", "--field", "/nope=local"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("has no field /nope"), "{err}");
+    let (code, _, err) = run(syncdesk(&live).args([
+        "conflicts",
+        "resolve",
+        "c-000001",
+        "--field",
+        "/temperature==\"warm\"",
+    ]));
+    assert_eq!(code, 2, "/notes is still undecided: {err}");
+    let (code, out, err) = run(syncdesk(&live).args([
+        "conflicts",
+        "resolve",
+        "c-000001",
+        "--take",
+        "server",
+        "--field",
+        "/temperature==\"warm\"",
+        "--json",
+    ]));
+    assert_eq!(code, 1, "{err}");
+    let outcome: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(outcome["status"], "invalid");
+    assert_eq!(outcome["errors"][0]["path"], "/temperature");
+
+    let (code, out, err) = run(syncdesk(&live).args([
+        "conflicts",
+        "resolve",
+        "c-000001",
+        "--take",
+        "server",
+        "--field",
+        "/notes==\"both: ben's and ana's\"",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let outcome: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (outcome["status"].as_str(), outcome["version"].as_u64()),
+        (Some("resolved"), Some(3))
+    );
+    let record = live.record("INS-1");
+    assert_eq!(record["fields"]["notes"], "both: ben's and ana's");
+    assert_eq!(
+        record["fields"]["temperature"], 21,
+        "the merged local change stays"
+    );
+    let (code, _, err) =
+        run(syncdesk(&live).args(["conflicts", "resolve", "c-000001", "--take", "local"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("already resolved by sue"), "{err}");
+}
+
+#[test]
+fn export_then_push_reports_a_stale_item_and_never_overwrites_it() {
+    let live = Live::start();
+    live.with_conflict();
+    // A second conflict, on INS-2.
+    let fields = json!({"site_id": "S-1", "notes": "x", "status": "open"});
+    live.call(
+        "POST",
+        "/v1/inspections",
+        "ana",
+        Some(json!({"id": "INS-2", "fields": fields})),
+    );
+    let ben =
+        json!({"base_version": 1, "fields": {"site_id": "S-1", "notes": "ben", "status": "open"}});
+    live.call("PUT", "/v1/inspections/INS-2", "ben", Some(ben));
+    let ana =
+        json!({"base_version": 1, "fields": {"site_id": "S-1", "notes": "ana", "status": "open"}});
+    assert_eq!(
+        live.call("PUT", "/v1/inspections/INS-2", "ana", Some(ana))
+            .0,
+        409
+    );
+
+    let work = live.dir.path();
+    let file = work.join("queue.json");
+    let (code, _, err) = run(syncdesk(&live).arg("export").arg("-o").arg(&file));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("exported 2 conflict(s)"), "{err}");
+    let export: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(export["format"], "syncdesk.conflicts.v1");
+    assert_eq!(export["server"], live.base.as_str());
+    assert_eq!(export["conflicts"].as_array().unwrap().len(), 2);
+    let ndjson = work.join("queue.ndjson");
+    let (code, _, _) = run(syncdesk(&live).arg("export").arg("-o").arg(&ndjson));
+    assert_eq!(code, 0);
+    let lines = std::fs::read_to_string(&ndjson).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+    assert!(syncdesk::protocol::ExportIndex::parse("queue.ndjson", &lines).is_ok());
+
+    // Offline, both are resolved (as `syncdesk open` writes them) ...
+    let resolution = |cid: &str, record: &str, notes: &str| {
+        let detail = export["conflicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == cid)
+            .unwrap();
+        let mut fields = detail["local"]["fields"].clone();
+        fields["notes"] = notes.into();
+        json!({"conflict_id": cid, "record_type": "inspections", "record_id": record,
+               "if_match": detail["server"]["etag"], "fields": fields, "choices": {"/notes": "manual"},
+               "resolved_by": "sue", "resolved_at": "2026-11-25T10:00:00.000Z"})
+    };
+    let resolutions = json!({"format": "syncdesk.resolutions.v1", "resolutions": [
+        resolution("c-000001", "INS-1", "decided offline"),
+        resolution("c-000002", "INS-2", "also decided offline"),
+    ]});
+    let pushed = work.join("queue.resolutions.json");
+    std::fs::write(&pushed, resolutions.to_string()).unwrap();
+    // ... while ben changes INS-2 on the server.
+    let newer = json!({"base_version": 2, "fields": {"site_id": "S-1", "notes": "ben, later", "status": "failed"}});
+    assert_eq!(
+        live.call("PUT", "/v1/inspections/INS-2", "ben", Some(newer))
+            .0,
+        200
+    );
+
+    let (code, out, _) = run(syncdesk(&live).arg("push").arg(&pushed));
+    assert_eq!(code, 1, "one item failed: {out}");
+    assert!(
+        out.contains("c-000001 inspections/INS-1: resolved: version 3"),
+        "{out}"
+    );
+    assert!(out.contains("c-000002 inspections/INS-2: stale: the record changed on the server after the export (412)"), "{out}");
+    assert!(
+        out.ends_with("2 resolution(s): 1 resolved, 1 not\n"),
+        "{out}"
+    );
+    assert_eq!(live.record("INS-1")["fields"]["notes"], "decided offline");
+    assert_eq!(
+        live.record("INS-2")["fields"]["notes"],
+        "ben, later",
+        "the newer change is not overwritten"
+    );
+    assert_eq!(live.queue("open").len(), 1);
+
+    // Pushed again, the applied one is a replay, not a second write.
+    let (code, out, _) = run(syncdesk(&live).arg("push").arg(&pushed).arg("--json"));
+    assert_eq!(code, 1);
+    let results: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(results["results"][0]["status"], "resolved");
+    assert_eq!(results["results"][1]["status"], "stale");
+    assert_eq!(live.record("INS-1")["version"], 3);
+}
+
+#[test]
+fn a_dead_server_is_exit_3_and_a_bad_file_exit_2() {
+    let live = Live::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dead = format!("http://{port}");
+    for args in [
+        vec!["conflicts", "list"],
+        vec!["export"],
+        vec!["conflicts", "show", "c-000001"],
+    ] {
+        let (code, _, err) = run(syncdesk(&live).args(&args).env("SYNCDESK_SERVER", &dead));
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(err.contains("server unreachable"), "{args:?}: {err}");
+    }
+    let file = live.dir.path().join("r.json");
+    std::fs::write(
+        &file,
+        "{\"format\": \"syncdesk.resolutions.v1\",\n \"resolutions\": [1]}",
+    )
+    .unwrap();
+    let (code, _, err) = run(syncdesk(&live).arg("push").arg(&file));
+    assert_eq!(code, 2);
+    assert!(err.contains("r.json: line 2, column"), "{err}");
+    std::fs::write(
+        &file,
+        "{\"format\": \"syncdesk.resolutions.v1\", \"resolutions\": []}",
+    )
+    .unwrap();
+    let (code, _, err) = run(syncdesk(&live)
+        .arg("push")
+        .arg(&file)
+        .env("SYNCDESK_SERVER", &dead));
+    assert_eq!(
+        (code, err.as_str()),
+        (0, ""),
+        "nothing to send, nothing to reach"
+    );
+}
+
+#[test]
+fn the_token_can_come_from_a_command_and_completions_are_printed() {
+    let live = Live::start();
+    let config = live.dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "server = \"{}\"\ntoken_command = \"echo sue-token\"\n",
+            live.base
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run(Command::cargo_bin("syncdesk")
+        .unwrap()
+        .env_remove("SYNCDESK_SERVER")
+        .env_remove("SYNCDESK_TOKEN")
+        .env("SYNCDESK_CONFIG", &config)
+        .args(["conflicts", "list", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "{\"conflicts\":[]}");
+    let (code, out, _) = run(Command::cargo_bin("syncdesk")
+        .unwrap()
+        .args(["completions", "bash"]));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("_syncdesk()") && out.contains("conflicts"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+    let (code, _, _) = run(Command::cargo_bin("syncdesk")
+        .unwrap()
+        .args(["completions", "tcsh"]));
+    assert_eq!(code, 2);
+}
