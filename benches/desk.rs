@@ -255,6 +255,7 @@ fn bench_keys() {
     let store = DraftStore::new(drafts.path(), "bench");
     let mut session = Session::new(app("bench".into()), terminal, source, Some(store)).unwrap();
     session.settle(Duration::from_secs(5));
+    session.app.opening = Some(desk.detail.id.clone());
     session.dispatch(Action::ConflictLoaded(Ok(Box::new(desk))));
     session.draw().unwrap();
     let keys = [

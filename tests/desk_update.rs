@@ -129,6 +129,7 @@ fn the_queue_arrives_or_its_error_is_shown() {
 #[test]
 fn a_loaded_conflict_opens_on_its_first_undecided_field() {
     let mut app = app();
+    app.opening = Some("c-000002".into());
     let desk = desk_of(detail_json(
         "c-000002",
         "INS-1002",
@@ -138,6 +139,7 @@ fn a_loaded_conflict_opens_on_its_first_undecided_field() {
     assert_eq!(app.screen, Screen::Detail);
     assert_eq!(cursor_path(&app), "/notes");
     assert_eq!(selected(&app), "c-000002", "the list follows");
+    app.opening = Some("c-000009".into());
     update(
         &mut app,
         Action::ConflictLoaded(Err((
@@ -154,6 +156,41 @@ fn a_loaded_conflict_opens_on_its_first_undecided_field() {
             .text
             .contains("Could not open c-000009")
     );
+}
+
+#[test]
+fn an_answer_that_arrives_after_the_supervisor_went_back_is_dropped() {
+    let mut app = app();
+    run(&mut app, &[Command::Open]);
+    assert_eq!(app.opening.as_deref(), Some("c-000001"));
+    let mut app = app_with_desk();
+    let effects = update(
+        &mut app,
+        Action::Submitted {
+            conflict_id: "c-000001".into(),
+            outcome: Ok(SubmitOutcome::Resolved {
+                version: Some(8),
+                etag: None,
+            }),
+        },
+    );
+    assert!(effects.contains(&Effect::LoadConflict {
+        id: "c-000002".into()
+    }));
+    run(&mut app, &[Command::Back]);
+    assert_eq!((app.screen, app.busy.as_deref()), (Screen::List, None));
+    let late = desk_of(detail_json(
+        "c-000002",
+        "INS-1002",
+        "2026-11-20T12:30:00.000Z",
+    ));
+    update(&mut app, Action::ConflictLoaded(Ok(Box::new(late))));
+    assert_eq!(
+        app.screen,
+        Screen::List,
+        "the late answer does not pull the list away"
+    );
+    assert!(app.desk.is_none());
 }
 
 #[test]

@@ -107,6 +107,7 @@ fn message_after_a_412() {
     newer["server"]["version"] = 8.into();
     newer["server"]["modified_by"] = "cy".into();
     newer["server"]["fields"]["temperature"] = 25.into();
+    app.opening = Some("c-000001".into());
     update(
         &mut app,
         Action::ConflictLoaded(Ok(Box::new(desk_of(newer)))),
@@ -129,6 +130,7 @@ fn escape_sequences_in_values_are_shown_not_sent() {
     hostile["local"]["fields"]["notes"] = "\u{1b}[2J\u{1b}[31mred\u{0} bell\u{7}\u{202e}".into();
     hostile["submitted_by"] = "ana\u{1b}[5m".into();
     let mut app = app();
+    app.opening = Some("c-000001".into());
     update(
         &mut app,
         Action::ConflictLoaded(Ok(Box::new(desk_of(hostile)))),

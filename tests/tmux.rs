@@ -116,3 +116,55 @@ fn the_binary_resolves_a_conflict_in_tmux_and_restores_the_terminal() {
     assert_eq!(record["fields"]["temperature"], 21);
     assert!(live.queue("open").is_empty());
 }
+
+#[test]
+fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    let tmux = Tmux {
+        socket: format!("syncdesk-demo-{}", std::process::id()),
+    };
+    let command = format!(
+        "SYNCDESK_CONFIG={} NO_COLOR=1 {} demo; echo exit=$? > {}; sleep 60",
+        dir.path().join("none.toml").display(),
+        env!("CARGO_BIN_EXE_syncdesk"),
+        done.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "desk",
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &command,
+    ]);
+    let list = tmux.wait_for("1 of 3 open");
+    for kind in ["edit-conflict", "invalid-reference", "deleted-on-server"] {
+        assert!(list.contains(kind), "{kind}: {list}");
+    }
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("! /notes");
+    tmux.keys(&["L", "w"]);
+    tmux.wait_for("Submit? y send");
+    tmux.keys(&["y"]);
+    let next = tmux.wait_for("INS-1003 (inspections)");
+    assert!(
+        next.contains("Resolved c-000001 INS-1001: version 3. Next: c-000002"),
+        "{next}"
+    );
+    tmux.keys(&["q", "q"]);
+    let until = Instant::now() + Duration::from_secs(10);
+    while !done.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "exit=0");
+    let end = tmux.screen();
+    assert!(
+        end.contains("resolved c-000001 INS-1001: version 3"),
+        "{end}"
+    );
+    assert!(end.contains("has stopped; its database is gone"), "{end}");
+}

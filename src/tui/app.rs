@@ -294,6 +294,8 @@ pub struct App {
     pub message: Option<Message>,
     /// A resolution sent and not answered yet: no second one meanwhile.
     pub submitting: bool,
+    /// The conflict being fetched to be shown; an answer for any other is stale.
+    pub opening: Option<String>,
     /// Conflicts resolved in this session, for the report on quit.
     pub resolved: Vec<String>,
     pub quit: bool,
@@ -317,6 +319,7 @@ impl App {
             spinner: 0,
             message: None,
             submitting: false,
+            opening: None,
             resolved: Vec::new(),
             quit: false,
         }

@@ -91,6 +91,7 @@ impl Runner {
                         Err(e) => return Action::ConflictLoaded(Err((id, e))),
                     };
                     // Merging and diffing a large record is CPU work: off the async worker.
+                    let asked = id.clone();
                     let prepared = tokio::task::spawn_blocking(move || {
                         let draft = drafts.and_then(|d| d.load(&id));
                         Box::new(Desk::new(loaded, draft))
@@ -99,7 +100,7 @@ impl Runner {
                     match prepared {
                         Ok(desk) => Action::ConflictLoaded(Ok(desk)),
                         Err(e) => Action::ConflictLoaded(Err((
-                            "the conflict".into(),
+                            asked,
                             crate::client::SourceError::Garbage(e.to_string()),
                         ))),
                     }

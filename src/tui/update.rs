@@ -118,13 +118,19 @@ fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Refresh => return load_queue(app),
         Command::Open => {
             if let Some(id) = queue.selected_item().map(|c| c.id.clone()) {
-                app.busy = Some(format!("Opening {id}"));
-                return vec![Effect::LoadConflict { id }];
+                return open(app, id);
             }
         }
         _ => {}
     }
     Vec::new()
+}
+
+/// Fetches a conflict to show it.
+fn open(app: &mut App, id: String) -> Vec<Effect> {
+    app.busy = Some(format!("Opening {id}"));
+    app.opening = Some(id.clone());
+    vec![Effect::LoadConflict { id }]
 }
 
 fn load_queue(app: &mut App) -> Vec<Effect> {
@@ -169,6 +175,8 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Back => {
             app.screen = Screen::List;
             app.desk = None;
+            app.opening = None;
+            app.busy = None;
             return Vec::new();
         }
         Command::Down => {
@@ -287,14 +295,19 @@ fn loaded(
     app: &mut App,
     result: Result<Box<Desk>, (String, crate::client::SourceError)>,
 ) -> Vec<Effect> {
-    app.busy = None;
+    let wanted = app.opening.take();
     let desk = match result {
+        // The supervisor went elsewhere meanwhile: a late answer does not pull them back.
+        Ok(desk) if wanted.as_deref() != Some(desk.detail.id.as_str()) => return Vec::new(),
         Ok(desk) => *desk,
+        Err((id, _)) if wanted.as_deref() != Some(id.as_str()) => return Vec::new(),
         Err((id, e)) => {
+            app.busy = None;
             app.warn(format!("Could not open {id}: {e}"));
             return Vec::new();
         }
     };
+    app.busy = None;
     let refetch = app
         .desk
         .as_ref()
@@ -318,10 +331,9 @@ fn loaded(
         }
         None => {
             let restored = desk.choices.len();
+            // What was said before (a resolution's outcome) stays unless a draft speaks.
             if restored > 0 {
                 app.say(format!("Draft restored: {restored} choice(s)."));
-            } else {
-                app.message = None;
             }
             app.queue.select(&desk.detail.id);
             app.desk = Some(desk);
@@ -367,8 +379,7 @@ fn submitted(
                 Some(next_id) => {
                     app.queue.select(&next_id);
                     app.say(format!("{text}. Next: {next_id}."));
-                    app.busy = Some(format!("Opening {next_id}"));
-                    effects.push(Effect::LoadConflict { id: next_id });
+                    effects.extend(open(app, next_id));
                 }
                 None => {
                     app.say(format!("{text}. No open conflicts left."));
@@ -382,8 +393,9 @@ fn submitted(
             app.warn(format!(
                 "{record} changed on the server meanwhile: fetching it again."
             ));
+            let effects = open(app, id.clone());
             app.busy = Some(format!("Fetching {id} again"));
-            vec![Effect::LoadConflict { id }]
+            effects
         }
         Ok(SubmitOutcome::Closed { by }) => {
             let by = visible(&by).into_owned();
