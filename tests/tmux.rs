@@ -152,7 +152,8 @@ fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
     tmux.keys(&["y"]);
     let next = tmux.wait_for("INS-1003 (inspections)");
     assert!(
-        next.contains("Resolved c-000001 INS-1001: version 3. Next: c-000002"),
+        next.contains("Resolved c-000001 INS-1001: version 3, ETag \"3-")
+            && next.contains("Next: c-000002."),
         "{next}"
     );
     tmux.keys(&["q", "q"]);
