@@ -385,7 +385,9 @@ fn layout_cycles_and_help_opens_and_closes() {
     run(&mut app, &[Command::Layout, Command::Layout]);
     assert_eq!(app.layout, Layout::SideBySide);
     run(&mut app, &[Command::Help]);
-    assert_eq!(app.overlay, Some(Overlay::Help));
+    assert_eq!(app.overlay, Some(Overlay::Help { scroll: 0 }));
+    run(&mut app, &[Command::Down, Command::Down, Command::Up]);
+    assert_eq!(app.overlay, Some(Overlay::Help { scroll: 1 }));
     run(&mut app, &[Command::TakeLocal]);
     assert_eq!(choice(&app, "/notes"), None, "keys under help do nothing");
     run(&mut app, &[Command::Back]);

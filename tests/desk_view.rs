@@ -93,6 +93,23 @@ fn help() {
 }
 
 #[test]
+fn help_scrolls_on_a_short_terminal() {
+    let mut app = app_with_desk();
+    press(&mut app, &[Command::Help]);
+    let top = screen(&app, 90, 24);
+    assert!(
+        top.contains("j/k scroll") && top.contains("everywhere"),
+        "{top}"
+    );
+    press(&mut app, &[Command::Down; 40]);
+    let bottom = screen(&app, 90, 24);
+    assert!(
+        bottom.contains("★") && !bottom.contains("everywhere"),
+        "{bottom}"
+    );
+}
+
+#[test]
 fn preview() {
     let mut app = app_with_desk();
     press(&mut app, &[Command::AllLocal, Command::Submit]);

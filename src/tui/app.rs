@@ -17,13 +17,12 @@ pub enum Screen {
 /// What is drawn over the screen and takes the keys first.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
-    Help,
+    /// The keys, scrolled down this many lines (`j`/`k`).
+    Help { scroll: u16 },
     /// The resolved record before it is sent.
     Preview(Box<Preview>),
     /// Typing a filter; `before` comes back on `Esc`.
-    Filter {
-        before: String,
-    },
+    Filter { before: String },
     /// Typing a value for a row.
     Edit {
         row: usize,

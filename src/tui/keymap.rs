@@ -245,6 +245,20 @@ impl Default for Keymap {
                 ),
                 row(
                     Detail,
+                    &[c('g'), Key::code(K::Home)],
+                    Top,
+                    "first field",
+                    None,
+                ),
+                row(
+                    Detail,
+                    &[c('G'), Key::code(K::End)],
+                    Bottom,
+                    "last field",
+                    None,
+                ),
+                row(
+                    Detail,
                     &[c('n')],
                     NextConflict,
                     "next undecided conflict",

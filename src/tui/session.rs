@@ -201,7 +201,7 @@ impl<B: Backend> Session<B> {
         let path = std::env::temp_dir().join(format!(
             "syncdesk-edit-{}-{}.txt",
             std::process::id(),
-            self.app.spinner
+            jiff::Timestamp::now().as_nanosecond()
         ));
         std::fs::write(&path, text).ok()?;
         let mut words = self.editor.split_whitespace();

@@ -52,10 +52,17 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
         return Vec::new();
     }
     match app.overlay.take() {
-        Some(Overlay::Help) => {
-            if !matches!(command, Command::Help | Command::Back) {
-                app.overlay = Some(Overlay::Help);
-            }
+        Some(Overlay::Help { scroll }) => {
+            app.overlay = match command {
+                Command::Help | Command::Back => None,
+                Command::Down => Some(Overlay::Help {
+                    scroll: scroll.saturating_add(1),
+                }),
+                Command::Up => Some(Overlay::Help {
+                    scroll: scroll.saturating_sub(1),
+                }),
+                _ => Some(Overlay::Help { scroll }),
+            };
             return Vec::new();
         }
         Some(Overlay::Preview(preview)) => {
@@ -86,7 +93,7 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
         None => {}
     }
     if command == Command::Help {
-        app.overlay = Some(Overlay::Help);
+        app.overlay = Some(Overlay::Help { scroll: 0 });
         return Vec::new();
     }
     match app.screen {

@@ -52,7 +52,7 @@ pub fn view(app: &App, frame: &mut Frame) {
     message(app, frame, news);
     hints(app, frame, footer);
     match &app.overlay {
-        Some(Overlay::Help) => overlay::help(app, frame, body),
+        Some(Overlay::Help { scroll }) => overlay::help(app, *scroll, frame, body),
         Some(Overlay::Preview(preview)) => overlay::preview(app, preview, frame, body),
         Some(Overlay::Edit { row, text, error }) => {
             overlay::edit(app, *row, text, error.as_deref(), frame, body)

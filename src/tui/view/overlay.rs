@@ -11,7 +11,7 @@ use crate::tui::app::{App, Preview, Theme};
 use crate::tui::keymap::Scope;
 
 /// Every binding from the one keymap table, by scope, and the class markers.
-pub fn help(app: &App, frame: &mut Frame, area: Rect) {
+pub fn help(app: &App, scroll: u16, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
     let mut lines = Vec::new();
     for scope in [
@@ -61,9 +61,18 @@ pub fn help(app: &App, frame: &mut Frame, area: Rect) {
     ]));
     let height = lines.len() as u16 + 2;
     let box_area = centered(area, 72, height);
+    // On a short terminal the list scrolls; it never scrolls past its last line.
+    let hidden = height.saturating_sub(box_area.height);
+    let title = if hidden > 0 {
+        " Keys (j/k scroll · ? or Esc to close) "
+    } else {
+        " Keys (? or Esc to close) "
+    };
     frame.render_widget(Clear, box_area);
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" Keys (? or Esc to close) ")),
+        Paragraph::new(lines)
+            .scroll((scroll.min(hidden), 0))
+            .block(Block::bordered().title(title)),
         box_area,
     );
 }
