@@ -42,6 +42,8 @@ pub struct AppState {
     /// Reads wait for a free connection here, asynchronously, rather than as blocked
     /// threads on the connections' locks.
     read_turn: tokio::sync::Semaphore,
+    /// Dropped with the state: the checkpoint thread then ends.
+    _checkpoints: std::sync::mpsc::Sender<()>,
 }
 
 /// A write to run on the writer thread; it returns how to deliver its answer once the
@@ -52,6 +54,8 @@ type Job = Box<dyn FnOnce(&mut SqliteStore) -> Box<dyn FnOnce(bool) + Send> + Se
 const READERS: usize = 4;
 /// The most writes one commit takes.
 const BATCH: usize = 64;
+/// How often the WAL is copied into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl AppState {
     /// Opens (and migrates) the database for a server with this configuration, and starts
@@ -61,6 +65,26 @@ impl AppState {
         database: &std::path::Path,
     ) -> Result<Self, crate::store::StoreError> {
         let store = SqliteStore::open(database)?;
+        // The writer only appends to the WAL; a thread of its own copies it into the
+        // database file, so no write waits for a checkpoint.
+        store.leave_checkpoints()?;
+        let checkpointer = SqliteStore::open(database)?;
+        let (checkpoints, stop) = std::sync::mpsc::channel::<()>();
+        let spawn_failed = |e: std::io::Error| {
+            crate::store::StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+        };
+        std::thread::Builder::new()
+            .name("syncdesk-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stop.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = checkpointer.checkpoint() {
+                        eprintln!("syncdesk: checkpoint: {e}");
+                    }
+                }
+            })
+            .map_err(spawn_failed)?;
         let readers = (0..READERS)
             .map(|_| SqliteStore::open(database).map(Mutex::new))
             .collect::<Result<_, _>>()?;
@@ -68,15 +92,14 @@ impl AppState {
         std::thread::Builder::new()
             .name("syncdesk-writer".into())
             .spawn(move || write_batches(store, queue))
-            .map_err(|e| {
-                crate::store::StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-            })?;
+            .map_err(spawn_failed)?;
         Ok(Self {
             config,
             jobs,
             readers,
             next_reader: Default::default(),
             read_turn: tokio::sync::Semaphore::new(READERS),
+            _checkpoints: checkpoints,
         })
     }
 }

@@ -80,6 +80,23 @@ ALTER TABLE conflicts ADD COLUMN resulting_version INTEGER;
     r#"
 CREATE INDEX idempotency_by_age ON idempotency (created_ms);
 "#,
+    // Remembered answers in arrival order, found by a small index: a random key then
+    // touches one index page, not a page of whole answers (fewer pages a commit writes).
+    r#"
+CREATE TABLE idempotency_by_arrival (
+    user        TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    fingerprint BLOB    NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    answer      TEXT    NOT NULL
+);
+INSERT INTO idempotency_by_arrival (user, key, fingerprint, created_ms, answer)
+    SELECT user, key, fingerprint, created_ms, answer FROM idempotency ORDER BY created_ms;
+DROP TABLE idempotency;
+ALTER TABLE idempotency_by_arrival RENAME TO idempotency;
+CREATE UNIQUE INDEX idempotency_by_key ON idempotency (user, key);
+CREATE INDEX idempotency_by_age ON idempotency (created_ms);
+"#,
 ];
 
 /// A store in one SQLite file.
@@ -143,6 +160,21 @@ impl SqliteStore {
             let _ = self.conn.execute_batch("ROLLBACK");
             return Err(e.into());
         }
+        Ok(())
+    }
+
+    /// Leaves checkpoints (copying the WAL into the database file) to another
+    /// connection: this one then only appends to the WAL, never waits for a checkpoint.
+    pub fn leave_checkpoints(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
+    /// Copies what it can of the WAL into the database file without waiting for anyone
+    /// (SQLite's PASSIVE checkpoint); the WAL is reused once all of it is copied.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
 
@@ -958,6 +990,36 @@ mod idempotency_tests {
     use super::*;
     use crate::json;
     use crate::model::json::Object;
+
+    #[test]
+    fn answers_remembered_before_the_arrival_order_migration_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (n, migration) in MIGRATIONS[..5].iter().enumerate() {
+                conn.execute_batch(&format!(
+                    "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
+                    n + 1
+                ))
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES ('ana', 'k1', ?1, ?2, 'old answer')",
+                params![vec![7u8; 32], 1_763_632_800_000i64],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let now: UtcMillis = "2025-11-20T10:00:00Z".parse().unwrap();
+        let found = store.remembered("ana", "k1", 24, now).unwrap().unwrap();
+        assert_eq!(found.answer, "old answer");
+        let duplicate = store.conn.execute(
+            "INSERT INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES ('ana', 'k1', x'00', 0, '')",
+            [],
+        );
+        assert!(duplicate.is_err(), "a key is still unique per user");
+    }
 
     #[test]
     fn an_answer_is_remembered_with_its_write_and_forgotten_after_its_ttl() {
