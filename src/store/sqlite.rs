@@ -871,6 +871,32 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_that_leaves_checkpoints_only_appends_and_another_connection_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.leave_checkpoints().unwrap();
+        let db_size = || std::fs::metadata(&path).unwrap().len();
+        let before = db_size();
+        let big = crate::json!({"notes": "x".repeat(3000)});
+        for _ in 0..400 {
+            append(&mut store, None, big.clone(), None);
+        }
+        // 400 versions of 3 KB (~1,200 pages): past SQLite's own 1,000-page
+        // checkpoint, yet the database file has not grown: all of it is in the WAL.
+        assert_eq!(db_size(), before);
+        let checkpointer = SqliteStore::open(&path).unwrap();
+        checkpointer.checkpoint().unwrap();
+        assert!(
+            db_size() > before + 1_000_000,
+            "{} -> {}",
+            before,
+            db_size()
+        );
+        assert_eq!(store.history(KEY).unwrap().len(), 400);
+    }
+
+    #[test]
     fn versions_grow_by_one_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
