@@ -29,7 +29,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                     app.queue.replace(items);
                     app.queue.loaded = true;
                 }
-                Err(e) => app.warn(format!("Could not read the queue: {e}. Press r to retry.")),
+                Err(e) => {
+                    let key = app
+                        .keymap
+                        .key_for(super::keymap::Scope::List, Command::Refresh);
+                    app.warn(format!(
+                        "Could not read the queue: {e}. Press {key} to retry."
+                    ));
+                }
             }
             Vec::new()
         }
