@@ -163,18 +163,29 @@ impl<B: Backend> Session<B> {
         mut self,
         mut next_event: impl FnMut(Duration) -> std::io::Result<Option<Event>>,
     ) -> std::io::Result<App> {
+        // Drawn when something happened, and once a second for the ages: an idle desk
+        // costs next to nothing.
+        let mut changed = true;
+        let mut drawn = Instant::now();
         while !self.app.quit {
-            self.draw()?;
-            match next_event(TICK)? {
-                Some(event) => self.event(&event),
-                None => {
-                    self.app.now = jiff::Timestamp::now();
-                    if self.app.busy.is_some() {
-                        self.dispatch(Action::Tick);
-                    }
-                }
+            if changed || drawn.elapsed() >= Duration::from_secs(1) {
+                self.app.now = jiff::Timestamp::now();
+                self.draw()?;
+                drawn = Instant::now();
+                changed = false;
             }
-            self.drain();
+            match next_event(TICK)? {
+                Some(event) => {
+                    self.event(&event);
+                    changed = true;
+                }
+                None if self.app.busy.is_some() => {
+                    self.dispatch(Action::Tick);
+                    changed = true;
+                }
+                None => {}
+            }
+            changed |= self.drain();
         }
         self.runner.flush_drafts();
         Ok(self.finish())
