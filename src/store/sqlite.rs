@@ -97,6 +97,32 @@ ALTER TABLE idempotency_by_arrival RENAME TO idempotency;
 CREATE UNIQUE INDEX idempotency_by_key ON idempotency (user, key);
 CREATE INDEX idempotency_by_age ON idempotency (created_ms);
 "#,
+    // Versions in change order (`seq` is the row id), found by record through an index:
+    // a sync appends its version beside the other versions of its commit instead of
+    // dirtying a page of whole versions of a random record (same reason as above).
+    r#"
+CREATE TABLE versions_by_seq (
+    seq           INTEGER PRIMARY KEY,
+    record_type   TEXT    NOT NULL,
+    record_id     TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    fields        TEXT    NOT NULL,
+    last_modified TEXT    NOT NULL,
+    modified_by   TEXT    NOT NULL,
+    device_id     TEXT,
+    device_seq    INTEGER,
+    deleted       INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO versions_by_seq (seq, record_type, record_id, version, fields, last_modified,
+                             modified_by, device_id, device_seq, deleted)
+    SELECT seq, record_type, record_id, version, fields, last_modified,
+           modified_by, device_id, device_seq, deleted FROM versions ORDER BY seq;
+DROP TABLE versions;
+ALTER TABLE versions_by_seq RENAME TO versions;
+CREATE UNIQUE INDEX versions_by_record ON versions (record_type, record_id, version);
+CREATE INDEX versions_by_device ON versions (record_type, record_id, device_id, device_seq)
+    WHERE device_id IS NOT NULL;
+"#,
 ];
 
 /// A store in one SQLite file.
@@ -894,6 +920,44 @@ mod tests {
             db_size()
         );
         assert_eq!(store.history(KEY).unwrap().len(), 400);
+    }
+
+    #[test]
+    fn versions_stored_before_the_change_order_migration_are_read_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (n, migration) in MIGRATIONS[..6].iter().enumerate() {
+                conn.execute_batch(&format!(
+                    "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
+                    n + 1
+                ))
+                .unwrap();
+            }
+            for (seq, version, device) in [(1, 1, None), (2, 2, Some("tab-1")), (3, 3, None)] {
+                conn.execute(
+                    "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq)
+                     VALUES ('inspections', 'INS-1', ?1, ?2, '{\"a\": 1}', '2026-11-20T10:00:00.000Z', 'ana', ?3, ?4)",
+                    params![version, seq, device, device.map(|_| 7)],
+                )
+                .unwrap();
+            }
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let history = store.history(KEY).unwrap();
+        let versions: Vec<u64> = history.iter().map(|v| v.version.get()).collect();
+        assert_eq!(versions, [1, 2, 3]);
+        assert_eq!(history[1].device_id.as_deref(), Some("tab-1"));
+        // The next write continues the sequence and the versions.
+        let stored = append(
+            &mut store,
+            Some(3),
+            crate::json!({"a": 2}),
+            Some(("tab-1", 8)),
+        );
+        assert!(matches!(stored, Stored::Version(v) if v.version.get() == 4));
+        assert_eq!(store.changed_after("inspections", 3, 10).unwrap().len(), 1);
     }
 
     #[test]
