@@ -95,13 +95,18 @@ impl ExportBook {
     /// The queue lines, oldest first; `all` includes resolved ones.
     pub fn summaries(&self, all: bool) -> Vec<ConflictSummary> {
         let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        let made: HashMap<&str, &ResolutionEntry> = made
+            .resolutions
+            .iter()
+            .map(|r| (r.conflict_id.as_str(), r))
+            .collect();
         let mut out: Vec<ConflictSummary> = self
             .index
             .entries
             .iter()
             .map(|(_, c)| {
                 let mut s = c.clone();
-                if let Some(entry) = made.resolutions.iter().find(|r| r.conflict_id == c.id) {
+                if let Some(entry) = made.get(c.id.as_str()) {
                     s.status = Status::Resolved;
                     s.resolution = Some(info(entry));
                 }
