@@ -169,3 +169,83 @@ fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
     );
     assert!(end.contains("has stopped; its database is gone"), "{end}");
 }
+
+#[test]
+fn a_sigterm_quits_like_q_restoring_the_terminal_and_keeping_the_draft() {
+    let live = Live::start();
+    live.with_conflict();
+    let data = live.dir.path().join("data");
+    let done = live.dir.path().join("done");
+    let tmux = Tmux {
+        socket: format!("syncdesk-term-{}", std::process::id()),
+    };
+    let command = format!(
+        "SYNCDESK_DATA_DIR={} {} tui --server {} --token sue-token; echo exit=$? > {}; sleep 60",
+        data.display(),
+        env!("CARGO_BIN_EXE_syncdesk"),
+        live.base,
+        done.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "desk",
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &command,
+    ]);
+    tmux.wait_for("c-000001");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("! /notes");
+    tmux.keys(&["l"]);
+    tmux.wait_for("1 of 1 conflicting fields decided");
+    let pid = Command::new("pgrep")
+        .args([
+            "-f",
+            &format!(
+                "^{} tui --server {} ",
+                env!("CARGO_BIN_EXE_syncdesk"),
+                live.base
+            ),
+        ])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "the desk is running");
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while !done.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "exit=0");
+    let end = tmux.screen();
+    assert!(
+        end.contains("0 conflict(s) resolved") && !end.contains("! /notes"),
+        "{end}"
+    );
+    let drafts: Vec<_> = walk(&data);
+    assert!(
+        drafts.iter().any(|p| p.ends_with("c-000001.json")),
+        "the draft is on disk: {drafts:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}

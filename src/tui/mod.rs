@@ -23,15 +23,17 @@ use crate::client::ConflictSource;
 use drafts::DraftStore;
 
 /// Runs the desk in this terminal until the user quits; returns what was resolved.
-/// The terminal is restored on the way out, on `Ctrl-C` and on a panic.
+/// The terminal is restored on the way out, on `Ctrl-C`, on SIGTERM or SIGHUP (a closed
+/// terminal window, a `kill`), and on a panic.
 pub fn run_in_terminal(
     app: App,
     source: ConflictSource,
     drafts: Option<DraftStore>,
 ) -> std::io::Result<Vec<String>> {
+    let stop = stop_on_signals();
     let terminal = ratatui::init();
     let outcome = Session::new(app, terminal, source, drafts).and_then(|session| {
-        session.in_real_terminal().run(|timeout| {
+        session.in_real_terminal().stop_on(stop).run(|timeout| {
             if event::poll(timeout)? {
                 event::read().map(Some)
             } else {
@@ -41,4 +43,36 @@ pub fn run_in_terminal(
     });
     ratatui::restore();
     outcome.map(|app| app.resolved)
+}
+
+/// A flag set when the process is asked to end (SIGTERM, SIGHUP): the loop then quits
+/// like `q` does, so the terminal is restored and drafts are flushed.
+fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = std::thread::Builder::new()
+        .name("syncdesk-signals".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut term), Ok(mut hangup)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                ) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = hangup.recv() => {}
+                }
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+        });
+    stop
 }

@@ -2,6 +2,8 @@
 //! and come back as actions, `view` draws. The same loop runs in a terminal and, over a
 //! `TestBackend`, in tests.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -32,6 +34,8 @@ pub struct Session<B: Backend> {
     real_terminal: bool,
     /// The editor for long text: `$VISUAL`, else `$EDITOR`, else `vi`.
     editor: String,
+    /// Set from outside (a SIGTERM or SIGHUP) to end the loop as a quit would.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl<B: Backend> Session<B> {
@@ -53,6 +57,7 @@ impl<B: Backend> Session<B> {
             editor: std::env::var("VISUAL")
                 .or_else(|_| std::env::var("EDITOR"))
                 .unwrap_or_else(|_| "vi".into()),
+            stop: None,
         };
         session.app.busy = Some("Reading the queue".into());
         session.run_effects(vec![Effect::LoadQueue { all: false }]);
@@ -62,6 +67,12 @@ impl<B: Backend> Session<B> {
     /// Marks the terminal as real: `$EDITOR` then gets it for a while.
     pub fn in_real_terminal(mut self) -> Self {
         self.real_terminal = true;
+        self
+    }
+
+    /// Ends the loop, as a quit does, once `stop` is set.
+    pub fn stop_on(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
         self
     }
 
@@ -186,6 +197,13 @@ impl<B: Backend> Session<B> {
                 None => {}
             }
             changed |= self.drain();
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                self.app.quit = true;
+            }
         }
         self.runner.flush_drafts();
         Ok(self.finish())
