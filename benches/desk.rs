@@ -225,6 +225,7 @@ fn big_record() -> Loaded {
         etag: Some("\"7-x\"".into()),
         detail,
         schema: None,
+        lists: Default::default(),
     }
 }
 

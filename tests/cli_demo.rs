@@ -94,3 +94,79 @@ fn demo_without_a_terminal_reports_the_morning_and_the_queue() {
     assert!(text.contains("409 deleted-on-server"), "{text}");
     assert!(text.contains("Ready in "), "{text}");
 }
+
+#[test]
+fn an_invalid_reference_is_fixed_with_an_item_of_its_list() {
+    let live = Live::start_with(syncdesk::server::demo::CONFIG);
+    live.rt
+        .block_on(syncdesk::demo::replay(&live.base))
+        .unwrap();
+    let client = ServerClient::new(&live.base, syncdesk::demo::SUPERVISOR_TOKEN).unwrap();
+    let source = ConflictSource::Server(client);
+    let label = source.label();
+    let app = App::new(
+        label,
+        "sue".into(),
+        Default::default(),
+        Theme { color: false },
+        jiff::tz::TimeZone::UTC,
+    );
+    let terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    let mut desk = syncdesk::tui::Session::new(app, terminal, source, None).unwrap();
+    assert!(desk.settle(std::time::Duration::from_secs(10)));
+    press(&mut desk, &["j", "Enter"]);
+    assert_eq!(desk.app.desk.as_ref().unwrap().detail.record_id, "INS-1003");
+    assert_eq!(
+        desk.app.desk.as_ref().unwrap().current().unwrap().path,
+        "/site_id"
+    );
+
+    // Taking a side keeps the removed site: the preview says so and nothing is sent.
+    press(&mut desk, &["s", "w"]);
+    let text = screen(&mut desk);
+    assert!(
+        text.contains("Invalid /site_id: \"S-3\" names no item of the master-data list sites"),
+        "{text}"
+    );
+    press(&mut desk, &["y"]);
+    assert!(
+        desk.app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("invalid at /site_id")
+    );
+    press(&mut desk, &["Esc"]);
+
+    // The editor offers the list's items and refuses one that is not in it.
+    press(&mut desk, &["m"]);
+    let text = screen(&mut desk);
+    assert!(
+        text.contains("sites: S-1 Harbour pumping station · S-2 East reservoir"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("S-3 Old mill"),
+        "the removed site is not offered: {text}"
+    );
+    press(&mut desk, &["Backspace", "9", "Enter"]);
+    assert!(screen(&mut desk).contains("\"S-9\" is not in sites (one of: S-1, S-2, S-4, S-5)"));
+    press(&mut desk, &["Backspace", "2", "Enter", "w", "y"]);
+    let record = live.rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/v1/inspections/INS-1003", live.base))
+            .bearer_auth("demo-sue")
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(record["fields"]["site_id"], "S-2");
+    assert_eq!(
+        record["fields"]["status"], "failed",
+        "ben's merged change stays"
+    );
+}

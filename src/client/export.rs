@@ -144,6 +144,7 @@ impl ExportBook {
             etag: detail.server.as_ref().map(|s| s.etag.clone()),
             detail,
             schema: None,
+            lists: Default::default(),
         })
     }
 

@@ -7,6 +7,8 @@ mod server;
 pub use export::ExportBook;
 pub use server::ServerClient;
 
+use std::collections::BTreeMap;
+
 use crate::merge::Choices;
 use crate::model::TypeSchema;
 use crate::model::json::Object;
@@ -30,13 +32,23 @@ pub enum SourceError {
     File(String),
 }
 
-/// A conflict ready to decide: its detail, the ETag a resolution must send, and the
-/// schema of its type when the source has one.
+/// A conflict ready to decide: its detail, the ETag a resolution must send, and, when
+/// the source has them, the schema of its type and the master-data lists it refers to.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub detail: ConflictDetail<'static>,
     pub etag: Option<String>,
     pub schema: Option<TypeSchema>,
+    /// Master-data items (id, label) by list, for the schema's reference fields.
+    pub lists: BTreeMap<String, Vec<MasterItem>>,
+}
+
+/// One item of a master-data list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct MasterItem {
+    pub id: String,
+    #[serde(default)]
+    pub label: String,
 }
 
 /// A resolution on its way.

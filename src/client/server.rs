@@ -1,12 +1,13 @@
 //! The conflict endpoints of a syncdesk server, over HTTP.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::{StatusCode, header};
 
-use super::{Loaded, SourceError, Submission, SubmitOutcome};
-use crate::model::TypeSchema;
+use super::{Loaded, MasterItem, SourceError, Submission, SubmitOutcome};
 use crate::model::validate::FieldError;
+use crate::model::{FieldType, TypeSchema};
 use crate::protocol::{ConflictDetail, ConflictSummary, Problem, choice_names};
 
 /// A signed-in connection to one server.
@@ -81,12 +82,36 @@ impl ServerClient {
         let detail: ConflictDetail = parse(&body)?;
         let detail = detail.into_owned();
         let schema = self.schema(&detail.record_type).await?;
+        let mut lists = BTreeMap::new();
+        for spec in schema.iter().flat_map(|s| s.fields.values()) {
+            if let FieldType::Reference { list } = &spec.kind
+                && !lists.contains_key(list)
+            {
+                lists.insert(list.clone(), self.master(list).await?);
+            }
+        }
         let etag = etag.or_else(|| detail.server.as_ref().map(|s| s.etag.clone()));
         Ok(Loaded {
             detail,
             etag,
             schema,
+            lists,
         })
+    }
+
+    /// `GET /v1/master/{list}`: its items (none when the list does not exist yet).
+    async fn master(&self, list: &str) -> Result<Vec<MasterItem>, SourceError> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            items: Vec<MasterItem>,
+        }
+        let response = send(self.get(&format!("/v1/master/{list}"))).await?;
+        let (status, body) = read(response).await?;
+        match status {
+            StatusCode::OK => Ok(parse::<Body>(&body)?.items),
+            StatusCode::NOT_FOUND => Ok(Vec::new()),
+            _ => Err(refused(status, &body)),
+        }
     }
 
     /// `GET /v1/conflicts/{cid}`: the body and the `ETag`.

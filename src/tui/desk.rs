@@ -2,11 +2,11 @@
 //! resolved record they make. Pure state; built off the UI thread (merge and text diffs
 //! are computed here once, never while drawing).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::client::{Loaded, Submission};
+use crate::client::{Loaded, MasterItem, Submission};
 use crate::merge::{Choice, Choices, Class, InlineDiff, resolve, text_diff};
 use crate::model::json::{Json, Object};
 use crate::model::validate::validate;
@@ -40,6 +40,8 @@ pub struct Desk {
     /// The server's ETag the resolution must match (`None`: a parked create).
     pub etag: Option<String>,
     pub schema: Option<TypeSchema>,
+    /// Master-data items by list, for reference fields (empty offline).
+    pub lists: BTreeMap<String, Vec<MasterItem>>,
     pub rows: Vec<Row>,
     pub choices: Choices,
     undo: Vec<Choices>,
@@ -57,12 +59,14 @@ impl Desk {
             detail,
             etag,
             schema,
+            lists,
         } = loaded;
         let rows = rows_of(&detail, schema.as_ref());
         let mut desk = Self {
             detail,
             etag,
             schema,
+            lists,
             rows,
             choices: Choices::new(),
             undo: Vec::new(),
@@ -229,12 +233,40 @@ impl Desk {
         resolve(base, local, server, self.schema.as_ref(), choices).into_owned()
     }
 
-    /// Faults of the resolved record against the schema (none without one).
+    /// Faults of the resolved record against the schema and the master data it names
+    /// (none without a schema).
     pub fn faults(&self) -> Vec<crate::model::validate::FieldError> {
-        self.schema
-            .as_ref()
-            .map(|s| validate(s, &self.resolved()))
-            .unwrap_or_default()
+        let Some(schema) = &self.schema else {
+            return Vec::new();
+        };
+        let resolved = self.resolved();
+        let mut faults = validate(schema, &resolved);
+        if faults.is_empty() {
+            for (name, value) in resolved.iter() {
+                let path = crate::model::pointer::of_member(name);
+                if let (Some((list, items)), Some(id)) = (self.list_of(&path), value.as_str())
+                    && !items.iter().any(|i| i.id == id)
+                {
+                    faults.push(crate::model::validate::FieldError {
+                        path,
+                        message: format!("{id:?} names no item of the master-data list {list}"),
+                    });
+                }
+            }
+        }
+        faults
+    }
+
+    /// The master-data list a top-level reference path names, with its items, when the
+    /// source gave them.
+    pub fn list_of(&self, path: &str) -> Option<(&str, &[MasterItem])> {
+        match self.field_type(path)? {
+            FieldType::Reference { list } => self
+                .lists
+                .get(list)
+                .map(|items| (list.as_str(), items.as_slice())),
+            _ => None,
+        }
     }
 
     /// The text a manual edit of the row starts from: the value the decisions give it.
@@ -317,6 +349,16 @@ impl Desk {
                 .find(|f| row.path.starts_with(&f.path) || f.path.starts_with(&row.path))
             {
                 return Err(fault.message);
+            }
+            if let (Some((list, items)), Some(id)) = (self.list_of(&row.path), value.as_str())
+                && !items.iter().any(|i| i.id == id)
+            {
+                let some: Vec<&str> = items.iter().take(5).map(|i| i.id.as_str()).collect();
+                return Err(format!(
+                    "{id:?} is not in {list} (one of: {}{})",
+                    some.join(", "),
+                    if items.len() > 5 { ", ..." } else { "" }
+                ));
             }
         } else {
             let kinds: Vec<&str> = [&row.server, &row.local]

@@ -136,10 +136,26 @@ pub fn edit(app: &App, row: usize, text: &str, error: Option<&str>, frame: &mut 
     if let Some(error) = error {
         lines.push(Line::styled(visible(error).into_owned(), theme.error()));
     }
-    let box_area = centered(area, area.width.saturating_sub(8), 4);
+    // A reference offers the items of its list.
+    if let Some((list, items)) = app
+        .desk
+        .as_ref()
+        .and_then(|d| d.rows.get(row).and_then(|r| d.list_of(&r.path)))
+    {
+        let shown: Vec<String> = items
+            .iter()
+            .map(|i| format!("{} {}", visible(&i.id), visible(&i.label)))
+            .collect();
+        lines.push(Line::styled(
+            format!("{list}: {}", shown.join(" · ")),
+            theme.dim(),
+        ));
+    }
+    let height = lines.len() as u16 + 2;
+    let box_area = centered(area, area.width.saturating_sub(8), height);
     frame.render_widget(Clear, box_area);
     frame.render_widget(
-        Paragraph::new(lines).block(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::bordered().title(format!(" Value for {path} · Enter accept · Esc cancel ")),
         ),
         box_area,
