@@ -49,7 +49,13 @@ pub fn run_in_terminal(
 /// like `q` does, so the terminal is restored and drafts are flushed.
 fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
+    #[cfg(unix)]
+    listen_for_signals(stop.clone());
+    stop
+}
+
+#[cfg(unix)]
+fn listen_for_signals(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
     let _ = std::thread::Builder::new()
         .name("syncdesk-signals".into())
         .spawn(move || {
@@ -74,5 +80,4 @@ fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
             });
         });
-    stop
 }
