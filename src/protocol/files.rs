@@ -36,49 +36,19 @@ pub struct ExportFile<'a> {
 }
 
 impl<'a> ExportFile<'a> {
-    /// Reads an export named `name`: NDJSON (one detail a line) when the name ends in
-    /// `.ndjson` or `.jsonl`, else the JSON document of section 9. A fault names its line.
+    /// Reads a whole export named `name` (NDJSON when named `.ndjson`/`.jsonl`): its
+    /// index, then every detail. A fault names the file, its line and column.
     pub fn parse(name: &str, text: &'a str) -> Result<Self, FileError> {
-        let fault = |message: String| FileError {
-            file: name.to_string(),
-            message,
-        };
-        if !is_ndjson(name) {
-            let file: Self = serde_json::from_str(text).map_err(|e| {
-                fault(format!(
-                    "line {}, column {}: {}",
-                    e.line(),
-                    e.column(),
-                    strip_position(&e)
-                ))
-            })?;
-            if file.format != EXPORT_FORMAT {
-                return Err(fault(format!(
-                    "format is {:?}, expected {EXPORT_FORMAT:?}",
-                    file.format
-                )));
-            }
-            return Ok(file);
-        }
-        let mut conflicts = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let detail = serde_json::from_str(line).map_err(|e| {
-                fault(format!(
-                    "line {}, column {}: {}",
-                    n + 1,
-                    e.column(),
-                    strip_position(&e)
-                ))
-            })?;
-            conflicts.push(detail);
-        }
+        let index = ExportIndex::parse(name, text)?;
+        let conflicts = index
+            .entries
+            .iter()
+            .map(|(range, _)| ExportIndex::detail(name, text, range.clone()))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             format: EXPORT_FORMAT.into(),
-            exported_at: None,
-            server: None,
+            exported_at: index.exported_at,
+            server: index.server,
             conflicts,
         })
     }
@@ -89,6 +59,8 @@ impl<'a> ExportFile<'a> {
 /// shows its first screen after one light pass.
 #[derive(Debug, Clone)]
 pub struct ExportIndex {
+    pub exported_at: Option<UtcMillis>,
+    pub server: Option<String>,
     pub entries: Vec<(Range<usize>, ConflictSummary)>,
 }
 
@@ -100,6 +72,10 @@ impl ExportIndex {
         #[derive(Deserialize)]
         struct Envelope<'a> {
             format: String,
+            #[serde(default)]
+            exported_at: Option<UtcMillis>,
+            #[serde(default)]
+            server: Option<String>,
             #[serde(borrow)]
             conflicts: Vec<&'a RawValue>,
         }
@@ -107,6 +83,7 @@ impl ExportIndex {
             file: name.to_string(),
             message,
         };
+        let (mut exported_at, mut server) = (None, None);
         let raws: Vec<&str> = if is_ndjson(name) {
             text.lines().filter(|l| !l.trim().is_empty()).collect()
         } else {
@@ -124,6 +101,7 @@ impl ExportIndex {
                     envelope.format
                 )));
             }
+            (exported_at, server) = (envelope.exported_at, envelope.server);
             envelope.conflicts.into_iter().map(RawValue::get).collect()
         };
         let mut entries = Vec::with_capacity(raws.len());
@@ -133,7 +111,11 @@ impl ExportIndex {
             let summary = serde_json::from_str(raw).map_err(|e| fault(at(text, start, &e)))?;
             entries.push((range, summary));
         }
-        Ok(Self { entries })
+        Ok(Self {
+            exported_at,
+            server,
+            entries,
+        })
     }
 
     /// The detail at `range` of the indexed text.
