@@ -318,15 +318,8 @@ impl Desk {
 
     /// The declared type of a top-level path.
     fn field_type(&self, path: &str) -> Option<&FieldType> {
-        let name = path.strip_prefix('/')?;
-        if name.contains('/') {
-            return None;
-        }
-        self.schema
-            .as_ref()?
-            .fields
-            .get(&name.replace("~1", "/").replace("~0", "~"))
-            .map(|f| &f.kind)
+        let [name] = crate::model::pointer::segments(path)?.try_into().ok()?;
+        self.schema.as_ref()?.fields.get(&name).map(|f| &f.kind)
     }
 
     /// Reads what a person typed for a row into a value, checked against the schema
@@ -346,7 +339,7 @@ impl Desk {
             let candidate = self.resolved_with(&choices);
             if let Some(fault) = validate(schema, &candidate)
                 .into_iter()
-                .find(|f| row.path.starts_with(&f.path) || f.path.starts_with(&row.path))
+                .find(|f| within(&row.path, &f.path) || within(&f.path, &row.path))
             {
                 return Err(fault.message);
             }
@@ -434,6 +427,12 @@ impl Desk {
     }
 }
 
+/// Whether `path` is `outer` or lies below it (`/a/b` is within `/a`, `/ab` is not).
+fn within(path: &str, outer: &str) -> bool {
+    path.strip_prefix(outer)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Every leaf path of the three sides, classed; invalid references marked as such.
 fn rows_of(detail: &ConflictDetail<'static>, schema: Option<&TypeSchema>) -> Vec<Row> {
     let empty = Object::new();
@@ -479,4 +478,15 @@ fn rows_of(detail: &ConflictDetail<'static>, schema: Option<&TypeSchema>) -> Vec
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_path_is_within_itself_and_its_parents_only() {
+        assert!(super::within("/a/b", "/a"));
+        assert!(super::within("/a", "/a"));
+        assert!(!super::within("/ab", "/a"));
+        assert!(!super::within("/a", "/a/b"));
+    }
 }
