@@ -96,17 +96,14 @@ fn table(conflicts: &[ConflictSummary]) -> String {
         "PATHS".into(),
     ]];
     for c in conflicts {
-        let kind = serde_json::to_value(c.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let kind = c.kind.name();
         rows.push([
             visible(&c.id).into_owned(),
             match c.status {
                 Status::Open => "open".into(),
                 Status::Resolved => "resolved".into(),
             },
-            kind,
+            kind.to_string(),
             visible(&format!("{}/{}", c.record_type, c.record_id)).into_owned(),
             visible(&c.submitted_by).into_owned(),
             visible(c.device_id.as_deref().unwrap_or("-")).into_owned(),
@@ -150,10 +147,7 @@ fn show_one(args: &ShowArgs) -> Result<Exit, Failure> {
         visible(&d.id),
         visible(&d.record_type),
         visible(&d.record_id),
-        serde_json::to_value(d.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        d.kind.name(),
         visible(&d.submitted_by),
         visible(d.device_id.as_deref().unwrap_or("an unnamed device")),
     );
@@ -174,10 +168,7 @@ fn show_one(args: &ShowArgs) -> Result<Exit, Failure> {
         ));
     }
     for row in &desk.rows {
-        let class = serde_json::to_value(row.class)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let class = row.class.name();
         out.push_str(&format!(
             "{:<10} {}\n  server: {}\n  local:  {}\n",
             class,

@@ -62,10 +62,7 @@ pub fn run() -> Result<Exit, Failure> {
             queue.len()
         );
         for c in &queue {
-            let kind = serde_json::to_value(c.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = c.kind.name();
             println!(
                 "  {} {kind} {} ({})",
                 visible(&c.id),

@@ -36,6 +36,20 @@ pub enum Class {
     Invalid,
 }
 
+impl Class {
+    /// Its name on the wire (`both-same`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Unchanged => "unchanged",
+            Class::Local => "local",
+            Class::Server => "server",
+            Class::BothSame => "both-same",
+            Class::Conflict => "conflict",
+            Class::Invalid => "invalid",
+        }
+    }
+}
+
 /// One side of a conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -74,4 +88,23 @@ pub struct PathDiff<'a> {
     pub local: Option<&'a Json<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<&'a Json<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Class;
+
+    #[test]
+    fn class_names_are_their_wire_names() {
+        for class in [
+            Class::Unchanged,
+            Class::Local,
+            Class::Server,
+            Class::BothSame,
+            Class::Conflict,
+            Class::Invalid,
+        ] {
+            assert_eq!(serde_json::to_value(class).unwrap(), class.name());
+        }
+    }
 }

@@ -49,6 +49,17 @@ pub enum ParkKind {
     DeletedOnServer,
 }
 
+impl ParkKind {
+    /// Its name on the wire (`edit-conflict`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ParkKind::EditConflict => "edit-conflict",
+            ParkKind::InvalidReference => "invalid-reference",
+            ParkKind::DeletedOnServer => "deleted-on-server",
+        }
+    }
+}
+
 /// What a merge did, for the `"merge"` member of a 200.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {

@@ -465,3 +465,14 @@ fn an_invalid_create_is_refused_and_a_bad_reference_parked() {
         }
     );
 }
+
+#[test]
+fn park_kind_names_are_their_wire_names() {
+    for kind in [
+        ParkKind::EditConflict,
+        ParkKind::InvalidReference,
+        ParkKind::DeletedOnServer,
+    ] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+    }
+}

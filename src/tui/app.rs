@@ -249,17 +249,14 @@ impl Queue {
 
 /// Whether a conflict's line holds a lowercase filter word.
 fn matches(c: &ConflictSummary, word: &str) -> bool {
-    let kind = serde_json::to_value(c.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = c.kind.name();
     [
         c.id.as_str(),
         c.record_type.as_str(),
         c.record_id.as_str(),
         c.submitted_by.as_str(),
         c.device_id.as_deref().unwrap_or(""),
-        kind.as_str(),
+        kind,
     ]
     .iter()
     .any(|field| field.to_lowercase().contains(word))

@@ -40,10 +40,7 @@ pub fn draw(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
 fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
     let d = &desk.detail;
-    let kind = serde_json::to_value(d.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = d.kind.name();
     let status = match (&d.status, &d.resolution) {
         (Status::Open, _) => "open".to_string(),
         (Status::Resolved, Some(r)) => format!("resolved by {}", visible(&r.resolved_by)),
@@ -253,14 +250,7 @@ fn field(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
         lines.extend(value_lines(Some(v), &[]));
     }
     let (what, _) = decision(desk, row);
-    let title = format!(
-        " {} · {} · {what} ",
-        visible(&row.path),
-        serde_json::to_value(row.class)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
-    );
+    let title = format!(" {} · {} · {what} ", visible(&row.path), row.class.name());
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

@@ -10,7 +10,6 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use crate::model::time::UtcMillis;
 use crate::protocol::{ConflictSummary, Status};
 use crate::sanitize::visible;
-use crate::sync::ParkKind;
 use crate::tui::app::App;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -95,11 +94,7 @@ fn line<'a>(
         Status::Open => Span::styled("●", theme.error()),
         Status::Resolved => Span::styled("✓", theme.decided()),
     };
-    let kind = match c.kind {
-        ParkKind::EditConflict => "edit-conflict",
-        ParkKind::InvalidReference => "invalid-reference",
-        ParkKind::DeletedOnServer => "deleted-on-server",
-    };
+    let kind = c.kind.name();
     Row::new([
         Cell::from(status),
         Cell::from(visible(&c.id).into_owned()),
