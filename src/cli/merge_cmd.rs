@@ -128,7 +128,7 @@ pub(super) fn write_table(
         .map(|f| {
             [
                 visible(&f.path).into_owned(),
-                class_name(f.class).into(),
+                f.class.name().into(),
                 cell(f.base),
                 cell(f.local),
                 cell(f.server),
@@ -194,17 +194,6 @@ fn ansi_colour(class: Class) -> &'static str {
         Class::Local => "\x1b[32m",
         Class::Server => "\x1b[36m",
         Class::BothSame | Class::Unchanged => "\x1b[2m",
-    }
-}
-
-fn class_name(class: Class) -> &'static str {
-    match class {
-        Class::Unchanged => "unchanged",
-        Class::Local => "local",
-        Class::Server => "server",
-        Class::BothSame => "both-same",
-        Class::Conflict => "conflict",
-        Class::Invalid => "invalid",
     }
 }
 
