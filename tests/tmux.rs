@@ -249,3 +249,56 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         })
         .collect()
 }
+
+#[test]
+fn a_terminal_that_goes_away_ends_the_desk_and_keeps_the_draft() {
+    let live = Live::start();
+    live.with_conflict();
+    let data = live.dir.path().join("data");
+    let tmux = Tmux {
+        socket: format!("syncdesk-hup-{}", std::process::id()),
+    };
+    let command = format!(
+        "SYNCDESK_DATA_DIR={} {} tui --server {} --token sue-token; sleep 60",
+        data.display(),
+        env!("CARGO_BIN_EXE_syncdesk"),
+        live.base,
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "desk",
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &command,
+    ]);
+    tmux.wait_for("c-000001");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("! /notes");
+    tmux.keys(&["l"]);
+    tmux.wait_for("1 of 1 conflicting fields decided");
+    let pattern = format!(
+        "^{} tui --server {} ",
+        env!("CARGO_BIN_EXE_syncdesk"),
+        live.base
+    );
+    let running = || {
+        let out = Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    };
+    assert!(running());
+    // The window closes: its terminal hangs up.
+    tmux.run(&["kill-server"]);
+    let until = Instant::now() + Duration::from_secs(10);
+    while running() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!running(), "the desk ended with its terminal");
+    assert!(walk(&data).iter().any(|p| p.ends_with("c-000001.json")));
+}

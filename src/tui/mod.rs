@@ -60,7 +60,7 @@ fn listen_for_signals(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
         .name("syncdesk-signals".into())
         .spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
+                .enable_all()
                 .build()
             else {
                 return;
@@ -73,11 +73,16 @@ fn listen_for_signals(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
                 ) else {
                     return;
                 };
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = hangup.recv() => {}
-                }
+                let code = tokio::select! {
+                    _ = term.recv() => 128 + 15,
+                    _ = hangup.recv() => 128 + 1,
+                };
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                // A terminal that hung up can keep crossterm's poll from ever returning:
+                // if the loop has not ended on its own by then, end the process. Drafts
+                // are already on disk (each written whole on its own thread).
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                std::process::exit(code);
             });
         });
 }
