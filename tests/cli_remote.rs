@@ -306,3 +306,48 @@ fn the_token_can_come_from_a_command_and_completions_are_printed() {
         .args(["completions", "tcsh"]));
     assert_eq!(code, 2);
 }
+
+/// A peer on 127.0.0.1 that answers every request with `response`, then hangs up.
+fn hostile_peer(response: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    base
+}
+
+#[test]
+fn a_server_that_answers_garbage_or_hangs_up_is_exit_3_with_what_went_wrong() {
+    let live = Live::start();
+    let garbage =
+        hostile_peer("HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot json!");
+    let (code, _, err) = run(syncdesk(&live)
+        .args(["conflicts", "list"])
+        .env("SYNCDESK_SERVER", &garbage));
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("server answered something unreadable"),
+        "{err}"
+    );
+    let wrong_shape = hostile_peer(
+        "HTTP/1.1 200 OK\r\nContent-Length: 27\r\nConnection: close\r\n\r\n{\"conflicts\": [{\"id\": 1}]}\n",
+    );
+    let (code, _, err) = run(syncdesk(&live)
+        .args(["conflicts", "list"])
+        .env("SYNCDESK_SERVER", &wrong_shape));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("unreadable"), "{err}");
+    let hang_up = hostile_peer("");
+    let (code, _, err) = run(syncdesk(&live)
+        .args(["conflicts", "show", "c-000001"])
+        .env("SYNCDESK_SERVER", &hang_up));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("server unreachable"), "{err}");
+}

@@ -360,3 +360,47 @@ fn ndjson_exports_and_faults_name_their_line() {
         .to_string();
     assert!(e.contains("expected \"syncdesk.conflicts.v1\""), "{e}");
 }
+
+#[test]
+fn an_answer_lost_mid_submit_is_sent_again_and_applied_once() {
+    let live = Live::start();
+    live.with_conflict();
+    let proxy = common::Proxy::start(&live.base);
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&proxy.base, drafts.path());
+    press(&mut desk, &["Enter", "l"]);
+    proxy
+        .drop_next_post_answer
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    press(&mut desk, &["w", "y"]);
+    let message = desk.app.message.clone().unwrap();
+    assert!(
+        message.error && message.text.starts_with("Not sent: server unreachable"),
+        "{message:?}"
+    );
+    assert!(message.text.contains("w to try again"), "{message:?}");
+    // The server did apply it; the desk cannot know. The same decisions resend the same key.
+    assert_eq!(live.record("INS-1")["version"], 3);
+    press(&mut desk, &["w", "y"]);
+    let message = desk.app.message.clone().unwrap();
+    assert!(
+        message
+            .text
+            .starts_with("Resolved c-000001 INS-1: version 3"),
+        "{message:?}"
+    );
+    let record = live.record("INS-1");
+    assert_eq!(
+        (
+            record["version"].as_u64(),
+            record["fields"]["notes"].as_str()
+        ),
+        (Some(3), Some("ana's"))
+    );
+    let (_, versions) = live.call("GET", "/v1/inspections/INS-1/versions", "sue", None);
+    assert_eq!(
+        versions["versions"].as_array().unwrap().len(),
+        3,
+        "applied once"
+    );
+}

@@ -211,3 +211,74 @@ pub fn screen(session: &mut Session<TestBackend>) -> String {
 pub fn enter() -> KeyCode {
     KeyCode::Enter
 }
+
+/// A TCP proxy in front of a server that can lose the answer to the next POST: the
+/// request reaches the server, the client sees its connection drop.
+pub struct Proxy {
+    pub base: String,
+    pub drop_next_post_answer: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::Ordering;
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let drop_next = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = drop_next.clone();
+        // One HTTP/1.1 message: its head and, by Content-Length, its body.
+        fn message(reader: &mut BufReader<std::net::TcpStream>) -> Option<Vec<u8>> {
+            let mut head = Vec::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).ok()? == 0 {
+                    return None;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().ok()?;
+                }
+                head.extend_from_slice(line.as_bytes());
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).ok()?;
+            head.extend(body);
+            Some(head)
+        }
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                let flag = flag.clone();
+                std::thread::spawn(move || {
+                    let mut to_client = client.try_clone().unwrap();
+                    let mut from_client = BufReader::new(client);
+                    let server = std::net::TcpStream::connect(&upstream).unwrap();
+                    let mut to_server = server.try_clone().unwrap();
+                    let mut from_server = BufReader::new(server);
+                    while let Some(request) = message(&mut from_client) {
+                        to_server.write_all(&request).unwrap();
+                        let Some(answer) = message(&mut from_server) else {
+                            return;
+                        };
+                        if request.starts_with(b"POST") && flag.swap(false, Ordering::SeqCst) {
+                            let _ = to_client.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                        if to_client.write_all(&answer).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            base,
+            drop_next_post_answer: drop_next,
+        }
+    }
+}
