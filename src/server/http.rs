@@ -19,6 +19,7 @@ use super::problem::Problem;
 use crate::model::json::Object;
 use crate::model::{Etag, FieldError, TimeError, TypeSchema, UtcMillis, Version};
 use crate::model::{normalize_datetimes, validate};
+use crate::protocol::{ConflictSummary, ResolutionInfo, Status};
 use crate::store::{
     Author, ConflictId, ConflictRow, Effect, Known, Parked, RecordKey, Remember, SqliteStore,
     Stored,
@@ -464,7 +465,7 @@ async fn list_conflicts(
         let next = (rows.len() == limit)
             .then(|| rows.last().map(|r| r.id.to_string()))
             .flatten();
-        let summaries: Vec<serde_json::Value> = rows.iter().map(conflict_summary).collect();
+        let summaries: Vec<ConflictSummary> = rows.iter().map(conflict_summary).collect();
         Ok(Reply::json(
             StatusCode::OK,
             &json!({"conflicts": summaries, "next": next}),
@@ -698,32 +699,30 @@ fn conflict_id(cid: &str) -> Result<ConflictId, Problem> {
         .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))
 }
 
-fn conflict_summary(row: &ConflictRow) -> serde_json::Value {
-    let mut summary = conflict_head(row);
-    if let Some(members) = summary.as_object_mut() {
-        members.insert("conflicting_paths".into(), json!(row.paths));
+/// A queue line in the wire shape of `protocol`, the one the desk and the CLI read.
+fn conflict_summary(row: &ConflictRow) -> ConflictSummary {
+    ConflictSummary {
+        id: row.id.to_string(),
+        status: if row.open {
+            Status::Open
+        } else {
+            Status::Resolved
+        },
+        kind: row.kind,
+        record_type: row.record_type.clone(),
+        record_id: row.record_id.clone(),
+        submitted_by: row.submitted_by.clone(),
+        device_id: row.device_id.clone(),
+        captured_at: row.captured_at,
+        received_at: row.received_at,
+        conflicting_paths: row.paths.clone(),
+        resolution: row.resolution.as_ref().map(|r| ResolutionInfo {
+            resolved_by: r.by.clone(),
+            resolved_at: r.at,
+            choices: serde_json::from_str(&r.choices).unwrap_or_default(),
+            version: r.version.map(|v| v.get()),
+        }),
     }
-    summary
-}
-
-/// The members a summary and a detail share.
-fn conflict_head(row: &ConflictRow) -> serde_json::Value {
-    let resolution = row.resolution.as_ref().map(|r| {
-        let choices: serde_json::Value = serde_json::from_str(&r.choices).unwrap_or_default();
-        json!({"resolved_by": r.by, "resolved_at": r.at, "choices": choices, "version": r.version})
-    });
-    json!({
-        "id": row.id.to_string(),
-        "status": if row.open { "open" } else { "resolved" },
-        "kind": row.kind,
-        "record_type": row.record_type,
-        "record_id": row.record_id,
-        "submitted_by": row.submitted_by,
-        "device_id": row.device_id,
-        "captured_at": row.captured_at,
-        "received_at": row.received_at,
-        "resolution": resolution,
-    })
 }
 
 fn conflict_detail(
@@ -752,7 +751,8 @@ fn conflict_detail(
             entry
         })
         .collect();
-    let mut detail = conflict_head(row);
+    // The summary's members, then the three sides and each path's class.
+    let mut detail = json!(conflict_summary(row));
     if let Some(members) = detail.as_object_mut() {
         members.insert(
             "base".into(),
@@ -769,7 +769,6 @@ fn conflict_detail(
             }),
         );
         members.insert("fields".into(), json!(fields));
-        members.insert("conflicting_paths".into(), json!(row.paths));
     }
     detail
 }
