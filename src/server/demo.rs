@@ -1,5 +1,6 @@
 //! The demo data (`assets/demo/`): users, the inspections type, master data and records,
-//! loaded by `syncdesk serve --demo` (and by `syncdesk demo` as it grows).
+//! loaded by `syncdesk serve --demo`; `syncdesk demo` uses its configuration and creates
+//! its records through the protocol (`crate::demo`).
 
 use serde::Deserialize;
 
