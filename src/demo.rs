@@ -121,11 +121,15 @@ fn describe(status: u16, answer: &Value, replayed: bool) -> String {
     let merged = list(&answer["merge"]["auto_merged"]);
     match status {
         200 if replayed => "the same answer again, applied once (Idempotent-Replayed)".into(),
-        200 if !merged.is_empty() => format!(
-            "version {}: merged {merged} beside the server's {}",
-            answer["version"],
-            list(&answer["merge"]["kept_server"])
-        ),
+        200 if !merged.is_empty() => {
+            let kept = list(&answer["merge"]["kept_server"]);
+            let beside = if kept.is_empty() {
+                String::new()
+            } else {
+                format!(" beside the server's {kept}")
+            };
+            format!("version {}: merged {merged}{beside}", answer["version"])
+        }
         200 => format!("version {}", answer["version"]),
         _ => format!(
             "{}: {} (queued as {})",
