@@ -148,6 +148,41 @@ fn a_conflict_resolved_by_someone_else_is_reported_with_their_name() {
 }
 
 #[test]
+fn the_mouse_wheel_moves_like_j_and_k() {
+    use ratatui::crossterm::event::{Event, KeyModifiers, MouseEvent, MouseEventKind};
+    let live = Live::start();
+    live.with_conflict();
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&live.base, drafts.path());
+    press(&mut desk, &["Enter"]);
+    let wheel = |kind| {
+        Event::Mouse(MouseEvent {
+            kind,
+            column: 10,
+            row: 10,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let path = |desk: &syncdesk::tui::Session<_>| {
+        desk.app
+            .desk
+            .as_ref()
+            .unwrap()
+            .current()
+            .unwrap()
+            .path
+            .clone()
+    };
+    assert_eq!(path(&desk), "/notes");
+    desk.event(&wheel(MouseEventKind::ScrollDown));
+    assert_eq!(path(&desk), "/site_id");
+    desk.event(&wheel(MouseEventKind::ScrollUp));
+    assert_eq!(path(&desk), "/notes");
+    desk.event(&wheel(MouseEventKind::Moved));
+    assert_eq!(path(&desk), "/notes", "only the wheel means something");
+}
+
+#[test]
 fn a_dead_server_is_an_error_on_screen_not_a_frozen_desk() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -90,7 +90,7 @@ pub(super) fn run_desk(
         .or_else(DraftStore::default_root)
         .map(|root| DraftStore::new(&root, &label));
     let app = App::new(label, user, keymap, theme, jiff::tz::TimeZone::system());
-    let resolved = crate::tui::run_in_terminal(app, source, drafts)
+    let resolved = crate::tui::run_in_terminal(app, source, drafts, config.mouse == Some(true))
         .map_err(|e| Failure::input(format!("terminal: {e}")))?;
     for line in &resolved {
         println!("resolved {line}");

@@ -21,6 +21,9 @@ pub struct UserConfig {
     pub user: Option<String>,
     /// `"color"` (default) or `"mono"`.
     pub theme: Option<Theme>,
+    /// The mouse wheel moves through lists (off by default: mouse reporting takes the
+    /// terminal's own text selection away).
+    pub mouse: Option<bool>,
     /// Command name → key or keys, e.g. `take_server = "a"`, `undo = ["u", "Ctrl-z"]`.
     #[serde(default)]
     pub keys: BTreeMap<String, Keys>,

@@ -17,7 +17,7 @@ pub use action::{Action, Command};
 pub use app::App;
 pub use session::Session;
 
-use ratatui::crossterm::event;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 
 use crate::client::ConflictSource;
 use drafts::DraftStore;
@@ -29,9 +29,13 @@ pub fn run_in_terminal(
     app: App,
     source: ConflictSource,
     drafts: Option<DraftStore>,
+    mouse: bool,
 ) -> std::io::Result<Vec<String>> {
     let stop = stop_on_signals();
     let terminal = ratatui::init();
+    if mouse {
+        capture_mouse();
+    }
     let outcome = Session::new(app, terminal, source, drafts).and_then(|session| {
         session.in_real_terminal().stop_on(stop).run(|timeout| {
             if event::poll(timeout)? {
@@ -41,8 +45,22 @@ pub fn run_in_terminal(
             }
         })
     });
+    if mouse {
+        let _ = ratatui::crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    }
     ratatui::restore();
     outcome.map(|app| app.resolved)
+}
+
+/// Turns mouse reporting on, and off again on a panic (ratatui's own hook restores the
+/// rest of the terminal).
+fn capture_mouse() {
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = ratatui::crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
 }
 
 /// A flag set when the process is asked to end (SIGTERM, SIGHUP): the loop then quits

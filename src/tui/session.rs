@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::Backend;
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent};
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, MouseEventKind};
 
 use super::action::{Action, Command};
 use super::app::App;
@@ -102,9 +102,17 @@ impl<B: Backend> Session<B> {
 
     /// Handles a terminal event (keys; a resize only redraws).
     pub fn event(&mut self, event: &Event) {
-        if let Event::Key(key) = event
-            && let Some(action) = self.action_for(key)
-        {
+        let action = match event {
+            Event::Key(key) => self.action_for(key),
+            // The wheel moves like j/k (mouse reporting is on only when the user asks).
+            Event::Mouse(mouse) if !self.app.typing() => match mouse.kind {
+                MouseEventKind::ScrollDown => Some(Command::Down.into()),
+                MouseEventKind::ScrollUp => Some(Command::Up.into()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(action) = action {
             self.dispatch(action);
         }
     }
