@@ -56,7 +56,7 @@ impl ExportBook {
         made: ResolutionsFile,
     ) -> Result<Self, FileError> {
         let text = text.into();
-        let mut index = ExportIndex::parse(name, &text)?;
+        let index = ExportIndex::parse(name, &text)?;
         let mut by_id = HashMap::with_capacity(index.entries.len());
         for (i, (_, c)) in index.entries.iter().enumerate() {
             if by_id.insert(c.id.clone(), i).is_some() {
@@ -64,13 +64,6 @@ impl ExportBook {
                     file: name.to_string(),
                     message: format!("conflict {} appears twice", c.id),
                 });
-            }
-        }
-        for entry in &made.resolutions {
-            if let Some(&i) = by_id.get(&entry.conflict_id) {
-                let summary = &mut index.entries[i].1;
-                summary.status = Status::Resolved;
-                summary.resolution = Some(info(entry));
             }
         }
         Ok(Self {
@@ -123,12 +116,11 @@ impl ExportBook {
             status: 404,
             message: format!("{} holds no conflict {id}", self.name),
         })?;
-        let (range, summary) = &self.index.entries[*i];
+        let (range, _) = &self.index.entries[*i];
         let mut detail = ExportIndex::detail(&self.name, &self.text, range.clone())
             .map_err(|e| SourceError::File(e.to_string()))?
             .into_owned();
-        detail.status = summary.status;
-        detail.resolution = summary.resolution.clone();
+        // Resolved here means: the resolutions file holds it (read at open or made since).
         if let Some(entry) = self
             .made
             .lock()
