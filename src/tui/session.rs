@@ -213,23 +213,16 @@ impl<B: Backend> Session<B> {
                 self.app.quit = true;
             }
         }
-        self.runner.flush_drafts();
         Ok(self.finish())
     }
 
     /// Ends the session: drafts are flushed, the state is handed back.
-    pub fn finish(mut self) -> App {
-        self.runner.flush_drafts();
-        std::mem::replace(
-            &mut self.app,
-            App::new(
-                String::new(),
-                String::new(),
-                Default::default(),
-                super::app::Theme { color: false },
-                jiff::tz::TimeZone::UTC,
-            ),
-        )
+    pub fn finish(self) -> App {
+        let Session {
+            app, mut runner, ..
+        } = self;
+        runner.flush_drafts();
+        app
     }
 
     /// Hands the terminal to the editor on a file holding `text`; the edited text, or
