@@ -125,6 +125,20 @@ CREATE INDEX versions_by_device ON versions (record_type, record_id, device_id, 
 "#,
 ];
 
+/// Applies the migrations the database lacks, up to the first `upto`; `user_version`
+/// counts the applied ones, each applied in a transaction of its own.
+fn migrate(conn: &Connection, upto: usize) -> Result<(), StoreError> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    for (n, migration) in MIGRATIONS.iter().enumerate().take(upto).skip(applied) {
+        conn.execute_batch(&format!(
+            "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
+            n + 1
+        ))?;
+    }
+    Ok(())
+}
+
 /// A store in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
@@ -211,14 +225,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let applied = usize::try_from(applied).unwrap_or(0);
-        for (n, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
-            conn.execute_batch(&format!(
-                "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
-                n + 1
-            ))?;
-        }
+        migrate(&conn, MIGRATIONS.len())?;
         Ok(Self {
             conn,
             in_batch: false,
@@ -928,13 +935,7 @@ mod tests {
         let path = dir.path().join("old.db");
         {
             let conn = Connection::open(&path).unwrap();
-            for (n, migration) in MIGRATIONS[..6].iter().enumerate() {
-                conn.execute_batch(&format!(
-                    "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
-                    n + 1
-                ))
-                .unwrap();
-            }
+            migrate(&conn, 6).unwrap();
             for (seq, version, device) in [(1, 1, None), (2, 2, Some("tab-1")), (3, 3, None)] {
                 conn.execute(
                     "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq)
@@ -1087,13 +1088,7 @@ mod idempotency_tests {
         let path = dir.path().join("old.db");
         {
             let conn = Connection::open(&path).unwrap();
-            for (n, migration) in MIGRATIONS[..5].iter().enumerate() {
-                conn.execute_batch(&format!(
-                    "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
-                    n + 1
-                ))
-                .unwrap();
-            }
+            migrate(&conn, 5).unwrap();
             conn.execute(
                 "INSERT INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES ('ana', 'k1', ?1, ?2, 'old answer')",
                 params![vec![7u8; 32], 1_763_632_800_000i64],
