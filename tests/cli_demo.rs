@@ -4,9 +4,8 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{Live, press, screen};
+use common::{Live, desk_with, press, screen};
 use syncdesk::client::{ConflictSource, ServerClient};
-use syncdesk::tui::app::{App, Theme};
 
 #[test]
 fn the_morning_parks_one_conflict_of_each_kind_and_merges_the_false_alarms() {
@@ -44,18 +43,7 @@ fn the_morning_parks_one_conflict_of_each_kind_and_merges_the_false_alarms() {
     assert_eq!(open[0].conflicting_paths, ["/notes"]);
 
     // The desk starts on them.
-    let source = ConflictSource::Server(client);
-    let label = source.label();
-    let app = App::new(
-        label,
-        "sue".into(),
-        Default::default(),
-        Theme { color: false },
-        jiff::tz::TimeZone::UTC,
-    );
-    let terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
-    let mut desk = syncdesk::tui::Session::new(app, terminal, source, None).unwrap();
-    assert!(desk.settle(std::time::Duration::from_secs(10)));
+    let mut desk = desk_with(ConflictSource::Server(client), None);
     let text = screen(&mut desk);
     assert!(text.contains("1 of 3 open"), "{text}");
     for kind in ["edit-conflict", "invalid-reference", "deleted-on-server"] {
@@ -102,18 +90,7 @@ fn an_invalid_reference_is_fixed_with_an_item_of_its_list() {
         .block_on(syncdesk::demo::replay(&live.base))
         .unwrap();
     let client = ServerClient::new(&live.base, syncdesk::demo::SUPERVISOR_TOKEN).unwrap();
-    let source = ConflictSource::Server(client);
-    let label = source.label();
-    let app = App::new(
-        label,
-        "sue".into(),
-        Default::default(),
-        Theme { color: false },
-        jiff::tz::TimeZone::UTC,
-    );
-    let terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
-    let mut desk = syncdesk::tui::Session::new(app, terminal, source, None).unwrap();
-    assert!(desk.settle(std::time::Duration::from_secs(10)));
+    let mut desk = desk_with(ConflictSource::Server(client), None);
     press(&mut desk, &["j", "Enter"]);
     assert_eq!(desk.app.desk.as_ref().unwrap().detail.record_id, "INS-1003");
     assert_eq!(

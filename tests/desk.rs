@@ -265,20 +265,7 @@ fn offline_desk(
 ) -> syncdesk::tui::Session<ratatui::backend::TestBackend> {
     use syncdesk::client::{ConflictSource, ExportBook};
     let book = ExportBook::open(file, None).unwrap();
-    let source = ConflictSource::Export(book);
-    let label = source.label();
-    let app = syncdesk::tui::App::new(
-        label.clone(),
-        "sue".into(),
-        Default::default(),
-        syncdesk::tui::app::Theme { color: false },
-        jiff::tz::TimeZone::UTC,
-    );
-    let terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
-    let drafts = syncdesk::tui::drafts::DraftStore::new(drafts, &label);
-    let mut session = syncdesk::tui::Session::new(app, terminal, source, Some(drafts)).unwrap();
-    assert!(session.settle(std::time::Duration::from_secs(5)));
-    session
+    common::desk_with(ConflictSource::Export(book), Some(drafts))
 }
 
 #[test]

@@ -155,7 +155,11 @@ impl Live {
 /// A desk signed in as sue, on a 120x40 `TestBackend`, with drafts under `drafts`.
 pub fn desk_on(base: &str, drafts: &std::path::Path) -> Session<TestBackend> {
     let client = ServerClient::new(base, "sue-token").unwrap();
-    let source = ConflictSource::Server(client);
+    desk_with(ConflictSource::Server(client), Some(drafts))
+}
+
+/// A desk as sue on any source, on a 120x40 `TestBackend`, once its queue has come.
+pub fn desk_with(source: ConflictSource, drafts: Option<&std::path::Path>) -> Session<TestBackend> {
     let label = source.label();
     let app = App::new(
         label.clone(),
@@ -165,8 +169,8 @@ pub fn desk_on(base: &str, drafts: &std::path::Path) -> Session<TestBackend> {
         jiff::tz::TimeZone::UTC,
     );
     let terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    let mut session =
-        Session::new(app, terminal, source, Some(DraftStore::new(drafts, &label))).unwrap();
+    let drafts = drafts.map(|root| DraftStore::new(root, &label));
+    let mut session = Session::new(app, terminal, source, drafts).unwrap();
     assert!(
         session.settle(Duration::from_secs(10)),
         "the queue never came"
