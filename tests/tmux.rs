@@ -3,16 +3,39 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Live;
+
+const SYNCDESK: &str = env!("CARGO_BIN_EXE_syncdesk");
 
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
+    /// A tmux server of its own (`name` keeps parallel tests apart) running `command` in a
+    /// 120x36 window.
+    fn start(name: &str, command: &str) -> Self {
+        let tmux = Tmux {
+            socket: format!("syncdesk-{name}-{}", std::process::id()),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "desk",
+            "-x",
+            "120",
+            "-y",
+            "36",
+            command,
+        ]);
+        tmux
+    }
+
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket])
@@ -52,33 +75,76 @@ impl Drop for Tmux {
     }
 }
 
+/// The shell line that runs `syncdesk ARGS` with `env` and, when it ends, writes
+/// `exit=CODE` to `done`; the window then stays open to be read.
+fn shell_line(env: &str, args: &str, done: &Path) -> String {
+    format!(
+        "{env} NO_COLOR=1 {SYNCDESK} {args}; echo exit=$? > {}; sleep 60",
+        done.display()
+    )
+}
+
+/// The desk as sue on the live server, its drafts under `data`.
+fn desk_line(live: &Live, data: &Path, done: &Path) -> String {
+    shell_line(
+        &format!("SYNCDESK_DATA_DIR={}", data.display()),
+        &format!("tui --server {} --token sue-token", live.base),
+        done,
+    )
+}
+
+/// What the process wrote to `done` once it ended (waits up to 10 s).
+fn exit_of(done: &Path) -> String {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !done.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::read_to_string(done).unwrap().trim().to_string()
+}
+
+/// The pids of the desk running against this server (not the shell or tmux around it).
+fn desk_pids(live: &Live) -> String {
+    let pattern = format!("^{SYNCDESK} tui --server {} ", live.base);
+    let out = Command::new("pgrep")
+        .args(["-f", &pattern])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Opens c-000001 and keeps local on /notes: a decision, so a draft, exists.
+fn decide_one(tmux: &Tmux) {
+    tmux.wait_for("c-000001");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("! /notes");
+    tmux.keys(&["l"]);
+    tmux.wait_for("1 of 1 conflicting fields decided");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn the_binary_resolves_a_conflict_in_tmux_and_restores_the_terminal() {
     let live = Live::start();
     live.with_conflict();
     let data = live.dir.path().join("data");
     let done = live.dir.path().join("done");
-    let tmux = Tmux {
-        socket: format!("syncdesk-test-{}", std::process::id()),
-    };
-    let command = format!(
-        "SYNCDESK_DATA_DIR={} NO_COLOR=1 {} tui --server {} --token sue-token; echo exit=$? > {}; sleep 60",
-        data.display(),
-        env!("CARGO_BIN_EXE_syncdesk"),
-        live.base,
-        done.display()
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "desk",
-        "-x",
-        "120",
-        "-y",
-        "36",
-        &command,
-    ]);
+    let tmux = Tmux::start("test", &desk_line(&live, &data, &done));
     let list = tmux.wait_for("c-000001");
     assert!(
         list.contains("1 of 1 open") && list.contains("edit-conflict"),
@@ -99,11 +165,7 @@ fn the_binary_resolves_a_conflict_in_tmux_and_restores_the_terminal() {
     assert!(after.contains("No open conflicts left"), "{after}");
     tmux.keys(&["q"]);
 
-    let until = Instant::now() + Duration::from_secs(10);
-    while !done.exists() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "exit=0");
+    assert_eq!(exit_of(&done), "exit=0");
     let end = tmux.screen();
     assert!(end.contains("resolved c-000001 INS-1: version 3"), "{end}");
     assert!(
@@ -121,26 +183,8 @@ fn the_binary_resolves_a_conflict_in_tmux_and_restores_the_terminal() {
 fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
     let dir = tempfile::tempdir().unwrap();
     let done = dir.path().join("done");
-    let tmux = Tmux {
-        socket: format!("syncdesk-demo-{}", std::process::id()),
-    };
-    let command = format!(
-        "SYNCDESK_CONFIG={} NO_COLOR=1 {} demo; echo exit=$? > {}; sleep 60",
-        dir.path().join("none.toml").display(),
-        env!("CARGO_BIN_EXE_syncdesk"),
-        done.display()
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "desk",
-        "-x",
-        "120",
-        "-y",
-        "36",
-        &command,
-    ]);
+    let config = format!("SYNCDESK_CONFIG={}", dir.path().join("none.toml").display());
+    let tmux = Tmux::start("demo", &shell_line(&config, "demo", &done));
     let list = tmux.wait_for("1 of 3 open");
     for kind in ["edit-conflict", "invalid-reference", "deleted-on-server"] {
         assert!(list.contains(kind), "{kind}: {list}");
@@ -157,11 +201,7 @@ fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
         "{next}"
     );
     tmux.keys(&["q", "q"]);
-    let until = Instant::now() + Duration::from_secs(10);
-    while !done.exists() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "exit=0");
+    assert_eq!(exit_of(&done), "exit=0");
     let end = tmux.screen();
     assert!(
         end.contains("resolved c-000001 INS-1001: version 3"),
@@ -176,51 +216,12 @@ fn a_sigterm_quits_like_q_restoring_the_terminal_and_keeping_the_draft() {
     live.with_conflict();
     let data = live.dir.path().join("data");
     let done = live.dir.path().join("done");
-    let tmux = Tmux {
-        socket: format!("syncdesk-term-{}", std::process::id()),
-    };
-    let command = format!(
-        "SYNCDESK_DATA_DIR={} {} tui --server {} --token sue-token; echo exit=$? > {}; sleep 60",
-        data.display(),
-        env!("CARGO_BIN_EXE_syncdesk"),
-        live.base,
-        done.display()
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "desk",
-        "-x",
-        "120",
-        "-y",
-        "36",
-        &command,
-    ]);
-    tmux.wait_for("c-000001");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("! /notes");
-    tmux.keys(&["l"]);
-    tmux.wait_for("1 of 1 conflicting fields decided");
-    let pid = Command::new("pgrep")
-        .args([
-            "-f",
-            &format!(
-                "^{} tui --server {} ",
-                env!("CARGO_BIN_EXE_syncdesk"),
-                live.base
-            ),
-        ])
-        .output()
-        .unwrap();
-    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+    let tmux = Tmux::start("term", &desk_line(&live, &data, &done));
+    decide_one(&tmux);
+    let pid = desk_pids(&live);
     assert!(!pid.is_empty(), "the desk is running");
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while !done.exists() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "exit=0");
+    assert_eq!(exit_of(&done), "exit=0");
     let end = tmux.screen();
     assert!(
         end.contains("0 conflict(s) resolved") && !end.contains("! /notes"),
@@ -233,65 +234,15 @@ fn a_sigterm_quits_like_q_restoring_the_terminal_and_keeping_the_draft() {
     );
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .flat_map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn a_terminal_that_goes_away_ends_the_desk_and_keeps_the_draft() {
     let live = Live::start();
     live.with_conflict();
     let data = live.dir.path().join("data");
-    let tmux = Tmux {
-        socket: format!("syncdesk-hup-{}", std::process::id()),
-    };
-    let command = format!(
-        "SYNCDESK_DATA_DIR={} {} tui --server {} --token sue-token; sleep 60",
-        data.display(),
-        env!("CARGO_BIN_EXE_syncdesk"),
-        live.base,
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "desk",
-        "-x",
-        "120",
-        "-y",
-        "36",
-        &command,
-    ]);
-    tmux.wait_for("c-000001");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("! /notes");
-    tmux.keys(&["l"]);
-    tmux.wait_for("1 of 1 conflicting fields decided");
-    let pattern = format!(
-        "^{} tui --server {} ",
-        env!("CARGO_BIN_EXE_syncdesk"),
-        live.base
-    );
-    let running = || {
-        let out = Command::new("pgrep")
-            .args(["-f", &pattern])
-            .output()
-            .unwrap();
-        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
-    };
+    let done = live.dir.path().join("done");
+    let tmux = Tmux::start("hup", &desk_line(&live, &data, &done));
+    decide_one(&tmux);
+    let running = || !desk_pids(&live).is_empty();
     assert!(running());
     // The window closes: its terminal hangs up.
     tmux.run(&["kill-server"]);
