@@ -20,12 +20,12 @@ fn syncdesk(config: &std::path::Path) -> Command {
 #[test]
 fn tui_without_a_server_says_where_to_give_one() {
     let dir = tempfile::tempdir().unwrap();
-    let err = input_error(&mut syncdesk(&dir.path().join("none.toml")).arg("tui"));
+    let err = input_error(syncdesk(&dir.path().join("none.toml")).arg("tui"));
     assert!(
         err.contains("no server: give --server URL, set SYNCDESK_SERVER"),
         "{err}"
     );
-    let err = input_error(&mut syncdesk(&dir.path().join("none.toml")).args([
+    let err = input_error(syncdesk(&dir.path().join("none.toml")).args([
         "tui",
         "--server",
         "http://127.0.0.1:9",
@@ -49,14 +49,14 @@ fn a_malformed_user_config_names_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "server = \"http://x\"\ntheme = \"neon\"\n").unwrap();
-    let err = input_error(&mut syncdesk(&config).arg("tui"));
+    let err = input_error(syncdesk(&config).arg("tui"));
     assert!(err.contains("config.toml: line 2, column 9"), "{err}");
     std::fs::write(
         &config,
         "server = \"http://x\"\ntoken = \"t\"\n[keys]\nfly = \"x\"\n",
     )
     .unwrap();
-    let err = input_error(&mut syncdesk(&config).arg("tui"));
+    let err = input_error(syncdesk(&config).arg("tui"));
     assert!(err.contains("keys.fly: no such command"), "{err}");
 }
 
@@ -70,13 +70,13 @@ fn open_reports_a_malformed_export_with_its_position() {
     )
     .unwrap();
     let err = input_error(
-        &mut syncdesk(&dir.path().join("none.toml"))
+        syncdesk(&dir.path().join("none.toml"))
             .arg("open")
             .arg(&file),
     );
     assert!(err.contains("queue.json: line 3, column"), "{err}");
     let err = input_error(
-        &mut syncdesk(&dir.path().join("none.toml"))
+        syncdesk(&dir.path().join("none.toml"))
             .arg("open")
             .arg(dir.path().join("missing.json")),
     );
@@ -93,7 +93,7 @@ fn the_desk_refuses_to_start_without_a_terminal() {
     )
     .unwrap();
     let err = input_error(
-        &mut syncdesk(&dir.path().join("none.toml"))
+        syncdesk(&dir.path().join("none.toml"))
             .arg("open")
             .arg(&file),
     );
