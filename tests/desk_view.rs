@@ -1,6 +1,7 @@
 //! What a person sees: the views rendered into ratatui's `TestBackend`, held to insta
 //! snapshots (text), with style checks where colour or emphasis carries meaning.
 
+mod common;
 mod fixture;
 
 use fixture::{app, app_with_desk, desk_of, detail_json};
@@ -19,19 +20,7 @@ fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
 }
 
 fn text(terminal: &Terminal<TestBackend>) -> String {
-    let buffer = terminal.backend().buffer();
-    buffer
-        .content
-        .chunks(buffer.area.width as usize)
-        .map(|row| {
-            row.iter()
-                .map(|c| c.symbol())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    common::buffer_text(terminal.backend().buffer())
 }
 
 fn screen(app: &App, width: u16, height: u16) -> String {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{Event, KeyEvent, KeyModifiers};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use syncdesk::client::{ConflictSource, ServerClient};
@@ -196,11 +196,14 @@ pub fn press(session: &mut Session<TestBackend>, keys: &[&str]) {
 /// The screen as text, one string a row.
 pub fn screen(session: &mut Session<TestBackend>) -> String {
     session.draw().unwrap();
-    let buffer = session.terminal.backend().buffer();
-    let width = buffer.area.width as usize;
+    buffer_text(session.terminal.backend().buffer())
+}
+
+/// A drawn buffer as text, one string a row, trailing blanks cut.
+pub fn buffer_text(buffer: &ratatui::buffer::Buffer) -> String {
     buffer
         .content
-        .chunks(width)
+        .chunks(buffer.area.width as usize)
         .map(|row| {
             row.iter()
                 .map(|c| c.symbol())
@@ -212,9 +215,6 @@ pub fn screen(session: &mut Session<TestBackend>) -> String {
         .join("\n")
 }
 
-pub fn enter() -> KeyCode {
-    KeyCode::Enter
-}
 
 /// A TCP proxy in front of a server that can lose the answer to the next POST: the
 /// request reaches the server, the client sees its connection drop.
