@@ -242,16 +242,27 @@ impl Desk {
         let resolved = self.resolved();
         let mut faults = validate(schema, &resolved);
         if faults.is_empty() {
-            for (name, value) in resolved.iter() {
-                let path = crate::model::pointer::of_member(name);
-                if let (Some((list, items)), Some(id)) = (self.list_of(&path), value.as_str())
-                    && !items.iter().any(|i| i.id == id)
-                {
-                    faults.push(crate::model::validate::FieldError {
-                        path,
-                        message: format!("{id:?} names no item of the master-data list {list}"),
-                    });
-                }
+            // The server's own check; a list the source did not give counts as unknown.
+            let listed = |list: &str, id: &str| {
+                self.lists
+                    .get(list)
+                    .is_none_or(|items| items.iter().any(|i| i.id == id))
+            };
+            for path in crate::sync::unlisted_references(schema, &resolved, &listed) {
+                let name =
+                    crate::model::pointer::segments(&path).and_then(|s| s.into_iter().next());
+                let id = name
+                    .as_deref()
+                    .and_then(|n| resolved.get(n))
+                    .and_then(Json::as_str);
+                let list = self.list_of(&path).map_or("", |(list, _)| list);
+                faults.push(crate::model::validate::FieldError {
+                    message: format!(
+                        "{:?} names no item of the master-data list {list}",
+                        id.unwrap_or_default()
+                    ),
+                    path,
+                });
             }
         }
         faults

@@ -215,7 +215,6 @@ pub fn buffer_text(buffer: &ratatui::buffer::Buffer) -> String {
         .join("\n")
 }
 
-
 /// A TCP proxy in front of a server that can lose the answer to the next POST: the
 /// request reaches the server, the client sees its connection drop.
 pub struct Proxy {
