@@ -49,11 +49,84 @@ fn the_morning_parks_one_conflict_of_each_kind_and_merges_the_false_alarms() {
     for kind in ["edit-conflict", "invalid-reference", "deleted-on-server"] {
         assert!(text.contains(kind), "{kind}: {text}");
     }
-    // The deleted record's edited paths wait for a decision like a conflict.
+    // The deleted record is decided as a whole: the technician's edits are marked as
+    // theirs, nothing is "both changed".
     press(&mut desk, &["G", "Enter"]);
     let opened = desk.app.desk.as_ref().unwrap();
     assert_eq!(opened.detail.record_id, "INS-1005");
-    assert_eq!(opened.progress(), (0, 2));
+    assert_eq!(opened.progress(), (0, 0));
+    let text = screen(&mut desk);
+    assert!(text.contains("Server: DELETED by sue"), "{text}");
+    assert!(text.contains("R restores it"), "{text}");
+    assert!(text.contains("✎ /notes"), "{text}");
+    assert!(text.contains("technician's edit"), "{text}");
+}
+
+/// The demo's morning with the desk open on INS-1005, deleted on the server (c-000003).
+fn demo_on_the_deleted_record() -> (
+    Live,
+    syncdesk::tui::session::Session<ratatui::backend::TestBackend>,
+) {
+    let live = Live::start_with(syncdesk::server::demo::CONFIG);
+    live.rt
+        .block_on(syncdesk::demo::replay(&live.base))
+        .unwrap();
+    let client = ServerClient::new(&live.base, syncdesk::demo::SUPERVISOR_TOKEN).unwrap();
+    let mut desk = desk_with(ConflictSource::Server(client), None);
+    press(&mut desk, &["G", "Enter"]);
+    assert_eq!(desk.app.desk.as_ref().unwrap().detail.id, "c-000003");
+    (live, desk)
+}
+
+#[test]
+fn the_desk_restores_a_record_deleted_on_the_server() {
+    let (live, mut desk) = demo_on_the_deleted_record();
+    press(&mut desk, &["R"]);
+    let text = screen(&mut desk);
+    assert!(
+        text.contains("Restores INS-1005, deleted by sue, as version 3"),
+        "{text}"
+    );
+    press(&mut desk, &["y"]);
+    let said = desk
+        .app
+        .message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    assert!(
+        said.contains("Resolved c-000003 INS-1005: version 3"),
+        "{said}"
+    );
+    let token = syncdesk::demo::SUPERVISOR_TOKEN;
+    let (status, record) = live.call_with_token("GET", "/v1/inspections/INS-1005", token, None);
+    assert_eq!(status, 200, "live again: {record}");
+    assert_eq!(
+        (&record["fields"]["notes"], &record["fields"]["temperature"]),
+        (
+            &serde_json::json!("Booster pump vibrates above 2,000 rpm."),
+            &serde_json::json!(41)
+        ),
+        "with the technician's edits"
+    );
+}
+
+#[test]
+fn the_desk_keeps_a_record_deleted_on_the_server_deleted() {
+    let (live, mut desk) = demo_on_the_deleted_record();
+    press(&mut desk, &["K"]);
+    let text = screen(&mut desk);
+    assert!(
+        text.contains("Keeps INS-1005 deleted (version 2)"),
+        "{text}"
+    );
+    press(&mut desk, &["y"]);
+    let token = syncdesk::demo::SUPERVISOR_TOKEN;
+    let (status, _) = live.call_with_token("GET", "/v1/inspections/INS-1005", token, None);
+    assert_eq!(status, 410, "still deleted");
+    let (_, detail) = live.call_with_token("GET", "/v1/conflicts/c-000003", token, None);
+    assert_eq!(detail["status"], "resolved");
+    assert_eq!(detail["resolution"]["kept_deleted"], true);
 }
 
 #[test]

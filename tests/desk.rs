@@ -81,7 +81,7 @@ fn a_supervisor_keeps_local_and_a_change_made_meanwhile_survives_the_412() {
     );
     assert!(live.queue("open").is_empty());
     let all = live.queue("all");
-    assert_eq!(all[0]["resolution"]["resolved_by"], "sue");
+    assert_eq!(all[0]["resolution"]["by"], "sue");
     assert_eq!(all[0]["resolution"]["choices"], json!({"/notes": "local"}));
 }
 

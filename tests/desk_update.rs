@@ -459,7 +459,7 @@ fn confirm_sends_once_with_the_etag_and_a_stable_idempotency_key() {
         "no second send meanwhile"
     );
     // The same decisions on the same server state give the same key: a resend is a replay.
-    let again = app.desk.as_ref().unwrap().submission("sue").unwrap();
+    let again = app.desk.as_ref().unwrap().submission("sue", false).unwrap();
     assert_eq!(again.idempotency_key, sent.idempotency_key);
 }
 

@@ -881,6 +881,179 @@ async fn a_delete_needs_a_supervisor_and_if_match_and_leaves_a_tombstone() {
     s.task.abort();
 }
 
+/// INS-1 (version 1) deleted by sue (version 2) while ana edited its notes offline:
+/// c-000001, deleted-on-server. Answers the tombstone's tag.
+async fn with_deleted_on_server(s: &Server) -> String {
+    let created = s
+        .create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
+        .await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_string();
+    let r = s
+        .request(reqwest::Method::DELETE, "/v1/inspections/INS-1", "sue")
+        .header("If-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s
+        .sync(
+            "ana",
+            "INS-1",
+            json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "typed"}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let (etag, detail) = s.detail("c-000001").await;
+    assert_eq!(detail["kind"], "deleted-on-server");
+    assert_eq!(
+        (
+            detail["server"]["deleted"].as_bool(),
+            &detail["server"]["fields"]["notes"]
+        ),
+        (Some(true), &json!("a")),
+        "the server side is the tombstone, with the last live fields"
+    );
+    assert_eq!(detail["server"]["etag"].as_str(), Some(etag.as_str()));
+    etag
+}
+
+#[tokio::test]
+async fn a_deleted_on_server_conflict_is_restored_with_the_tombstones_tag() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    let tombstone = with_deleted_on_server(&s).await;
+    let body =
+        json!({"fields": {"site_id": "S-4", "notes": "typed"}, "choices": {"/notes": "local"}});
+    // A tag of the live version before the deletion is stale.
+    let (status, _) = problem(
+        s.resolve(
+            "sue",
+            "c-000001",
+            "\"1-2026-01-01T00:00:00Z\"",
+            body.clone(),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let r = s
+        .resolve("sue", "c-000001", &tombstone, body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let record: Value = r.json().await.unwrap();
+    assert_eq!(
+        (record["version"].as_u64(), record["deleted"].as_bool()),
+        (Some(3), Some(false))
+    );
+    // Live again: a plain GET reads it.
+    let (status, read) = s.get("INS-1").await;
+    assert_eq!(
+        (status, &read["fields"]["notes"]),
+        (StatusCode::OK, &json!("typed"))
+    );
+    let (_, detail) = s.detail("c-000001").await;
+    assert_eq!(detail["status"], "resolved");
+    assert_eq!(
+        detail["resolution"]["fields"],
+        json!([{"path": "/notes", "choice": "local", "value": "typed",
+                "discarded": {"server": "a"}}])
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn a_deleted_on_server_conflict_can_keep_the_deletion() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    let tombstone = with_deleted_on_server(&s).await;
+    let (status, p) = problem(
+        s.resolve(
+            "sue",
+            "c-000001",
+            &tombstone,
+            json!({"keep_deleted": true, "fields": {}}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            p["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("keep_deleted")
+        ),
+        (StatusCode::BAD_REQUEST, true),
+        "keep_deleted takes no fields"
+    );
+    let r = s
+        .resolve("sue", "c-000001", &tombstone, json!({"keep_deleted": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        (answer["version"].as_u64(), answer["deleted"].as_bool()),
+        (Some(2), Some(true)),
+        "200 with the tombstone"
+    );
+    let (status, _) = s.get("INS-1").await;
+    assert_eq!(status, StatusCode::GONE, "still deleted, nothing written");
+    let versions: Value = s
+        .request(
+            reqwest::Method::GET,
+            "/v1/inspections/INS-1/versions",
+            "sue",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2));
+    let (_, detail) = s.detail("c-000001").await;
+    assert_eq!(
+        (
+            detail["status"].as_str(),
+            detail["resolution"]["kept_deleted"].as_bool(),
+            detail["resolution"]["resulting_version"].as_u64()
+        ),
+        (Some("resolved"), Some(true), Some(2))
+    );
+    assert_eq!(
+        detail["local"]["fields"]["notes"], "typed",
+        "what the technician typed stays in the conflict"
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn keep_deleted_on_an_edit_conflict_is_422() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    with_conflict(&s).await;
+    let (etag, _) = s.detail("c-000001").await;
+    let (status, p) = problem(
+        s.resolve("sue", "c-000001", &etag, json!({"keep_deleted": true}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["path"], "/keep_deleted");
+    s.task.abort();
+}
+
 #[tokio::test]
 async fn the_schema_of_a_type_is_published_with_its_version() {
     let (_dir, path) = db();
@@ -1090,16 +1263,23 @@ async fn a_resolution_needs_the_fresh_etag_and_closes_the_conflict_once() {
     assert_eq!(
         (
             detail["status"].as_str(),
-            detail["resolution"]["resolved_by"].as_str()
+            detail["resolution"]["by"].as_str()
         ),
         (Some("resolved"), Some("sue"))
     );
     assert_eq!(
         (
-            detail["resolution"]["version"].as_u64(),
-            &detail["resolution"]["choices"]
+            detail["resolution"]["resulting_version"].as_u64(),
+            &detail["resolution"]["choices"],
+            detail["resolution"]["kept_deleted"].as_bool()
         ),
-        (Some(4), &json!({"/notes": "local"}))
+        (Some(4), &json!({"/notes": "local"}), Some(false))
+    );
+    // The audit trail: the value taken and the one it displaced.
+    assert_eq!(
+        detail["resolution"]["fields"],
+        json!([{"path": "/notes", "choice": "local", "value": "ana's",
+                "discarded": {"server": "ben's"}}])
     );
     let (status, p) = problem(
         s.resolve("sue", "c-000001", "*", json!({"fields": fields}))

@@ -57,6 +57,12 @@ pub struct ResolveArgs {
     /// PATH=local, PATH=server, or PATH==JSON for a value of your own (repeatable).
     #[arg(long = "field", value_name = "PATH=local|server|=JSON")]
     fields: Vec<String>,
+    /// A record deleted on the server: restore it with the fields as decided.
+    #[arg(long, conflicts_with = "keep_deleted")]
+    restore: bool,
+    /// A record deleted on the server: leave it deleted (no --take or --field).
+    #[arg(long, conflicts_with_all = ["take", "fields"])]
+    keep_deleted: bool,
     /// Print the outcome as JSON.
     #[arg(long)]
     json: bool,
@@ -161,11 +167,7 @@ fn show_one(args: &ShowArgs) -> Result<Exit, Failure> {
         None => out.push_str("server: no record yet (a parked create)\n"),
     }
     if let Some(r) = &d.resolution {
-        out.push_str(&format!(
-            "resolved by {} at {}\n",
-            visible(&r.resolved_by),
-            r.resolved_at
-        ));
+        out.push_str(&format!("resolved by {} at {}\n", visible(&r.by), r.at));
     }
     for row in &desk.rows {
         let class = row.class.name();
@@ -194,8 +196,29 @@ fn resolve(args: &ResolveArgs) -> Result<Exit, Failure> {
             .detail
             .resolution
             .as_ref()
-            .map_or("someone".into(), |r| r.resolved_by.clone());
+            .map_or("someone".into(), |r| r.by.clone());
         return report(args, &desk, Outcome::Closed(by));
+    }
+    let deleted = desk.deleted_on_server();
+    if deleted && !args.restore && !args.keep_deleted {
+        return Err(Failure::input(format!(
+            "{}: {} was deleted on the server; give --restore (with the fields as decided) or --keep-deleted",
+            args.id,
+            visible(&desk.detail.record_id)
+        )));
+    }
+    if !deleted && (args.restore || args.keep_deleted) {
+        let flag = if args.restore {
+            "--restore"
+        } else {
+            "--keep-deleted"
+        };
+        return Err(Failure::input(format!(
+            "{flag}: {} is not deleted on the server ({} is {})",
+            visible(&desk.detail.record_id),
+            args.id,
+            desk.detail.kind.name()
+        )));
     }
     for field in &args.fields {
         let (path, choice) = parse_field(field)?;
@@ -220,13 +243,19 @@ fn resolve(args: &ResolveArgs) -> Result<Exit, Failure> {
         }
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-    let submission = desk.submission(&user).map_err(|undecided| {
-        Failure::input(format!(
-            "undecided: {} (give --take local|server, or --field PATH=...)",
-            visible(&undecided.join(", "))
-        ))
-    })?;
-    let faults = desk.faults();
+    let submission = desk
+        .submission(&user, args.keep_deleted)
+        .map_err(|undecided| {
+            Failure::input(format!(
+                "undecided: {} (give --take local|server, or --field PATH=...)",
+                visible(&undecided.join(", "))
+            ))
+        })?;
+    let faults = if args.keep_deleted {
+        Vec::new()
+    } else {
+        desk.faults()
+    };
     if !faults.is_empty() {
         return report(
             args,

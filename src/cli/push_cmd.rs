@@ -49,7 +49,11 @@ pub fn run(args: &PushArgs) -> Result<Exit, Failure> {
     let mut lines = String::new();
     let mut failed = 0;
     for (n, entry) in file.resolutions.iter().enumerate() {
-        let body = json!({"fields": entry.fields, "choices": entry.choices});
+        let body = if entry.keep_deleted {
+            json!({"keep_deleted": true})
+        } else {
+            json!({"fields": entry.fields, "choices": entry.choices})
+        };
         let sent = remote.wait(remote.client.post_resolution(
             &entry.conflict_id,
             entry.if_match.as_deref(),
@@ -120,6 +124,7 @@ fn key_of(entry: &ResolutionEntry) -> String {
     hash.update([0]);
     hash.update(serde_json::to_vec(&entry.fields).unwrap_or_default());
     hash.update(serde_json::to_vec(&entry.choices).unwrap_or_default());
+    hash.update([u8::from(entry.keep_deleted)]);
     let digest = hash.finalize();
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("push-{hex}")

@@ -164,6 +164,7 @@ impl ExportBook {
             if_match: submission.if_match.clone(),
             fields: submission.fields.clone(),
             choices: choice_names(&submission.choices),
+            keep_deleted: submission.keep_deleted,
             resolved_by: submission.resolved_by.clone(),
             resolved_at: UtcMillis::now(),
         });
@@ -181,10 +182,12 @@ impl ExportBook {
 
 fn info(entry: &ResolutionEntry) -> ResolutionInfo {
     ResolutionInfo {
-        resolved_by: entry.resolved_by.clone(),
-        resolved_at: entry.resolved_at,
+        by: entry.resolved_by.clone(),
+        at: entry.resolved_at,
+        resulting_version: None,
+        kept_deleted: entry.keep_deleted,
         choices: entry.choices.clone(),
-        version: None,
+        fields: Vec::new(),
     }
 }
 

@@ -61,6 +61,8 @@ pub struct Submission {
     pub if_match: Option<String>,
     pub fields: Object<'static>,
     pub choices: Choices,
+    /// A deleted-on-server conflict closed by keeping the deletion (no fields sent).
+    pub keep_deleted: bool,
     pub resolved_by: String,
     /// Same decisions on the same server state, same key: a resend after a dropped
     /// connection is answered from the server's memory, not applied twice.

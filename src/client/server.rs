@@ -156,10 +156,14 @@ impl ServerClient {
 
     /// `POST /v1/conflicts/{cid}/resolution` with `If-Match` (or `If-None-Match: *`).
     pub async fn resolve(&self, submission: &Submission) -> Result<SubmitOutcome, SourceError> {
-        let body = serde_json::json!({
-            "fields": submission.fields,
-            "choices": choice_names(&submission.choices),
-        });
+        let body = if submission.keep_deleted {
+            serde_json::json!({"keep_deleted": true})
+        } else {
+            serde_json::json!({
+                "fields": submission.fields,
+                "choices": choice_names(&submission.choices),
+            })
+        };
         self.post_resolution(
             &submission.conflict_id,
             submission.if_match.as_deref(),

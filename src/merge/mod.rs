@@ -1,6 +1,7 @@
 //! The merge engine: JSON Pointer paths, three-way classification, policies, inline text
 //! diffs. Plain functions over values; no IO.
 
+mod audit;
 mod diff;
 mod equal;
 mod resolve;
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use crate::model::json::Json;
 
+pub use audit::{Decided, decided};
 pub use diff::{Change, diff};
 pub use equal::{sides_equal, values_equal};
 pub use resolve::{Choice, Choices, resolve};

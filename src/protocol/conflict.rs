@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::merge::Decided;
 use crate::model::json::Object;
 use crate::model::time::UtcMillis;
 use crate::sync::ParkKind;
@@ -16,15 +17,21 @@ pub enum Status {
     Resolved,
 }
 
-/// Who settled a conflict, when, how, and the version it made.
+/// Who settled a conflict, when, how, and the version it made: the audit trail's entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolutionInfo {
-    pub resolved_by: String,
-    pub resolved_at: UtcMillis,
+    pub by: String,
+    pub at: UtcMillis,
+    #[serde(default)]
+    pub resulting_version: Option<u64>,
+    /// A deleted-on-server conflict closed by keeping the deletion.
+    #[serde(default)]
+    pub kept_deleted: bool,
     #[serde(default)]
     pub choices: BTreeMap<String, String>,
+    /// Per decided path: the value taken and the values it displaced.
     #[serde(default)]
-    pub version: Option<u64>,
+    pub fields: Vec<Decided>,
 }
 
 /// One line of the queue (`GET /v1/conflicts`).

@@ -166,9 +166,14 @@ pub struct ResolutionEntry {
     pub record_id: String,
     /// The server ETag the decisions were made against; `None` for a parked create.
     pub if_match: Option<String>,
-    #[serde(deserialize_with = "crate::model::json::owned_object")]
+    /// The resolved record; empty when the deletion is kept.
+    #[serde(default, deserialize_with = "crate::model::json::owned_object")]
     pub fields: Object<'static>,
+    #[serde(default)]
     pub choices: std::collections::BTreeMap<String, String>,
+    /// A deleted-on-server conflict closed by keeping the deletion.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_deleted: bool,
     pub resolved_by: String,
     pub resolved_at: UtcMillis,
 }

@@ -18,15 +18,15 @@ use super::config::{Config, Role, User};
 use super::problem::Problem;
 use crate::model::json::Object;
 use crate::model::{Etag, FieldError, TimeError, TypeSchema, UtcMillis, Version};
-use crate::model::{normalize_datetimes, validate};
 use crate::protocol::{ConflictSummary, ResolutionInfo, Status};
 use crate::store::{
-    Author, ConflictId, ConflictRow, Effect, Known, Parked, RecordKey, Remember, SqliteStore,
-    Stored,
+    Author, ConflictId, ConflictRow, Effect, Known, Parked, RecordKey, Remember, Settlement,
+    SqliteStore, Stored,
 };
 use crate::sync::{
-    Create, Decision, IfMatch, ParkKind, Put, Refusal, Report, StoredVersion, decide_create,
-    decide_put, if_match_holds, unlisted_references,
+    Create, Decision, IfMatch, ParkKind, ParkedConflict, Put, Refusal, Report, ResolutionDecision,
+    ResolutionRequest, Settle, StoredVersion, decide_create, decide_put, decide_resolution,
+    if_match_holds,
 };
 use sha2::{Digest, Sha256};
 
@@ -516,22 +516,44 @@ async fn read_conflict(
     .await
 }
 
-/// The body of a resolution.
+/// The body of a resolution: the resolved record and its choices, or `keep_deleted`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResolutionBody<'a> {
-    #[serde(borrow)]
-    fields: Object<'a>,
+    #[serde(borrow, default)]
+    fields: Option<Object<'a>>,
     #[serde(default)]
     choices: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    keep_deleted: bool,
 }
 
-/// How a resolution attempt ended.
-enum Resolved {
-    Done,
-    Closed(Option<String>),
-    Stale,
-    Invalid(Vec<FieldError>),
+impl<'a> ResolutionBody<'a> {
+    /// What the body settles, or why it is malformed (400).
+    fn settle(self) -> Result<Settle<'a>, Problem> {
+        if let Some((path, choice)) = self
+            .choices
+            .iter()
+            .find(|(_, c)| !matches!(c.as_str(), "local" | "server" | "manual"))
+        {
+            return Err(Problem::bad_request(format!(
+                "choices: {path} is {choice:?}, not local, server or manual"
+            )));
+        }
+        match (self.keep_deleted, self.fields) {
+            (true, None) if self.choices.is_empty() => Ok(Settle::KeepDeleted),
+            (true, _) => Err(Problem::bad_request(
+                "body: keep_deleted takes no fields and no choices",
+            )),
+            (false, Some(fields)) => Ok(Settle::Write {
+                fields,
+                choices: self.choices,
+            }),
+            (false, None) => Err(Problem::bad_request(
+                "body: missing field `fields` (or `keep_deleted: true`)",
+            )),
+        }
+    }
 }
 
 /// `POST /v1/conflicts/{cid}/resolution`: exactly one supervisor wins, with a fresh ETag.
@@ -574,18 +596,13 @@ async fn resolve_conflict(
         blocking(state.clone(), move |store| {
             let body: ResolutionBody = serde_json::from_slice(&bytes)
                 .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
-            if let Some((path, choice)) = body
-                .choices
-                .iter()
-                .find(|(_, c)| !matches!(c.as_str(), "local" | "server" | "manual"))
-            {
-                return Err(Problem::bad_request(format!(
-                    "choices: {path} is {choice:?}, not local, server or manual"
-                )));
-            }
-            let choices =
-                serde_json::to_string(&body.choices).map_err(|e| Problem::internal(&e))?;
-            let fields = body.fields.into_owned();
+            let settle = body.settle()?.into_owned();
+            let choices = match &settle {
+                Settle::Write { choices, .. } => {
+                    serde_json::to_string(choices).map_err(|e| Problem::internal(&e))?
+                }
+                Settle::KeepDeleted => "{}".into(),
+            };
             let now = UtcMillis::now();
             let remember =
                 match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
@@ -601,51 +618,53 @@ async fn resolve_conflict(
                     .then(|| serde_json::to_string(&reply).ok())
                     .flatten()
             };
+            let request = ResolutionRequest {
+                if_match,
+                creating,
+                settle,
+            };
             let outcome = store.resolve(
                 id,
                 &user.name,
-                &choices,
                 now,
                 Some(remember),
                 respond,
-                |row, current, listed| {
-                    if !row.open {
-                        return (
-                            (
-                                Resolved::Closed(row.resolution.as_ref().map(|r| r.by.clone())),
-                                current.cloned(),
-                            ),
-                            None,
-                        );
-                    }
-                    let fresh = match (if_match, current) {
-                        (Some(if_match), Some(c)) => if_match_holds(if_match, c),
-                        (None, None) => creating,
-                        _ => false,
+                |row, base, current, listed| {
+                    let empty = Object::new();
+                    let parked = ParkedConflict {
+                        open: row.open,
+                        kind: row.kind,
+                        base: base.map_or(&empty, |b| &b.fields),
+                        local: &row.local,
                     };
-                    if !fresh {
-                        return ((Resolved::Stale, current.cloned()), None);
-                    }
-                    let mut fields = fields;
-                    let mut errors = schema
-                        .as_ref()
-                        .map(|s| validate(s, &fields))
-                        .unwrap_or_default();
-                    // A resolution, like a sync, may name only listed master data.
-                    if let (true, Some(schema)) = (errors.is_empty(), &schema) {
-                        let unlisted = unlisted_references(schema, &fields, listed);
-                        errors.extend(unlisted.into_iter().map(|path| FieldError {
-                            path,
-                            message: "names no item of its master-data list".into(),
-                        }));
-                    }
-                    if !errors.is_empty() {
-                        return ((Resolved::Invalid(errors), current.cloned()), None);
-                    }
-                    if let Some(schema) = &schema {
-                        normalize_datetimes(schema, &mut fields);
-                    }
-                    ((Resolved::Done, current.cloned()), Some(fields))
+                    let decision =
+                        decide_resolution(parked, current, request, schema.as_ref(), listed);
+                    let (resolved, settlement) = match decision {
+                        ResolutionDecision::Closed => (
+                            Resolved::Closed(row.resolution.as_ref().map(|r| r.by.clone())),
+                            None,
+                        ),
+                        ResolutionDecision::Stale => (Resolved::Stale, None),
+                        ResolutionDecision::Invalid(errors) => (Resolved::Invalid(errors), None),
+                        ResolutionDecision::Write { fields, decided } => (
+                            Resolved::Done,
+                            Some(Settlement {
+                                write: Some(fields.into_owned()),
+                                choices,
+                                decided: serde_json::to_string(&decided)
+                                    .unwrap_or_else(|_| "[]".into()),
+                            }),
+                        ),
+                        ResolutionDecision::KeepDeleted => (
+                            Resolved::Done,
+                            Some(Settlement {
+                                write: None,
+                                choices,
+                                decided: "[]".into(),
+                            }),
+                        ),
+                    };
+                    ((resolved, current.cloned()), settlement)
                 },
             )?;
             let Some(((resolved, current), stored)) = outcome else {
@@ -661,6 +680,14 @@ async fn resolve_conflict(
         .await
     })
     .await
+}
+
+/// How a resolution attempt ended.
+enum Resolved {
+    Done,
+    Closed(Option<String>),
+    Stale,
+    Invalid(Vec<FieldError>),
 }
 
 /// The answer to a resolution.
@@ -717,10 +744,12 @@ fn conflict_summary(row: &ConflictRow) -> ConflictSummary {
         received_at: row.received_at,
         conflicting_paths: row.paths.clone(),
         resolution: row.resolution.as_ref().map(|r| ResolutionInfo {
-            resolved_by: r.by.clone(),
-            resolved_at: r.at,
+            by: r.by.clone(),
+            at: r.at,
+            resulting_version: r.version.map(|v| v.get()),
+            kept_deleted: r.kept_deleted,
             choices: serde_json::from_str(&r.choices).unwrap_or_default(),
-            version: r.version.map(|v| v.get()),
+            fields: serde_json::from_str(&r.decided).unwrap_or_default(),
         }),
     }
 }

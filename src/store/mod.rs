@@ -137,6 +137,22 @@ pub struct Resolution {
     /// The choices as sent (JSON).
     pub choices: String,
     pub version: Option<Version>,
+    /// A deleted-on-server conflict closed by keeping the deletion.
+    pub kept_deleted: bool,
+    /// Per decided path, the value taken and the values displaced (JSON array).
+    pub decided: String,
+}
+
+/// What a resolution stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    /// The fields of the record's next, live version; `None` keeps the deletion (nothing
+    /// is written to the record).
+    pub write: Option<Object<'static>>,
+    /// The choices as sent (JSON).
+    pub choices: String,
+    /// The audit trail's per-path entries (JSON array).
+    pub decided: String,
 }
 
 /// A conflict's number; shown as `c-000042`.

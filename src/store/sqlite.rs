@@ -9,8 +9,8 @@ use super::{
     Author, ConflictId, Effect, Known, MasterList, Parked, RecordKey, Remember, Remembered,
     StoreError, Stored,
 };
-use super::{ConflictRow, Resolution};
-use crate::model::json::{Json, Object};
+use super::{ConflictRow, Resolution, Settlement};
+use crate::model::json::Json;
 use crate::model::{UtcMillis, Version};
 use crate::sync::StoredVersion;
 
@@ -122,6 +122,12 @@ ALTER TABLE versions_by_seq RENAME TO versions;
 CREATE UNIQUE INDEX versions_by_record ON versions (record_type, record_id, version);
 CREATE INDEX versions_by_device ON versions (record_type, record_id, device_id, device_seq)
     WHERE device_id IS NOT NULL;
+"#,
+    // The audit trail of a resolution: whether it kept a deletion, and per decided path
+    // the value taken and the values displaced (JSON).
+    r#"
+ALTER TABLE conflicts ADD COLUMN kept_deleted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conflicts ADD COLUMN decided TEXT;
 "#,
 ];
 
@@ -271,15 +277,15 @@ impl SqliteStore {
         &mut self,
         id: ConflictId,
         resolver: &str,
-        choices: &str,
         now: UtcMillis,
         remember: Option<Remember>,
         respond: impl FnOnce(&T, Option<&StoredVersion<'static>>) -> Option<String>,
         decide: impl FnOnce(
             &ConflictRow,
             Option<&StoredVersion<'static>>,
+            Option<&StoredVersion<'static>>,
             &dyn Fn(&str, &str) -> bool,
-        ) -> (T, Option<Object<'static>>),
+        ) -> (T, Option<Settlement>),
     ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
         let tx = self.unit()?;
         let Some(conflict) = conflicts_where(&tx, "id = ?1", params![id.0 as i64])?.pop() else {
@@ -289,9 +295,17 @@ impl SqliteStore {
             record_type: &conflict.record_type,
             id: &conflict.record_id,
         };
+        let base = match conflict.base_version {
+            Some(v) => versions_from(&tx, key, Some(v))?
+                .into_iter()
+                .next()
+                .filter(|b| b.version == v),
+            None => None,
+        };
         let current = versions_from(&tx, key, None)?.pop();
-        let (answer, fields) = decide(&conflict, current.as_ref(), &listed_in(&tx));
-        let Some(fields) = fields else {
+        let (answer, settlement) =
+            decide(&conflict, base.as_ref(), current.as_ref(), &listed_in(&tx));
+        let Some(settlement) = settlement else {
             if let Some(remember) = remember
                 && let Some(text) = respond(&answer, None)
             {
@@ -300,30 +314,41 @@ impl SqliteStore {
             }
             return Ok(Some((answer, None)));
         };
-        let version = current
-            .as_ref()
-            .map_or(Version::FIRST, |c| c.version.next());
-        let seq: i64 = tx
-            .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
-            .query_row([], |r| r.get(0))?;
-        let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
-        tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, deleted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)")?.execute(
-            params![key.record_type, key.id, version.get() as i64, seq, text, now.to_string(), resolver],
-        )?;
-        tx.prepare_cached("UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4, resulting_version = ?5
-             WHERE id = ?1")?.execute(
-            params![id.0 as i64, resolver, now.to_string(), choices, version.get() as i64],
-        )?;
-        let stored = StoredVersion {
-            version,
-            last_modified: now,
-            modified_by: resolver.into(),
-            device_id: None,
-            device_seq: None,
-            deleted: false,
-            fields,
+        let kept_deleted = settlement.write.is_none();
+        let stored = match settlement.write {
+            Some(fields) => {
+                let version = current
+                    .as_ref()
+                    .map_or(Version::FIRST, |c| c.version.next());
+                let seq: i64 = tx
+                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
+                    .query_row([], |r| r.get(0))?;
+                let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
+                tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, deleted)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)")?.execute(
+                    params![key.record_type, key.id, version.get() as i64, seq, text, now.to_string(), resolver],
+                )?;
+                StoredVersion {
+                    version,
+                    last_modified: now,
+                    modified_by: resolver.into(),
+                    device_id: None,
+                    device_seq: None,
+                    deleted: false,
+                    fields,
+                }
+            }
+            // The deletion stands: the conflict closes at the tombstone's version.
+            None => current
+                .clone()
+                .ok_or_else(|| StoreError("a kept deletion without a tombstone".into()))?,
         };
+        tx.prepare_cached("UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4,
+                 resulting_version = ?5, kept_deleted = ?6, decided = ?7
+             WHERE id = ?1")?.execute(
+            params![id.0 as i64, resolver, now.to_string(), settlement.choices, stored.version.get() as i64,
+                    kept_deleted, settlement.decided],
+        )?;
         if let Some(remember) = remember
             && let Some(text) = respond(&answer, Some(&stored))
         {
@@ -675,7 +700,8 @@ fn conflicts_where(
 ) -> Result<Vec<ConflictRow>, StoreError> {
     let sql = format!(
         "SELECT id, status, kind, record_type, record_id, submitted_by, device_id, captured_at, received_at,
-                base_version, local_fields, conflicting_paths, resolved_by, resolved_at, choices, resulting_version
+                base_version, local_fields, conflicting_paths, resolved_by, resolved_at, choices, resulting_version,
+                kept_deleted, decided
          FROM conflicts WHERE {condition}"
     );
     let mut statement = conn.prepare_cached(&sql)?;
@@ -697,6 +723,8 @@ fn conflicts_where(
             resolved_at: r.get(13)?,
             choices: r.get(14)?,
             resulting_version: r.get(15)?,
+            kept_deleted: r.get(16)?,
+            decided: r.get(17)?,
         })
     })?;
     rows.map(|row| row.map_err(StoreError::from).and_then(RawConflict::check))
@@ -721,6 +749,8 @@ struct RawConflict {
     resolved_at: Option<String>,
     choices: Option<String>,
     resulting_version: Option<i64>,
+    kept_deleted: bool,
+    decided: Option<String>,
 }
 
 impl RawConflict {
@@ -743,6 +773,8 @@ impl RawConflict {
                     .resulting_version
                     .and_then(|v| u64::try_from(v).ok())
                     .and_then(Version::new),
+                kept_deleted: self.kept_deleted,
+                decided: self.decided.unwrap_or_else(|| "[]".into()),
             }),
             _ => None,
         };

@@ -3,8 +3,12 @@
 //! transaction and stores what they decide; nothing here does IO.
 
 mod history;
+mod resolution;
 
 pub use history::{HistoryPolicy, StoredVersion};
+pub use resolution::{
+    ParkedConflict, ResolutionDecision, ResolutionRequest, Settle, decide_resolution,
+};
 
 use serde::Serialize;
 

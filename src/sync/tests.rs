@@ -24,7 +24,7 @@ pub(crate) fn version(
     }
 }
 
-fn schema() -> TypeSchema {
+pub(super) fn schema() -> TypeSchema {
     Schemas::from_toml(
         r#"[types.inspections]
 schema_version = 3
@@ -42,7 +42,7 @@ checklist    = { type = "list", key = "id" }
     .unwrap()
 }
 
-fn sites(list: &str, id: &str) -> bool {
+pub(super) fn sites(list: &str, id: &str) -> bool {
     list == "sites" && ["S-1", "S-4"].contains(&id)
 }
 

@@ -31,6 +31,10 @@ pub enum Command {
     Redo,
     Layout,
     Submit,
+    /// A record deleted on the server: bring it back with the fields as decided.
+    Restore,
+    /// A record deleted on the server: leave it deleted.
+    KeepDeleted,
     Confirm,
 }
 

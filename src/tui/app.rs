@@ -34,6 +34,10 @@ pub enum Overlay {
 /// What a submission would send, worked out when the preview opens (not while drawing).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Preview {
+    /// What sending does, in a sentence: the first thing the supervisor reads.
+    pub headline: String,
+    /// Closes a deleted-on-server conflict leaving the record deleted.
+    pub keep_deleted: bool,
     /// `If-Match: "7-..."`, or the create precondition.
     pub precondition: String,
     /// What changes on the server: `path: old → new`.

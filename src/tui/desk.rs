@@ -378,26 +378,61 @@ impl Desk {
         Ok(value)
     }
 
-    /// What a submission would send and change, for the preview.
-    pub fn preview(&self) -> super::app::Preview {
+    /// What a submission would send and change, for the preview; `keep_deleted` previews
+    /// leaving a deleted record deleted.
+    pub fn preview(&self, keep_deleted: bool) -> super::app::Preview {
+        let record = crate::sanitize::visible(&self.detail.record_id).into_owned();
+        let precondition = match &self.etag {
+            Some(etag) => format!("If-Match: {etag}"),
+            None => "If-None-Match: * (creates the record)".into(),
+        };
+        if keep_deleted {
+            let at = self.detail.server.as_ref().map_or(0, |s| s.version);
+            return super::app::Preview {
+                headline: format!(
+                    "Keeps {record} deleted (version {at}): nothing is written to the record; \
+                     the technician's submission stays in this conflict."
+                ),
+                keep_deleted: true,
+                precondition,
+                ..Default::default()
+            };
+        }
         let resolved = self.resolved();
         let empty = Object::new();
         let server = self.detail.server.as_ref().map_or(&empty, |s| &s.fields);
         let show = |v: Option<&Json>| v.map_or_else(|| "(absent)".to_string(), |v| v.to_string());
-        let changes = crate::merge::diff(server, &resolved, self.schema.as_ref())
+        let changes: Vec<String> = crate::merge::diff(server, &resolved, self.schema.as_ref())
             .into_iter()
             .map(|c| format!("{}: {} → {}", c.path, show(c.old), show(c.new)))
             .collect();
+        let headline = match &self.detail.server {
+            None => format!("Creates {record} as version 1."),
+            Some(s) if s.deleted => format!(
+                "Restores {record}, deleted by {}, as version {}: {} field(s) differ from its last live version.",
+                crate::sanitize::visible(&s.modified_by),
+                s.version + 1,
+                changes.len()
+            ),
+            Some(s) if changes.is_empty() => format!(
+                "Writes version {} of {record} with no field changed (the server's record as it is).",
+                s.version + 1
+            ),
+            Some(s) => format!(
+                "Writes version {} of {record}: {} field(s) change on the server.",
+                s.version + 1,
+                changes.len()
+            ),
+        };
         let record = serde_json::to_string_pretty(&resolved)
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
             .collect();
         super::app::Preview {
-            precondition: match &self.etag {
-                Some(etag) => format!("If-Match: {etag}"),
-                None => "If-None-Match: * (creates the record)".into(),
-            },
+            headline,
+            keep_deleted: false,
+            precondition,
             changes,
             undecided: self.undecided().into_iter().map(str::to_string).collect(),
             faults: self
@@ -409,20 +444,36 @@ impl Desk {
         }
     }
 
-    /// The resolution to send, or the paths still undecided.
-    pub fn submission(&self, resolved_by: &str) -> Result<Submission, Vec<String>> {
+    /// Whether the record was deleted on the server: it is restored (`R`) or its deletion
+    /// kept (`K`).
+    pub fn deleted_on_server(&self) -> bool {
+        self.detail.server.as_ref().is_some_and(|s| s.deleted)
+    }
+
+    /// The resolution to send, or the paths still undecided. `keep_deleted` closes a
+    /// deleted-on-server conflict leaving the record deleted: nothing else is sent.
+    pub fn submission(
+        &self,
+        resolved_by: &str,
+        keep_deleted: bool,
+    ) -> Result<Submission, Vec<String>> {
         let undecided = self.undecided();
-        if !undecided.is_empty() {
+        if !undecided.is_empty() && !keep_deleted {
             return Err(undecided.into_iter().map(str::to_string).collect());
         }
-        let fields = self.resolved();
+        let (fields, choices) = if keep_deleted {
+            (Object::new(), Choices::new())
+        } else {
+            (self.resolved(), self.choices.clone())
+        };
         let mut hash = Sha256::new();
         hash.update(self.detail.id.as_bytes());
         hash.update([0]);
         hash.update(self.etag.as_deref().unwrap_or("*").as_bytes());
         hash.update([0]);
         hash.update(serde_json::to_vec(&fields).unwrap_or_default());
-        hash.update(serde_json::to_vec(&self.choices).unwrap_or_default());
+        hash.update(serde_json::to_vec(&choices).unwrap_or_default());
+        hash.update([u8::from(keep_deleted)]);
         let digest = hash.finalize();
         let key: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         Ok(Submission {
@@ -431,7 +482,8 @@ impl Desk {
             record_id: self.detail.record_id.clone(),
             if_match: self.etag.clone(),
             fields,
-            choices: self.choices.clone(),
+            choices,
+            keep_deleted,
             resolved_by: resolved_by.to_string(),
             idempotency_key: format!("desk-{key}"),
         })
@@ -457,11 +509,11 @@ fn rows_of(detail: &ConflictDetail<'static>, schema: Option<&TypeSchema>) -> Vec
         &crate::merge::NoPolicy,
     );
     // The server names the paths a parked submission is held for; an invalid reference
-    // or an edit of a deleted record merges cleanly, yet those paths need a decision.
+    // merges cleanly, yet those paths need a decision. An edit of a deleted record is
+    // decided as a whole (restore or keep deleted): its paths keep their classes.
     let flagged = match detail.kind {
         ParkKind::InvalidReference => Some(Class::Invalid),
-        ParkKind::DeletedOnServer => Some(Class::Conflict),
-        ParkKind::EditConflict => None,
+        ParkKind::DeletedOnServer | ParkKind::EditConflict => None,
     };
     merged
         .fields

@@ -317,6 +317,20 @@ impl Default for Keymap {
                     Some("submit"),
                 ),
                 row(
+                    Detail,
+                    &[c('R')],
+                    Restore,
+                    "deleted on the server: restore it with the fields as decided",
+                    None,
+                ),
+                row(
+                    Detail,
+                    &[c('K')],
+                    KeepDeleted,
+                    "deleted on the server: keep it deleted",
+                    None,
+                ),
+                row(
                     Preview,
                     &[c('y')],
                     Confirm,

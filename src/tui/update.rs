@@ -5,6 +5,7 @@ use super::action::{Action, Command};
 use super::app::{App, Overlay, Screen};
 use super::desk::Desk;
 use super::effect::Effect;
+use super::keymap::Scope;
 use crate::client::SubmitOutcome;
 use crate::merge::Choice;
 use crate::protocol::{ResolutionInfo, Status};
@@ -156,6 +157,8 @@ fn load_queue(app: &mut App) -> Vec<Effect> {
 
 fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
     let submit_key = app.keymap.key_for(app.scope(), Command::Submit);
+    let restore_key = app.keymap.key_for(Scope::Detail, Command::Restore);
+    let keep_key = app.keymap.key_for(Scope::Detail, Command::KeepDeleted);
     let Some(desk) = app.desk.as_mut() else {
         app.screen = Screen::List;
         return Vec::new();
@@ -172,13 +175,15 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
             | Command::Undo
             | Command::Redo
             | Command::Submit
+            | Command::Restore
+            | Command::KeepDeleted
     );
     if closed && deciding {
         let by = desk
             .detail
             .resolution
             .as_ref()
-            .map_or("someone".to_string(), |r| r.resolved_by.clone());
+            .map_or("someone".to_string(), |r| r.by.clone());
         app.warn(format!(
             "Already resolved by {}: nothing to decide.",
             visible(&by)
@@ -251,8 +256,32 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
             });
             false
         }
-        Command::Submit => {
-            app.overlay = Some(Overlay::Preview(Box::new(desk.preview())));
+        Command::Submit if desk.deleted_on_server() => {
+            app.message = Some(super::app::Message {
+                text: format!(
+                    "{} was deleted on the server: {restore_key} restores it, {keep_key} keeps it deleted.",
+                    visible(&desk.detail.record_id)
+                ),
+                error: false,
+            });
+            false
+        }
+        Command::Restore | Command::KeepDeleted if !desk.deleted_on_server() => {
+            app.message = Some(super::app::Message {
+                text: format!(
+                    "{} is not deleted on the server: {submit_key} submits the resolution.",
+                    visible(&desk.detail.record_id)
+                ),
+                error: true,
+            });
+            false
+        }
+        Command::Submit | Command::Restore => {
+            app.overlay = Some(Overlay::Preview(Box::new(desk.preview(false))));
+            false
+        }
+        Command::KeepDeleted => {
+            app.overlay = Some(Overlay::Preview(Box::new(desk.preview(true))));
             false
         }
         _ => false,
@@ -279,7 +308,7 @@ fn confirm(app: &mut App, preview: Box<super::app::Preview>) -> Vec<Effect> {
         app.say("A resolution is on its way; wait for its answer.");
         return Vec::new();
     }
-    let submission = match desk.submission(&app.user) {
+    let submission = match desk.submission(&app.user, preview.keep_deleted) {
         Ok(s) => s,
         Err(undecided) => {
             app.overlay = Some(Overlay::Preview(preview));
@@ -290,7 +319,11 @@ fn confirm(app: &mut App, preview: Box<super::app::Preview>) -> Vec<Effect> {
             return Vec::new();
         }
     };
-    let faults = desk.faults();
+    let faults = if preview.keep_deleted {
+        Vec::new()
+    } else {
+        desk.faults()
+    };
     if let Some(first) = faults.first() {
         app.overlay = Some(Overlay::Preview(preview));
         app.warn(format!(
@@ -423,10 +456,12 @@ fn submitted(
             if let Some(desk) = app.desk.as_mut().filter(|d| d.detail.id == id) {
                 desk.detail.status = Status::Resolved;
                 desk.detail.resolution = Some(ResolutionInfo {
-                    resolved_by: by,
-                    resolved_at: crate::model::UtcMillis::now(),
+                    by,
+                    at: crate::model::UtcMillis::now(),
+                    resulting_version: None,
+                    kept_deleted: false,
                     choices: Default::default(),
-                    version: None,
+                    fields: Vec::new(),
                 });
             }
             vec![Effect::DropDraft { id }]

@@ -90,13 +90,24 @@ impl Live {
         user: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.call_with_token(method, path, &format!("{user}-token"), body)
+    }
+
+    /// One request with this bearer token (the demo's own tokens).
+    pub fn call_with_token(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.rt.block_on(async {
             static KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
             let n = KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut request = self
                 .http
                 .request(method.parse().unwrap(), format!("{}{path}", self.base))
-                .bearer_auth(format!("{user}-token"))
+                .bearer_auth(token)
                 .header("Idempotency-Key", format!("test-{n}"));
             if let Some(body) = body {
                 request = request.json(&body);

@@ -43,7 +43,7 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     let kind = d.kind.name();
     let status = match (&d.status, &d.resolution) {
         (Status::Open, _) => "open".to_string(),
-        (Status::Resolved, Some(r)) => format!("resolved by {}", visible(&r.resolved_by)),
+        (Status::Resolved, Some(r)) => format!("resolved by {}", visible(&r.by)),
         (Status::Resolved, None) => "resolved".to_string(),
     };
     let first = Line::from(vec![
@@ -58,9 +58,10 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     });
     let server = match &d.server {
         Some(s) if s.deleted => format!(
-            "Server: deleted in version {} by {}",
-            s.version,
-            visible(&s.modified_by)
+            "Server: DELETED by {}, {} (version {})",
+            visible(&s.modified_by),
+            local_time(s.last_modified, &app.tz),
+            s.version
         ),
         Some(s) => format!(
             "Server: version {} by {}, {}",
@@ -80,14 +81,26 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
         visible(d.device_id.as_deref().unwrap_or("an unnamed device")),
     ));
     let (decided, total) = desk.progress();
-    let mut third = vec![Span::styled(
-        format!("{decided} of {total} conflicting fields decided"),
-        if decided == total {
-            theme.decided()
-        } else {
-            theme.info()
-        },
-    )];
+    let mut third = if desk.deleted_on_server() && d.status == Status::Open {
+        let key = |c| app.keymap.key_for(crate::tui::keymap::Scope::Detail, c);
+        vec![Span::styled(
+            format!(
+                "Deleted on the server: {} restores it with the fields below · {} keeps it deleted",
+                key(crate::tui::action::Command::Restore),
+                key(crate::tui::action::Command::KeepDeleted)
+            ),
+            theme.error(),
+        )]
+    } else {
+        vec![Span::styled(
+            format!("{decided} of {total} conflicting fields decided"),
+            if decided == total {
+                theme.decided()
+            } else {
+                theme.info()
+            },
+        )]
+    };
     third.push(Span::raw(format!(
         " · {} fields · layout: {}",
         desk.rows.len(),
@@ -105,6 +118,16 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(vec![first, second, Line::from(third)]), area);
 }
 
+/// A row's marker: its class's, or `✎` for what the technician changed in a record
+/// deleted on the server (nobody else changed it: it is not "both changed").
+fn marker(desk: &Desk, row: &Row) -> &'static str {
+    if desk.deleted_on_server() && row.class == crate::merge::Class::Local {
+        "✎"
+    } else {
+        Theme::marker(row.class)
+    }
+}
+
 /// What the row will be: the decision, or how it merged.
 fn decision(desk: &Desk, row: &Row) -> (String, bool) {
     match desk.choices.get(&row.path) {
@@ -113,6 +136,9 @@ fn decision(desk: &Desk, row: &Row) -> (String, bool) {
         Some(Choice::Manual(_)) => ("→ manual".into(), true),
         None if row.needs_decision() => ("undecided".into(), false),
         None => match row.class {
+            crate::merge::Class::Local if desk.deleted_on_server() => {
+                ("technician's edit".into(), true)
+            }
             crate::merge::Class::Local => ("local (merged)".into(), true),
             crate::merge::Class::Server => ("server (merged)".into(), true),
             crate::merge::Class::BothSame => ("same".into(), true),
@@ -128,11 +154,7 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
     let first = desk.cursor.saturating_sub(fit - 1);
     let lines = desk.rows[first..].iter().take(fit).map(|row| {
         let meanwhile = desk.changed_meanwhile.contains(&row.path);
-        let marker = format!(
-            "{}{}",
-            if meanwhile { "★" } else { " " },
-            Theme::marker(row.class)
-        );
+        let marker = format!("{}{}", if meanwhile { "★" } else { " " }, marker(desk, row));
         let (what, settled) = decision(desk, row);
         let what_style = if settled {
             theme.decided()
@@ -175,9 +197,15 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
             }
         }
     });
+    // A deleted record has no current values: the column shows its last live version.
+    let server = if desk.deleted_on_server() {
+        "Server (deleted; last live)"
+    } else {
+        "Server"
+    };
     let (header, widths): (Vec<&str>, Vec<Constraint>) = match layout {
         Layout::SideBySide => (
-            vec!["", "Field", "Server", "Local", "Decision"],
+            vec!["", "Field", server, "Local", "Decision"],
             vec![
                 Constraint::Length(2),
                 Constraint::Fill(2),
@@ -187,7 +215,7 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
             ],
         ),
         Layout::WithBase => (
-            vec!["", "Field", "Base", "Server", "Local", "Decision"],
+            vec!["", "Field", "Base", server, "Local", "Decision"],
             vec![
                 Constraint::Length(2),
                 Constraint::Fill(2),
@@ -219,6 +247,11 @@ fn field(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     let d = &desk.detail;
     let mut lines = Vec::new();
     let server_label = match &d.server {
+        Some(s) if s.deleted => format!(
+            "Server: deleted by {} in version {}; its last live value:",
+            visible(&s.modified_by),
+            s.version
+        ),
         Some(s) => format!(
             "Server (version {} by {}):",
             s.version,

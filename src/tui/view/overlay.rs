@@ -77,10 +77,14 @@ pub fn help(app: &App, scroll: u16, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// The resolution before it is sent: precondition, changes, what blocks it, the record.
+/// The resolution before it is sent: what it does, what blocks it, the changes, the
+/// record, and last the precondition it is sent with.
 pub fn preview(app: &App, p: &Preview, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
-    let mut lines = vec![Line::raw(visible(&p.precondition).into_owned())];
+    let mut lines = vec![Line::styled(
+        visible(&p.headline).into_owned(),
+        theme.title(),
+    )];
     if !p.undecided.is_empty() {
         lines.push(Line::styled(
             format!("Undecided: {}", visible(&p.undecided.join(", "))),
@@ -93,26 +97,34 @@ pub fn preview(app: &App, p: &Preview, frame: &mut Frame, area: Rect) {
             theme.error(),
         ));
     }
-    lines.push(Line::styled("Changes on the server:", theme.title()));
-    if p.changes.is_empty() {
-        lines.push(Line::styled(
-            "  none (the server's record stays as it is)",
-            theme.dim(),
-        ));
+    if !p.keep_deleted {
+        lines.push(Line::styled("Changes on the server:", theme.title()));
+        if p.changes.is_empty() {
+            lines.push(Line::styled(
+                "  none (the server's record stays as it is)",
+                theme.dim(),
+            ));
+        }
+        for change in &p.changes {
+            lines.push(Line::raw(format!("  {}", visible(change))));
+        }
+        lines.push(Line::styled("Resolved record:", theme.title()));
+        lines.extend(p.record.iter().map(|l| Line::raw(visible(l).into_owned())));
     }
-    for change in &p.changes {
-        lines.push(Line::raw(format!("  {}", visible(change))));
-    }
-    lines.push(Line::styled("Resolved record:", theme.title()));
-    lines.extend(p.record.iter().map(|l| Line::raw(visible(l).into_owned())));
+    lines.push(Line::styled(
+        format!("Sent with {}", visible(&p.precondition)),
+        theme.dim(),
+    ));
     let ready = p.undecided.is_empty() && p.faults.is_empty();
     let title = if ready {
         " Submit? y send · Esc back "
     } else {
         " Not ready: Esc back "
     };
+    // The preview covers the screen: a margin would let the list's cells show through
+    // at its edges, reading as part of it.
     let box_area = centered(area, area.width.saturating_sub(4), area.height);
-    frame.render_widget(Clear, box_area);
+    frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
