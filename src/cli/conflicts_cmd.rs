@@ -8,7 +8,6 @@ use super::remote::{Remote, ServerArgs, connect, failure};
 use super::{Exit, Failure};
 use crate::client::SubmitOutcome;
 use crate::merge::Choice;
-use crate::model::json::Json;
 use crate::protocol::{ConflictSummary, Status};
 use crate::sanitize::visible;
 use crate::tui::desk::Desk;
@@ -157,26 +156,54 @@ fn show_one(args: &ShowArgs) -> Result<Exit, Failure> {
         visible(&d.submitted_by),
         visible(d.device_id.as_deref().unwrap_or("an unnamed device")),
     );
+    match &d.base {
+        Some(b) => out.push_str(&format!(
+            "base: version {} by {} at {}\n",
+            b.version,
+            visible(&b.modified_by),
+            b.last_modified
+        )),
+        None => out.push_str("base: none (the technician created the record)\n"),
+    }
     match &d.server {
+        Some(s) if s.deleted => out.push_str(&format!(
+            "server: DELETED by {} at {} (version {}, ETag {}); the values shown are its last live version's\n",
+            visible(&s.modified_by),
+            s.last_modified,
+            s.version,
+            visible(&s.etag)
+        )),
         Some(s) => out.push_str(&format!(
-            "server: version {} by {}, ETag {}\n",
+            "server: version {} by {} at {}, ETag {}\n",
             s.version,
             visible(&s.modified_by),
+            s.last_modified,
             visible(&s.etag)
         )),
         None => out.push_str("server: no record yet (a parked create)\n"),
     }
     if let Some(r) = &d.resolution {
-        out.push_str(&format!("resolved by {} at {}\n", visible(&r.by), r.at));
+        let how = if r.kept_deleted {
+            " (kept deleted)".to_string()
+        } else {
+            r.resulting_version
+                .map_or(String::new(), |v| format!(" (version {v})"))
+        };
+        out.push_str(&format!(
+            "resolved by {} at {}{how}\n",
+            visible(&r.by),
+            r.at
+        ));
     }
     for row in &desk.rows {
         let class = row.class.name();
         out.push_str(&format!(
-            "{:<10} {}\n  server: {}\n  local:  {}\n",
+            "{:<10} {}\n  base:   {}\n  local:  {}\n  server: {}\n",
             class,
             visible(&row.path),
+            show(row.base.as_ref()),
+            show(row.local.as_ref()),
             show(row.server.as_ref()),
-            show(row.local.as_ref())
         ));
     }
     print(&out)
@@ -222,12 +249,28 @@ fn resolve(args: &ResolveArgs) -> Result<Exit, Failure> {
     }
     for field in &args.fields {
         let (path, choice) = parse_field(field)?;
-        if !desk.rows.iter().any(|r| r.path == path) {
+        let Some(row) = desk.rows.iter().position(|r| r.path == path) else {
             return Err(Failure::input(format!(
                 "--field {field}: {} has no field {path}",
                 args.id
             )));
-        }
+        };
+        let choice = match choice {
+            // A text field takes the text as typed (no JSON quotes needed); other fields
+            // take JSON. Either is checked against the field's type and master data.
+            FieldChoice::Value(text) => {
+                // Quoted text is taken as the text inside the quotes, as scripts write it.
+                let text = match serde_json::from_str::<String>(&text) {
+                    Ok(unquoted) if desk.takes_text(row) => unquoted,
+                    _ => text,
+                };
+                Choice::Manual(
+                    desk.manual_value(row, &text)
+                        .map_err(|why| Failure::input(format!("--field {field}: {why}")))?,
+                )
+            }
+            FieldChoice::Side(choice) => choice,
+        };
         desk.choices.insert(path, choice);
     }
     if let Some(side) = &args.take {
@@ -288,6 +331,14 @@ fn report(args: &ResolveArgs, desk: &Desk, outcome: Outcome) -> Result<Exit, Fai
     let id = &desk.detail.id;
     let record = visible(&desk.detail.record_id).into_owned();
     let (value, text, exit) = match outcome {
+        Outcome::Resolved(version, _) if args.keep_deleted => (
+            json!({"conflict_id": id, "status": "resolved", "kept_deleted": true, "version": version}),
+            format!(
+                "resolved {id}: kept {record} deleted (version {})",
+                version.map_or("?".into(), |v| v.to_string())
+            ),
+            Exit::Ok,
+        ),
         Outcome::Resolved(version, etag) => (
             json!({"conflict_id": id, "status": "resolved", "version": version, "etag": etag}),
             format!(
@@ -335,25 +386,29 @@ fn report(args: &ResolveArgs, desk: &Desk, outcome: Outcome) -> Result<Exit, Fai
     Ok(exit)
 }
 
-/// `PATH=local`, `PATH=server` or `PATH==JSON`.
-fn parse_field(arg: &str) -> Result<(String, Choice), Failure> {
+/// What `--field` asks for a path: a side, or a value as typed.
+#[derive(Debug, PartialEq)]
+enum FieldChoice {
+    Side(Choice),
+    /// Text for a text field, JSON for any other; read against the field's type.
+    Value(String),
+}
+
+/// `PATH=local`, `PATH=server` or `PATH==VALUE`.
+fn parse_field(arg: &str) -> Result<(String, FieldChoice), Failure> {
     let bad = |why: &str| Failure::input(format!("--field {arg}: {why}"));
     let (path, rest) = arg
         .split_once('=')
-        .ok_or_else(|| bad("expected PATH=local, PATH=server or PATH==JSON"))?;
+        .ok_or_else(|| bad("expected PATH=local, PATH=server or PATH==VALUE"))?;
     if !path.starts_with('/') {
         return Err(bad("the path is a JSON Pointer, starting with /"));
     }
     let choice = match rest {
-        "local" => Choice::Local,
-        "server" => Choice::Server,
+        "local" => FieldChoice::Side(Choice::Local),
+        "server" => FieldChoice::Side(Choice::Server),
         _ => match rest.strip_prefix('=') {
-            Some(value) => {
-                let parsed: serde_json::Value = serde_json::from_str(value)
-                    .map_err(|e| bad(&format!("not a JSON value: {e}")))?;
-                Choice::Manual(Json::from(parsed))
-            }
-            None => return Err(bad("expected local, server, or =JSON")),
+            Some(value) => FieldChoice::Value(value.to_string()),
+            None => return Err(bad("expected local, server, or =VALUE")),
         },
     };
     Ok((path.to_string(), choice))
@@ -382,22 +437,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn field_arguments_name_a_side_or_a_json_value() {
+    fn field_arguments_name_a_side_or_a_value() {
         assert_eq!(
             parse_field("/notes=local").unwrap(),
-            ("/notes".into(), Choice::Local)
+            ("/notes".into(), FieldChoice::Side(Choice::Local))
         );
         assert_eq!(
             parse_field("/a/b=server").unwrap(),
-            ("/a/b".into(), Choice::Server)
+            ("/a/b".into(), FieldChoice::Side(Choice::Server))
         );
         assert_eq!(
             parse_field("/t==21.5").unwrap(),
-            ("/t".into(), Choice::Manual(crate::json!(21.5)))
+            ("/t".into(), FieldChoice::Value("21.5".into()))
         );
         assert_eq!(
-            parse_field("/n==\"x=y\"").unwrap(),
-            ("/n".into(), Choice::Manual(crate::json!("x=y")))
+            parse_field("/n==x=y").unwrap(),
+            ("/n".into(), FieldChoice::Value("x=y".into()))
         );
         assert!(
             parse_field("notes=local")
@@ -410,12 +465,6 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("expected local")
-        );
-        assert!(
-            parse_field("/t==warm")
-                .unwrap_err()
-                .message
-                .contains("not a JSON value")
         );
     }
 }

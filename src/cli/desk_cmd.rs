@@ -90,12 +90,16 @@ pub(super) fn run_desk(
         .or_else(DraftStore::default_root)
         .map(|root| DraftStore::new(&root, &label));
     let app = App::new(label, user, keymap, theme, jiff::tz::TimeZone::system());
-    let resolved = crate::tui::run_in_terminal(app, source, drafts, config.mouse == Some(true))
+    let app = crate::tui::run_in_terminal(app, source, drafts, config.mouse == Some(true))
         .map_err(|e| Failure::input(format!("terminal: {e}")))?;
-    for line in &resolved {
+    for line in &app.resolved {
         println!("resolved {line}");
     }
-    println!("{} conflict(s) resolved", resolved.len());
-    after(&resolved)?;
-    Ok(Exit::Ok)
+    println!("{}", app.quit_summary());
+    after(&app.resolved)?;
+    Ok(if app.interrupted {
+        Exit::Interrupted
+    } else {
+        Exit::Ok
+    })
 }

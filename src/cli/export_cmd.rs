@@ -25,6 +25,17 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: &ExportArgs) -> Result<Exit, Failure> {
+    // A file that cannot be written is the user's to fix, before anything is fetched.
+    if let Some(folder) = args.output.as_deref().and_then(std::path::Path::parent)
+        && !folder.as_os_str().is_empty()
+        && !folder.is_dir()
+    {
+        return Err(Failure::input(format!(
+            "-o {}: the folder {} does not exist",
+            args.output.as_deref().unwrap_or(folder).display(),
+            folder.display()
+        )));
+    }
     let remote = connect(&args.server)?;
     let summaries = remote
         .wait(remote.client.conflicts(&args.status))

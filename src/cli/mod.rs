@@ -24,6 +24,8 @@ pub enum Exit {
     Input = 2,
     /// The server is unreachable or refused.
     Unreachable = 3,
+    /// Stopped by `Ctrl-C` (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {
@@ -82,9 +84,35 @@ enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
+/// Ends the process with 130 on `Ctrl-C`. What a command writes is atomic and what it
+/// sends idempotent, so stopping between any two steps loses nothing.
+fn exit_130_on_ctrl_c() {
+    let _ = std::thread::Builder::new()
+        .name("syncdesk-ctrl-c".into())
+        .spawn(|| {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
+                eprintln!("syncdesk: interrupted");
+                std::process::exit(Exit::Interrupted as i32);
+            }
+        });
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    // The desk reads Ctrl-C as a key, the server stops on it; any other command ends 130.
+    if !matches!(
+        cli.command,
+        Some(Command::Demo | Command::Serve(_) | Command::Tui(_) | Command::Open(_)) | None
+    ) {
+        exit_130_on_ctrl_c();
+    }
     let outcome = match cli.command {
         Some(Command::Demo) => demo_cmd::run(),
         Some(Command::Merge(args)) => merge_cmd::run(&args),

@@ -32,9 +32,10 @@ pub fn run(args: &PushArgs) -> Result<Exit, Failure> {
         std::fs::read_to_string(&args.file).map_err(|e| Failure::input(format!("{name}: {e}")))?;
     let file: ResolutionsFile = serde_json::from_str(&text).map_err(|e| {
         Failure::input(format!(
-            "{name}: line {}, column {}: {e}",
+            "{name}: line {}, column {}: {}",
             e.line(),
-            e.column()
+            e.column(),
+            crate::protocol::strip_position(&e)
         ))
     })?;
     if file.format != RESOLUTIONS_FORMAT {

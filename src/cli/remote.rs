@@ -45,6 +45,11 @@ pub fn server_and_token(
             "no server: give --server URL, set SYNCDESK_SERVER, or put server = \"...\" in {where_}"
         ))
     })?;
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(Failure::input(format!(
+            "server {server:?} has no scheme: write it as http://{server} (or https://)"
+        )));
+    }
     let token = match setting(
         args.token.as_deref(),
         "SYNCDESK_TOKEN",
@@ -113,8 +118,12 @@ pub fn failure(e: SourceError) -> Failure {
         SourceError::Refused { .. } => Exit::Conflict,
         SourceError::File(_) => Exit::Input,
     };
-    Failure {
-        exit,
-        message: e.to_string(),
-    }
+    let message = match &e {
+        SourceError::Refused { status: 401, .. } => {
+            "the server refused the token (401): check --token, SYNCDESK_TOKEN or the user config"
+                .to_string()
+        }
+        _ => e.to_string(),
+    };
+    Failure { exit, message }
 }

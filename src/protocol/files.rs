@@ -150,7 +150,7 @@ fn is_ndjson(name: &str) -> bool {
 }
 
 /// serde_json's message without its trailing " at line L column C" (we say it first).
-fn strip_position(e: &serde_json::Error) -> String {
+pub fn strip_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),

@@ -10,5 +10,5 @@ pub use conflict::{
 };
 pub use files::{
     EXPORT_FORMAT, ExportFile, ExportIndex, FileError, RESOLUTIONS_FORMAT, ResolutionEntry,
-    ResolutionsFile, choice_names,
+    ResolutionsFile, choice_names, strip_position,
 };

@@ -1637,10 +1637,10 @@ fn signed_in<'c>(config: &'c Config, headers: &HeaderMap, role: Role) -> Result<
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(Problem::unauthorized)?;
+        .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <token>"))?;
     let user = config
         .authenticate(token.trim())
-        .ok_or_else(Problem::unauthorized)?;
+        .ok_or_else(|| Problem::unauthorized("the token was refused"))?;
     if user.role < role {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,

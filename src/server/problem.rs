@@ -50,12 +50,13 @@ impl Problem {
         self
     }
 
-    pub fn unauthorized() -> Self {
+    /// 401: `detail` says whether the token was missing or refused.
+    pub fn unauthorized(detail: &str) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Not signed in",
-            "send Authorization: Bearer <token>",
+            detail,
         )
     }
 

@@ -299,6 +299,8 @@ pub struct App {
     /// Conflicts resolved in this session, for the report on quit.
     pub resolved: Vec<String>,
     pub quit: bool,
+    /// Quit with `Ctrl-C` (the process then ends 130).
+    pub interrupted: bool,
 }
 
 impl App {
@@ -322,7 +324,19 @@ impl App {
             opening: None,
             resolved: Vec::new(),
             quit: false,
+            interrupted: false,
         }
+    }
+
+    /// The last line on the way out: what was done, and what is left.
+    pub fn quit_summary(&self) -> String {
+        let open = self.queue.open_count();
+        let left = match (self.queue.loaded, open) {
+            (false, _) => "the queue was not read".to_string(),
+            (true, 0) => "none still open".to_string(),
+            (true, n) => format!("{n} still open"),
+        };
+        format!("{} conflict(s) resolved, {left}", self.resolved.len())
     }
 
     /// The key scope in force.

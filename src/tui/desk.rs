@@ -255,11 +255,12 @@ impl Desk {
                     .as_deref()
                     .and_then(|n| resolved.get(n))
                     .and_then(Json::as_str);
-                let list = self.list_of(&path).map_or("", |(list, _)| list);
+                let (list, items) = self.list_of(&path).unwrap_or(("", &[]));
                 faults.push(crate::model::validate::FieldError {
                     message: format!(
-                        "{:?} names no item of the master-data list {list}",
-                        id.unwrap_or_default()
+                        "{:?} names no item of the master-data list {list}{}",
+                        id.unwrap_or_default(),
+                        one_of(items)
                     ),
                     path,
                 });
@@ -315,6 +316,11 @@ impl Desk {
         }
     }
 
+    /// Whether a row's manual value is text as typed (else JSON).
+    pub fn takes_text(&self, index: usize) -> bool {
+        self.rows.get(index).is_some_and(|row| self.is_text(row))
+    }
+
     /// Long or multi-line text is edited in `$EDITOR`, the rest inline.
     pub fn wants_editor(&self, index: usize) -> bool {
         let Some(row) = self.rows.get(index) else {
@@ -357,12 +363,7 @@ impl Desk {
             if let (Some((list, items)), Some(id)) = (self.list_of(&row.path), value.as_str())
                 && !items.iter().any(|i| i.id == id)
             {
-                let some: Vec<&str> = items.iter().take(5).map(|i| i.id.as_str()).collect();
-                return Err(format!(
-                    "{id:?} is not in {list} (one of: {}{})",
-                    some.join(", "),
-                    if items.len() > 5 { ", ..." } else { "" }
-                ));
+                return Err(format!("{id:?} is not in {list}{}", one_of(items)));
             }
         } else {
             let kinds: Vec<&str> = [&row.server, &row.local]
@@ -488,6 +489,27 @@ impl Desk {
             idempotency_key: format!("desk-{key}"),
         })
     }
+}
+
+/// ` (one of: S-1 North plant, S-2 Harbour pumps, ...)`: the valid items of a list, the
+/// first ten, for a refusal to name them; empty for an empty list.
+fn one_of(items: &[MasterItem]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = items
+        .iter()
+        .take(10)
+        .map(|i| {
+            if i.label.is_empty() {
+                i.id.clone()
+            } else {
+                format!("{} {}", i.id, i.label)
+            }
+        })
+        .collect();
+    let more = if items.len() > 10 { ", ..." } else { "" };
+    format!(" (one of: {}{more})", shown.join(", "))
 }
 
 /// Whether `path` is `outer` or lies below it (`/a/b` is within `/a`, `/ab` is not).

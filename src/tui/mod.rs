@@ -22,7 +22,7 @@ use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 use crate::client::ConflictSource;
 use drafts::DraftStore;
 
-/// Runs the desk in this terminal until the user quits; returns what was resolved.
+/// Runs the desk in this terminal until the user quits; returns its final state.
 /// The terminal is restored on the way out, on `Ctrl-C`, on SIGTERM or SIGHUP (a closed
 /// terminal window, a `kill`), and on a panic.
 pub fn run_in_terminal(
@@ -30,7 +30,7 @@ pub fn run_in_terminal(
     source: ConflictSource,
     drafts: Option<DraftStore>,
     mouse: bool,
-) -> std::io::Result<Vec<String>> {
+) -> std::io::Result<App> {
     let stop = stop_on_signals();
     let terminal = ratatui::init();
     if mouse {
@@ -49,7 +49,7 @@ pub fn run_in_terminal(
         let _ = ratatui::crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     }
     ratatui::restore();
-    outcome.map(|app| app.resolved)
+    outcome
 }
 
 /// Turns mouse reporting on, and off again on a panic (ratatui's own hook restores the

@@ -57,6 +57,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 fn command(app: &mut App, command: Command) -> Vec<Effect> {
     if command == Command::Quit {
         app.quit = true;
+        app.interrupted = true;
         return Vec::new();
     }
     match app.overlay.take() {

@@ -145,6 +145,39 @@ impl Live {
         assert_eq!(s, StatusCode::CONFLICT, "{p}");
     }
 
+    /// INS-9 created by ana (notes "a"), deleted by sue (version 2), then ana's offline
+    /// edit of its notes from version 1 is parked as the next conflict, deleted-on-server.
+    pub fn with_deleted_on_server(&self) {
+        let (s, created) = self.call(
+            "POST",
+            "/v1/inspections",
+            "ana",
+            Some(json!({"id": "INS-9", "fields": {"site_id": "S-4", "notes": "a"}})),
+        );
+        assert_eq!(s, StatusCode::CREATED, "{created}");
+        let etag = format!("\"1-{}\"", created["last_modified"].as_str().unwrap());
+        let deleted = self.rt.block_on(async {
+            self.http
+                .delete(format!("{}/v1/inspections/INS-9", self.base))
+                .bearer_auth("sue-token")
+                .header("Idempotency-Key", "delete-ins-9")
+                .header("If-Match", etag)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert_eq!(deleted, StatusCode::OK);
+        let ana = json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "typed"}});
+        let (s, p) = self.call("PUT", "/v1/inspections/INS-9", "ana", Some(ana));
+        assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    }
+
+    /// The status of a record (200 live, 410 deleted) and its body.
+    pub fn read(&self, id: &str) -> (StatusCode, Value) {
+        self.call("GET", &format!("/v1/inspections/{id}"), "sue", None)
+    }
+
     pub fn record(&self, id: &str) -> Value {
         let (s, r) = self.call("GET", &format!("/v1/inspections/{id}"), "sue", None);
         assert_eq!(s, StatusCode::OK);
