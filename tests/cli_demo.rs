@@ -45,7 +45,7 @@ fn the_morning_parks_one_conflict_of_each_kind_and_merges_the_false_alarms() {
     // The desk starts on them.
     let mut desk = desk_with(ConflictSource::Server(client), None);
     let text = screen(&mut desk);
-    assert!(text.contains("1 of 3 open"), "{text}");
+    assert!(text.contains("3 open · row 1 of 3 shown"), "{text}");
     for kind in ["edit-conflict", "invalid-reference", "deleted-on-server"] {
         assert!(text.contains(kind), "{kind}: {text}");
     }

@@ -17,7 +17,7 @@ fn a_supervisor_keeps_local_and_a_change_made_meanwhile_survives_the_412() {
     let mut desk = desk_on(&live.base, drafts.path());
     let text = screen(&mut desk);
     assert!(
-        text.contains("c-000001") && text.contains("1 of 1 open"),
+        text.contains("c-000001") && text.contains("1 open · row 1 of 1 shown"),
         "{text}"
     );
 

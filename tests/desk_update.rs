@@ -611,3 +611,122 @@ fn ticks_turn_the_spinner_and_draft_faults_are_shown() {
             .contains("Draft not saved: disk full")
     );
 }
+
+#[test]
+fn esc_clears_a_filter_closes_overlays_goes_back_and_never_quits() {
+    let mut app = app();
+    run(&mut app, &[Command::Filter]);
+    type_text(&mut app, "ins-1002");
+    update(&mut app, Action::Accept);
+    assert_eq!(app.queue.visible.len(), 1);
+    run(&mut app, &[Command::Close]);
+    assert_eq!(
+        (app.queue.filter.as_str(), app.queue.visible.len(), app.quit),
+        ("", 3, false),
+        "Esc on a filtered list clears the filter"
+    );
+    run(&mut app, &[Command::Close, Command::Close]);
+    assert!(!app.quit, "Esc never quits");
+    let mut app = app_with_desk();
+    run(&mut app, &[Command::Help]);
+    run(&mut app, &[Command::Close]);
+    assert_eq!((app.overlay.is_none(), app.screen), (true, Screen::Detail));
+    run(&mut app, &[Command::Close]);
+    assert_eq!((app.screen, app.quit), (Screen::List, false));
+}
+
+#[test]
+fn quitting_asks_first_when_something_goes_with_the_desk() {
+    let mut app = app();
+    app.quit_warning = Some("Quitting ends the demo".into());
+    run(&mut app, &[Command::Back]);
+    assert!(matches!(app.overlay, Some(Overlay::ConfirmQuit { .. })));
+    assert!(!app.quit);
+    run(&mut app, &[Command::Close]);
+    assert!(app.overlay.is_none() && !app.quit, "any other key stays");
+    run(&mut app, &[Command::Back, Command::Confirm]);
+    assert!(app.quit);
+}
+
+#[test]
+fn equals_hides_the_unchanged_fields_and_the_cursor_skips_them() {
+    let mut app = app();
+    let mut with_unchanged = detail_json("c-000001", "INS-1001", "2026-11-20T10:00:00.000Z");
+    for side in ["base", "local", "server"] {
+        with_unchanged[side]["fields"]["inspector"] = "ana".into();
+    }
+    app.desk = Some(desk_of(with_unchanged));
+    app.screen = Screen::Detail;
+    run(&mut app, &[Command::Top]);
+    assert_eq!(cursor_path(&app), "/inspector");
+    run(&mut app, &[Command::ToggleUnchanged]);
+    assert!(app.hide_unchanged);
+    assert_eq!(cursor_path(&app), "/notes", "off the hidden row");
+    run(&mut app, &[Command::Top]);
+    assert_eq!(
+        cursor_path(&app),
+        "/notes",
+        "the hidden row is never reached"
+    );
+    run(&mut app, &[Command::ToggleUnchanged, Command::Top]);
+    assert_eq!(cursor_path(&app), "/inspector");
+}
+
+#[test]
+fn brackets_move_through_the_queue_from_the_detail() {
+    let mut app = app_with_desk();
+    assert_eq!(
+        run(&mut app, &[Command::NextInQueue]),
+        vec![Effect::LoadConflict {
+            id: "c-000002".into()
+        }]
+    );
+    assert_eq!(selected(&app), "c-000002");
+    assert_eq!(
+        run(&mut app, &[Command::PreviousInQueue]),
+        vec![Effect::LoadConflict {
+            id: "c-000001".into()
+        }]
+    );
+    assert!(run(&mut app, &[Command::PreviousInQueue]).is_empty());
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("first conflict")
+    );
+}
+
+#[test]
+fn page_keys_scroll_the_field_panel_and_another_field_starts_at_its_top() {
+    let mut app = app_with_desk();
+    run(
+        &mut app,
+        &[Command::PageDown, Command::PageDown, Command::PageUp],
+    );
+    assert_eq!(app.pane_scroll, 10);
+    run(&mut app, &[Command::Down]);
+    assert_eq!(app.pane_scroll, 0);
+    // In the list the page keys move the selection.
+    let mut list = fixture::app();
+    run(&mut list, &[Command::PageDown]);
+    assert_eq!(selected(&list), "c-000003");
+}
+
+#[test]
+fn a_message_goes_when_the_supervisor_moves_on() {
+    let mut app = app_with_desk();
+    submitted(
+        &mut app,
+        Ok(SubmitOutcome::Invalid {
+            errors: vec![FieldError {
+                path: "/status".into(),
+                message: "not listed".into(),
+            }],
+        }),
+    );
+    assert!(app.message.is_some());
+    run(&mut app, &[Command::Back]);
+    assert_eq!(app.message, None, "it was about the conflict left behind");
+}

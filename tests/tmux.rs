@@ -147,7 +147,7 @@ fn the_binary_resolves_a_conflict_in_tmux_and_restores_the_terminal() {
     let tmux = Tmux::start("test", &desk_line(&live, &data, &done));
     let list = tmux.wait_for("c-000001");
     assert!(
-        list.contains("1 of 1 open") && list.contains("edit-conflict"),
+        list.contains("1 open · row 1 of 1 shown") && list.contains("edit-conflict"),
         "{list}"
     );
 
@@ -185,7 +185,7 @@ fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
     let done = dir.path().join("done");
     let config = format!("SYNCDESK_CONFIG={}", dir.path().join("none.toml").display());
     let tmux = Tmux::start("demo", &shell_line(&config, "demo", &done));
-    let list = tmux.wait_for("1 of 3 open");
+    let list = tmux.wait_for("3 open · row 1 of 3 shown");
     for kind in ["edit-conflict", "invalid-reference", "deleted-on-server"] {
         assert!(list.contains(kind), "{kind}: {list}");
     }
@@ -200,11 +200,35 @@ fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
             && next.contains("Next: c-000002."),
         "{next}"
     );
-    tmux.keys(&["q", "q"]);
+    // `]` goes to the next conflict of the queue: INS-1005, deleted on the server.
+    tmux.keys(&["]"]);
+    let deleted = tmux.wait_for("Deleted on the server: R restores it");
+    assert!(deleted.contains("✎ /notes"), "{deleted}");
+    tmux.keys(&["R"]);
+    tmux.wait_for("Restores INS-1005, deleted by sue, as version 3");
+    tmux.keys(&["y"]);
+    tmux.wait_for("Resolved c-000003 INS-1005: version 3");
+    // Back to the list; Esc there closes nothing and never quits.
+    tmux.keys(&["q", "Escape"]);
+    tmux.wait_for("Nothing to close: q quits.");
+    // Quitting the demo asks first; any other key stays.
+    tmux.keys(&["q"]);
+    tmux.wait_for("Quitting ends the demo");
+    tmux.keys(&["n"]);
+    tmux.wait_for("1 open · row");
+    tmux.keys(&["q", "y"]);
     assert_eq!(exit_of(&done), "exit=0");
     let end = tmux.screen();
     assert!(
         end.contains("resolved c-000001 INS-1001: version 3"),
+        "{end}"
+    );
+    assert!(
+        end.contains("resolved c-000003 INS-1005: version 3"),
+        "{end}"
+    );
+    assert!(
+        end.contains("2 conflict(s) resolved, 1 still open"),
         "{end}"
     );
     assert!(end.contains("has stopped; its database is gone"), "{end}");

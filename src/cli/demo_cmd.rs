@@ -84,6 +84,7 @@ pub fn run() -> Result<Exit, Failure> {
         &config,
         ConflictSource::Server(client),
         Some(scratch.0.join("drafts")),
+        Some("Quitting ends the demo: its server and its database go.".into()),
         |_| {
             print!("{}", morning(&steps));
             println!("The demo server on {base} has stopped; its database is gone.");

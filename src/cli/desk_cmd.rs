@@ -38,7 +38,7 @@ pub fn tui(args: &TuiArgs) -> Result<Exit, Failure> {
     let (server, token) = server_and_token(&args.server, &config)?;
     let client = ServerClient::new(&server, &token).map_err(super::remote::failure)?;
     let source = ConflictSource::Server(client);
-    run_desk(&config, source, None, |_| Ok(()))
+    run_desk(&config, source, None, None, |_| Ok(()))
 }
 
 pub fn open(args: &OpenArgs) -> Result<Exit, Failure> {
@@ -46,16 +46,22 @@ pub fn open(args: &OpenArgs) -> Result<Exit, Failure> {
     let book = ExportBook::open(&args.file, args.out.as_deref())
         .map_err(|e| Failure::input(e.to_string()))?;
     let out = book.out_path().to_path_buf();
-    run_desk(&config, ConflictSource::Export(book), None, |resolved| {
-        if !resolved.is_empty() {
-            println!(
-                "Resolutions are in {}; send them with: syncdesk push {}",
-                out.display(),
-                out.display()
-            );
-        }
-        Ok(())
-    })
+    run_desk(
+        &config,
+        ConflictSource::Export(book),
+        None,
+        None,
+        |resolved| {
+            if !resolved.is_empty() {
+                println!(
+                    "Resolutions are in {}; send them with: syncdesk push {}",
+                    out.display(),
+                    out.display()
+                );
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Runs the desk on a source until the user quits, then `after` with what was resolved.
@@ -64,6 +70,7 @@ pub(super) fn run_desk(
     config: &UserConfig,
     source: ConflictSource,
     drafts_root: Option<std::path::PathBuf>,
+    quit_warning: Option<String>,
     after: impl FnOnce(&[String]) -> Result<(), Failure>,
 ) -> Result<Exit, Failure> {
     let keymap = Keymap::with_overrides(&config.key_overrides()).map_err(|e| {
@@ -89,7 +96,8 @@ pub(super) fn run_desk(
     let drafts = drafts_root
         .or_else(DraftStore::default_root)
         .map(|root| DraftStore::new(&root, &label));
-    let app = App::new(label, user, keymap, theme, jiff::tz::TimeZone::system());
+    let mut app = App::new(label, user, keymap, theme, jiff::tz::TimeZone::system());
+    app.quit_warning = quit_warning;
     let app = crate::tui::run_in_terminal(app, source, drafts, config.mouse == Some(true))
         .map_err(|e| Failure::input(format!("terminal: {e}")))?;
     for line in &app.resolved {

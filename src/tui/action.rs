@@ -10,18 +10,29 @@ use crate::protocol::ConflictSummary;
 #[serde(rename_all = "snake_case")]
 pub enum Command {
     Help,
+    /// `q`: back one step; quits from the list.
     Back,
+    /// `Esc`: closes what is open (overlay, filter) or goes back one step; never quits.
+    Close,
     Quit,
     Up,
     Down,
     Top,
     Bottom,
+    /// A page of the list, or of the field panel in the detail.
+    PageUp,
+    PageDown,
     Filter,
     Sort,
     Open,
     Refresh,
     NextConflict,
     PreviousConflict,
+    /// The next (previous) conflict of the queue, from the detail.
+    NextInQueue,
+    PreviousInQueue,
+    /// Hide or show the rows nobody changed.
+    ToggleUnchanged,
     TakeServer,
     TakeLocal,
     Manual,

@@ -23,6 +23,8 @@ pub enum Overlay {
     Preview(Box<Preview>),
     /// Typing a filter; `before` comes back on `Esc`.
     Filter { before: String },
+    /// Quitting asks first (the demo: its server and database go).
+    ConfirmQuit { reason: String },
     /// Typing a value for a row.
     Edit {
         row: usize,
@@ -114,6 +116,34 @@ impl SortKey {
 pub struct Message {
     pub text: String,
     pub error: bool,
+    /// The conflict it is about: it stays while that conflict is on screen and goes
+    /// when the supervisor moves on. `None`: about what is on screen now.
+    pub about: Option<String>,
+}
+
+impl Message {
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            error: false,
+            about: None,
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            error: true,
+            ..Self::info(text)
+        }
+    }
+
+    /// The same message, about a conflict.
+    pub fn about(self, id: &str) -> Self {
+        Self {
+            about: Some(id.to_string()),
+            ..self
+        }
+    }
 }
 
 /// The queue as loaded, and the slice of it a filter and sort show.
@@ -288,6 +318,12 @@ pub struct App {
     pub desk: Option<Desk>,
     pub overlay: Option<Overlay>,
     pub layout: Layout,
+    /// Rows nobody changed are hidden (`=`).
+    pub hide_unchanged: bool,
+    /// Lines the field panel is scrolled down (`PgDn`); back to 0 on another field.
+    pub pane_scroll: u16,
+    /// Set when quitting should ask first, with why (the demo's server goes).
+    pub quit_warning: Option<String>,
     /// What the desk waits for, shown with a spinner.
     pub busy: Option<String>,
     pub spinner: usize,
@@ -317,6 +353,9 @@ impl App {
             desk: None,
             overlay: None,
             layout: Layout::default(),
+            hide_unchanged: false,
+            pane_scroll: 0,
+            quit_warning: None,
             busy: None,
             spinner: 0,
             message: None,
@@ -342,7 +381,7 @@ impl App {
     /// The key scope in force.
     pub fn scope(&self) -> Scope {
         match (&self.overlay, self.screen) {
-            (Some(Overlay::Preview(_)), _) => Scope::Preview,
+            (Some(Overlay::Preview(_) | Overlay::ConfirmQuit { .. }), _) => Scope::Preview,
             (_, Screen::List) => Scope::List,
             (_, Screen::Detail) => Scope::Detail,
         }
@@ -357,16 +396,22 @@ impl App {
     }
 
     pub fn say(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: false,
-        });
+        self.message = Some(Message::info(text));
     }
 
     pub fn warn(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: true,
-        });
+        self.message = Some(Message::error(text));
+    }
+
+    /// The supervisor moves to a conflict (or, `None`, to the list): what was said about
+    /// anything else goes.
+    pub fn moved_to(&mut self, id: Option<&str>) {
+        if self
+            .message
+            .as_ref()
+            .is_some_and(|m| m.about.is_none() || m.about.as_deref() != id)
+        {
+            self.message = None;
+        }
     }
 }

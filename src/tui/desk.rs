@@ -118,6 +118,33 @@ impl Desk {
         self
     }
 
+    /// The rows shown: every one, or (`=`) those somebody changed.
+    pub fn shown(&self, hide_unchanged: bool) -> Vec<usize> {
+        (0..self.rows.len())
+            .filter(|&i| !hide_unchanged || self.rows[i].class != Class::Unchanged)
+            .collect()
+    }
+
+    /// Moves the cursor `delta` shown rows (clamped); 0 puts it on a shown row.
+    pub fn step(&mut self, delta: isize, hide_unchanged: bool) {
+        let shown = self.shown(hide_unchanged);
+        let Some(&last) = shown.last() else {
+            return;
+        };
+        let Some(at) = shown.iter().position(|&i| i >= self.cursor) else {
+            self.cursor = last;
+            return;
+        };
+        // From a hidden row, the next shown row is already one step down.
+        let delta = if shown[at] != self.cursor && delta > 0 {
+            delta - 1
+        } else {
+            delta
+        };
+        let target = (at as isize + delta).clamp(0, shown.len() as isize - 1);
+        self.cursor = shown[target as usize];
+    }
+
     pub fn current(&self) -> Option<&Row> {
         self.rows.get(self.cursor)
     }

@@ -173,10 +173,17 @@ impl Default for Keymap {
                 row(Everywhere, &[c('?')], Help, "help", Some("help")),
                 row(
                     Everywhere,
-                    &[c('q'), Key::code(K::Esc)],
+                    &[c('q')],
                     Back,
                     "back; quit from the list",
-                    Some("back"),
+                    Some("back/quit"),
+                ),
+                row(
+                    Everywhere,
+                    &[Key::code(K::Esc)],
+                    Close,
+                    "close what is open (help, preview, filter), else back; never quits",
+                    None,
                 ),
                 row(
                     Everywhere,
@@ -201,6 +208,14 @@ impl Default for Keymap {
                 ),
                 row(List, &[c('g'), Key::code(K::Home)], Top, "top", None),
                 row(List, &[c('G'), Key::code(K::End)], Bottom, "bottom", None),
+                row(List, &[Key::code(K::PageUp)], PageUp, "a page up", None),
+                row(
+                    List,
+                    &[Key::code(K::PageDown)],
+                    PageDown,
+                    "a page down",
+                    None,
+                ),
                 row(
                     List,
                     &[c('/')],
@@ -255,6 +270,41 @@ impl Default for Keymap {
                     &[c('G'), Key::code(K::End)],
                     Bottom,
                     "last field",
+                    None,
+                ),
+                row(
+                    Detail,
+                    &[Key::code(K::PageUp), Key::ctrl('u')],
+                    PageUp,
+                    "scroll the field panel up (long values are read there)",
+                    None,
+                ),
+                row(
+                    Detail,
+                    &[Key::code(K::PageDown), Key::ctrl('d')],
+                    PageDown,
+                    "scroll the field panel down",
+                    None,
+                ),
+                row(
+                    Detail,
+                    &[c(']')],
+                    NextInQueue,
+                    "next conflict of the queue",
+                    None,
+                ),
+                row(
+                    Detail,
+                    &[c('[')],
+                    PreviousInQueue,
+                    "previous conflict of the queue",
+                    None,
+                ),
+                row(
+                    Detail,
+                    &[c('=')],
+                    ToggleUnchanged,
+                    "hide/show the fields nobody changed",
                     None,
                 ),
                 row(
@@ -388,9 +438,10 @@ impl Keymap {
             .map_or_else(|| "?".into(), Key::label)
     }
 
-    /// The footer: `key word` pairs of a scope, then of everywhere.
+    /// The footer: `key word` pairs of everywhere (help and quit survive a narrow
+    /// terminal), then of the scope.
     pub fn hints(&self, scope: Scope) -> Vec<(String, &'static str)> {
-        [scope, Scope::Everywhere]
+        [Scope::Everywhere, scope]
             .iter()
             .flat_map(|s| self.bindings.iter().filter(move |b| b.scope == *s))
             .filter_map(|b| Some((b.keys.first()?.label(), b.hint?)))
@@ -420,6 +471,10 @@ mod tests {
         assert_eq!(map.command(Scope::List, Key::char('s')), None);
         assert_eq!(
             map.command(Scope::Detail, Key::code(KeyCode::Esc)),
+            Some(Command::Close)
+        );
+        assert_eq!(
+            map.command(Scope::List, Key::char('q')),
             Some(Command::Back)
         );
         assert_eq!(

@@ -12,7 +12,7 @@ use ratatui::backend::Backend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, MouseEventKind};
 
 use super::action::{Action, Command};
-use super::app::App;
+use super::app::{App, Overlay};
 use super::drafts::DraftStore;
 use super::effect::Effect;
 use super::keymap::Key;
@@ -125,17 +125,22 @@ impl<B: Backend> Session<B> {
         }
         if self.app.typing() {
             return match key.code {
-                KeyCode::Esc => Some(Command::Back.into()),
+                KeyCode::Esc => Some(Command::Close.into()),
                 KeyCode::Enter => Some(Action::Accept),
                 KeyCode::Backspace => Some(Action::Erase),
                 KeyCode::Char(c) if !key.ctrl => Some(Action::Type(c)),
                 _ => None,
             };
         }
-        self.app
-            .keymap
-            .command(self.app.scope(), key)
-            .map(Action::Command)
+        let command = self.app.keymap.command(self.app.scope(), key);
+        // Asked whether to quit, every key but the confirming one means "stay".
+        if matches!(self.app.overlay, Some(Overlay::ConfirmQuit { .. })) {
+            return Some(Action::Command(match command {
+                Some(Command::Confirm) => Command::Confirm,
+                _ => Command::Close,
+            }));
+        }
+        command.map(Action::Command)
     }
 
     /// Applies every answer that has arrived; true when there was one.

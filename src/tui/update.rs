@@ -60,10 +60,11 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
         app.interrupted = true;
         return Vec::new();
     }
+    let closing = matches!(command, Command::Back | Command::Close);
     match app.overlay.take() {
         Some(Overlay::Help { scroll }) => {
             app.overlay = match command {
-                Command::Help | Command::Back => None,
+                Command::Help | Command::Back | Command::Close => None,
                 Command::Down => Some(Overlay::Help {
                     scroll: scroll.saturating_add(1),
                 }),
@@ -77,15 +78,20 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
         Some(Overlay::Preview(preview)) => {
             return match command {
                 Command::Confirm => confirm(app, preview),
-                Command::Back => Vec::new(),
+                _ if closing => Vec::new(),
                 _ => {
                     app.overlay = Some(Overlay::Preview(preview));
                     Vec::new()
                 }
             };
         }
+        Some(Overlay::ConfirmQuit { .. }) => {
+            // `y` quits; any other key stays.
+            app.quit = command == Command::Confirm;
+            return Vec::new();
+        }
         Some(Overlay::Filter { before }) => {
-            if command == Command::Back {
+            if closing {
                 app.queue.filter = before;
                 app.queue.refilter();
             } else {
@@ -94,7 +100,7 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Some(Overlay::Edit { row, text, error }) => {
-            if command != Command::Back {
+            if !closing {
                 app.overlay = Some(Overlay::Edit { row, text, error });
             }
             return Vec::new();
@@ -115,7 +121,21 @@ fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
     let queue = &mut app.queue;
     let last = queue.visible.len().saturating_sub(1);
     match command {
-        Command::Back => app.quit = true,
+        Command::Back => match app.quit_warning.clone() {
+            Some(reason) => app.overlay = Some(Overlay::ConfirmQuit { reason }),
+            None => app.quit = true,
+        },
+        Command::Close if !queue.filter.is_empty() => {
+            queue.filter.clear();
+            queue.refilter();
+            app.say("Filter cleared.");
+        }
+        Command::Close => {
+            let quit = app.keymap.key_for(Scope::List, Command::Back);
+            app.say(format!("Nothing to close: {quit} quits."));
+        }
+        Command::PageDown => queue.selected = (queue.selected + PAGE).min(last),
+        Command::PageUp => queue.selected = queue.selected.saturating_sub(PAGE),
         Command::Down => queue.selected = (queue.selected + 1).min(last),
         Command::Up => queue.selected = queue.selected.saturating_sub(1),
         Command::Top => queue.selected = 0,
@@ -141,6 +161,9 @@ fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
     }
     Vec::new()
 }
+
+/// Rows a page key moves in the list, lines it scrolls in the field panel.
+const PAGE: usize = 10;
 
 /// Fetches a conflict to show it.
 fn open(app: &mut App, id: String) -> Vec<Effect> {
@@ -191,38 +214,85 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
         ));
         return Vec::new();
     }
+    let hide = app.hide_unchanged;
+    let cursor_before = desk.cursor;
     let changed = match command {
-        Command::Back => {
+        Command::Back | Command::Close => {
             app.screen = Screen::List;
             app.desk = None;
             app.opening = None;
             app.busy = None;
+            app.moved_to(None);
             return Vec::new();
         }
         Command::Down => {
-            desk.cursor = (desk.cursor + 1).min(last);
+            desk.step(1, hide);
             false
         }
         Command::Up => {
-            desk.cursor = desk.cursor.saturating_sub(1);
+            desk.step(-1, hide);
             false
         }
         Command::Top => {
-            desk.cursor = 0;
+            desk.step(-(last as isize) - 1, hide);
             false
         }
         Command::Bottom => {
-            desk.cursor = last;
+            desk.step(last as isize + 1, hide);
+            false
+        }
+        Command::PageDown => {
+            app.pane_scroll = app.pane_scroll.saturating_add(PAGE as u16);
+            false
+        }
+        Command::PageUp => {
+            app.pane_scroll = app.pane_scroll.saturating_sub(PAGE as u16);
+            false
+        }
+        Command::ToggleUnchanged => {
+            app.hide_unchanged = !app.hide_unchanged;
+            desk.step(0, app.hide_unchanged);
+            let text = if app.hide_unchanged {
+                "Unchanged fields hidden (= shows them)."
+            } else {
+                "Every field shown."
+            };
+            app.message = Some(super::app::Message::info(text));
+            false
+        }
+        Command::NextInQueue | Command::PreviousInQueue => {
+            let queue = &mut app.queue;
+            let at = queue.selected;
+            let to = if command == Command::NextInQueue {
+                (at + 1).min(queue.visible.len().saturating_sub(1))
+            } else {
+                at.saturating_sub(1)
+            };
+            match queue.visible.get(to).map(|&i| queue.items[i].id.clone()) {
+                Some(id) if to != at => {
+                    queue.selected = to;
+                    return open(app, id);
+                }
+                _ => {
+                    let end = if command == Command::NextInQueue {
+                        "last"
+                    } else {
+                        "first"
+                    };
+                    app.message = Some(super::app::Message::info(format!(
+                        "This is the {end} conflict the list shows."
+                    )));
+                }
+            }
             false
         }
         Command::NextConflict | Command::PreviousConflict => {
             match desk.next_undecided(command == Command::NextConflict) {
                 Some(i) => desk.cursor = i,
                 None => {
-                    app.message = Some(super::app::Message {
-                        text: format!("Every conflict is decided: {submit_key} to submit."),
-                        error: false,
-                    });
+                    app.message = Some(super::app::Message::info(format!(
+                        "Every conflict is decided: {submit_key} to submit."
+                    )));
                 }
             }
             false
@@ -251,30 +321,24 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
         }
         Command::Layout => {
             app.layout = app.layout.next();
-            app.message = Some(super::app::Message {
-                text: format!("Layout: {}", app.layout.name()),
-                error: false,
-            });
+            app.message = Some(super::app::Message::info(format!(
+                "Layout: {}",
+                app.layout.name()
+            )));
             false
         }
         Command::Submit if desk.deleted_on_server() => {
-            app.message = Some(super::app::Message {
-                text: format!(
-                    "{} was deleted on the server: {restore_key} restores it, {keep_key} keeps it deleted.",
-                    visible(&desk.detail.record_id)
-                ),
-                error: false,
-            });
+            app.message = Some(super::app::Message::info(format!(
+                "{} was deleted on the server: {restore_key} restores it, {keep_key} keeps it deleted.",
+                visible(&desk.detail.record_id)
+            )));
             false
         }
         Command::Restore | Command::KeepDeleted if !desk.deleted_on_server() => {
-            app.message = Some(super::app::Message {
-                text: format!(
-                    "{} is not deleted on the server: {submit_key} submits the resolution.",
-                    visible(&desk.detail.record_id)
-                ),
-                error: true,
-            });
+            app.message = Some(super::app::Message::error(format!(
+                "{} is not deleted on the server: {submit_key} submits the resolution.",
+                visible(&desk.detail.record_id)
+            )));
             false
         }
         Command::Submit | Command::Restore => {
@@ -287,6 +351,9 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
         }
         _ => false,
     };
+    if desk.cursor != cursor_before {
+        app.pane_scroll = 0;
+    }
     if !changed {
         return Vec::new();
     }
@@ -378,6 +445,8 @@ fn loaded(
             app.desk = Some(desk);
         }
         None => {
+            app.moved_to(Some(&desk.detail.id));
+            app.pane_scroll = 0;
             let restored = desk.choices.len();
             // What was said before (a resolution's outcome) stays unless a draft speaks.
             if restored > 0 {
@@ -426,7 +495,10 @@ fn submitted(
             match next {
                 Some(next_id) => {
                     app.queue.select(&next_id);
-                    app.say(format!("{text}. Next: {next_id}."));
+                    app.message = Some(
+                        super::app::Message::info(format!("{text}. Next: {next_id}."))
+                            .about(&next_id),
+                    );
                     effects.extend(open(app, next_id));
                 }
                 None => {

@@ -101,8 +101,16 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
             },
         )]
     };
+    let hidden = if app.hide_unchanged {
+        format!(
+            " ({} unchanged hidden)",
+            desk.rows.len() - desk.shown(true).len()
+        )
+    } else {
+        String::new()
+    };
     third.push(Span::raw(format!(
-        " · {} fields · layout: {}",
+        " · {} fields{hidden} · layout: {}",
         desk.rows.len(),
         app.layout.name()
     )));
@@ -151,8 +159,12 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
     let height = if layout == Layout::Stacked { 3 } else { 1 };
     let fit = (area.height.saturating_sub(1) / height).max(1) as usize;
-    let first = desk.cursor.saturating_sub(fit - 1);
-    let lines = desk.rows[first..].iter().take(fit).map(|row| {
+    let shown = desk.shown(app.hide_unchanged);
+    // The selected row stays in view: the window ends at it when it would fall below.
+    let at = shown.iter().position(|&i| i == desk.cursor).unwrap_or(0);
+    let first = at.saturating_sub(fit - 1);
+    let lines = shown[first..].iter().take(fit).map(|&i| {
+        let row = &desk.rows[i];
         let meanwhile = desk.changed_meanwhile.contains(&row.path);
         let marker = format!("{}{}", if meanwhile { "★" } else { " " }, marker(desk, row));
         let (what, settled) = decision(desk, row);
@@ -233,7 +245,7 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
     let table = Table::new(lines, widths)
         .header(TableRow::new(header).style(theme.title()))
         .row_highlight_style(theme.selected());
-    let mut state = TableState::default().with_selected(Some(desk.cursor - first));
+    let mut state = TableState::default().with_selected(Some(at - first));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
@@ -284,10 +296,18 @@ fn field(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     }
     let (what, _) = decision(desk, row);
     let title = format!(" {} · {} · {what} ", visible(&row.path), row.class.name());
+    // PgDn scrolls a long value; never past its last line.
+    let scroll = app.pane_scroll.min(lines.len().saturating_sub(1) as u16);
+    let more = if scroll > 0 {
+        " · PgUp for the top "
+    } else {
+        ""
+    };
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(title)),
+            .scroll((scroll, 0))
+            .block(Block::bordered().title(format!("{title}{more}"))),
         area,
     );
 }

@@ -22,22 +22,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         queue.selected + 1
     };
-    // "3 of 12 open" while the list shows open conflicts; with resolved ones shown too,
-    // the open count follows.
-    let mut counter = if queue.wants_resolved() {
-        vec![
-            Span::styled(
-                format!("{position} of {} shown", queue.visible.len()),
-                theme.title(),
-            ),
-            Span::raw(format!(" · {} open", queue.open_count())),
-        ]
-    } else {
-        vec![Span::styled(
-            format!("{position} of {} open", queue.visible.len()),
-            theme.title(),
-        )]
-    };
+    // How many wait, then where the selection is: two numbers that cannot be mixed up.
+    let mut counter = vec![
+        Span::styled(format!("{} open", queue.open_count()), theme.title()),
+        Span::raw(format!(
+            " · row {position} of {} shown",
+            queue.visible.len()
+        )),
+    ];
     counter.push(Span::raw(format!(" · {}", queue.sort.name())));
     if !queue.filter.is_empty() {
         counter.push(Span::raw(format!(" · filter: {}", visible(&queue.filter))));

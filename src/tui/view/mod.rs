@@ -57,6 +57,7 @@ pub fn view(app: &App, frame: &mut Frame) {
         Some(Overlay::Edit { row, text, error }) => {
             overlay::edit(app, *row, text, error.as_deref(), frame, body)
         }
+        Some(Overlay::ConfirmQuit { reason }) => overlay::confirm_quit(app, reason, frame, body),
         Some(Overlay::Filter { .. }) | None => {}
     }
 }

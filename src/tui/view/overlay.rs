@@ -133,6 +133,23 @@ pub fn preview(app: &App, p: &Preview, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// Quitting asks first when something goes with the desk (the demo's server).
+pub fn confirm_quit(app: &App, reason: &str, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let lines = vec![
+        Line::raw(visible(reason).into_owned()),
+        Line::styled(app.quit_summary(), theme.dim()),
+    ];
+    let box_area = centered(area, 64, lines.len() as u16 + 2);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" Quit? y quit · any other key stays ")),
+        box_area,
+    );
+}
+
 /// The one-line value editor.
 pub fn edit(app: &App, row: usize, text: &str, error: Option<&str>, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
