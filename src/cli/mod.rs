@@ -63,7 +63,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show the merge engine on a realistic offline edit (bundled demo data).
+    /// Try it all: a server on a free loopback port with a throwaway database, a morning of
+    /// offline syncs replayed through it (clock skew, a retry, a genuine conflict, a removed
+    /// site, a deleted record), then the desk on the conflicts left. Quitting ends the
+    /// server and deletes its database. Without a terminal it prints the morning and the
+    /// queue.
     Demo,
     /// Three-way merge of a record's fields: BASE, LOCAL and SERVER are JSON objects.
     Merge(merge_cmd::MergeArgs),
