@@ -225,3 +225,13 @@ fn word_differences_are_marked_in_both_texts() {
         "equal words are plain"
     );
 }
+
+#[test]
+fn an_empty_text_and_an_absent_value_read_differently() {
+    use syncdesk::model::json::Json;
+    use syncdesk::tui::view::show;
+    let empty = Json::parse("\"\"").unwrap();
+    assert_eq!(show(Some(&empty)), "\"\"");
+    assert_eq!(show(None), "(absent)");
+    assert_ne!(show(Some(&empty)), show(None));
+}

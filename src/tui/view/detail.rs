@@ -340,7 +340,7 @@ fn marks(row: &Row, theme: Theme) -> (Marks, Marks) {
 /// styled; other values as JSON.
 fn value_lines(value: Option<&Json>, marked: &[(Range<usize>, Style)]) -> Vec<Line<'static>> {
     let text = match value {
-        Some(Json::String(s)) => s.as_str().to_string(),
+        Some(Json::String(s)) if !s.as_str().is_empty() => s.as_str().to_string(),
         other => return vec![Line::raw(format!("  {}", show(other)))],
     };
     let mut lines = Vec::new();

@@ -120,6 +120,8 @@ pub fn show(value: Option<&crate::model::json::Json>) -> String {
     use crate::model::json::Json;
     match value {
         None => "(absent)".into(),
+        // An empty text is written as JSON writes it, so it never reads as nothing.
+        Some(Json::String(s)) if s.as_str().is_empty() => "\"\"".into(),
         Some(Json::String(s)) => visible(s).into_owned(),
         Some(v) => visible(&v.to_string()).into_owned(),
     }
