@@ -6,10 +6,17 @@
 
 use serde_json::{Value, json};
 
+use crate::model::UtcMillis;
+use crate::server::clock::Clock;
+
+/// The day of the morning; its times are UTC.
+const DAY: &str = "2026-11-20";
+
 /// One sync of the morning and how the server answered it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    pub time: &'static str,
+    /// When it happened, on the server's clock (which the demo sets to the story's time).
+    pub at: UtcMillis,
     pub what: &'static str,
     pub status: u16,
     /// The server's answer in a few words (`merged: /checklist/c2/ok`, `parked c-000001`).
@@ -27,9 +34,29 @@ struct Demo {
     base: String,
     steps: Vec<Step>,
     keys: u64,
+    clock: Clock,
+}
+
+/// When the morning begins: what a server replaying it should show as its time first.
+pub fn start() -> UtcMillis {
+    at("07:00")
+}
+
+/// `08:10` of the morning's day.
+fn at(time: &str) -> UtcMillis {
+    format!("{DAY}T{time}:00Z")
+        .parse()
+        .unwrap_or_else(|_| UtcMillis::now())
 }
 
 impl Demo {
+    /// The story moves on to `time`: what the server writes next is stamped then.
+    fn clock_at(&self, time: &str) -> UtcMillis {
+        let now = at(time);
+        self.clock.set(now);
+        now
+    }
+
     /// One request as a demo user; a fresh idempotency key unless `headers` names one.
     async fn call(
         &mut self,
@@ -71,6 +98,7 @@ impl Demo {
         body: Value,
         key: Option<&str>,
     ) -> Result<u16, String> {
+        let at = self.clock_at(time);
         let path = format!("/v1/inspections/{id}");
         let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
         let (status, answer, reply_headers) = self
@@ -81,7 +109,7 @@ impl Demo {
             .is_some_and(|v| v == "true");
         let outcome = describe(status, &answer, replayed);
         self.steps.push(Step {
-            time,
+            at,
             what,
             status,
             outcome,
@@ -155,15 +183,20 @@ fn fields_of(data: &Value, id: &str, edit: impl FnOnce(&mut Value)) -> Value {
 }
 
 /// Creates the day's records on the server at `base` and replays the morning; returns
-/// each sync and its answer. The queue then holds one conflict of each kind.
-pub async fn replay(base: &str) -> Result<Vec<Step>, String> {
+/// each sync and its answer. The queue then holds one conflict of each kind. `clock` is
+/// the server's: set to each step's time, so that the server's stamps tell the same
+/// morning (the system clock is left alone).
+pub async fn replay(base: &str, clock: &Clock) -> Result<Vec<Step>, String> {
     let data: Value = serde_json::from_str(DATA).map_err(|e| format!("demo data: {e}"))?;
     let mut demo = Demo {
         http: reqwest::Client::new(),
         base: base.trim_end_matches('/').to_string(),
         steps: Vec::new(),
         keys: 0,
+        clock: clock.clone(),
     };
+    // 07:00 the office plans the day.
+    demo.clock_at("07:00");
     use reqwest::Method;
     let sites = data["master"]["sites"].clone();
     demo.expect(
@@ -263,6 +296,7 @@ pub async fn replay(base: &str) -> Result<Vec<Step>, String> {
     .await?;
 
     // 09:20 the old mill substation closes: S-3 leaves the master data.
+    demo.clock_at("09:20");
     let open_sites: Vec<Value> = sites
         .as_array()
         .into_iter()
@@ -280,6 +314,7 @@ pub async fn replay(base: &str) -> Result<Vec<Step>, String> {
     )
     .await?;
     // 09:30 sue deletes INS-1005, planned twice by mistake.
+    demo.clock_at("09:30");
     let (_, headers) = demo
         .expect(
             Method::GET,

@@ -12,7 +12,7 @@ fn the_morning_parks_one_conflict_of_each_kind_and_merges_the_false_alarms() {
     let live = Live::start_with(syncdesk::server::demo::CONFIG);
     let steps = live
         .rt
-        .block_on(syncdesk::demo::replay(&live.base))
+        .block_on(syncdesk::demo::replay(&live.base, &live.clock))
         .unwrap();
     let status_of = |what: &str| steps.iter().find(|s| s.what.contains(what)).unwrap();
     let tz = status_of("clock at +01:00");
@@ -41,6 +41,29 @@ fn the_morning_parks_one_conflict_of_each_kind_and_merges_the_false_alarms() {
         ["edit-conflict", "invalid-reference", "deleted-on-server"]
     );
     assert_eq!(open[0].conflicting_paths, ["/notes"]);
+    // The server ran on the morning's clock: its stamps tell the story's times.
+    let stamp = |what: &str| status_of(what).at.to_string();
+    assert_eq!(
+        open[2].received_at.to_string(),
+        stamp("INS-1005, deleted meanwhile")
+    );
+    assert_eq!(
+        stamp("INS-1005, deleted meanwhile"),
+        "2026-11-20T10:16:00.000Z"
+    );
+    let (_, deleted) = live.call_with_token(
+        "GET",
+        "/v1/conflicts/c-000003",
+        syncdesk::demo::SUPERVISOR_TOKEN,
+        None,
+    );
+    assert_eq!(
+        deleted["server"]["last_modified"]
+            .as_str()
+            .map(|t| &t[..16]),
+        Some("2026-11-20T09:30"),
+        "sue deleted it at 09:30, as the story says"
+    );
 
     // The desk starts on them.
     let mut desk = desk_with(ConflictSource::Server(client), None);
@@ -69,7 +92,7 @@ fn demo_on_the_deleted_record() -> (
 ) {
     let live = Live::start_with(syncdesk::server::demo::CONFIG);
     live.rt
-        .block_on(syncdesk::demo::replay(&live.base))
+        .block_on(syncdesk::demo::replay(&live.base, &live.clock))
         .unwrap();
     let client = ServerClient::new(&live.base, syncdesk::demo::SUPERVISOR_TOKEN).unwrap();
     let mut desk = desk_with(ConflictSource::Server(client), None);
@@ -160,7 +183,7 @@ fn demo_without_a_terminal_reports_the_morning_and_the_queue() {
 fn an_invalid_reference_is_fixed_with_an_item_of_its_list() {
     let live = Live::start_with(syncdesk::server::demo::CONFIG);
     live.rt
-        .block_on(syncdesk::demo::replay(&live.base))
+        .block_on(syncdesk::demo::replay(&live.base, &live.clock))
         .unwrap();
     let client = ServerClient::new(&live.base, syncdesk::demo::SUPERVISOR_TOKEN).unwrap();
     let mut desk = desk_with(ConflictSource::Server(client), None);

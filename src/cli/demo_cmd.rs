@@ -14,6 +14,7 @@ use super::{Exit, Failure};
 use crate::client::{ConflictSource, ServerClient};
 use crate::demo::{SUPERVISOR_TOKEN, Step, replay};
 use crate::sanitize::visible;
+use crate::server::clock::Clock;
 use crate::server::config::Config;
 use crate::server::http::{AppState, serve};
 
@@ -41,14 +42,19 @@ pub fn run() -> Result<Exit, Failure> {
         .build()
         .map_err(|e| broken(&e))?;
     let config = Config::from_toml(crate::server::demo::CONFIG).map_err(|e| broken(&e))?;
-    let state =
-        Arc::new(AppState::open(config, &scratch.0.join("demo.db")).map_err(|e| broken(&e))?);
+    let mut state = AppState::open(config, &scratch.0.join("demo.db")).map_err(|e| broken(&e))?;
+    // The server runs on the morning's clock, so its stamps tell the same story.
+    let clock = Clock::set_to(crate::demo::start());
+    state.clock = clock.clone();
+    let state = Arc::new(state);
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .map_err(|e| broken(&e))?;
     let base = format!("http://{}", listener.local_addr().map_err(|e| broken(&e))?);
     runtime.spawn(serve(state, listener));
-    let steps = runtime.block_on(replay(&base)).map_err(|e| broken(&e))?;
+    let steps = runtime
+        .block_on(replay(&base, &clock))
+        .map_err(|e| broken(&e))?;
     let ready = started.elapsed();
 
     let client = ServerClient::new(&base, SUPERVISOR_TOKEN).map_err(|e| broken(&e))?;
@@ -101,7 +107,7 @@ fn morning(steps: &[Step]) -> String {
     for s in steps {
         out.push_str(&format!(
             "  {} {:<58} {} {}\n",
-            s.time,
+            crate::tui::view::local_time(s.at, &jiff::tz::TimeZone::system()),
             s.what,
             s.status,
             visible(&s.outcome)

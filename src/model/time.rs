@@ -32,6 +32,11 @@ impl UtcMillis {
         Self(Timestamp::from_millisecond(ms).expect("a millisecond of a valid timestamp is valid"))
     }
 
+    /// The instant this many milliseconds after the Unix epoch; `None` out of range.
+    pub fn from_millis(ms: i64) -> Option<Self> {
+        Timestamp::from_millisecond(ms).ok().map(Self)
+    }
+
     /// Milliseconds since the Unix epoch.
     pub fn as_millis(self) -> i64 {
         self.0.as_millisecond()

@@ -33,6 +33,8 @@ use sha2::{Digest, Sha256};
 /// What every handler shares.
 pub struct AppState {
     pub config: Config,
+    /// The time the server stamps on what it writes.
+    pub clock: super::clock::Clock,
     /// Writes go to one writer thread, which commits whatever is queued together (group
     /// commit: one fsync for many writes) and answers each only once it is on disk.
     jobs: std::sync::mpsc::Sender<Job>,
@@ -96,6 +98,7 @@ impl AppState {
             .map_err(spawn_failed)?;
         Ok(Self {
             config,
+            clock: super::clock::Clock::system(),
             jobs,
             readers,
             next_reader: Default::default(),
@@ -372,7 +375,7 @@ async fn delete(
             .map(|v| parse_if_match(v.as_bytes()));
         let fingerprint = fingerprint("DELETE", &format!("/v1/{record_type}/{id}"), b"", if_match);
         blocking(state.clone(), move |store| {
-            let now = UtcMillis::now();
+            let now = state.clock.now();
             let remember =
                 match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
                     Remembering::Replay(reply) => return Ok(reply),
@@ -603,7 +606,7 @@ async fn resolve_conflict(
                 }
                 Settle::KeepDeleted => "{}".into(),
             };
-            let now = UtcMillis::now();
+            let now = state.clock.now();
             let remember =
                 match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
                     Remembering::Replay(reply) => return Ok(reply),
@@ -835,7 +838,7 @@ async fn put_master(
         }
         let items = serde_json::to_string(&body.items).map_err(|e| Problem::internal(&e))?;
         blocking(state.clone(), move |store| -> Result<Reply, Problem> {
-            let now = UtcMillis::now();
+            let now = state.clock.now();
             let remember =
                 match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
                     Remembering::Replay(reply) => return Ok(reply),
@@ -1006,7 +1009,7 @@ async fn sync(
         let body = body.into_owned();
         let fingerprint = fingerprint("PUT", &format!("/v1/{record_type}/{id}"), &bytes, if_match);
         blocking(state.clone(), move |store| {
-            let now = UtcMillis::now();
+            let now = state.clock.now();
             let remember = if query.dry_run {
                 None
             } else {
@@ -1112,7 +1115,7 @@ async fn create(
                 Some(id) => id.to_string(),
                 None => new_id(),
             };
-            let now = UtcMillis::now();
+            let now = state.clock.now();
             let remember = if query.dry_run {
                 None
             } else {

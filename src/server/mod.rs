@@ -1,5 +1,6 @@
 //! The sync server: configuration, authentication, problem details and the HTTP routes.
 
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod http;

@@ -11,6 +11,7 @@ use ratatui::crossterm::event::{Event, KeyEvent, KeyModifiers};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use syncdesk::client::{ConflictSource, ServerClient};
+use syncdesk::server::clock::Clock;
 use syncdesk::server::config::Config;
 use syncdesk::server::http::{AppState, serve};
 use syncdesk::tui::Session;
@@ -48,6 +49,8 @@ checklist    = { type = "list", key = "id" }
 pub struct Live {
     pub rt: tokio::runtime::Runtime,
     pub base: String,
+    /// The server's clock: the system's time until a test (the demo) sets it.
+    pub clock: Clock,
     http: reqwest::Client,
     pub dir: TempDir,
 }
@@ -66,17 +69,21 @@ impl Live {
             .build()
             .unwrap();
         let db = dir.path().join("syncdesk.db");
+        let clock = Clock::set_to(syncdesk::model::UtcMillis::now());
         let base = rt.block_on(async {
             let config = Config::from_toml(config).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let base = format!("http://{}", listener.local_addr().unwrap());
-            let state = Arc::new(AppState::open(config, &db).unwrap());
+            let mut state = AppState::open(config, &db).unwrap();
+            state.clock = clock.clone();
+            let state = Arc::new(state);
             tokio::spawn(serve(state, listener));
             base
         });
         Self {
             rt,
             base,
+            clock,
             http: reqwest::Client::new(),
             dir,
         }

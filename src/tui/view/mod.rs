@@ -3,6 +3,8 @@
 
 mod detail;
 mod list;
+
+pub use list::local_time;
 mod overlay;
 mod theme;
 
