@@ -730,3 +730,16 @@ fn a_message_goes_when_the_supervisor_moves_on() {
     run(&mut app, &[Command::Back]);
     assert_eq!(app.message, None, "it was about the conflict left behind");
 }
+
+#[test]
+fn i_tells_the_story_behind_the_queue_when_there_is_one() {
+    let mut app = app();
+    run(&mut app, &[Command::Story]);
+    assert!(app.overlay.is_none());
+    assert!(app.message.as_ref().unwrap().text.contains("No story here"));
+    app.story = vec!["08:10 ben edits INS-1001's notes on the web".into()];
+    run(&mut app, &[Command::Story, Command::Down]);
+    assert_eq!(app.overlay, Some(Overlay::Story { scroll: 1 }));
+    run(&mut app, &[Command::Close]);
+    assert!(app.overlay.is_none() && !app.quit);
+}

@@ -8,7 +8,7 @@ use fixture::{app, app_with_desk, desk_of, detail_json};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
-use syncdesk::tui::app::{App, Theme};
+use syncdesk::tui::app::{App, Layout, Theme};
 use syncdesk::tui::update::update;
 use syncdesk::tui::view::view;
 use syncdesk::tui::{Action, Command};
@@ -189,41 +189,41 @@ fn classes_read_by_colour_and_by_marker() {
 }
 
 #[test]
-fn word_differences_are_marked_in_both_texts() {
-    let app = app_with_desk();
-    let terminal = render(&app, 120, 30);
+fn each_side_marks_the_words_it_changed_since_the_base() {
+    let mut app = app_with_desk();
+    app.theme = Theme { color: true };
+    app.layout = Layout::WithBase;
+    let terminal = render(&app, 120, 34);
     let buffer = terminal.backend().buffer();
-    let styled: Vec<(String, Modifier)> = buffer
-        .content
-        .iter()
-        .filter(|c| {
-            c.modifier
-                .intersects(Modifier::CROSSED_OUT | Modifier::UNDERLINED)
-        })
-        .map(|c| (c.symbol().to_string(), c.modifier))
-        .collect();
-    let removed: String = styled
-        .iter()
-        .filter(|(_, m)| m.contains(Modifier::CROSSED_OUT))
-        .map(|(s, _)| s.as_str())
-        .collect();
-    let added: String = styled
-        .iter()
-        .filter(|(_, m)| m.contains(Modifier::UNDERLINED))
-        .map(|(s, _)| s.as_str())
-        .collect();
+    let marked = |modifier: Modifier, fg: Option<Color>| -> String {
+        buffer
+            .content
+            .iter()
+            .filter(|c| c.modifier.contains(modifier) && fg.is_none_or(|f| c.fg == f))
+            .map(|c| c.symbol())
+            .collect()
+    };
+    // Base "Pump leaks at the flange."; the server added a sentence, the technician
+    // reworded the end: each is underlined in its own side's colour, relative to the base.
+    let server = marked(Modifier::UNDERLINED, Some(Color::Cyan));
+    let local = marked(Modifier::UNDERLINED, Some(Color::Green));
     assert!(
-        removed.contains("Bolts") && removed.contains("tightened"),
-        "{removed}"
+        server.contains("Bolts") && server.contains("tightened"),
+        "{server}"
     );
+    assert!(!server.contains("badly"), "{server}");
     assert!(
-        added.contains("badly") && added.contains("gasket"),
-        "{added}"
+        local.contains("badly") && local.contains("gasket"),
+        "{local}"
     );
+    assert!(!local.contains("Bolts"), "{local}");
     assert!(
-        !removed.contains("Pump") && !added.contains("Pump"),
-        "equal words are plain"
+        !server.contains("Pump") && !local.contains("Pump"),
+        "what both kept from the base is plain"
     );
+    // In the base, what a side took out is struck through.
+    let struck = marked(Modifier::CROSSED_OUT, None);
+    assert!(struck.contains("flange."), "{struck}");
 }
 
 #[test]

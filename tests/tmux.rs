@@ -189,6 +189,15 @@ fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
     for kind in ["edit-conflict", "invalid-reference", "deleted-on-server"] {
         assert!(list.contains(kind), "{kind}: {list}");
     }
+    // The morning's story is a key away, and goes with Esc.
+    tmux.keys(&["i"]);
+    let story = tmux.wait_for("What happened");
+    assert!(
+        story.contains("ben edits INS-1001's notes on the web"),
+        "{story}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("3 open · row 1 of 3 shown");
     tmux.keys(&["Enter"]);
     tmux.wait_for("! /notes");
     tmux.keys(&["L", "w"]);

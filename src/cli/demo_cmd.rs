@@ -90,7 +90,12 @@ pub fn run() -> Result<Exit, Failure> {
         &config,
         ConflictSource::Server(client),
         Some(scratch.0.join("drafts")),
-        Some("Quitting ends the demo: its server and its database go.".into()),
+        |app| {
+            app.quit_warning =
+                Some("Quitting ends the demo: its server and its database go.".into());
+            app.story = morning(&steps).lines().map(str::to_string).collect();
+            app.say("The queue the demo's morning left: i tells what happened, ? the keys.");
+        },
         |_| {
             print!("{}", morning(&steps));
             println!("The demo server on {base} has stopped; its database is gone.");

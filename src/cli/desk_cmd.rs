@@ -38,7 +38,7 @@ pub fn tui(args: &TuiArgs) -> Result<Exit, Failure> {
     let (server, token) = server_and_token(&args.server, &config)?;
     let client = ServerClient::new(&server, &token).map_err(super::remote::failure)?;
     let source = ConflictSource::Server(client);
-    run_desk(&config, source, None, None, |_| Ok(()))
+    run_desk(&config, source, None, |_| {}, |_| Ok(()))
 }
 
 pub fn open(args: &OpenArgs) -> Result<Exit, Failure> {
@@ -50,7 +50,7 @@ pub fn open(args: &OpenArgs) -> Result<Exit, Failure> {
         &config,
         ConflictSource::Export(book),
         None,
-        None,
+        |_| {},
         |resolved| {
             if !resolved.is_empty() {
                 println!(
@@ -70,7 +70,7 @@ pub(super) fn run_desk(
     config: &UserConfig,
     source: ConflictSource,
     drafts_root: Option<std::path::PathBuf>,
-    quit_warning: Option<String>,
+    setup: impl FnOnce(&mut App),
     after: impl FnOnce(&[String]) -> Result<(), Failure>,
 ) -> Result<Exit, Failure> {
     let keymap = Keymap::with_overrides(&config.key_overrides()).map_err(|e| {
@@ -97,7 +97,7 @@ pub(super) fn run_desk(
         .or_else(DraftStore::default_root)
         .map(|root| DraftStore::new(&root, &label));
     let mut app = App::new(label, user, keymap, theme, jiff::tz::TimeZone::system());
-    app.quit_warning = quit_warning;
+    setup(&mut app);
     let app = crate::tui::run_in_terminal(app, source, drafts, config.mouse == Some(true))
         .map_err(|e| Failure::input(format!("terminal: {e}")))?;
     for line in &app.resolved {

@@ -10,6 +10,8 @@ use crate::protocol::ConflictSummary;
 #[serde(rename_all = "snake_case")]
 pub enum Command {
     Help,
+    /// The story of what filled the queue (the demo's morning), when there is one.
+    Story,
     /// `q`: back one step; quits from the list.
     Back,
     /// `Esc`: closes what is open (overlay, filter) or goes back one step; never quits.

@@ -19,6 +19,8 @@ pub enum Screen {
 pub enum Overlay {
     /// The keys, scrolled down this many lines (`j`/`k`).
     Help { scroll: u16 },
+    /// The story behind the queue, scrolled down this many lines.
+    Story { scroll: u16 },
     /// The resolved record before it is sent.
     Preview(Box<Preview>),
     /// Typing a filter; `before` comes back on `Esc`.
@@ -324,6 +326,8 @@ pub struct App {
     pub pane_scroll: u16,
     /// Set when quitting should ask first, with why (the demo's server goes).
     pub quit_warning: Option<String>,
+    /// What filled the queue, a line each (the demo's morning); `i` shows it.
+    pub story: Vec<String>,
     /// What the desk waits for, shown with a spinner.
     pub busy: Option<String>,
     pub spinner: usize,
@@ -356,6 +360,7 @@ impl App {
             hide_unchanged: false,
             pane_scroll: 0,
             quit_warning: None,
+            story: Vec::new(),
             busy: None,
             spinner: 0,
             message: None,

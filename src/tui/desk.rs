@@ -22,11 +22,26 @@ pub struct Row {
     pub base: Option<Json<'static>>,
     pub local: Option<Json<'static>>,
     pub server: Option<Json<'static>>,
-    /// For two texts: what the technician changed relative to the server's text.
-    pub text: Option<InlineDiff>,
+    /// What the server side changed in the base's text (word by word), when both are text.
+    pub server_change: Option<InlineDiff>,
+    /// What the technician changed in the base's text.
+    pub local_change: Option<InlineDiff>,
 }
 
 impl Row {
+    /// Whether the server side differs from the base here.
+    pub fn server_changed(&self) -> bool {
+        matches!(
+            self.class,
+            Class::Server | Class::Conflict | Class::BothSame | Class::Invalid
+        ) && self.server != self.base
+    }
+
+    /// Whether the technician's side differs from the base here.
+    pub fn local_changed(&self) -> bool {
+        !matches!(self.class, Class::Unchanged | Class::Server) && self.local != self.base
+    }
+
     /// Conflicting and invalid paths need a decision; the rest merged already.
     pub fn needs_decision(&self) -> bool {
         matches!(self.class, Class::Conflict | Class::Invalid)
@@ -572,21 +587,22 @@ fn rows_of(detail: &ConflictDetail<'static>, schema: Option<&TypeSchema>) -> Vec
                 Some(class) if detail.conflicting_paths.contains(&f.path) => class,
                 _ => f.class,
             };
-            let text = match (f.server, f.local) {
-                (Some(Json::String(s)), Some(Json::String(l)))
-                    if f.class != Class::Unchanged && s.as_str() != l.as_str() =>
-                {
-                    Some(text_diff(s, l))
+            // Each side against the base, as a three-pane merge tool shows them: what the
+            // server changed and what the technician changed, not one against the other.
+            let change = |side: Option<&Json>| match (f.base, side) {
+                (Some(Json::String(b)), Some(Json::String(s))) if b.as_str() != s.as_str() => {
+                    Some(text_diff(b, s))
                 }
                 _ => None,
             };
             Row {
+                server_change: change(f.server),
+                local_change: change(f.local),
                 path: f.path,
                 class,
                 base: f.base.cloned().map(Json::into_owned),
                 local: f.local.cloned().map(Json::into_owned),
                 server: f.server.cloned().map(Json::into_owned),
-                text,
             }
         })
         .collect()

@@ -173,6 +173,13 @@ impl Default for Keymap {
                 row(Everywhere, &[c('?')], Help, "help", Some("help")),
                 row(
                     Everywhere,
+                    &[c('i')],
+                    Story,
+                    "the story behind the queue (the demo's morning)",
+                    None,
+                ),
+                row(
+                    Everywhere,
                     &[c('q')],
                     Back,
                     "back; quit from the list",

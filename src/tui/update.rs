@@ -62,6 +62,19 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
     }
     let closing = matches!(command, Command::Back | Command::Close);
     match app.overlay.take() {
+        Some(Overlay::Story { scroll }) => {
+            app.overlay = match command {
+                Command::Story | Command::Back | Command::Close => None,
+                Command::Down => Some(Overlay::Story {
+                    scroll: scroll.saturating_add(1),
+                }),
+                Command::Up => Some(Overlay::Story {
+                    scroll: scroll.saturating_sub(1),
+                }),
+                _ => Some(Overlay::Story { scroll }),
+            };
+            return Vec::new();
+        }
         Some(Overlay::Help { scroll }) => {
             app.overlay = match command {
                 Command::Help | Command::Back | Command::Close => None,
@@ -109,6 +122,14 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
     }
     if command == Command::Help {
         app.overlay = Some(Overlay::Help { scroll: 0 });
+        return Vec::new();
+    }
+    if command == Command::Story {
+        if app.story.is_empty() {
+            app.say("No story here: the queue came from a server or a file as it is.");
+        } else {
+            app.overlay = Some(Overlay::Story { scroll: 0 });
+        }
         return Vec::new();
     }
     match app.screen {

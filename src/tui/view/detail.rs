@@ -23,7 +23,7 @@ const SIDE_BY_SIDE_WIDTH: u16 = 90;
 
 pub fn draw(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     let [head, rows_area, pane] = Split::vertical([
-        Constraint::Length(3),
+        Constraint::Length(4),
         Constraint::Percentage(55),
         Constraint::Min(4),
     ])
@@ -53,33 +53,38 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
         ),
         Span::raw(format!(" · {kind} · {} · {status}", visible(&d.id))),
     ]);
-    let captured = d.captured_at.map_or(String::new(), |t| {
-        format!(", captured {}", local_time(t, &app.tz))
+    let width = area.width as usize;
+    // Who changed what since the base, and when, every time in the one zone named here.
+    let time = |t| local_time(t, &app.tz);
+    let since = d.base.as_ref().map_or(String::new(), |b| {
+        format!(" since base v{} ({})", b.version, time(b.last_modified))
     });
     let server = match &d.server {
         Some(s) if s.deleted => format!(
-            "Server: DELETED by {}, {} (version {})",
+            "Server: DELETED by {}, {} (v{}){since}",
             visible(&s.modified_by),
-            local_time(s.last_modified, &app.tz),
+            time(s.last_modified),
             s.version
         ),
         Some(s) => format!(
-            "Server: version {} by {}, {}",
-            s.version,
+            "Server: {} changed {}{since} → v{}, {}",
             visible(&s.modified_by),
-            local_time(s.last_modified, &app.tz)
+            changed_paths(desk, |r| r.server_changed()),
+            s.version,
+            time(s.last_modified)
         ),
         None => "Server: no record yet (a parked create)".into(),
     };
-    let base = d
-        .base
-        .as_ref()
-        .map_or(String::new(), |b| format!(" · Base: version {}", b.version));
-    let second = Line::raw(format!(
-        "Local: {} on {}{captured} · {server}{base}",
+    let zone = app.tz.iana_name().unwrap_or("local time");
+    let captured = d
+        .captured_at
+        .map_or(String::new(), |t| format!(", captured {}", time(t)));
+    let local = format!(
+        "Local: {} on {} changed {}{captured} · times in {zone}",
         visible(&d.submitted_by),
         visible(d.device_id.as_deref().unwrap_or("an unnamed device")),
-    ));
+        changed_paths(desk, |r| r.local_changed()),
+    );
     let (decided, total) = desk.progress();
     let mut third = if desk.deleted_on_server() && d.status == Status::Open {
         let key = |c| app.keymap.key_for(crate::tui::keymap::Scope::Detail, c);
@@ -123,7 +128,30 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
             theme.info(),
         ));
     }
-    frame.render_widget(Paragraph::new(vec![first, second, Line::from(third)]), area);
+    frame.render_widget(
+        Paragraph::new(vec![
+            first,
+            Line::raw(super::fit(visible(&server).into_owned(), width)),
+            Line::raw(super::fit(visible(&local).into_owned(), width)),
+            Line::from(third),
+        ]),
+        area,
+    );
+}
+
+/// The paths a side changed, the first few named: `/notes, /status and 2 more`.
+fn changed_paths(desk: &Desk, changed: impl Fn(&Row) -> bool) -> String {
+    let paths: Vec<&str> = desk
+        .rows
+        .iter()
+        .filter(|r| changed(r))
+        .map(|r| r.path.as_str())
+        .collect();
+    match paths.len() {
+        0 => "nothing".into(),
+        n if n <= 3 => paths.join(", "),
+        n => format!("{} and {} more", paths[..2].join(", "), n - 2),
+    }
 }
 
 /// A row's marker: its class's, or `✎` for what the technician changed in a record
@@ -163,52 +191,6 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
     // The selected row stays in view: the window ends at it when it would fall below.
     let at = shown.iter().position(|&i| i == desk.cursor).unwrap_or(0);
     let first = at.saturating_sub(fit - 1);
-    let lines = shown[first..].iter().take(fit).map(|&i| {
-        let row = &desk.rows[i];
-        let meanwhile = desk.changed_meanwhile.contains(&row.path);
-        let marker = format!("{}{}", if meanwhile { "★" } else { " " }, marker(desk, row));
-        let (what, settled) = decision(desk, row);
-        let what_style = if settled {
-            theme.decided()
-        } else {
-            theme.error()
-        };
-        let mark = Cell::from(Span::styled(marker, theme.class(row.class)));
-        let path = Cell::from(Span::styled(
-            visible(&row.path).into_owned(),
-            theme.class(row.class),
-        ));
-        let cell = |v: &Option<Json<'static>>| Cell::from(show(v.as_ref()));
-        match layout {
-            Layout::SideBySide => TableRow::new([
-                mark,
-                path,
-                cell(&row.server),
-                cell(&row.local),
-                Cell::from(Span::styled(what, what_style)),
-            ]),
-            Layout::WithBase => TableRow::new([
-                mark,
-                path,
-                cell(&row.base),
-                cell(&row.server),
-                cell(&row.local),
-                Cell::from(Span::styled(what, what_style)),
-            ]),
-            Layout::Stacked => {
-                let text = Text::from(vec![
-                    Line::from(vec![
-                        Span::styled(visible(&row.path).into_owned(), theme.class(row.class)),
-                        Span::raw("  "),
-                        Span::styled(what, what_style),
-                    ]),
-                    Line::raw(format!("server: {}", show(row.server.as_ref()))),
-                    Line::raw(format!("local:  {}", show(row.local.as_ref()))),
-                ]);
-                TableRow::new([mark, Cell::from(text)]).height(3)
-            }
-        }
-    });
     // A deleted record has no current values: the column shows its last live version.
     let server = if desk.deleted_on_server() {
         "Server (deleted; last live)"
@@ -242,6 +224,63 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
             vec![Constraint::Length(2), Constraint::Fill(1)],
         ),
     };
+    // Each value cut to its column, ending in `…` when it does not fit (as `merge` does).
+    let columns = Split::horizontal(widths.clone()).spacing(1).split(area);
+    let width_of = |column: usize| columns.get(column).map_or(0, |c| c.width as usize);
+    let lines = shown[first..].iter().take(fit).map(|&i| {
+        let row = &desk.rows[i];
+        let meanwhile = desk.changed_meanwhile.contains(&row.path);
+        let marker = format!("{}{}", if meanwhile { "★" } else { " " }, marker(desk, row));
+        let (what, settled) = decision(desk, row);
+        let what_style = if settled {
+            theme.decided()
+        } else {
+            theme.error()
+        };
+        let mark = Cell::from(Span::styled(marker, theme.class(row.class)));
+        let path = Cell::from(Span::styled(
+            visible(&row.path).into_owned(),
+            theme.class(row.class),
+        ));
+        let cell = |v: &Option<Json<'static>>, column: usize| {
+            Cell::from(super::fit(show(v.as_ref()), width_of(column)))
+        };
+        match layout {
+            Layout::SideBySide => TableRow::new([
+                mark,
+                path,
+                cell(&row.server, 2),
+                cell(&row.local, 3),
+                Cell::from(Span::styled(what, what_style)),
+            ]),
+            Layout::WithBase => TableRow::new([
+                mark,
+                path,
+                cell(&row.base, 2),
+                cell(&row.server, 3),
+                cell(&row.local, 4),
+                Cell::from(Span::styled(what, what_style)),
+            ]),
+            Layout::Stacked => {
+                let text = Text::from(vec![
+                    Line::from(vec![
+                        Span::styled(visible(&row.path).into_owned(), theme.class(row.class)),
+                        Span::raw("  "),
+                        Span::styled(what, what_style),
+                    ]),
+                    Line::raw(super::fit(
+                        format!("server: {}", show(row.server.as_ref())),
+                        width_of(1),
+                    )),
+                    Line::raw(super::fit(
+                        format!("local:  {}", show(row.local.as_ref())),
+                        width_of(1),
+                    )),
+                ]);
+                TableRow::new([mark, Cell::from(text)]).height(3)
+            }
+        }
+    });
     let table = Table::new(lines, widths)
         .header(TableRow::new(header).style(theme.title()))
         .row_highlight_style(theme.selected());
@@ -272,23 +311,38 @@ fn field(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
         None => "Server:".into(),
     };
     let local_label = format!("Local ({}):", visible(&d.submitted_by));
-    let (server_marks, local_marks) = marks(row, theme);
-    lines.push(Line::styled(server_label, theme.title()));
-    lines.extend(value_lines(row.server.as_ref(), &server_marks));
-    lines.push(Line::styled(local_label, theme.title()));
-    lines.extend(value_lines(row.local.as_ref(), &local_marks));
-    if matches!(row.text, Some(InlineDiff::Replaced)) {
-        lines.push(Line::styled(
-            "(replaced as a whole: too long or too different to mark words)",
-            theme.dim(),
-        ));
-    }
     if app.layout == Layout::WithBase {
         let label = d.base.as_ref().map_or("Base:".to_string(), |b| {
             format!("Base (version {}):", b.version)
         });
         lines.push(Line::styled(label, theme.title()));
-        lines.extend(value_lines(row.base.as_ref(), &[]));
+        lines.extend(value_lines(row.base.as_ref(), &removed(row, theme)));
+    }
+    let server_style = theme.changed(crate::merge::Class::Server);
+    let local_style = theme.changed(crate::merge::Class::Local);
+    lines.push(Line::styled(server_label, theme.title()));
+    lines.extend(value_lines(
+        row.server.as_ref(),
+        &added(&row.server_change, server_style),
+    ));
+    lines.push(Line::styled(local_label, theme.title()));
+    lines.extend(value_lines(
+        row.local.as_ref(),
+        &added(&row.local_change, local_style),
+    ));
+    let replaced = [&row.server_change, &row.local_change]
+        .iter()
+        .any(|c| matches!(c, Some(InlineDiff::Replaced)));
+    if replaced {
+        lines.push(Line::styled(
+            "(replaced as a whole: too long or too different to mark words)",
+            theme.dim(),
+        ));
+    } else if row.server_change.is_some() || row.local_change.is_some() {
+        lines.push(Line::styled(
+            "underlined: the words each side changed since the base",
+            theme.dim(),
+        ));
     }
     if let Some(Choice::Manual(v)) = desk.choices.get(&row.path) {
         lines.push(Line::styled("Manual:", theme.title()));
@@ -315,25 +369,39 @@ fn field(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
 /// Byte ranges of a text, each with its highlight.
 type Marks = Vec<(Range<usize>, Style)>;
 
-/// What to highlight in the server's and in the local text.
-fn marks(row: &Row, theme: Theme) -> (Marks, Marks) {
-    let Some(InlineDiff::Edits(edits)) = &row.text else {
-        return (Vec::new(), Vec::new());
+/// The words a side wrote in place of the base's: its inserted and replacing ranges.
+fn added(change: &Option<InlineDiff>, style: Style) -> Marks {
+    let Some(InlineDiff::Edits(edits)) = change else {
+        return Vec::new();
     };
-    let mut server = Vec::new();
-    let mut local = Vec::new();
-    for e in edits {
-        match e.op {
-            EditOp::Equal => {}
-            EditOp::Delete => server.push((e.old.clone(), theme.removed())),
-            EditOp::Insert => local.push((e.new.clone(), theme.added())),
-            EditOp::Replace => {
-                server.push((e.old.clone(), theme.removed()));
-                local.push((e.new.clone(), theme.added()));
-            }
+    edits
+        .iter()
+        .filter(|e| matches!(e.op, EditOp::Insert | EditOp::Replace))
+        .map(|e| (e.new.clone(), style))
+        .collect()
+}
+
+/// The base's words either side took out or replaced, in order, without overlaps.
+fn removed(row: &Row, theme: Theme) -> Marks {
+    let mut ranges: Vec<Range<usize>> = [&row.server_change, &row.local_change]
+        .into_iter()
+        .filter_map(|c| match c {
+            Some(InlineDiff::Edits(edits)) => Some(edits),
+            _ => None,
+        })
+        .flatten()
+        .filter(|e| matches!(e.op, EditOp::Delete | EditOp::Replace))
+        .map(|e| e.old.clone())
+        .collect();
+    ranges.sort_by_key(|r| (r.start, r.end));
+    let mut marks: Marks = Vec::new();
+    for range in ranges {
+        match marks.last_mut() {
+            Some((last, _)) if range.start < last.end => last.end = last.end.max(range.end),
+            _ => marks.push((range, theme.removed())),
         }
     }
-    (server, local)
+    marks
 }
 
 /// A value as lines: text split at newlines (each line made visible), marked ranges

@@ -55,6 +55,7 @@ pub fn view(app: &App, frame: &mut Frame) {
     hints(app, frame, footer);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlay::help(app, *scroll, frame, body),
+        Some(Overlay::Story { scroll }) => overlay::story(app, *scroll, frame, body),
         Some(Overlay::Preview(preview)) => overlay::preview(app, preview, frame, body),
         Some(Overlay::Edit { row, text, error }) => {
             overlay::edit(app, *row, text, error.as_deref(), frame, body)
@@ -127,6 +128,16 @@ pub fn show(value: Option<&crate::model::json::Json>) -> String {
         Some(Json::String(s)) => visible(s).into_owned(),
         Some(v) => visible(&v.to_string()).into_owned(),
     }
+}
+
+/// `text` cut to `width` columns, its last one `…` when something was cut.
+pub fn fit(text: String, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text;
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 /// A rectangle of at most `width` x `height` in the middle of `area`.

@@ -133,6 +133,26 @@ pub fn preview(app: &App, p: &Preview, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// The story behind the queue (the demo's morning), scrolled with `j`/`k`.
+pub fn story(app: &App, scroll: u16, frame: &mut Frame, area: Rect) {
+    let lines: Vec<Line> = app
+        .story
+        .iter()
+        .map(|l| Line::raw(visible(l).into_owned()))
+        .collect();
+    let height = lines.len() as u16 + 2;
+    let box_area = centered(area, area.width.saturating_sub(4), height);
+    let hidden = height.saturating_sub(box_area.height);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll.min(hidden), 0))
+            .block(Block::bordered().title(" What happened (j/k scroll · i or Esc to close) ")),
+        box_area,
+    );
+}
+
 /// Quitting asks first when something goes with the desk (the demo's server).
 pub fn confirm_quit(app: &App, reason: &str, frame: &mut Frame, area: Rect) {
     let theme = app.theme;

@@ -72,6 +72,11 @@ impl Theme {
         self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
     }
 
+    /// Words a side changed since the base: underlined, in the side's class colour.
+    pub fn changed(self, side: Class) -> Style {
+        self.class(side).add_modifier(Modifier::UNDERLINED)
+    }
+
     /// Text the server has and local does not: struck through (red with colour).
     pub fn removed(self) -> Style {
         self.fg(Color::Red).add_modifier(Modifier::CROSSED_OUT)
