@@ -235,3 +235,53 @@ fn an_empty_text_and_an_absent_value_read_differently() {
     assert_eq!(show(None), "(absent)");
     assert_ne!(show(Some(&empty)), show(None));
 }
+
+/// The app with a desk open on this detail.
+fn app_on(detail: serde_json::Value) -> App {
+    let mut app = app();
+    app.desk = Some(desk_of(detail));
+    app.screen = syncdesk::tui::app::Screen::Detail;
+    app
+}
+
+#[test]
+fn detail_deleted_on_server() {
+    insta::assert_snapshot!(screen(&app_on(fixture::deleted_json()), 110, 24));
+}
+
+#[test]
+fn detail_invalid_reference() {
+    insta::assert_snapshot!(screen(&app_on(fixture::invalid_json()), 110, 24));
+}
+
+#[test]
+fn detail_resolved_is_read_only_with_its_audit() {
+    let app = app_on(fixture::resolved_json());
+    let text = screen(&app, 110, 24);
+    assert!(
+        !text.contains("s server") && !text.contains("w submit"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn small_terminal_70x20_keeps_the_record_and_the_way_out() {
+    let list = screen(&app(), 70, 20);
+    assert!(
+        list.contains("INS-1001") && list.contains("edit-conflict"),
+        "{list}"
+    );
+    assert!(
+        list.contains("? help") && list.contains("q back/quit"),
+        "{list}"
+    );
+    insta::assert_snapshot!("list_70x20", list);
+    insta::assert_snapshot!("detail_70x20", screen(&app_with_desk(), 70, 20));
+}
+
+#[test]
+fn wide_terminal_250_columns() {
+    insta::assert_snapshot!("list_250", screen(&app(), 250, 20));
+    insta::assert_snapshot!("detail_250", screen(&app_with_desk(), 250, 24));
+}

@@ -51,6 +51,27 @@ pub enum Command {
     Confirm,
 }
 
+impl Command {
+    /// Whether it decides or submits (never offered on a resolved conflict).
+    pub fn decides(self) -> bool {
+        matches!(
+            self,
+            Command::TakeServer
+                | Command::TakeLocal
+                | Command::Manual
+                | Command::AllServer
+                | Command::AllLocal
+                | Command::Undo
+                | Command::Redo
+                | Command::Submit
+                | Command::Restore
+                | Command::KeepDeleted
+                | Command::NextConflict
+                | Command::PreviousConflict
+        )
+    }
+}
+
 /// A step of the desk: a command, typed text, or the answer to an effect.
 #[derive(Debug, Clone)]
 pub enum Action {

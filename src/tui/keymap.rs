@@ -378,14 +378,14 @@ impl Default for Keymap {
                     &[c('R')],
                     Restore,
                     "deleted on the server: restore it with the fields as decided",
-                    None,
+                    Some("restore"),
                 ),
                 row(
                     Detail,
                     &[c('K')],
                     KeepDeleted,
                     "deleted on the server: keep it deleted",
-                    None,
+                    Some("keep deleted"),
                 ),
                 row(
                     Preview,
@@ -447,11 +447,11 @@ impl Keymap {
 
     /// The footer: `key word` pairs of everywhere (help and quit survive a narrow
     /// terminal), then of the scope.
-    pub fn hints(&self, scope: Scope) -> Vec<(String, &'static str)> {
+    pub fn hints(&self, scope: Scope) -> Vec<(Command, String, &'static str)> {
         [Scope::Everywhere, scope]
             .iter()
             .flat_map(|s| self.bindings.iter().filter(move |b| b.scope == *s))
-            .filter_map(|b| Some((b.keys.first()?.label(), b.hint?)))
+            .filter_map(|b| Some((b.command, b.keys.first()?.label(), b.hint?)))
             .collect()
     }
 }
@@ -499,10 +499,11 @@ mod tests {
             Some(Command::TakeServer)
         );
         assert_eq!(map.command(Scope::Detail, Key::char('s')), None);
-        assert!(
-            map.hints(Scope::Detail)
-                .contains(&("a".to_string(), "server"))
-        );
+        assert!(map.hints(Scope::Detail).contains(&(
+            Command::TakeServer,
+            "a".to_string(),
+            "server"
+        )));
         let bad = BTreeMap::from([("fly".to_string(), vec!["x".to_string()])]);
         assert_eq!(
             Keymap::with_overrides(&bad).unwrap_err().to_string(),

@@ -210,20 +210,7 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
     };
     let last = desk.rows.len().saturating_sub(1);
     let closed = desk.detail.status == Status::Resolved;
-    let deciding = matches!(
-        command,
-        Command::TakeServer
-            | Command::TakeLocal
-            | Command::Manual
-            | Command::AllServer
-            | Command::AllLocal
-            | Command::Undo
-            | Command::Redo
-            | Command::Submit
-            | Command::Restore
-            | Command::KeepDeleted
-    );
-    if closed && deciding {
+    if closed && command.decides() {
         let by = desk
             .detail
             .resolution

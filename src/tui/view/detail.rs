@@ -22,17 +22,22 @@ use crate::tui::desk::{Desk, Row};
 const SIDE_BY_SIDE_WIDTH: u16 = 90;
 
 pub fn draw(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
-    let [head, rows_area, pane] = Split::vertical([
-        Constraint::Length(4),
-        Constraint::Percentage(55),
-        Constraint::Min(4),
-    ])
-    .areas(area);
-    header(app, desk, frame, head);
     let layout = match app.layout {
         Layout::SideBySide | Layout::WithBase if area.width < SIDE_BY_SIDE_WIDTH => Layout::Stacked,
         other => other,
     };
+    // The rows take what they need, up to 55%; the selected field's panel the rest, so a
+    // short record leaves its values room to be read.
+    let per_row = if layout == Layout::Stacked { 3 } else { 1 };
+    let needed = (desk.shown(app.hide_unchanged).len() as u16).saturating_mul(per_row) + 1;
+    let at_most = area.height.saturating_sub(4) * 55 / 100;
+    let [head, rows_area, pane] = Split::vertical([
+        Constraint::Length(4),
+        Constraint::Length(needed.min(at_most).max(2)),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+    header(app, desk, frame, head);
     rows(app, desk, layout, frame, rows_area);
     field(app, desk, frame, pane);
 }
@@ -86,7 +91,22 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
         changed_paths(desk, |r| r.local_changed()),
     );
     let (decided, total) = desk.progress();
-    let mut third = if desk.deleted_on_server() && d.status == Status::Open {
+    let mut third = if let (Status::Resolved, Some(r)) = (d.status, &d.resolution) {
+        let made = if r.kept_deleted {
+            "kept it deleted".to_string()
+        } else {
+            r.resulting_version
+                .map_or("resolved it".to_string(), |v| format!("wrote version {v}"))
+        };
+        vec![Span::styled(
+            format!(
+                "Resolved by {}, {}: {made} · read-only; each field's choice below",
+                visible(&r.by),
+                time(r.at)
+            ),
+            theme.decided(),
+        )]
+    } else if desk.deleted_on_server() && d.status == Status::Open {
         let key = |c| app.keymap.key_for(crate::tui::keymap::Scope::Detail, c);
         vec![Span::styled(
             format!(
@@ -164,8 +184,19 @@ fn marker(desk: &Desk, row: &Row) -> &'static str {
     }
 }
 
-/// What the row will be: the decision, or how it merged.
+/// What the row will be: the decision, or how it merged; for a resolved conflict, what
+/// its resolution chose.
 fn decision(desk: &Desk, row: &Row) -> (String, bool) {
+    if let Some(r) = &desk.detail.resolution {
+        let chose = r
+            .choices
+            .get(&row.path)
+            .map_or(String::new(), |c| match c.as_str() {
+                "manual" => "took manual".into(),
+                side => format!("took {side}"),
+            });
+        return (chose, true);
+    }
     match desk.choices.get(&row.path) {
         Some(Choice::Server) => ("→ server".into(), true),
         Some(Choice::Local) => ("→ local".into(), true),
@@ -205,7 +236,7 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
                 Constraint::Fill(2),
                 Constraint::Fill(3),
                 Constraint::Fill(3),
-                Constraint::Length(15),
+                Constraint::Length(17),
             ],
         ),
         Layout::WithBase => (
@@ -216,7 +247,7 @@ fn rows(app: &App, desk: &Desk, layout: Layout, frame: &mut Frame, area: Rect) {
                 Constraint::Fill(2),
                 Constraint::Fill(2),
                 Constraint::Fill(2),
-                Constraint::Length(15),
+                Constraint::Length(17),
             ],
         ),
         Layout::Stacked => (
@@ -347,6 +378,30 @@ fn field(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     if let Some(Choice::Manual(v)) = desk.choices.get(&row.path) {
         lines.push(Line::styled("Manual:", theme.title()));
         lines.extend(value_lines(Some(v), &[]));
+    }
+    // A resolved conflict's audit: the value taken and what it displaced.
+    let audit = d
+        .resolution
+        .as_ref()
+        .and_then(|r| r.fields.iter().find(|f| f.path == row.path));
+    if let Some(audit) = audit {
+        let json = |v: &serde_json::Value| visible(&v.to_string()).into_owned();
+        let taken = audit.value.as_ref().map_or("(absent)".into(), json);
+        lines.push(Line::styled(
+            format!("Taken ({}): {taken}", visible(&audit.choice)),
+            theme.decided(),
+        ));
+        for (side, value) in &audit.discarded {
+            let value = if value == &serde_json::json!({"absent": true}) {
+                "(absent)".to_string()
+            } else {
+                json(value)
+            };
+            lines.push(Line::styled(
+                format!("Displaced ({}): {value}", visible(side)),
+                theme.dim(),
+            ));
+        }
     }
     let (what, _) = decision(desk, row);
     let title = format!(" {} · {} · {what} ", visible(&row.path), row.class.name());

@@ -47,28 +47,47 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(text).style(theme.dim()), table_area);
         return;
     }
-    let header = Row::new([
-        "", "Conflict", "Record", "Kind", "By", "Device", "Captured", "Age", "Fields",
-    ])
-    .style(theme.title());
+    // Narrow terminals drop the device and capture time first: the record and what is
+    // wrong with it keep their width.
+    let narrow = table_area.width < WIDE;
+    let header: Vec<&str> = if narrow {
+        vec!["", "Conflict", "Record", "Kind", "By", "Age", "Fields"]
+    } else {
+        vec![
+            "", "Conflict", "Record", "Kind", "By", "Device", "Captured", "Age", "Fields",
+        ]
+    };
+    let header = Row::new(header).style(theme.title());
     // Only the lines that fit are built: a queue of thousands draws as fast as a short one.
     let rows_shown = table_area.height.saturating_sub(1) as usize;
     let first = queue.selected.saturating_sub(rows_shown.saturating_sub(1));
     let rows = queue.visible[first..]
         .iter()
         .take(rows_shown)
-        .map(|&i| line(&queue.items[i], &app.tz, app.now, theme));
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(9),
-        Constraint::Fill(2),
-        Constraint::Length(17),
-        Constraint::Fill(1),
-        Constraint::Fill(1),
-        Constraint::Length(16),
-        Constraint::Length(4),
-        Constraint::Length(6),
-    ];
+        .map(|&i| line(&queue.items[i], &app.tz, app.now, theme, narrow));
+    let widths: Vec<Constraint> = if narrow {
+        vec![
+            Constraint::Length(1),
+            Constraint::Length(8),
+            Constraint::Min(14),
+            Constraint::Length(17),
+            Constraint::Fill(1),
+            Constraint::Length(4),
+            Constraint::Length(6),
+        ]
+    } else {
+        vec![
+            Constraint::Length(1),
+            Constraint::Length(9),
+            Constraint::Fill(2),
+            Constraint::Length(17),
+            Constraint::Fill(1),
+            Constraint::Fill(1),
+            Constraint::Length(16),
+            Constraint::Length(4),
+            Constraint::Length(6),
+        ]
+    };
     let table = Table::new(rows, widths)
         .header(header)
         .row_highlight_style(theme.selected());
@@ -76,32 +95,51 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, table_area, &mut state);
 }
 
+/// From this width the list shows every column.
+const WIDE: u16 = 100;
+
 fn line<'a>(
     c: &'a ConflictSummary,
     tz: &TimeZone,
     now: Timestamp,
     theme: crate::tui::app::Theme,
+    narrow: bool,
 ) -> Row<'a> {
     let status = match c.status {
         Status::Open => Span::styled("●", theme.error()),
         Status::Resolved => Span::styled("✓", theme.decided()),
     };
     let kind = c.kind.name();
-    Row::new([
+    // Narrow: the record without its type (the detail names it), the id without `c-`.
+    let (id, record) = if narrow {
+        (
+            visible(c.id.trim_start_matches("c-")).into_owned(),
+            visible(&c.record_id).into_owned(),
+        )
+    } else {
+        (
+            visible(&c.id).into_owned(),
+            format!("{}/{}", visible(&c.record_type), visible(&c.record_id)),
+        )
+    };
+    let mut cells = vec![
         Cell::from(status),
-        Cell::from(visible(&c.id).into_owned()),
-        Cell::from(format!(
-            "{}/{}",
-            visible(&c.record_type),
-            visible(&c.record_id)
-        )),
+        Cell::from(id),
+        Cell::from(record),
         Cell::from(kind),
         Cell::from(visible(&c.submitted_by).into_owned()),
-        Cell::from(visible(c.device_id.as_deref().unwrap_or("—")).into_owned()),
-        Cell::from(c.captured_at.map_or("—".into(), |t| local_time(t, tz))),
-        Cell::from(age(now, c.received_at)),
-        Cell::from(c.conflicting_paths.len().to_string()),
-    ])
+    ];
+    if !narrow {
+        cells.push(Cell::from(
+            visible(c.device_id.as_deref().unwrap_or("—")).into_owned(),
+        ));
+        cells.push(Cell::from(
+            c.captured_at.map_or("—".into(), |t| local_time(t, tz)),
+        ));
+    }
+    cells.push(Cell::from(age(now, c.received_at)));
+    cells.push(Cell::from(c.conflicting_paths.len().to_string()));
+    Row::new(cells)
 }
 
 /// An instant in the desk's time zone, to the minute.

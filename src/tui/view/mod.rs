@@ -13,6 +13,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::action::Command;
 use super::app::{App, Overlay, Screen};
 use crate::sanitize::visible;
 
@@ -107,7 +108,26 @@ fn message(app: &App, frame: &mut Frame, area: Rect) {
 fn hints(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
     let mut spans = Vec::new();
-    for (key, word) in app.keymap.hints(app.scope()) {
+    // A resolved conflict is read-only: no deciding key is offered.
+    let read_only = app.screen == Screen::Detail
+        && app
+            .desk
+            .as_ref()
+            .is_some_and(|d| d.detail.status == crate::protocol::Status::Resolved);
+    for (command, key, word) in app.keymap.hints(app.scope()) {
+        if read_only && command.decides() {
+            continue;
+        }
+        // A deleted record is restored or kept deleted, not submitted.
+        let deleted = app.desk.as_ref().is_some_and(|d| d.deleted_on_server());
+        let offered = match command {
+            Command::Submit => !deleted,
+            Command::Restore | Command::KeepDeleted => deleted,
+            _ => true,
+        };
+        if !offered {
+            continue;
+        }
         if !spans.is_empty() {
             spans.push(Span::raw("  "));
         }
