@@ -743,3 +743,52 @@ fn i_tells_the_story_behind_the_queue_when_there_is_one() {
     run(&mut app, &[Command::Close]);
     assert!(app.overlay.is_none() && !app.quit);
 }
+
+/// c-000002 on the desk: its /site_id names S-3, which left the sites list.
+fn app_on_an_invalid_reference() -> App {
+    let mut app = app();
+    let mut desk = desk_of(fixture::invalid_json());
+    desk.schema = Some(fixture::schema_with_sites());
+    desk.lists = fixture::sites();
+    app.desk = Some(desk);
+    app.screen = Screen::Detail;
+    app
+}
+
+#[test]
+fn a_side_naming_an_unlisted_item_is_refused_when_chosen() {
+    let mut app = app_on_an_invalid_reference();
+    assert_eq!(cursor_path(&app), "/site_id");
+    run(&mut app, &[Command::TakeLocal]);
+    assert_eq!(choice(&app, "/site_id"), None);
+    let said = &app.message.as_ref().unwrap().text;
+    assert!(
+        said.contains("S-3 Old mill substation — removed from sites"),
+        "{said}"
+    );
+    run(&mut app, &[Command::AllServer]);
+    assert_eq!(choice(&app, "/site_id"), None, "S leaves it open too");
+}
+
+#[test]
+fn the_picker_moves_filters_and_takes_an_item() {
+    let mut app = app_on_an_invalid_reference();
+    run(&mut app, &[Command::Manual]);
+    assert!(matches!(
+        app.overlay,
+        Some(Overlay::Pick { selected: 0, .. })
+    ));
+    type_text(&mut app, "j");
+    assert!(
+        matches!(&app.overlay, Some(Overlay::Pick { selected: 1, filter, .. }) if filter.is_empty()),
+        "j moves while nothing is typed"
+    );
+    type_text(&mut app, "harb");
+    assert!(
+        matches!(&app.overlay, Some(Overlay::Pick { selected: 0, filter, .. }) if filter == "harb")
+    );
+    let effects = update(&mut app, Action::Accept);
+    assert_eq!(choice(&app, "/site_id"), Some(Choice::Manual(json!("S-1"))));
+    assert!(matches!(effects[..], [Effect::SaveDraft { .. }]));
+    assert!(app.overlay.is_none());
+}

@@ -285,3 +285,20 @@ fn wide_terminal_250_columns() {
     insta::assert_snapshot!("list_250", screen(&app(), 250, 20));
     insta::assert_snapshot!("detail_250", screen(&app_with_desk(), 250, 24));
 }
+
+#[test]
+fn the_picker_of_a_reference() {
+    let mut app = app();
+    let mut desk = desk_of(fixture::invalid_json());
+    desk.schema = Some(fixture::schema_with_sites());
+    desk.lists = fixture::sites();
+    app.desk = Some(desk);
+    app.screen = syncdesk::tui::app::Screen::Detail;
+    let detail = screen(&app, 110, 24);
+    assert!(
+        detail.contains("→ S-3 Old mill substation — removed from sites"),
+        "{detail}"
+    );
+    press(&mut app, &[Command::Manual]);
+    insta::assert_snapshot!(screen(&app, 110, 24));
+}

@@ -652,6 +652,43 @@ async fn master_data_has_an_etag_and_answers_304() {
 }
 
 #[tokio::test]
+async fn an_item_that_leaves_a_list_is_remembered_as_it_was_until_it_comes_back() {
+    let (_dir, path) = db();
+    let s = start_with_refs(&path).await;
+    let put = |items: Value| async {
+        let r = s.put_master("adm", "sites", items).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()
+    };
+    put(json!([{"id": "S-1", "label": "North plant"}, {"id": "S-3", "label": "Old mill substation"}])).await;
+    let body = put(json!([{"id": "S-1", "label": "North plant"}])).await;
+    assert_eq!(body["removed"][0]["id"], "S-3");
+    assert_eq!(body["removed"][0]["label"], "Old mill substation");
+    assert!(
+        body["removed"][0]["removed_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let read: Value = s
+        .request(reqwest::Method::GET, "/v1/master/sites", "ana")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["removed"], body["removed"]);
+    let back = put(json!([{"id": "S-1"}, {"id": "S-3", "label": "Old mill substation"}])).await;
+    assert_eq!(
+        back["removed"],
+        json!([]),
+        "listed again, no longer removed"
+    );
+    s.task.abort();
+}
+
+#[tokio::test]
 async fn a_reference_to_a_removed_site_is_parked_and_answered_422() {
     let (_dir, path) = db();
     let s = start_with_refs(&path).await;

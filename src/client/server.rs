@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, header};
 
-use super::{Loaded, MasterItem, SourceError, Submission, SubmitOutcome};
+use super::{Loaded, MasterData, SourceError, Submission, SubmitOutcome};
 use crate::model::validate::FieldError;
 use crate::model::{FieldType, TypeSchema};
 use crate::protocol::{ConflictDetail, ConflictSummary, Problem, choice_names};
@@ -99,17 +99,18 @@ impl ServerClient {
         })
     }
 
-    /// `GET /v1/master/{list}`: its items (none when the list does not exist yet).
-    async fn master(&self, list: &str) -> Result<Vec<MasterItem>, SourceError> {
-        #[derive(serde::Deserialize)]
-        struct Body {
-            items: Vec<MasterItem>,
-        }
+    /// `GET /v1/master/{list}`: its items, the ones that left it and its `ETag` (empty
+    /// when the list does not exist yet).
+    pub async fn master(&self, list: &str) -> Result<MasterData, SourceError> {
         let response = send(self.get(&format!("/v1/master/{list}"))).await?;
+        let etag = etag_of(&response);
         let (status, body) = read(response).await?;
         match status {
-            StatusCode::OK => Ok(parse::<Body>(&body)?.items),
-            StatusCode::NOT_FOUND => Ok(Vec::new()),
+            StatusCode::OK => Ok(MasterData {
+                etag,
+                ..parse::<MasterData>(&body)?
+            }),
+            StatusCode::NOT_FOUND => Ok(MasterData::default()),
             _ => Err(refused(status, &body)),
         }
     }

@@ -899,10 +899,11 @@ fn master_etag(master: &crate::store::MasterList) -> String {
 
 fn master_reply(list: &str, master: &crate::store::MasterList) -> Reply {
     let items: serde_json::Value = serde_json::from_str(&master.items).unwrap_or_default();
+    let removed: serde_json::Value = serde_json::from_str(&master.removed).unwrap_or_default();
     let etag = master_etag(master);
     Reply::json(
         StatusCode::OK,
-        &json!({"list": list, "items": items}),
+        &json!({"list": list, "items": items, "removed": removed}),
         Some(etag),
     )
 }

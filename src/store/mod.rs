@@ -55,6 +55,8 @@ pub struct Known<'h> {
 pub struct MasterList {
     /// The items as sent, each an object with an `id`.
     pub items: String,
+    /// Items that left the list, as they were, each with `removed_at` (JSON array).
+    pub removed: String,
     pub version: Version,
     pub last_modified: UtcMillis,
 }

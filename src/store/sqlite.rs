@@ -129,6 +129,17 @@ CREATE INDEX versions_by_device ON versions (record_type, record_id, device_id, 
 ALTER TABLE conflicts ADD COLUMN kept_deleted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conflicts ADD COLUMN decided TEXT;
 "#,
+    // Items that left a master-data list, as they were, so that a record still naming
+    // one can say what it was ("S-3 Old mill substation — removed from sites").
+    r#"
+CREATE TABLE master_removed (
+    list       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    item       TEXT NOT NULL,
+    removed_at TEXT NOT NULL,
+    PRIMARY KEY (list, id)
+);
+"#,
 ];
 
 /// Applies the migrations the database lacks, up to the first `upto`; `user_version`
@@ -439,6 +450,7 @@ impl SqliteStore {
         respond: impl FnOnce(&MasterList) -> Option<String>,
     ) -> Result<MasterList, StoreError> {
         let tx = self.unit()?;
+        remember_removed(&tx, list, ids, now)?;
         let version: i64 = tx
             .prepare_cached(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM master_lists WHERE list = ?1",
@@ -462,6 +474,7 @@ impl SqliteStore {
             .ok_or_else(|| StoreError("bad list version".into()))?;
         let master = MasterList {
             items: items.into(),
+            removed: removed_items(&tx, list)?,
             version,
             last_modified: now,
         };
@@ -489,9 +502,11 @@ impl SqliteStore {
                 ))
             })
             .optional()?;
+        let removed = removed_items(&self.conn, list)?;
         row.map(|(items, version, last_modified)| {
             let corrupt = || StoreError(format!("stored master list {list:?} is unreadable"));
             Ok(MasterList {
+                removed,
                 items,
                 version: u64::try_from(version)
                     .ok()
@@ -679,6 +694,51 @@ fn remember_answer(
         "INSERT OR REPLACE INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![remember.user, remember.key, &remember.fingerprint[..], now.as_millis(), answer])?;
+    Ok(())
+}
+
+/// The items that left a list, each with its `removed_at` (a JSON array).
+fn removed_items(conn: &Connection, list: &str) -> Result<String, StoreError> {
+    let removed: Vec<String> = conn
+        .prepare_cached(
+            "SELECT json_set(item, '$.removed_at', removed_at) FROM master_removed
+             WHERE list = ?1 ORDER BY id",
+        )?
+        .query_map(params![list], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(format!("[{}]", removed.join(",")))
+}
+
+/// Before a list is replaced: its items that the new `ids` leave out are kept as they
+/// were, with when they went; items listed again are no longer removed.
+fn remember_removed(
+    conn: &Connection,
+    list: &str,
+    ids: &[&str],
+    now: UtcMillis,
+) -> Result<(), StoreError> {
+    let old: Option<String> = conn
+        .prepare_cached("SELECT items FROM master_lists WHERE list = ?1")?
+        .query_row(params![list], |r| r.get(0))
+        .optional()?;
+    let old: Vec<serde_json::Value> = old
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let mut keep = conn.prepare_cached(
+        "INSERT OR REPLACE INTO master_removed (list, id, item, removed_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for item in &old {
+        let Some(id) = item.get("id").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if !ids.contains(&id) {
+            keep.execute(params![list, id, item.to_string(), now.to_string()])?;
+        }
+    }
+    let mut back = conn.prepare_cached("DELETE FROM master_removed WHERE list = ?1 AND id = ?2")?;
+    for id in ids {
+        back.execute(params![list, id])?;
+    }
     Ok(())
 }
 

@@ -27,6 +27,13 @@ pub enum Overlay {
     Filter { before: String },
     /// Quitting asks first (the demo: its server and database go).
     ConfirmQuit { reason: String },
+    /// Picking a reference's item from its master-data list: typing filters, `↑`/`↓`
+    /// (and `j`/`k` while nothing is typed) move, `Enter` takes the selected item.
+    Pick {
+        row: usize,
+        filter: String,
+        selected: usize,
+    },
     /// Typing a value for a row.
     Edit {
         row: usize,
@@ -383,6 +390,24 @@ impl App {
         format!("{} conflict(s) resolved, {left}", self.resolved.len())
     }
 
+    /// The items a picker shows: its list's items holding the filter in id or label.
+    pub fn picked_items(&self, row: usize, filter: &str) -> Vec<&crate::client::MasterItem> {
+        let Some((_, data)) = self
+            .desk
+            .as_ref()
+            .and_then(|d| d.rows.get(row).and_then(|r| d.list_of(&r.path)))
+        else {
+            return Vec::new();
+        };
+        let filter = filter.to_lowercase();
+        data.items
+            .iter()
+            .filter(|i| {
+                i.id.to_lowercase().contains(&filter) || i.label.to_lowercase().contains(&filter)
+            })
+            .collect()
+    }
+
     /// The key scope in force.
     pub fn scope(&self) -> Scope {
         match (&self.overlay, self.screen) {
@@ -396,7 +421,7 @@ impl App {
     pub fn typing(&self) -> bool {
         matches!(
             self.overlay,
-            Some(Overlay::Filter { .. } | Overlay::Edit { .. })
+            Some(Overlay::Filter { .. } | Overlay::Edit { .. } | Overlay::Pick { .. })
         )
     }
 

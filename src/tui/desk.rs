@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::client::{Loaded, MasterItem, Submission};
+use crate::client::{Loaded, MasterData, MasterItem, Submission};
 use crate::merge::{Choice, Choices, Class, InlineDiff, resolve, text_diff};
 use crate::model::json::{Json, Object};
 use crate::model::validate::validate;
@@ -56,7 +56,7 @@ pub struct Desk {
     pub etag: Option<String>,
     pub schema: Option<TypeSchema>,
     /// Master-data items by list, for reference fields (empty offline).
-    pub lists: BTreeMap<String, Vec<MasterItem>>,
+    pub lists: BTreeMap<String, MasterData>,
     pub rows: Vec<Row>,
     pub choices: Choices,
     undo: Vec<Choices>,
@@ -219,18 +219,24 @@ impl Desk {
         true
     }
 
-    /// Takes one side for every path that needs a decision (one undo step).
-    pub fn choose_all(&mut self, choice: Choice) -> bool {
+    /// Takes one side for every path that needs a decision (one undo step), except where
+    /// that side names an item its list no longer holds; those paths come back.
+    pub fn choose_all(&mut self, choice: Choice) -> (bool, Vec<String>) {
         let mut next = self.choices.clone();
+        let mut refused = Vec::new();
         for row in self.rows.iter().filter(|r| r.needs_decision()) {
+            if self.unlisted_choice(&row.path, &choice).is_some() {
+                refused.push(row.path.clone());
+                continue;
+            }
             next.insert(row.path.clone(), choice.clone());
         }
         if next == self.choices {
-            return false;
+            return (false, refused);
         }
         self.remember();
         self.choices = next;
-        true
+        (true, refused)
     }
 
     fn remember(&mut self) {
@@ -285,11 +291,8 @@ impl Desk {
         let mut faults = validate(schema, &resolved);
         if faults.is_empty() {
             // The server's own check; a list the source did not give counts as unknown.
-            let listed = |list: &str, id: &str| {
-                self.lists
-                    .get(list)
-                    .is_none_or(|items| items.iter().any(|i| i.id == id))
-            };
+            let listed =
+                |list: &str, id: &str| self.lists.get(list).is_none_or(|data| data.lists(id));
             for path in crate::sync::unlisted_references(schema, &resolved, &listed) {
                 let name =
                     crate::model::pointer::segments(&path).and_then(|s| s.into_iter().next());
@@ -297,30 +300,41 @@ impl Desk {
                     .as_deref()
                     .and_then(|n| resolved.get(n))
                     .and_then(Json::as_str);
-                let (list, items) = self.list_of(&path).unwrap_or(("", &[]));
-                faults.push(crate::model::validate::FieldError {
-                    message: format!(
-                        "{:?} names no item of the master-data list {list}{}",
-                        id.unwrap_or_default(),
-                        one_of(items)
+                let message = match self.list_of(&path) {
+                    Some((list, data)) => format!(
+                        "{}{}",
+                        data.describe(list, id.unwrap_or_default()),
+                        one_of(&data.items)
                     ),
-                    path,
-                });
+                    None => format!("{:?} names no item of its list", id.unwrap_or_default()),
+                };
+                faults.push(crate::model::validate::FieldError { message, path });
             }
         }
         faults
     }
 
-    /// The master-data list a top-level reference path names, with its items, when the
-    /// source gave them.
-    pub fn list_of(&self, path: &str) -> Option<(&str, &[MasterItem])> {
+    /// The master-data list a top-level reference path names, when the source gave it.
+    pub fn list_of(&self, path: &str) -> Option<(&str, &MasterData)> {
         match self.field_type(path)? {
-            FieldType::Reference { list } => self
-                .lists
-                .get(list)
-                .map(|items| (list.as_str(), items.as_slice())),
+            FieldType::Reference { list } => self.lists.get(list).map(|data| (list.as_str(), data)),
             _ => None,
         }
+    }
+
+    /// Why taking `choice` for a reference row would name an item its list no longer
+    /// holds (`S-3 Old mill substation — removed from sites`), checked when the choice
+    /// is made rather than at the preview.
+    pub fn unlisted_choice(&self, path: &str, choice: &Choice) -> Option<String> {
+        let row = self.rows.iter().find(|r| r.path == path)?;
+        let value = match choice {
+            Choice::Server => row.server.as_ref(),
+            Choice::Local => row.local.as_ref(),
+            Choice::Manual(v) => Some(v),
+        }?;
+        let id = value.as_str()?;
+        let (list, data) = self.list_of(path)?;
+        (!data.lists(id)).then(|| format!("{}{}", data.describe(list, id), one_of(&data.items)))
     }
 
     /// The text a manual edit of the row starts from: the value the decisions give it.
@@ -402,10 +416,10 @@ impl Desk {
             {
                 return Err(fault.message);
             }
-            if let (Some((list, items)), Some(id)) = (self.list_of(&row.path), value.as_str())
-                && !items.iter().any(|i| i.id == id)
+            if let (Some((list, data)), Some(id)) = (self.list_of(&row.path), value.as_str())
+                && !data.lists(id)
             {
-                return Err(format!("{id:?} is not in {list}{}", one_of(items)));
+                return Err(format!("{id:?} is not in {list}{}", one_of(&data.items)));
             }
         } else {
             let kinds: Vec<&str> = [&row.server, &row.local]

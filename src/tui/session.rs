@@ -126,6 +126,8 @@ impl<B: Backend> Session<B> {
         if self.app.typing() {
             return match key.code {
                 KeyCode::Esc => Some(Command::Close.into()),
+                KeyCode::Up => Some(Command::Up.into()),
+                KeyCode::Down => Some(Command::Down.into()),
                 KeyCode::Enter => Some(Action::Accept),
                 KeyCode::Backspace => Some(Action::Erase),
                 KeyCode::Char(c) if !key.ctrl => Some(Action::Type(c)),

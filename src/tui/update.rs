@@ -112,6 +112,26 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
             }
             return Vec::new();
         }
+        Some(Overlay::Pick {
+            row,
+            filter,
+            selected,
+        }) => {
+            if !closing {
+                let shown = app.picked_items(row, &filter).len();
+                let selected = match command {
+                    Command::Down => (selected + 1).min(shown.saturating_sub(1)),
+                    Command::Up => selected.saturating_sub(1),
+                    _ => selected,
+                };
+                app.overlay = Some(Overlay::Pick {
+                    row,
+                    filter,
+                    selected,
+                });
+            }
+            return Vec::new();
+        }
         Some(Overlay::Edit { row, text, error }) => {
             if !closing {
                 app.overlay = Some(Overlay::Edit { row, text, error });
@@ -204,6 +224,7 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
     let submit_key = app.keymap.key_for(app.scope(), Command::Submit);
     let restore_key = app.keymap.key_for(Scope::Detail, Command::Restore);
     let keep_key = app.keymap.key_for(Scope::Detail, Command::KeepDeleted);
+    let manual_key = app.keymap.key_for(Scope::Detail, Command::Manual);
     let Some(desk) = app.desk.as_mut() else {
         app.screen = Screen::List;
         return Vec::new();
@@ -305,10 +326,44 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
             }
             false
         }
-        Command::TakeServer => desk.choose(Choice::Server),
-        Command::TakeLocal => desk.choose(Choice::Local),
-        Command::AllServer => desk.choose_all(Choice::Server),
-        Command::AllLocal => desk.choose_all(Choice::Local),
+        Command::TakeServer | Command::TakeLocal => {
+            let choice = if command == Command::TakeServer {
+                Choice::Server
+            } else {
+                Choice::Local
+            };
+            let path = desk.current().map(|r| r.path.clone()).unwrap_or_default();
+            match desk.unlisted_choice(&path, &choice) {
+                Some(why) => {
+                    app.message = Some(super::app::Message::error(format!(
+                        "Not taken: {why}. {manual_key} picks a listed item."
+                    )));
+                    return Vec::new();
+                }
+                None => desk.choose(choice),
+            }
+        }
+        Command::AllServer | Command::AllLocal => {
+            let choice = if command == Command::AllServer {
+                Choice::Server
+            } else {
+                Choice::Local
+            };
+            let (changed, refused) = desk.choose_all(choice);
+            if !refused.is_empty() {
+                app.message = Some(super::app::Message::error(format!(
+                    "Not taken for {}: it names an item no longer listed; {manual_key} picks one.",
+                    visible(&refused.join(", "))
+                )));
+                if changed {
+                    let id = desk.detail.id.clone();
+                    let choices = desk.choices.clone();
+                    return vec![Effect::SaveDraft { id, choices }];
+                }
+                return Vec::new();
+            }
+            changed
+        }
         Command::Undo => desk.undo(),
         Command::Redo => desk.redo(),
         Command::Manual => {
@@ -317,6 +372,19 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
                 return Vec::new();
             };
             let text = desk.edit_text(row);
+            // A reference is picked from its list, never typed blind.
+            if desk.list_of(&path).is_some() {
+                let data = desk.list_of(&path).map(|(_, d)| d);
+                let selected = data
+                    .and_then(|d| d.items.iter().position(|i| i.id == text))
+                    .unwrap_or(0);
+                app.overlay = Some(Overlay::Pick {
+                    row,
+                    filter: String::new(),
+                    selected,
+                });
+                return Vec::new();
+            }
             if desk.wants_editor(row) {
                 return vec![Effect::EditExternally { path, text }];
             }
@@ -638,6 +706,20 @@ fn typed(app: &mut App, c: Option<char>) -> Vec<Effect> {
             }
             *error = None;
         }
+        Some(Overlay::Pick {
+            filter, selected, ..
+        }) => {
+            match c {
+                // With nothing typed, j and k move as everywhere else.
+                Some('j') if filter.is_empty() => return command(app, Command::Down),
+                Some('k') if filter.is_empty() => return command(app, Command::Up),
+                Some(c) => filter.push(c),
+                None => {
+                    filter.pop();
+                }
+            }
+            *selected = 0;
+        }
         _ => {}
     }
     Vec::new()
@@ -652,6 +734,28 @@ fn accept(app: &mut App) -> Vec<Effect> {
             Vec::new()
         }
         Some(Overlay::Edit { row, text, .. }) => decide_manually(app, row, text),
+        Some(Overlay::Pick {
+            row,
+            filter,
+            selected,
+        }) => {
+            let picked = app
+                .picked_items(row, &filter)
+                .get(selected)
+                .map(|i| i.id.clone());
+            match picked {
+                Some(id) => decide_manually(app, row, id),
+                None => {
+                    app.overlay = Some(Overlay::Pick {
+                        row,
+                        filter,
+                        selected,
+                    });
+                    app.warn("No item matches: Backspace widens the filter.");
+                    Vec::new()
+                }
+            }
+        }
         other => {
             app.overlay = other;
             Vec::new()

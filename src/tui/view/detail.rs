@@ -351,16 +351,32 @@ fn field(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
     }
     let server_style = theme.changed(crate::merge::Class::Server);
     let local_style = theme.changed(crate::merge::Class::Local);
+    // A reference says what it names: its item's label, or that the list lost it.
+    let reference = |value: Option<&Json>| -> Option<Line<'static>> {
+        let (list, data) = desk.list_of(&row.path)?;
+        let id = value?.as_str()?;
+        let style = if data.lists(id) {
+            theme.dim()
+        } else {
+            theme.error()
+        };
+        Some(Line::styled(
+            format!("  → {}", visible(&data.describe(list, id))),
+            style,
+        ))
+    };
     lines.push(Line::styled(server_label, theme.title()));
     lines.extend(value_lines(
         row.server.as_ref(),
         &added(&row.server_change, server_style),
     ));
+    lines.extend(reference(row.server.as_ref()));
     lines.push(Line::styled(local_label, theme.title()));
     lines.extend(value_lines(
         row.local.as_ref(),
         &added(&row.local_change, local_style),
     ));
+    lines.extend(reference(row.local.as_ref()));
     let replaced = [&row.server_change, &row.local_change]
         .iter()
         .any(|c| matches!(c, Some(InlineDiff::Replaced)));

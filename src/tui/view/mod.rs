@@ -58,6 +58,11 @@ pub fn view(app: &App, frame: &mut Frame) {
         Some(Overlay::Help { scroll }) => overlay::help(app, *scroll, frame, body),
         Some(Overlay::Story { scroll }) => overlay::story(app, *scroll, frame, body),
         Some(Overlay::Preview(preview)) => overlay::preview(app, preview, frame, body),
+        Some(Overlay::Pick {
+            row,
+            filter,
+            selected,
+        }) => overlay::pick(app, *row, filter, *selected, frame, body),
         Some(Overlay::Edit { row, text, error }) => {
             overlay::edit(app, *row, text, error.as_deref(), frame, body)
         }

@@ -170,6 +170,52 @@ pub fn confirm_quit(app: &App, reason: &str, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// The picker of a reference: the list's items matching what is typed, one selected.
+pub fn pick(app: &App, row: usize, filter: &str, selected: usize, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let (path, list) = app
+        .desk
+        .as_ref()
+        .and_then(|d| {
+            d.rows
+                .get(row)
+                .map(|r| (r.path.clone(), d.list_of(&r.path)))
+        })
+        .map_or((String::new(), ""), |(p, l)| {
+            (p, l.map_or("", |(list, _)| list))
+        });
+    let items = app.picked_items(row, filter);
+    let mut lines = vec![Line::from(vec![
+        Span::styled("filter: ", theme.dim()),
+        Span::raw(visible(filter).into_owned()),
+        Span::styled("█", theme.info()),
+    ])];
+    let fit = area.height.saturating_sub(5).max(1) as usize;
+    let first = selected.saturating_sub(fit - 1);
+    for (i, item) in items.iter().enumerate().skip(first).take(fit) {
+        let text = format!("{}  {}", visible(&item.id), visible(&item.label));
+        lines.push(if i == selected {
+            Line::styled(format!("▶ {text}"), theme.selected())
+        } else {
+            Line::raw(format!("  {text}"))
+        });
+    }
+    if items.is_empty() {
+        lines.push(Line::styled("  no item matches", theme.dim()));
+    }
+    let height = lines.len() as u16 + 2;
+    let box_area = centered(area, area.width.saturating_sub(8).min(72), height);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(format!(
+            " {} for {} · type to filter · ↑↓ · Enter take · Esc cancel ",
+            visible(list),
+            visible(&path)
+        ))),
+        box_area,
+    );
+}
+
 /// The one-line value editor.
 pub fn edit(app: &App, row: usize, text: &str, error: Option<&str>, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
@@ -186,12 +232,13 @@ pub fn edit(app: &App, row: usize, text: &str, error: Option<&str>, frame: &mut 
         lines.push(Line::styled(visible(error).into_owned(), theme.error()));
     }
     // A reference offers the items of its list.
-    if let Some((list, items)) = app
+    if let Some((list, data)) = app
         .desk
         .as_ref()
         .and_then(|d| d.rows.get(row).and_then(|r| d.list_of(&r.path)))
     {
-        let shown: Vec<String> = items
+        let shown: Vec<String> = data
+            .items
             .iter()
             .map(|i| format!("{} {}", visible(&i.id), visible(&i.label)))
             .collect();
