@@ -240,3 +240,82 @@ fn an_invalid_reference_is_fixed_with_an_item_of_its_list() {
         "ben's merged change stays"
     );
 }
+
+#[test]
+fn an_export_carries_its_lists_and_schemas_and_push_checks_before_sending() {
+    let live = Live::start_with(syncdesk::server::demo::CONFIG);
+    live.rt
+        .block_on(syncdesk::demo::replay(&live.base, &live.clock))
+        .unwrap();
+    let export = live.dir.path().join("queue.json");
+    let syncdesk = || {
+        let mut cmd = assert_cmd::Command::cargo_bin("syncdesk").unwrap();
+        cmd.env("SYNCDESK_SERVER", &live.base)
+            .env("SYNCDESK_TOKEN", syncdesk::demo::SUPERVISOR_TOKEN)
+            .env("SYNCDESK_CONFIG", live.dir.path().join("none.toml"));
+        cmd
+    };
+    let out = syncdesk()
+        .arg("export")
+        .arg("-o")
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    assert_eq!(
+        file["schemas"]["inspections"]["fields"]["site_id"]["list"],
+        "sites"
+    );
+    assert_eq!(file["master"]["sites"]["removed"][0]["id"], "S-3");
+    assert!(file["master"]["sites"]["etag"].is_string());
+
+    // Offline, the invalid reference is explained and checked as on the server.
+    let book = syncdesk::client::ExportBook::open(&export, None).unwrap();
+    let loaded = book.load("c-000002").unwrap();
+    let desk = syncdesk::tui::desk::Desk::new(loaded, None);
+    let why = desk
+        .unlisted_choice("/site_id", &syncdesk::merge::Choice::Local)
+        .unwrap();
+    assert!(
+        why.contains("S-3 Old mill substation — removed from sites"),
+        "{why}"
+    );
+
+    // A resolution that keeps the removed site is not sent; push names the valid sites.
+    let (_, detail) = live.call_with_token(
+        "GET",
+        "/v1/conflicts/c-000002",
+        syncdesk::demo::SUPERVISOR_TOKEN,
+        None,
+    );
+    let entry = serde_json::json!({"conflict_id": "c-000002", "record_type": "inspections",
+        "record_id": "INS-1003", "if_match": detail["server"]["etag"],
+        "fields": detail["local"]["fields"], "choices": {"/site_id": "local"},
+        "resolved_by": "sue", "resolved_at": "2026-11-20T11:00:00.000Z"});
+    let resolutions = live.dir.path().join("r.json");
+    std::fs::write(
+        &resolutions,
+        serde_json::json!({"format": "syncdesk.resolutions.v1", "resolutions": [entry]})
+            .to_string(),
+    )
+    .unwrap();
+    let out = syncdesk().arg("push").arg(&resolutions).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("invalid (not sent)"), "{text}");
+    assert!(text.contains("removed from sites"), "{text}");
+    assert!(text.contains("S-1 Harbour pumping station"), "{text}");
+    let (_, after) = live.call_with_token(
+        "GET",
+        "/v1/conflicts/c-000002",
+        syncdesk::demo::SUPERVISOR_TOKEN,
+        None,
+    );
+    assert_eq!(after["status"], "open", "nothing was sent");
+}

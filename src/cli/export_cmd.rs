@@ -4,13 +4,15 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
 
 use super::conflicts_cmd::print;
 use super::remote::{ServerArgs, connect, failure};
 use super::{Exit, Failure};
 use crate::model::UtcMillis;
-use crate::protocol::EXPORT_FORMAT;
+use crate::protocol::{EXPORT_FORMAT, MasterData};
 
 #[derive(clap::Args)]
 pub struct ExportArgs {
@@ -22,6 +24,45 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
     #[command(flatten)]
     server: ServerArgs,
+}
+
+/// Schemas by record type, master-data lists by name.
+type References = (BTreeMap<String, Value>, BTreeMap<String, MasterData>);
+
+/// The schemas of the exported conflicts' types and the master-data lists they refer to
+/// (with their ETags), so that `open` checks and picks offline as the server would.
+fn references(
+    remote: &super::remote::Remote,
+    summaries: &[crate::protocol::ConflictSummary],
+) -> Result<References, Failure> {
+    let types: BTreeSet<&str> = summaries.iter().map(|s| s.record_type.as_str()).collect();
+    let mut schemas = BTreeMap::new();
+    let mut master = BTreeMap::new();
+    for record_type in types {
+        let Some(schema) = remote
+            .wait(remote.client.schema_json(record_type))
+            .map_err(failure)?
+        else {
+            continue;
+        };
+        let lists: Vec<String> = schema["fields"]
+            .as_object()
+            .into_iter()
+            .flat_map(|fields| fields.values())
+            .filter(|f| f["type"] == "reference")
+            .filter_map(|f| f["list"].as_str().map(str::to_string))
+            .collect();
+        for list in lists {
+            if let std::collections::btree_map::Entry::Vacant(slot) = master.entry(list) {
+                let data = remote
+                    .wait(remote.client.master(slot.key()))
+                    .map_err(failure)?;
+                slot.insert(data);
+            }
+        }
+        schemas.insert(record_type.to_string(), schema);
+    }
+    Ok((schemas, master))
 }
 
 pub fn run(args: &ExportArgs) -> Result<Exit, Failure> {
@@ -62,10 +103,13 @@ pub fn run(args: &ExportArgs) -> Result<Exit, Failure> {
     let text = if ndjson {
         details.iter().map(|d| format!("{d}\n")).collect::<String>()
     } else {
+        let (schemas, master) = references(&remote, &summaries)?;
         let export = json!({
             "format": EXPORT_FORMAT,
             "exported_at": UtcMillis::now(),
             "server": remote.client.base_url(),
+            "schemas": schemas,
+            "master": master,
             "conflicts": details,
         });
         format!(

@@ -9,11 +9,17 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::conflicts_cmd::print;
-use super::remote::{ServerArgs, connect, failure};
+use std::collections::BTreeMap;
+
+use super::remote::{Remote, ServerArgs, connect, failure};
 use super::{Exit, Failure};
 use crate::client::SubmitOutcome;
+use crate::model::validate::validate;
+use crate::model::{FieldType, TypeSchema};
+use crate::protocol::MasterData;
 use crate::protocol::{RESOLUTIONS_FORMAT, ResolutionEntry, ResolutionsFile};
 use crate::sanitize::visible;
+use crate::sync::unlisted_references;
 
 #[derive(clap::Args)]
 pub struct PushArgs {
@@ -49,7 +55,30 @@ pub fn run(args: &PushArgs) -> Result<Exit, Failure> {
     let mut results = Vec::new();
     let mut lines = String::new();
     let mut failed = 0;
+    let mut checks = Checks::default();
     for (n, entry) in file.resolutions.iter().enumerate() {
+        // Checked before it is sent: a fault is named here, with the valid items.
+        let faults = if entry.keep_deleted {
+            Vec::new()
+        } else {
+            checks.faults(&remote, entry)?
+        };
+        if !faults.is_empty() {
+            failed += 1;
+            let detail = faults.join("; ");
+            lines.push_str(&format!(
+                "{} {}/{}: invalid (not sent): {}\n",
+                visible(&entry.conflict_id),
+                visible(&entry.record_type),
+                visible(&entry.record_id),
+                visible(&detail)
+            ));
+            results.push(
+                json!({"conflict_id": entry.conflict_id, "record_id": entry.record_id,
+                                "status": "invalid", "detail": detail}),
+            );
+            continue;
+        }
         let body = if entry.keep_deleted {
             json!({"keep_deleted": true})
         } else {
@@ -114,6 +143,67 @@ pub fn run(args: &PushArgs) -> Result<Exit, Failure> {
         print(&lines)?;
     }
     Ok(if failed > 0 { Exit::Conflict } else { Exit::Ok })
+}
+
+/// The server's schemas and master-data lists, fetched once each, to check entries with.
+#[derive(Default)]
+struct Checks {
+    schemas: BTreeMap<String, Option<TypeSchema>>,
+    lists: BTreeMap<String, MasterData>,
+}
+
+impl Checks {
+    /// What is wrong with an entry's fields by the server's schema and lists, a line
+    /// each (`/site_id: S-3 Old mill substation — removed from sites (one of: ...)`).
+    fn faults(&mut self, remote: &Remote, entry: &ResolutionEntry) -> Result<Vec<String>, Failure> {
+        if !self.schemas.contains_key(&entry.record_type) {
+            let schema = remote
+                .wait(remote.client.schema(&entry.record_type))
+                .map_err(failure)?;
+            self.schemas.insert(entry.record_type.clone(), schema);
+        }
+        let Some(Some(schema)) = self.schemas.get(&entry.record_type) else {
+            return Ok(Vec::new());
+        };
+        let mut faults: Vec<String> = validate(schema, &entry.fields)
+            .into_iter()
+            .map(|f| format!("{}: {}", f.path, f.message))
+            .collect();
+        for spec in schema.fields.values() {
+            if let FieldType::Reference { list } = &spec.kind
+                && !self.lists.contains_key(list)
+            {
+                let data = remote.wait(remote.client.master(list)).map_err(failure)?;
+                self.lists.insert(list.clone(), data);
+            }
+        }
+        let listed = |list: &str, id: &str| self.lists.get(list).is_none_or(|d| d.lists(id));
+        for path in unlisted_references(schema, &entry.fields, &listed) {
+            let name = path.trim_start_matches('/');
+            let id = entry
+                .fields
+                .get(name)
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            let list = match schema.fields.get(name).map(|f| &f.kind) {
+                Some(FieldType::Reference { list }) => list.as_str(),
+                _ => "",
+            };
+            let data = self.lists.get(list).cloned().unwrap_or_default();
+            let valid: Vec<String> = data
+                .items
+                .iter()
+                .take(10)
+                .map(|i| format!("{} {}", i.id, i.label).trim_end().to_string())
+                .collect();
+            faults.push(format!(
+                "{path}: {} (one of: {})",
+                data.describe(list, id),
+                valid.join(", ")
+            ));
+        }
+        Ok(faults)
+    }
 }
 
 /// The same resolution pushed twice is one write: its key comes from what it sends.

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use super::{Loaded, SourceError, Submission, SubmitOutcome};
 use crate::model::time::UtcMillis;
+use crate::model::{FieldType, TypeSchema};
 use crate::protocol::{
     ConflictSummary, ExportIndex, FileError, ResolutionEntry, ResolutionInfo, ResolutionsFile,
     Status, choice_names,
@@ -16,7 +17,8 @@ pub struct ExportBook {
     name: String,
     /// The export's text; details are read from it when opened.
     text: String,
-    index: ExportIndex,
+    /// Boxed: a source is a server client or this, and the index is the larger part.
+    index: Box<ExportIndex>,
     by_id: HashMap<String, usize>,
     out: PathBuf,
     made: Mutex<ResolutionsFile>,
@@ -56,7 +58,7 @@ impl ExportBook {
         made: ResolutionsFile,
     ) -> Result<Self, FileError> {
         let text = text.into();
-        let index = ExportIndex::parse(name, &text)?;
+        let index = Box::new(ExportIndex::parse(name, &text)?);
         let mut by_id = HashMap::with_capacity(index.entries.len());
         for (i, (_, c)) in index.entries.iter().enumerate() {
             if by_id.insert(c.id.clone(), i).is_some() {
@@ -132,11 +134,30 @@ impl ExportBook {
             detail.status = Status::Resolved;
             detail.resolution = Some(info(entry));
         }
+        // The export's own schema and lists, so that the checks and the picker work
+        // offline as they do on the server.
+        let schema = self
+            .index
+            .schemas
+            .get(&detail.record_type)
+            .and_then(|s| TypeSchema::from_json(&s.to_string()).ok());
+        let lists = schema
+            .iter()
+            .flat_map(|s| s.fields.values())
+            .filter_map(|f| match &f.kind {
+                FieldType::Reference { list } => self
+                    .index
+                    .master
+                    .get(list)
+                    .map(|data| (list.clone(), data.clone())),
+                _ => None,
+            })
+            .collect();
         Ok(Loaded {
             etag: detail.server.as_ref().map(|s| s.etag.clone()),
             detail,
-            schema: None,
-            lists: Default::default(),
+            schema,
+            lists,
         })
     }
 

@@ -127,17 +127,24 @@ impl ServerClient {
     }
 
     /// `GET /v1/schema/{type}`; `None` when the server has no schema for it.
-    async fn schema(&self, record_type: &str) -> Result<Option<TypeSchema>, SourceError> {
+    pub async fn schema(&self, record_type: &str) -> Result<Option<TypeSchema>, SourceError> {
+        let Some(value) = self.schema_json(record_type).await? else {
+            return Ok(None);
+        };
+        TypeSchema::from_json(&value.to_string())
+            .map(Some)
+            .map_err(|e| SourceError::Garbage(format!("schema of {record_type}: {e}")))
+    }
+
+    /// `GET /v1/schema/{type}` as the server sends it (for an export to carry).
+    pub async fn schema_json(
+        &self,
+        record_type: &str,
+    ) -> Result<Option<serde_json::Value>, SourceError> {
         let response = send(self.get(&format!("/v1/schema/{record_type}"))).await?;
         let (status, body) = read(response).await?;
         match status {
-            StatusCode::OK => {
-                let text = std::str::from_utf8(&body)
-                    .map_err(|_| SourceError::Garbage("schema is not UTF-8".into()))?;
-                TypeSchema::from_json(text)
-                    .map(Some)
-                    .map_err(|e| SourceError::Garbage(format!("schema of {record_type}: {e}")))
-            }
+            StatusCode::OK => parse(&body).map(Some),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(refused(status, &body)),
         }

@@ -5,7 +5,10 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use std::collections::BTreeMap;
+
 use super::conflict::{ConflictDetail, ConflictSummary};
+use super::master::MasterData;
 use crate::merge::Choices;
 use crate::model::json::Object;
 use crate::model::time::UtcMillis;
@@ -61,6 +64,10 @@ impl<'a> ExportFile<'a> {
 pub struct ExportIndex {
     pub exported_at: Option<UtcMillis>,
     pub server: Option<String>,
+    /// The master-data lists the conflicts' types refer to, as exported (JSON exports).
+    pub master: BTreeMap<String, MasterData>,
+    /// The schemas of the conflicts' types, as `GET /v1/schema/{type}` gave them.
+    pub schemas: BTreeMap<String, serde_json::Value>,
     pub entries: Vec<(Range<usize>, ConflictSummary)>,
 }
 
@@ -76,6 +83,10 @@ impl ExportIndex {
             exported_at: Option<UtcMillis>,
             #[serde(default)]
             server: Option<String>,
+            #[serde(default)]
+            master: BTreeMap<String, MasterData>,
+            #[serde(default)]
+            schemas: BTreeMap<String, serde_json::Value>,
             #[serde(borrow)]
             conflicts: Vec<&'a RawValue>,
         }
@@ -84,6 +95,7 @@ impl ExportIndex {
             message,
         };
         let (mut exported_at, mut server) = (None, None);
+        let (mut master, mut schemas) = (BTreeMap::new(), BTreeMap::new());
         let raws: Vec<&str> = if is_ndjson(name) {
             text.lines().filter(|l| !l.trim().is_empty()).collect()
         } else {
@@ -102,6 +114,7 @@ impl ExportIndex {
                 )));
             }
             (exported_at, server) = (envelope.exported_at, envelope.server);
+            (master, schemas) = (envelope.master, envelope.schemas);
             envelope.conflicts.into_iter().map(RawValue::get).collect()
         };
         let mut entries = Vec::with_capacity(raws.len());
@@ -114,6 +127,8 @@ impl ExportIndex {
         Ok(Self {
             exported_at,
             server,
+            master,
+            schemas,
             entries,
         })
     }

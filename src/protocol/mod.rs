@@ -3,6 +3,7 @@
 
 mod conflict;
 mod files;
+mod master;
 
 pub use conflict::{
     BaseSide, ConflictDetail, ConflictSummary, LocalSide, Problem, ResolutionInfo, ServerSide,
@@ -12,3 +13,4 @@ pub use files::{
     EXPORT_FORMAT, ExportFile, ExportIndex, FileError, RESOLUTIONS_FORMAT, ResolutionEntry,
     ResolutionsFile, choice_names, strip_position,
 };
+pub use master::{MasterData, MasterItem};
