@@ -226,7 +226,7 @@ pub async fn replay(base: &str, clock: &Clock) -> Result<Vec<Step>, String> {
 
     // 08:10 ben, at the office, notes on the web what he did at the north plant.
     let ben_notes = fields_of(&data, "INS-1001", |f| {
-        f["notes"] = "Pump P2 on the north side: slight leak at the flange. Tightened the bolts, leak stopped.".into();
+        f["notes"] = "Pump P2 on the north side: slight leak at the flange. Pressure normal. Access through gate C; gate B is locked.".into();
     });
     demo.sync(
         "08:10",
@@ -278,7 +278,7 @@ pub async fn replay(base: &str, clock: &Clock) -> Result<Vec<Step>, String> {
     .await?;
     let ana_1001 = fields_of(&data, "INS-1001", |f| {
         f["notes"] =
-            "Pump P2 on the north side: heavy leak at the flange, the gasket must be replaced."
+            "Pump P2 on the north side: heavy leak at the flange, the gasket must be replaced. Pressure normal. Access through gate B."
                 .into();
         f["temperature"] = 23.5.into();
         f["checklist"][0]["ok"] = false.into();

@@ -208,7 +208,7 @@ fn long_text_is_edited_in_the_editor_and_short_values_inline_with_a_type_check()
     std::fs::write(&script, "#!/bin/sh\nprintf 'merged by hand\\n' > \"$1\"\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut desk = desk_on(&live.base, drafts.path()).with_editor(script.to_str().unwrap());
+    let mut desk = desk_on(&live.base, drafts.path()).with_editor(script.to_str());
     press(&mut desk, &["Enter", "m"]);
     let opened = desk.app.desk.as_ref().unwrap();
     assert_eq!(

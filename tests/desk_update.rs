@@ -342,12 +342,17 @@ fn manual_values_are_type_checked_before_they_are_taken() {
 #[test]
 fn text_goes_to_the_editor_and_comes_back_as_a_manual_choice() {
     let mut app = app_with_desk();
+    app.external_editor = true;
     let effects = run(&mut app, &[Command::Manual]);
+    // Both sides changed the notes' one sentence: the editor opens on their three-way
+    // merge, the overlap between git's markers.
     assert_eq!(
         effects,
         vec![Effect::EditExternally {
             path: "/notes".into(),
-            text: "Pump leaks at the flange. Bolts tightened.".into()
+            text: "<<<<<<< local\nPump leaks badly at the flange; gasket replaced.\n=======\n\
+                   Pump leaks at the flange. Bolts tightened.\n>>>>>>> server\n"
+                .into()
         }]
     );
     update(
@@ -364,6 +369,31 @@ fn text_goes_to_the_editor_and_comes_back_as_a_manual_choice() {
             .text
             .contains("nothing changed")
     );
+    // Markers left: not taken, and the text waits for the next edit.
+    let with_markers = "<<<<<<< local\nPump leaks badly.\n=======\nBolts.\n>>>>>>> server\n";
+    update(
+        &mut app,
+        Action::Edited {
+            path: "/notes".into(),
+            text: Some(with_markers.into()),
+        },
+    );
+    assert_eq!(choice(&app, "/notes"), None);
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("line 1 still has a conflict marker")
+    );
+    assert_eq!(
+        run(&mut app, &[Command::Manual]),
+        vec![Effect::EditExternally {
+            path: "/notes".into(),
+            text: with_markers.trim_end().into()
+        }],
+        "the editor opens on the text it gave back"
+    );
     update(
         &mut app,
         Action::Edited {
@@ -375,6 +405,48 @@ fn text_goes_to_the_editor_and_comes_back_as_a_manual_choice() {
         choice(&app, "/notes"),
         Some(Choice::Manual(json!("Both: bolts and gasket.")))
     );
+}
+
+#[test]
+fn without_an_editor_set_text_is_edited_inside_the_desk() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let key = |code| Action::EditorKey(KeyEvent::new(code, KeyModifiers::NONE));
+    let mut app = app_with_desk();
+    assert!(
+        run(&mut app, &[Command::Manual]).is_empty(),
+        "no vi out of nowhere"
+    );
+    assert_eq!(app.overlay, Some(Overlay::Text));
+    assert!(
+        app.editor
+            .as_ref()
+            .unwrap()
+            .text()
+            .starts_with("<<<<<<< local")
+    );
+    // Saving with the markers in is refused, naming the line; nothing is lost.
+    update(&mut app, Action::Accept);
+    assert_eq!(app.overlay, Some(Overlay::Text));
+    let error = app.editor.as_ref().unwrap().error.clone().unwrap();
+    assert!(
+        error.contains("line 1 still has a conflict marker"),
+        "{error}"
+    );
+    // Keep the local lines: delete the marker lines and the server's.
+    let mut editor = syncdesk::tui::app::TextEditor::new(0, "Pump leaks badly; gasket replaced");
+    editor.area.move_cursor(ratatui_textarea::CursorMove::End);
+    app.editor = Some(editor);
+    update(&mut app, key(KeyCode::Char('.')));
+    update(&mut app, Action::Accept);
+    assert_eq!(app.overlay, None);
+    assert_eq!(
+        choice(&app, "/notes"),
+        Some(Choice::Manual(json!("Pump leaks badly; gasket replaced.")))
+    );
+    // Esc leaves the editor and changes nothing.
+    run(&mut app, &[Command::Manual]);
+    run(&mut app, &[Command::Close]);
+    assert!(app.editor.is_none() && app.overlay.is_none());
 }
 
 #[test]

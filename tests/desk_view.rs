@@ -302,3 +302,17 @@ fn the_picker_of_a_reference() {
     press(&mut app, &[Command::Manual]);
     insta::assert_snapshot!(screen(&app, 110, 24));
 }
+
+#[test]
+fn the_text_merge_editor() {
+    let mut app = app_with_desk();
+    app.external_editor = false;
+    press(&mut app, &[Command::Manual]);
+    let text = screen(&app, 110, 24);
+    assert!(
+        text.contains("<<<<<<< local") && text.contains(">>>>>>> server"),
+        "{text}"
+    );
+    assert!(text.contains("1 overlap(s) marked"), "{text}");
+    insta::assert_snapshot!(text);
+}

@@ -79,7 +79,7 @@ impl Drop for Tmux {
 /// `exit=CODE` to `done`; the window then stays open to be read.
 fn shell_line(env: &str, args: &str, done: &Path) -> String {
     format!(
-        "{env} NO_COLOR=1 {SYNCDESK} {args}; echo exit=$? > {}; sleep 60",
+        "{env} NO_COLOR=1 VISUAL= EDITOR= {SYNCDESK} {args}; echo exit=$? > {}; sleep 60",
         done.display()
     )
 }
@@ -200,8 +200,22 @@ fn the_demo_opens_the_desk_on_its_queue_and_reports_on_quit() {
     tmux.wait_for("3 open · row 1 of 3 shown");
     tmux.keys(&["Enter"]);
     tmux.wait_for("! /notes");
-    tmux.keys(&["L", "w"]);
-    tmux.wait_for("Submit? y send");
+    // No $EDITOR: the desk's own editor opens on the three-way merge of the notes, ana's
+    // and ben's edits of different sentences merged already, no marker left.
+    tmux.keys(&["m"]);
+    let editor = tmux.wait_for("Ctrl-s take");
+    assert!(
+        editor.contains("heavy leak at the flange") && editor.contains("gate C; gate B is locked"),
+        "{editor}"
+    );
+    assert!(!editor.contains("<<<<<<<"), "{editor}");
+    tmux.keys(&["C-s", "w"]);
+    let preview = tmux.wait_for("Submit? y send");
+    assert!(
+        preview.contains("→ \"Pump P2 on the north side: heavy leak at the flange, the gasket must be replaced. Pressure normal.")
+            && preview.contains("Access through gate C; gate B is locked.\""),
+        "both edits in the notes sent: {preview}"
+    );
     tmux.keys(&["y"]);
     let next = tmux.wait_for("INS-1003 (inspections)");
     assert!(

@@ -7,6 +7,7 @@ mod equal;
 mod resolve;
 mod shape;
 mod text;
+mod text_merge;
 mod three_way;
 
 use serde::Serialize;
@@ -18,6 +19,7 @@ pub use diff::{Change, diff};
 pub use equal::{sides_equal, values_equal};
 pub use resolve::{Choice, Choices, resolve};
 pub use text::{Edit, EditOp, InlineDiff, text_diff};
+pub use text_merge::{MergedText, marker_left, merge_text};
 pub use three_way::{Merge, merge};
 
 /// How one path compares across base, local and server.

@@ -98,6 +98,8 @@ pub enum Action {
     },
     /// A draft could not be written (the decisions stay on screen).
     DraftFailed(String),
+    /// A key for the text editor inside the desk.
+    EditorKey(ratatui::crossterm::event::KeyEvent),
     /// Time passes (the spinner turns, ages grow).
     Tick,
 }

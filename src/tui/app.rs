@@ -34,6 +34,8 @@ pub enum Overlay {
         filter: String,
         selected: usize,
     },
+    /// Editing a text inside the desk (`App::editor` holds it).
+    Text,
     /// Typing a value for a row.
     Edit {
         row: usize,
@@ -59,6 +61,31 @@ pub struct Preview {
     pub faults: Vec<String>,
     /// The resolved record, pretty-printed, one line each.
     pub record: Vec<String>,
+}
+
+/// The text editor inside the desk, used when no `$VISUAL`/`$EDITOR` is set.
+pub struct TextEditor {
+    pub row: usize,
+    pub area: ratatui_textarea::TextArea<'static>,
+    /// Why the last save was refused (a marker left, a wrong type).
+    pub error: Option<String>,
+}
+
+impl TextEditor {
+    pub fn new(row: usize, text: &str) -> Self {
+        let mut area = ratatui_textarea::TextArea::new(text.lines().map(str::to_string).collect());
+        area.set_wrap_mode(ratatui_textarea::WrapMode::Word);
+        Self {
+            row,
+            area,
+            error: None,
+        }
+    }
+
+    /// The text as edited.
+    pub fn text(&self) -> String {
+        self.area.lines().join("\n")
+    }
 }
 
 /// How the detail shows the sides.
@@ -335,6 +362,9 @@ pub struct App {
     pub quit_warning: Option<String>,
     /// What filled the queue, a line each (the demo's morning); `i` shows it.
     pub story: Vec<String>,
+    /// Long text goes to `$VISUAL`/`$EDITOR` when one is set; else to `editor`.
+    pub external_editor: bool,
+    pub editor: Option<TextEditor>,
     /// What the desk waits for, shown with a spinner.
     pub busy: Option<String>,
     pub spinner: usize,
@@ -368,6 +398,8 @@ impl App {
             pane_scroll: 0,
             quit_warning: None,
             story: Vec::new(),
+            external_editor: false,
+            editor: None,
             busy: None,
             spinner: 0,
             message: None,

@@ -64,6 +64,9 @@ pub struct Desk {
     pub cursor: usize,
     /// Paths whose server value changed since the supervisor began (after a 412).
     pub changed_meanwhile: BTreeSet<String>,
+    /// Text an editor gave back that could not be taken yet (markers left), by path: the
+    /// next edit of that path starts from it, so nothing typed is lost.
+    pub unfinished: BTreeMap<String, String>,
 }
 
 impl Desk {
@@ -88,6 +91,7 @@ impl Desk {
             redo: Vec::new(),
             cursor: 0,
             changed_meanwhile: BTreeSet::new(),
+            unfinished: BTreeMap::new(),
         };
         if let Some(draft) = draft {
             desk.choices = desk.applicable(draft);
@@ -369,6 +373,27 @@ impl Desk {
                 .into_iter()
                 .flatten()
                 .any(|v| matches!(v, Json::String(_))),
+        }
+    }
+
+    /// The text a manual edit of a text row opens on: what was left unfinished, else the
+    /// manual value, else for two texts that both changed, their three-way merge with
+    /// the overlapping edits between git's markers; else the value as decided.
+    pub fn start_text(&self, index: usize) -> String {
+        let Some(row) = self.rows.get(index) else {
+            return String::new();
+        };
+        if let Some(text) = self.unfinished.get(&row.path) {
+            return text.clone();
+        }
+        let manual = matches!(self.choices.get(&row.path), Some(Choice::Manual(_)));
+        match (&row.base, &row.local, &row.server) {
+            (Some(Json::String(b)), Some(Json::String(l)), Some(Json::String(s)))
+                if !manual && row.class == Class::Conflict =>
+            {
+                crate::merge::merge_text(b, l, s).text
+            }
+            _ => self.edit_text(index),
         }
     }
 

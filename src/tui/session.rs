@@ -32,8 +32,8 @@ pub struct Session<B: Backend> {
     answers: Receiver<Action>,
     /// Whether the terminal is a real one (suspended for `$EDITOR`).
     real_terminal: bool,
-    /// The editor for long text: `$VISUAL`, else `$EDITOR`, else `vi`.
-    editor: String,
+    /// The editor for long text: `$VISUAL`, else `$EDITOR`; without either, the desk's own.
+    editor: Option<String>,
     /// Set from outside (a SIGTERM or SIGHUP) to end the loop as a quit would.
     stop: Option<Arc<AtomicBool>>,
 }
@@ -48,15 +48,19 @@ impl<B: Backend> Session<B> {
     ) -> std::io::Result<Self> {
         let (tx, answers) = channel();
         let runner = Runner::new(source, drafts, tx)?;
+        let editor = ["VISUAL", "EDITOR"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .find(|e| !e.trim().is_empty());
+        let mut app = app;
+        app.external_editor = editor.is_some();
         let mut session = Self {
             app,
             terminal,
             runner,
             answers,
             real_terminal: false,
-            editor: std::env::var("VISUAL")
-                .or_else(|_| std::env::var("EDITOR"))
-                .unwrap_or_else(|_| "vi".into()),
+            editor,
             stop: None,
         };
         session.app.busy = Some("Reading the queue".into());
@@ -76,9 +80,11 @@ impl<B: Backend> Session<B> {
         self
     }
 
-    /// Uses this editor command for long text (words split at spaces; the file comes last).
-    pub fn with_editor(mut self, editor: &str) -> Self {
-        self.editor = editor.to_string();
+    /// Uses this editor command for long text (words split at spaces; the file comes
+    /// last); `None`: the desk's own editor.
+    pub fn with_editor(mut self, editor: Option<&str>) -> Self {
+        self.editor = editor.map(str::to_string);
+        self.app.external_editor = self.editor.is_some();
         self
     }
 
@@ -122,6 +128,14 @@ impl<B: Backend> Session<B> {
         let key = Key::of(event)?;
         if key == Key::ctrl('c') {
             return Some(Command::Quit.into());
+        }
+        // The desk's own text editor takes every key but its two ways out.
+        if matches!(self.app.overlay, Some(Overlay::Text)) {
+            return Some(match key {
+                k if k.code == KeyCode::Esc => Command::Close.into(),
+                k if k == Key::ctrl('s') => Action::Accept,
+                _ => Action::EditorKey(*event),
+            });
         }
         if self.app.typing() {
             return match key.code {
@@ -241,8 +255,9 @@ impl<B: Backend> Session<B> {
             jiff::Timestamp::now().as_nanosecond()
         ));
         std::fs::write(&path, text).ok()?;
-        let mut words = self.editor.split_whitespace();
-        let program = words.next().unwrap_or("vi");
+        let editor = self.editor.clone()?;
+        let mut words = editor.split_whitespace();
+        let program = words.next()?;
         if self.real_terminal {
             ratatui::restore();
         }

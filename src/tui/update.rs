@@ -47,6 +47,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             outcome,
         } => submitted(app, conflict_id, outcome),
         Action::Edited { path, text } => edited(app, &path, text),
+        Action::EditorKey(key) => {
+            if let Some(editor) = app.editor.as_mut() {
+                editor.area.input(key);
+                editor.error = None;
+            }
+            Vec::new()
+        }
         Action::DraftFailed(e) => {
             app.warn(format!("Draft not saved: {e}"));
             Vec::new()
@@ -109,6 +116,15 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
                 app.queue.refilter();
             } else {
                 app.overlay = Some(Overlay::Filter { before });
+            }
+            return Vec::new();
+        }
+        Some(Overlay::Text) => {
+            if closing {
+                app.editor = None;
+                app.say("Edit cancelled: nothing changed.");
+            } else {
+                app.overlay = Some(Overlay::Text);
             }
             return Vec::new();
         }
@@ -371,7 +387,7 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
             let Some(path) = desk.current().map(|r| r.path.clone()) else {
                 return Vec::new();
             };
-            let text = desk.edit_text(row);
+            let text = desk.start_text(row);
             // A reference is picked from its list, never typed blind.
             if desk.list_of(&path).is_some() {
                 let data = desk.list_of(&path).map(|(_, d)| d);
@@ -386,7 +402,12 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
                 return Vec::new();
             }
             if desk.wants_editor(row) {
-                return vec![Effect::EditExternally { path, text }];
+                if app.external_editor {
+                    return vec![Effect::EditExternally { path, text }];
+                }
+                app.editor = Some(super::app::TextEditor::new(row, &text));
+                app.overlay = Some(Overlay::Text);
+                return Vec::new();
             }
             app.overlay = Some(Overlay::Edit {
                 row,
@@ -654,7 +675,59 @@ fn edited(app: &mut App, path: &str, text: Option<String>) -> Vec<Effect> {
         text.pop();
     }
     desk.cursor = row;
+    if let Some(line) = crate::merge::marker_left(&text) {
+        desk.unfinished.insert(path.to_string(), text);
+        let key = app.keymap.key_for(Scope::Detail, Command::Manual);
+        app.warn(format!(
+            "Not taken: line {line} still has a conflict marker. Keep the words you want, \
+             delete the marker lines; {key} opens your text again."
+        ));
+        return Vec::new();
+    }
+    desk.unfinished.remove(path);
     decide_manually(app, row, text)
+}
+
+/// `Ctrl-s` in the desk's own editor: the text is taken when no marker is left and it
+/// passes its type check; otherwise the editor stays open saying why.
+fn save_text(app: &mut App) -> Vec<Effect> {
+    let Some(editor) = app.editor.as_mut() else {
+        return Vec::new();
+    };
+    let text = editor.text();
+    if let Some(line) = crate::merge::marker_left(&text) {
+        editor.error = Some(format!(
+            "line {line} still has a conflict marker: keep the words you want and delete the marker lines"
+        ));
+        app.overlay = Some(Overlay::Text);
+        return Vec::new();
+    }
+    let row = editor.row;
+    let Some(desk) = app.desk.as_mut() else {
+        return Vec::new();
+    };
+    match desk.manual_value(row, &text) {
+        Ok(value) => {
+            if let Some(path) = desk.rows.get(row).map(|r| r.path.clone()) {
+                desk.unfinished.remove(&path);
+            }
+            app.editor = None;
+            app.overlay = None;
+            decide_manually(app, row, text_of(&value))
+        }
+        Err(error) => {
+            editor.error = Some(error);
+            app.overlay = Some(Overlay::Text);
+            Vec::new()
+        }
+    }
+}
+
+/// A checked text value back as the text it was typed as.
+fn text_of(value: &crate::model::json::Json) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string)
 }
 
 /// Takes a typed value for a row when it passes its type check.
@@ -734,6 +807,7 @@ fn accept(app: &mut App) -> Vec<Effect> {
             Vec::new()
         }
         Some(Overlay::Edit { row, text, .. }) => decide_manually(app, row, text),
+        Some(Overlay::Text) => save_text(app),
         Some(Overlay::Pick {
             row,
             filter,

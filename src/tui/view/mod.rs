@@ -63,6 +63,7 @@ pub fn view(app: &App, frame: &mut Frame) {
             filter,
             selected,
         }) => overlay::pick(app, *row, filter, *selected, frame, body),
+        Some(Overlay::Text) => overlay::text_editor(app, frame, body),
         Some(Overlay::Edit { row, text, error }) => {
             overlay::edit(app, *row, text, error.as_deref(), frame, body)
         }

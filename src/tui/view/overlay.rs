@@ -216,6 +216,48 @@ pub fn pick(app: &App, row: usize, filter: &str, selected: usize, frame: &mut Fr
     );
 }
 
+/// The desk's own text editor: the text (a three-way merge where both sides changed
+/// it), what is wrong with it if a save was refused, and how to leave.
+pub fn text_editor(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(editor) = &app.editor else {
+        return;
+    };
+    let theme = app.theme;
+    let path = app
+        .desk
+        .as_ref()
+        .and_then(|d| d.rows.get(editor.row))
+        .map_or(String::new(), |r| visible(&r.path).into_owned());
+    let markers = editor
+        .area
+        .lines()
+        .iter()
+        .filter(|l| l.starts_with("<<<<<<<"))
+        .count();
+    let left = if markers > 0 {
+        format!(" · {markers} overlap(s) marked: keep the words you want, delete the markers")
+    } else {
+        String::new()
+    };
+    let box_area = centered(area, area.width.saturating_sub(4), area.height);
+    frame.render_widget(Clear, area);
+    let block = Block::bordered().title(format!(" {path} · Ctrl-s take · Esc cancel{left} "));
+    let inner = block.inner(box_area);
+    frame.render_widget(block, box_area);
+    let [text, note] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Min(1),
+        ratatui::layout::Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(&editor.area, text);
+    if let Some(error) = &editor.error {
+        frame.render_widget(
+            Line::styled(format!("Not taken: {}", visible(error)), theme.error()),
+            note,
+        );
+    }
+}
+
 /// The one-line value editor.
 pub fn edit(app: &App, row: usize, text: &str, error: Option<&str>, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
