@@ -70,8 +70,12 @@ impl Tmux {
 }
 
 impl Drop for Tmux {
+    /// Ends the tmux server; quietly, so that a failing test (or a missing tmux) reports
+    /// its own one line instead of a panic during the panic, which would abort.
     fn drop(&mut self) {
-        self.run(&["kill-server"]);
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
     }
 }
 
@@ -299,4 +303,67 @@ fn a_terminal_that_goes_away_ends_the_desk_and_keeps_the_draft() {
     }
     assert!(!running(), "the desk ended with its terminal");
     assert!(walk(&data).iter().any(|p| p.ends_with("c-000001.json")));
+}
+
+#[test]
+fn every_kind_is_resolved_from_the_desk_and_the_server_agrees() {
+    let live = Live::start_with(syncdesk::server::demo::CONFIG);
+    live.rt
+        .block_on(syncdesk::demo::replay(&live.base, &live.clock))
+        .unwrap();
+    let data = live.dir.path().join("data");
+    let done = live.dir.path().join("done");
+    let line = shell_line(
+        &format!("SYNCDESK_DATA_DIR={}", data.display()),
+        &format!(
+            "tui --server {} --token {}",
+            live.base,
+            syncdesk::demo::SUPERVISOR_TOKEN
+        ),
+        &done,
+    );
+    let tmux = Tmux::start("kinds", &line);
+    tmux.wait_for("3 open · row 1 of 3 shown");
+    // Esc on a filtered list clears the filter, and the desk stays.
+    tmux.keys(&["/", "d", "e", "l", "Enter"]);
+    tmux.wait_for("row 1 of 1 shown");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Filter cleared.");
+    // The selection stays on the conflict the filter found (the third).
+    tmux.wait_for("row 3 of 3 shown");
+
+    // The invalid reference: the picker fixes it.
+    tmux.keys(&["g", "j", "Enter"]);
+    let detail = tmux.wait_for("removed from sites");
+    assert!(detail.contains("S-3 Old mill substation"), "{detail}");
+    tmux.keys(&["m"]);
+    tmux.wait_for("type to filter");
+    tmux.keys(&["e", "a", "s", "t", "Enter", "w"]);
+    tmux.wait_for("Submit? y send");
+    tmux.keys(&["y"]);
+    tmux.wait_for("Resolved c-000002 INS-1003");
+    let token = syncdesk::demo::SUPERVISOR_TOKEN;
+    let (_, record) = live.call_with_token("GET", "/v1/inspections/INS-1003", token, None);
+    assert_eq!(record["fields"]["site_id"], "S-2");
+
+    // Next comes the deleted record: `=` hides what nobody changed, K keeps it deleted.
+    tmux.wait_for("INS-1005 (inspections)");
+    tmux.keys(&["="]);
+    let hidden = tmux.wait_for("unchanged hidden");
+    assert!(!hidden.contains("= /site_id"), "{hidden}");
+    tmux.keys(&["K"]);
+    tmux.wait_for("Keeps INS-1005 deleted");
+    tmux.keys(&["y"]);
+    tmux.wait_for("Resolved c-000003 INS-1005");
+    let (status, _) = live.call_with_token("GET", "/v1/inspections/INS-1005", token, None);
+    assert_eq!(status.as_u16(), 410, "still deleted");
+    let (_, conflict) = live.call_with_token("GET", "/v1/conflicts/c-000003", token, None);
+    assert_eq!(conflict["resolution"]["kept_deleted"], true);
+    tmux.keys(&["q", "q"]);
+    assert_eq!(exit_of(&done), "exit=0");
+    let end = tmux.screen();
+    assert!(
+        end.contains("2 conflict(s) resolved, 1 still open"),
+        "{end}"
+    );
 }
