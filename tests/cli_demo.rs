@@ -319,3 +319,46 @@ fn an_export_carries_its_lists_and_schemas_and_push_checks_before_sending() {
     );
     assert_eq!(after["status"], "open", "nothing was sent");
 }
+
+#[cfg(unix)]
+#[test]
+fn demo_keep_leaves_the_server_running_for_the_command_line_until_ctrl_c() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncdesk"))
+        .args(["demo", "--keep"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("The demo server keeps running on ")
+                .and_then(|rest| rest.split(';').next())
+                .map(str::to_string)
+        })
+        .expect("the URL is printed");
+    let tokens = lines.next().unwrap().unwrap();
+    assert!(tokens.contains("demo-sue (supervisor)"), "{tokens}");
+    let out = assert_cmd::Command::cargo_bin("syncdesk")
+        .unwrap()
+        .args(["conflicts", "list", "--json"])
+        .env("SYNCDESK_SERVER", &base)
+        .env("SYNCDESK_TOKEN", syncdesk::demo::SUPERVISOR_TOKEN)
+        .env("SYNCDESK_CONFIG", "/nonexistent/config.toml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let queue: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(queue["conflicts"].as_array().map(Vec::len), Some(3));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(
+        std::net::TcpStream::connect(base.trim_start_matches("http://")).is_err(),
+        "the server is gone"
+    );
+}

@@ -27,7 +27,48 @@ impl Drop for Scratch {
     }
 }
 
-pub fn run() -> Result<Exit, Failure> {
+#[derive(clap::Args, Default)]
+pub struct DemoArgs {
+    /// Leave the demo server running after the desk (or, without a terminal, after the
+    /// morning), printing its URL and the demo users' tokens, so the command line can be
+    /// tried on the same conflicts; Ctrl-C then stops it and deletes its database.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// The demo's users and their tokens (`assets/demo/syncdesk.toml`).
+const USERS: &str = "demo-ana, demo-ben (technicians), demo-sue (supervisor), demo-root (admin)";
+
+/// `--keep`: the server goes on until Ctrl-C (or SIGTERM), then the demo ends as usual.
+fn keep_serving(runtime: &tokio::runtime::Runtime, base: &str) {
+    println!("\nThe demo server keeps running on {base}; Ctrl-C stops it and deletes its database.");
+    println!("Its users' tokens: {USERS}. Try it:");
+    println!("  SYNCDESK_SERVER={base} SYNCDESK_TOKEN={SUPERVISOR_TOKEN} syncdesk conflicts list");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                },
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
+    println!("The demo server on {base} has stopped; its database is gone.");
+}
+
+pub fn run(args: &DemoArgs) -> Result<Exit, Failure> {
     let started = Instant::now();
     let broken = |e: &dyn std::fmt::Display| Failure::input(format!("demo: {e}"));
     let scratch = Scratch(std::env::temp_dir().join(format!(
@@ -80,6 +121,9 @@ pub fn run() -> Result<Exit, Failure> {
             "\nReady in {} ms on {base}. In a terminal, `syncdesk demo` opens the desk on this queue.",
             ready.as_millis()
         );
+        if args.keep {
+            keep_serving(&runtime, &base);
+        }
         return Ok(Exit::Ok);
     }
     let config = UserConfig {
@@ -91,14 +135,20 @@ pub fn run() -> Result<Exit, Failure> {
         ConflictSource::Server(client),
         Some(scratch.0.join("drafts")),
         |app| {
-            app.quit_warning =
-                Some("Quitting ends the demo: its server and its database go.".into());
+            if !args.keep {
+                app.quit_warning =
+                    Some("Quitting ends the demo: its server and its database go.".into());
+            }
             app.story = morning(&steps).lines().map(str::to_string).collect();
             app.say("The queue the demo's morning left: i tells what happened, ? the keys.");
         },
         |_| {
             print!("{}", morning(&steps));
-            println!("The demo server on {base} has stopped; its database is gone.");
+            if args.keep {
+                keep_serving(&runtime, &base);
+            } else {
+                println!("The demo server on {base} has stopped; its database is gone.");
+            }
             Ok(())
         },
     );

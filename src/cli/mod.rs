@@ -68,7 +68,7 @@ enum Command {
     /// site, a deleted record), then the desk on the conflicts left. Quitting ends the
     /// server and deletes its database. Without a terminal it prints the morning and the
     /// queue.
-    Demo,
+    Demo(demo_cmd::DemoArgs),
     /// Three-way merge of a record's fields: BASE, LOCAL and SERVER are JSON objects.
     Merge(merge_cmd::MergeArgs),
     /// Run the sync server.
@@ -113,12 +113,12 @@ pub fn run() -> ExitCode {
     // The desk reads Ctrl-C as a key, the server stops on it; any other command ends 130.
     if !matches!(
         cli.command,
-        Some(Command::Demo | Command::Serve(_) | Command::Tui(_) | Command::Open(_)) | None
+        Some(Command::Demo(_) | Command::Serve(_) | Command::Tui(_) | Command::Open(_)) | None
     ) {
         exit_130_on_ctrl_c();
     }
     let outcome = match cli.command {
-        Some(Command::Demo) => demo_cmd::run(),
+        Some(Command::Demo(args)) => demo_cmd::run(&args),
         Some(Command::Merge(args)) => merge_cmd::run(&args),
         Some(Command::Serve(args)) => serve_cmd::run(&args),
         Some(Command::Tui(args)) => desk_cmd::tui(&args),
