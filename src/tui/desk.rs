@@ -55,7 +55,7 @@ pub struct Desk {
     /// The server's ETag the resolution must match (`None`: a parked create).
     pub etag: Option<String>,
     pub schema: Option<TypeSchema>,
-    /// Master-data items by list, for reference fields (empty offline).
+    /// Master-data lists by name, for reference fields (from the server, or the export).
     pub lists: BTreeMap<String, MasterData>,
     pub rows: Vec<Row>,
     pub choices: Choices,

@@ -401,7 +401,9 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
                 });
                 return Vec::new();
             }
-            if desk.wants_editor(row) {
+            // Long text, and any text that opens on a merge's marker lines, is edited in
+            // an editor, never on one line.
+            if desk.wants_editor(row) || text.contains('\n') {
                 if app.external_editor {
                     return vec![Effect::EditExternally { path, text }];
                 }
