@@ -41,7 +41,9 @@ const USERS: &str = "demo-ana, demo-ben (technicians), demo-sue (supervisor), de
 
 /// `--keep`: the server goes on until Ctrl-C (or SIGTERM), then the demo ends as usual.
 fn keep_serving(runtime: &tokio::runtime::Runtime, base: &str) {
-    println!("\nThe demo server keeps running on {base}; Ctrl-C stops it and deletes its database.");
+    println!(
+        "\nThe demo server keeps running on {base}; Ctrl-C stops it and deletes its database."
+    );
     println!("Its users' tokens: {USERS}. Try it:");
     println!("  SYNCDESK_SERVER={base} SYNCDESK_TOKEN={SUPERVISOR_TOKEN} syncdesk conflicts list");
     use std::io::Write;
