@@ -387,9 +387,14 @@ impl Desk {
             return text.clone();
         }
         let manual = matches!(self.choices.get(&row.path), Some(Choice::Manual(_)));
+        // Prose merges; a value from a fixed set (enum, reference) or an instant does not.
+        let prose = !matches!(
+            self.field_type(&row.path),
+            Some(FieldType::Enum { .. } | FieldType::Reference { .. } | FieldType::Datetime)
+        );
         match (&row.base, &row.local, &row.server) {
             (Some(Json::String(b)), Some(Json::String(l)), Some(Json::String(s)))
-                if !manual && row.class == Class::Conflict =>
+                if prose && !manual && row.class == Class::Conflict =>
             {
                 crate::merge::merge_text(b, l, s).text
             }
