@@ -57,7 +57,7 @@ fn prose(seed: usize, words: usize) -> String {
             out.push(' ');
         }
         out.push_str(WORDS[(x % 16) as usize]);
-        if x % 11 == 0 {
+        if x.is_multiple_of(11) {
             out.push('.');
         }
     }
@@ -67,7 +67,7 @@ fn prose(seed: usize, words: usize) -> String {
 fn fields(seed: usize, side: &str) -> Value {
     let notes = prose(seed, 60);
     let checklist: Vec<Value> = (0..8)
-        .map(|i| json!({"id": format!("c{i}"), "label": prose(seed + i, 4), "ok": (seed + i) % 3 == 0}))
+        .map(|i| json!({"id": format!("c{i}"), "label": prose(seed + i, 4), "ok": (seed + i).is_multiple_of(3)}))
         .collect();
     match side {
         "base" => json!({"site_id": "S-1", "status": "open", "notes": notes, "temperature": 20,

@@ -601,10 +601,8 @@ async fn resolve_conflict(
                 .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
             let settle = body.settle()?.into_owned();
             let choices = match &settle {
-                Settle::Write { choices, .. } => {
-                    serde_json::to_string(choices).map_err(|e| Problem::internal(&e))?
-                }
-                Settle::KeepDeleted => "{}".into(),
+                Settle::Write { choices, .. } => choices.clone(),
+                Settle::KeepDeleted => Default::default(),
             };
             let now = state.clock.now();
             let remember =
@@ -654,8 +652,7 @@ async fn resolve_conflict(
                             Some(Settlement {
                                 write: Some(fields.into_owned()),
                                 choices,
-                                decided: serde_json::to_string(&decided)
-                                    .unwrap_or_else(|_| "[]".into()),
+                                decided,
                             }),
                         ),
                         ResolutionDecision::KeepDeleted => (
@@ -663,7 +660,7 @@ async fn resolve_conflict(
                             Some(Settlement {
                                 write: None,
                                 choices,
-                                decided: "[]".into(),
+                                decided: Vec::new(),
                             }),
                         ),
                     };
@@ -751,8 +748,8 @@ fn conflict_summary(row: &ConflictRow) -> ConflictSummary {
             at: r.at,
             resulting_version: r.version.map(|v| v.get()),
             kept_deleted: r.kept_deleted,
-            choices: serde_json::from_str(&r.choices).unwrap_or_default(),
-            fields: serde_json::from_str(&r.decided).unwrap_or_default(),
+            choices: r.choices.clone(),
+            fields: r.decided.clone(),
         }),
     }
 }
@@ -846,12 +843,14 @@ async fn put_master(
                 };
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
             let respond = |master: &crate::store::MasterList| {
-                serde_json::to_string(&master_reply(&list, master)).ok()
+                master_reply(&list, master)
+                    .ok()
+                    .and_then(|reply| serde_json::to_string(&reply).ok())
             };
             let master = store
                 .put_master(&list, &items, &ids, now, Some(remember), respond)
                 .map_err(|e| Problem::internal(&e))?;
-            Ok(master_reply(&list, &master))
+            master_reply(&list, &master)
         })
         .await
     })
@@ -888,7 +887,7 @@ async fn read_master(
             }
             return Ok(response);
         }
-        Ok(master_reply(&list, &master).into_response())
+        Ok(master_reply(&list, &master)?.into_response())
     })
     .await
 }
@@ -897,15 +896,18 @@ fn master_etag(master: &crate::store::MasterList) -> String {
     Etag::new(master.version, master.last_modified).to_string()
 }
 
-fn master_reply(list: &str, master: &crate::store::MasterList) -> Reply {
-    let items: serde_json::Value = serde_json::from_str(&master.items).unwrap_or_default();
-    let removed: serde_json::Value = serde_json::from_str(&master.removed).unwrap_or_default();
+/// A list as sent; stored JSON that does not parse is a server error, never an empty list.
+fn master_reply(list: &str, master: &crate::store::MasterList) -> Result<Reply, Problem> {
+    let parse = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text).map_err(|e| Problem::internal(&e))
+    };
+    let (items, removed) = (parse(&master.items)?, parse(&master.removed)?);
     let etag = master_etag(master);
-    Reply::json(
+    Ok(Reply::json(
         StatusCode::OK,
         &json!({"list": list, "items": items, "removed": removed}),
         Some(etag),
-    )
+    ))
 }
 
 /// The body of a `PUT`.
@@ -1298,12 +1300,40 @@ fn fingerprint(method: &str, path: &str, body: &[u8], if_match: Option<IfMatch>)
     let canonical = crate::model::Json::parse_slice(body)
         .map(|v| v.to_string())
         .unwrap_or_default();
+    // The precondition in words of our own: a Debug string may change with a dependency,
+    // and a retry spanning an upgrade would then be refused as key reuse.
+    let precondition = match if_match {
+        None => String::new(),
+        Some(IfMatch::Any) => "*".into(),
+        Some(IfMatch::Tag(tag)) => tag.to_string(),
+        Some(IfMatch::Unusable) => "unusable".into(),
+    };
     let mut hasher = Sha256::new();
-    for part in [method, path, &format!("{if_match:?}"), &canonical] {
+    for part in [method, path, &precondition, &canonical] {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
     hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_names_the_precondition_in_our_own_words() {
+        let tag: Etag = "\"3-2026-11-20T10:00:00.000Z\"".parse().unwrap();
+        let mut expected = Sha256::new();
+        for part in ["DELETE", "/v1/t/1", "\"3-2026-11-20T10:00:00.000Z\"", ""] {
+            expected.update(part.as_bytes());
+            expected.update([0]);
+        }
+        let expected: [u8; 32] = expected.finalize().into();
+        assert_eq!(
+            fingerprint("DELETE", "/v1/t/1", b"", Some(IfMatch::Tag(tag))),
+            expected
+        );
+    }
 }
 
 /// An answer as sent, and as remembered under an idempotency key.

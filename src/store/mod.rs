@@ -136,13 +136,13 @@ pub struct ConflictRow {
 pub struct Resolution {
     pub by: String,
     pub at: UtcMillis,
-    /// The choices as sent (JSON).
-    pub choices: String,
+    /// The choices as sent, by path.
+    pub choices: std::collections::BTreeMap<String, String>,
     pub version: Option<Version>,
     /// A deleted-on-server conflict closed by keeping the deletion.
     pub kept_deleted: bool,
-    /// Per decided path, the value taken and the values displaced (JSON array).
-    pub decided: String,
+    /// Per decided path, the value taken and the values displaced.
+    pub decided: Vec<crate::merge::Decided>,
 }
 
 /// What a resolution stores.
@@ -151,10 +151,10 @@ pub struct Settlement {
     /// The fields of the record's next, live version; `None` keeps the deletion (nothing
     /// is written to the record).
     pub write: Option<Object<'static>>,
-    /// The choices as sent (JSON).
-    pub choices: String,
-    /// The audit trail's per-path entries (JSON array).
-    pub decided: String,
+    /// The choices as sent, by path.
+    pub choices: std::collections::BTreeMap<String, String>,
+    /// The audit trail's per-path entries.
+    pub decided: Vec<crate::merge::Decided>,
 }
 
 /// A conflict's number; shown as `c-000042`.

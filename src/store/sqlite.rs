@@ -314,8 +314,12 @@ impl SqliteStore {
             None => None,
         };
         let current = versions_from(&tx, key, None)?.pop();
+        let listed = Listed::new(&tx);
         let (answer, settlement) =
-            decide(&conflict, base.as_ref(), current.as_ref(), &listed_in(&tx));
+            decide(&conflict, base.as_ref(), current.as_ref(), &|list, id| {
+                listed.holds(list, id)
+            });
+        listed.check()?;
         let Some(settlement) = settlement else {
             if let Some(remember) = remember
                 && let Some(text) = respond(&answer, None)
@@ -354,11 +358,14 @@ impl SqliteStore {
                 .clone()
                 .ok_or_else(|| StoreError("a kept deletion without a tombstone".into()))?,
         };
+        let json = |e: serde_json::Error| StoreError(e.to_string());
+        let choices = serde_json::to_string(&settlement.choices).map_err(json)?;
+        let decided = serde_json::to_string(&settlement.decided).map_err(json)?;
         tx.prepare_cached("UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4,
                  resulting_version = ?5, kept_deleted = ?6, decided = ?7
              WHERE id = ?1")?.execute(
-            params![id.0 as i64, resolver, now.to_string(), settlement.choices, stored.version.get() as i64,
-                    kept_deleted, settlement.decided],
+            params![id.0 as i64, resolver, now.to_string(), choices, stored.version.get() as i64,
+                    kept_deleted, decided],
         )?;
         if let Some(remember) = remember
             && let Some(text) = respond(&answer, Some(&stored))
@@ -599,14 +606,17 @@ impl SqliteStore {
             _ => None,
         };
         let (answer, effect) = {
-            let listed = listed_in(&tx);
+            let listed = Listed::new(&tx);
+            let holds = |list: &str, id: &str| listed.holds(list, id);
             let known = Known {
-                listed: &listed,
+                listed: &holds,
                 versions: &versions,
                 applied_device_seq,
                 parked_conflict,
             };
-            decide(&known)
+            let decided = decide(&known);
+            listed.check()?;
+            decided
         };
         let current = versions.last().map(|v| v.version);
         let stored = match effect {
@@ -743,12 +753,38 @@ fn remember_removed(
 }
 
 /// Whether a master-data list holds an item, as the connection (and its transaction)
-/// sees it. A failed lookup counts as not listed: the write is parked, nothing is lost.
-fn listed_in(conn: &Connection) -> impl Fn(&str, &str) -> bool + '_ {
-    move |list, id| {
-        conn.prepare_cached("SELECT 1 FROM master_items WHERE list = ?1 AND id = ?2")
-            .and_then(|mut lookup| lookup.exists(params![list, id]))
-            .unwrap_or(false)
+/// sees it. A lookup that fails is remembered and fails the write afterwards: a database
+/// hiccup must not park a valid write as an invalid reference.
+struct Listed<'c> {
+    conn: &'c Connection,
+    failed: std::cell::RefCell<Option<rusqlite::Error>>,
+}
+
+impl<'c> Listed<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Self {
+            conn,
+            failed: std::cell::RefCell::new(None),
+        }
+    }
+
+    fn holds(&self, list: &str, id: &str) -> bool {
+        let found = self
+            .conn
+            .prepare_cached("SELECT 1 FROM master_items WHERE list = ?1 AND id = ?2")
+            .and_then(|mut lookup| lookup.exists(params![list, id]));
+        found.unwrap_or_else(|e| {
+            self.failed.borrow_mut().get_or_insert(e);
+            false
+        })
+    }
+
+    /// The first failed lookup, if any: the write's answer then cannot stand.
+    fn check(self) -> Result<(), StoreError> {
+        match self.failed.into_inner() {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -828,13 +864,19 @@ impl RawConflict {
             (Some(by), Some(at)) => Some(Resolution {
                 by,
                 at,
-                choices: self.choices.unwrap_or_else(|| "{}".into()),
+                choices: match self.choices {
+                    Some(text) => serde_json::from_str(&text).map_err(|_| corrupt())?,
+                    None => Default::default(),
+                },
                 version: self
                     .resulting_version
                     .and_then(|v| u64::try_from(v).ok())
                     .and_then(Version::new),
                 kept_deleted: self.kept_deleted,
-                decided: self.decided.unwrap_or_else(|| "[]".into()),
+                decided: match self.decided {
+                    Some(text) => serde_json::from_str(&text).map_err(|_| corrupt())?,
+                    None => Vec::new(),
+                },
             }),
             _ => None,
         };
@@ -1127,6 +1169,37 @@ mod tests {
     }
 
     #[test]
+    fn a_resolution_stored_unreadable_is_an_error_not_an_empty_one() {
+        let (_dir, mut store) = fresh_store();
+        append(&mut store, None, json!({"n": 1}), None);
+        store
+            .write_plain(
+                KEY,
+                Version::new(1),
+                &author(None),
+                UtcMillis::now(),
+                |_| {
+                    let effect = Effect::Park {
+                        kind: crate::sync::ParkKind::EditConflict,
+                        base_version: Some(1),
+                        local: fields(json!({"n": 5})),
+                        paths: vec!["/n".into()],
+                    };
+                    ((), effect)
+                },
+            )
+            .unwrap();
+        store
+            .conn
+            .execute_batch(
+                "UPDATE conflicts SET status = 'resolved', resolved_by = 'sue',
+                 resolved_at = '2026-11-20T10:00:00.000Z', choices = 'not json'",
+            )
+            .unwrap();
+        assert!(store.conflict(ConflictId(1)).is_err());
+    }
+
+    #[test]
     fn a_parked_submission_gets_a_conflict_id_and_is_found_again_by_device() {
         let (_dir, mut store) = fresh_store();
         append(&mut store, None, json!({"n": 1}), None);
@@ -1308,6 +1381,22 @@ mod master_tests {
             })
             .unwrap();
         assert_eq!(seen, (true, false, false));
+    }
+
+    #[test]
+    fn a_failed_master_data_lookup_fails_the_write_instead_of_parking_it() {
+        let (_dir, mut store) = super::tests::fresh_store();
+        store.conn.execute_batch("DROP TABLE master_items").unwrap();
+        let key = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = super::tests::author(None);
+        let written = store.write_plain(key, None, &author, UtcMillis::now(), |k| {
+            let listed = (k.listed)("sites", "S-4");
+            (listed, Effect::Nothing)
+        });
+        assert!(written.is_err(), "an error, not 'not listed'");
     }
 }
 
