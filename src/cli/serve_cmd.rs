@@ -5,7 +5,23 @@ use std::sync::Arc;
 
 use super::{Exit, Failure};
 use crate::server::config::Config;
-use crate::server::http::{AppState, serve};
+use crate::server::http::{AppState, serve_until};
+
+/// SIGINT (Ctrl-C) or SIGTERM: the server stops taking requests and finishes its own.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -55,12 +71,15 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|e| Failure::input(format!("cannot listen on {listen}: {e}")))?;
-        let address = listener.local_addr().map_err(|e| Failure::input(e.to_string()))?;
-        eprintln!("syncdesk serve: listening on http://{address} (database {})", db.display());
-        tokio::select! {
-            served = serve(state, listener) => served.map_err(|e| Failure::input(format!("server stopped: {e}")))?,
-            _ = tokio::signal::ctrl_c() => eprintln!("syncdesk serve: stopped"),
-        }
+        let address = listener
+            .local_addr()
+            .map_err(|e| Failure::input(e.to_string()))?;
+        eprintln!(
+            "syncdesk serve: listening on http://{address} (database {})",
+            db.display()
+        );
+        serve_until(state, listener, stop_signal()).await;
+        eprintln!("syncdesk serve: stopped; every answered write is on disk");
         Ok(Exit::Ok)
     })
 }

@@ -45,8 +45,28 @@ pub struct Config {
     pub database: String,
     pub max_body_bytes: usize,
     pub idempotency_ttl_hours: u64,
+    /// A connection that has not sent a whole request head in this time is closed.
+    pub header_timeout: std::time::Duration,
+    /// A request whose body has not arrived in this time gets 408; also the most a stop
+    /// waits for the requests in flight.
+    pub request_timeout: std::time::Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub idle_timeout: std::time::Duration,
+    /// `text` or `json` log lines on stderr.
+    pub log: LogFormat,
+    /// Where Prometheus metrics are served, when set.
+    pub metrics_listen: Option<String>,
     pub users: Vec<User>,
     pub types: Schemas,
+}
+
+/// How the server writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +80,16 @@ struct RawConfig {
     max_body_bytes: usize,
     #[serde(default = "default_ttl")]
     idempotency_ttl_hours: u64,
+    #[serde(default = "default_header_timeout")]
+    header_timeout_s: u64,
+    #[serde(default = "default_request_timeout")]
+    request_timeout_s: u64,
+    #[serde(default = "default_idle_timeout")]
+    idle_timeout_s: u64,
+    #[serde(default)]
+    log: LogFormat,
+    #[serde(default)]
+    metrics_listen: Option<String>,
     #[serde(default)]
     users: Vec<Spanned<RawUser>>,
     /// Read by `Schemas::from_toml`.
@@ -93,6 +123,18 @@ fn default_ttl() -> u64 {
     24
 }
 
+fn default_header_timeout() -> u64 {
+    10
+}
+
+fn default_request_timeout() -> u64 {
+    30
+}
+
+fn default_idle_timeout() -> u64 {
+    60
+}
+
 impl Config {
     /// Reads and checks a configuration; every fault names its line.
     pub fn from_toml(text: &str) -> Result<Self, SchemaError> {
@@ -105,6 +147,15 @@ impl Config {
         let types = Schemas::from_toml(text)?;
         if raw.max_body_bytes == 0 {
             return Err(at(None, "max_body_bytes must be at least 1".into()));
+        }
+        for (name, seconds) in [
+            ("header_timeout_s", raw.header_timeout_s),
+            ("request_timeout_s", raw.request_timeout_s),
+            ("idle_timeout_s", raw.idle_timeout_s),
+        ] {
+            if seconds == 0 {
+                return Err(at(None, format!("{name} must be at least 1")));
+            }
         }
         let mut users: Vec<User> = Vec::with_capacity(raw.users.len());
         for spanned in raw.users {
@@ -132,6 +183,11 @@ impl Config {
             database: raw.database,
             max_body_bytes: raw.max_body_bytes,
             idempotency_ttl_hours: raw.idempotency_ttl_hours,
+            header_timeout: std::time::Duration::from_secs(raw.header_timeout_s),
+            request_timeout: std::time::Duration::from_secs(raw.request_timeout_s),
+            idle_timeout: std::time::Duration::from_secs(raw.idle_timeout_s),
+            log: raw.log,
+            metrics_listen: raw.metrics_listen,
             users,
             types,
         })

@@ -173,7 +173,23 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Serves until the listener fails.
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    serve_until(state, listener, std::future::pending()).await;
+    Ok(())
+}
+
+/// Serves until `stop` completes, then answers the requests in flight and returns.
+pub async fn serve_until(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    stop: impl Future<Output = ()>,
+) {
+    let config = &state.config;
+    let limits = super::listen::Limits {
+        header: config.header_timeout,
+        idle: config.idle_timeout,
+        request: config.request_timeout,
+    };
+    super::listen::serve_until(listener, router(state.clone()), limits, stop).await;
 }
 
 type Answer = Result<Reply, Problem>;
@@ -1699,16 +1715,29 @@ async fn json_body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<axum::body::Bytes, Problem> {
-    let bytes = axum::body::to_bytes(body, config.max_body_bytes)
+    // A body that does not arrive in time is 408: a slow client holds nothing for long.
+    let read = axum::body::to_bytes(body, config.max_body_bytes);
+    let read = tokio::time::timeout(config.request_timeout, read)
         .await
         .map_err(|_| {
             Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "Body too large",
-                format!("the limit is {} bytes", config.max_body_bytes),
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timeout",
+                format!(
+                    "the body did not arrive within {} s",
+                    config.request_timeout.as_secs()
+                ),
             )
         })?;
+    let bytes = read.map_err(|_| {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Body too large",
+            format!("the limit is {} bytes", config.max_body_bytes),
+        )
+    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

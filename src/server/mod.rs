@@ -4,4 +4,5 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod listen;
 pub mod problem;
