@@ -109,3 +109,94 @@ async fn serve_demo_loads_users_master_data_and_records() {
         "sue is a supervisor"
     );
 }
+
+const CONFIG: &str = r#"
+[[users]]
+name = "ana"
+role = "technician"
+token = "ana-token"
+
+[types.inspections]
+[types.inspections.fields]
+notes = { type = "text" }
+"#;
+
+/// `syncdesk serve` on a free port with `CONFIG` and the database `db`, once it answers.
+async fn start_serve(dir: &std::path::Path, db: &std::path::Path) -> (Child, String) {
+    let config = dir.join("syncdesk.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_syncdesk"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(db)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_answers_what_it_has_exits_0_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let (mut child, base) = start_serve(dir.path(), &db).await;
+    let client = reqwest::Client::new();
+    let writes: Vec<_> = (0..300)
+        .map(|i| {
+            let client = client.clone();
+            let base = base.clone();
+            tokio::spawn(async move {
+                let answer = client
+                    .post(format!("{base}/v1/inspections"))
+                    .bearer_auth("ana-token")
+                    .header("Idempotency-Key", format!("k-{i}"))
+                    .json(&serde_json::json!({"id": format!("INS-{i}"), "fields": {"notes": format!("n{i}")}}))
+                    .send()
+                    .await;
+                (i, answer.map(|r| r.status().as_u16()).unwrap_or(0))
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut acknowledged = Vec::new();
+    for write in writes {
+        let (i, status) = write.await.unwrap();
+        if status == 201 {
+            acknowledged.push(i);
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "a stop is not a failure");
+    assert!(!acknowledged.is_empty(), "some writes were answered");
+    // Started again on the same file: every acknowledged write is there, as sent.
+    let (child, base) = start_serve(dir.path(), &db).await;
+    let _server = Killed(child);
+    for i in acknowledged {
+        let record: Value = client
+            .get(format!("{base}/v1/inspections/INS-{i}"))
+            .bearer_auth("ana-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(record["fields"]["notes"], format!("n{i}"));
+    }
+}

@@ -1621,3 +1621,86 @@ async fn a_retried_master_data_put_is_applied_once() {
     );
     s.task.abort();
 }
+
+#[tokio::test]
+async fn every_error_the_framework_answers_is_problem_json_too() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    let problem_of = |r: reqwest::Response| async move {
+        let status = r.status();
+        let allow = r
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_string());
+        let media = r.headers()["content-type"].to_str().unwrap().to_string();
+        let body: Value = r.json().await.unwrap();
+        (status, allow, media, body)
+    };
+    let (status, _, media, body) = problem_of(
+        s.request(reqwest::Method::GET, "/nowhere", "sue")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, media.as_str()),
+        (StatusCode::NOT_FOUND, "application/problem+json")
+    );
+    assert_eq!(body["status"], 404);
+    let (status, allow, media, body) = problem_of(
+        s.request(reqwest::Method::PATCH, "/v1/conflicts", "sue")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(media, "application/problem+json");
+    assert!(allow.unwrap_or_default().contains("GET"), "405 keeps Allow");
+    assert_eq!(
+        body["type"],
+        "https://syncdesk.dev/problems/method-not-allowed"
+    );
+    let (status, _, media, body) = problem_of(
+        s.request(reqwest::Method::GET, "/v1/conflicts?limit=many", "sue")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, media.as_str()),
+        (StatusCode::BAD_REQUEST, "application/problem+json")
+    );
+    assert!(body["detail"].as_str().unwrap().contains("limit"), "{body}");
+    s.task.abort();
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_case_insensitively_and_a_401_says_how_to_sign_in() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    let get = |auth: &[&str]| {
+        let mut r = s.client.get(format!("{}/v1/conflicts", s.base));
+        for value in auth {
+            r = r.header("Authorization", *value);
+        }
+        r.send()
+    };
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let r = get(&[&format!("{scheme} sue-token")]).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{scheme}");
+    }
+    for auth in [
+        &[][..],
+        &["Bearer wrong"][..],
+        &["Basic c3VlOng="][..],
+        &["Bearer sue-token", "Bearer sue-token"][..],
+    ] {
+        let r = get(auth).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer", "{auth:?}");
+    }
+    s.task.abort();
+}

@@ -272,8 +272,9 @@ fn a_sigterm_quits_like_q_restoring_the_terminal_and_keeping_the_draft() {
     let pid = desk_pids(&live);
     assert!(!pid.is_empty(), "the desk is running");
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert_eq!(exit_of(&done), "exit=0");
+    let exit = exit_of(&done);
     let end = tmux.screen();
+    assert_eq!(exit, "exit=0", "{end}");
     assert!(
         end.contains("0 conflict(s) resolved") && !end.contains("! /notes"),
         "{end}"

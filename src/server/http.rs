@@ -168,6 +168,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/{record_type}/{id}", get(read).put(sync).delete(delete))
         .route("/v1/{record_type}/{id}/versions", get(read_history))
         .route("/v1/{record_type}/{id}/versions/{n}", get(read_version))
+        .fallback(|uri: axum::http::Uri| async move {
+            Problem::not_found(format!("no route for {}", uri.path()))
+        })
+        .layer(axum::middleware::from_fn(super::problem::as_problem))
         .with_state(state)
 }
 
@@ -1683,10 +1687,19 @@ impl From<crate::store::StoreError> for Problem {
 }
 
 fn signed_in<'c>(config: &'c Config, headers: &HeaderMap, role: Role) -> Result<&'c User, Problem> {
-    let token = headers
-        .get(header::AUTHORIZATION)
+    let mut given = headers.get_all(header::AUTHORIZATION).iter();
+    let (first, second) = (given.next(), given.next());
+    if second.is_some() {
+        return Err(Problem::unauthorized(
+            "send one Authorization header, not several",
+        ));
+    }
+    // The scheme's name is matched case-insensitively (RFC 9110 section 11.1).
+    let token = first
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <token>"))?;
     let user = config
         .authenticate(token.trim())

@@ -117,6 +117,50 @@ impl IntoResponse for Problem {
         if let Some(etag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
             headers.insert(header::ETAG, etag);
         }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
+}
+
+/// Every 4xx and 5xx leaves as problem details, also those the framework answers itself:
+/// no route (404), a method the route does not take (405, its `Allow` kept), a query or
+/// path that does not parse (400). What the framework said becomes the `detail`.
+pub async fn as_problem(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let said = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let said = crate::sanitize::visible(String::from_utf8_lossy(&said).trim()).into_owned();
+    let (kind, title, detail) = match status {
+        StatusCode::NOT_FOUND => ("not-found", "Not found", format!("no route for {path}")),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{path} does not take {method}"),
+        ),
+        StatusCode::BAD_REQUEST => ("malformed", "Malformed request", said),
+        _ => ("error", "Error", said),
+    };
+    let mut problem = Problem::new(status, kind, title, detail).into_response();
+    // Headers the framework set that still hold (`Allow`), under the problem's own.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem
+                .headers_mut()
+                .entry(name)
+                .or_insert_with(|| value.clone());
+        }
+    }
+    problem
 }
