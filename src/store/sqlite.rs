@@ -156,6 +156,9 @@ fn migrate(conn: &Connection, upto: usize) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The size the WAL file is cut back to once a burst has been checkpointed.
+const WAL_LIMIT_BYTES: i64 = 16 * 1024 * 1024;
+
 /// A store in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
@@ -240,6 +243,9 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // After a burst the WAL is cut back to this when it is next reused, so it never
+        // stays large; no writer waits for it (the cut happens as the WAL restarts).
+        conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&conn, MIGRATIONS.len())?;
@@ -1061,6 +1067,31 @@ mod tests {
             db_size()
         );
         assert_eq!(store.history(KEY).unwrap().len(), 400);
+    }
+
+    #[test]
+    fn after_a_burst_the_wal_is_cut_back_below_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.leave_checkpoints().unwrap();
+        let wal = || {
+            std::fs::metadata(dir.path().join("s.db-wal"))
+                .unwrap()
+                .len()
+        };
+        let big = crate::json!({"notes": "x".repeat(1024 * 1024)});
+        for _ in 0..70 {
+            append(&mut store, None, big.clone(), None);
+        }
+        assert!(wal() > 64 * 1024 * 1024, "a burst of 70 MB: {}", wal());
+        // The checkpoint thread copies it all; the writer's next write reuses the WAL
+        // from its start and cuts the file.
+        SqliteStore::open(&path).unwrap().checkpoint().unwrap();
+        append(&mut store, None, crate::json!({"notes": "small"}), None);
+        assert!(wal() <= WAL_LIMIT_BYTES as u64, "{}", wal());
+        assert!(wal() < 64 * 1024 * 1024);
+        assert_eq!(store.history(KEY).unwrap().len(), 71);
     }
 
     #[test]
