@@ -1,0 +1,381 @@
+//! The supervisors' queue: list, detail, resolution.
+
+use super::*;
+
+#[derive(Deserialize)]
+pub(super) struct ConflictQuery {
+    pub(super) status: Option<String>,
+    #[serde(rename = "type")]
+    pub(super) record_type: Option<String>,
+    pub(super) limit: Option<usize>,
+    pub(super) cursor: Option<String>,
+}
+
+/// `GET /v1/conflicts`: the queue, oldest first.
+pub(super) async fn list_conflicts(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(query): axum::extract::Query<ConflictQuery>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Supervisor)?;
+        let open = match query.status.as_deref().unwrap_or("open") {
+            "open" => Some(true),
+            "resolved" => Some(false),
+            "all" => None,
+            other => {
+                return Err(Problem::bad_request(format!(
+                    "status {other:?} is not open, resolved or all"
+                )));
+            }
+        };
+        let after = match query.cursor.as_deref() {
+            None | Some("") => 0,
+            Some(cursor) => {
+                cursor
+                    .parse::<ConflictId>()
+                    .map_err(|()| Problem::bad_request("cursor is not one this server gave"))?
+                    .0
+            }
+        };
+        let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+        let rows = reading(state, move |store| {
+            store.conflicts(open, query.record_type.as_deref(), after, limit)
+        })
+        .await?;
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|r| r.id.to_string()))
+            .flatten();
+        let summaries: Vec<ConflictSummary> = rows.iter().map(conflict_summary).collect();
+        Ok(Reply::json(
+            StatusCode::OK,
+            &json!({"conflicts": summaries, "next": next}),
+            None,
+        ))
+    })
+    .await
+}
+
+/// `GET /v1/conflicts/{cid}`: the three sides and every path's class, against the
+/// record's current version (its `ETag` is the one a resolution must send).
+pub(super) async fn read_conflict(
+    State(state): State<Arc<AppState>>,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Supervisor)?;
+        let id = conflict_id(&cid)?;
+        let state2 = state.clone();
+        let found = reading(state, move |store| {
+            let Some(row) = store.conflict(id)? else {
+                return Ok::<_, crate::store::StoreError>(None);
+            };
+            let key = RecordKey {
+                record_type: &row.record_type,
+                id: &row.record_id,
+            };
+            let base = match row.base_version {
+                Some(v) => store.version(key, v)?,
+                None => None,
+            };
+            let current = store.current(key)?;
+            Ok(Some((row, base, current)))
+        })
+        .await?;
+        let (row, base, current) =
+            found.ok_or_else(|| Problem::not_found(format!("no conflict {cid:?}")))?;
+        let schema = state2.config.types.get(&row.record_type);
+        let mut reply = Reply::json(
+            StatusCode::OK,
+            &conflict_detail(&row, base.as_ref(), current.as_ref(), schema),
+            None,
+        );
+        reply.etag = current.as_ref().map(etag_of);
+        Ok(reply)
+    })
+    .await
+}
+
+/// The body of a resolution: the resolved record and its choices, or `keep_deleted`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ResolutionBody<'a> {
+    #[serde(borrow, default)]
+    pub(super) fields: Option<Object<'a>>,
+    #[serde(default)]
+    pub(super) choices: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) keep_deleted: bool,
+}
+
+impl<'a> ResolutionBody<'a> {
+    /// What the body settles, or why it is malformed (400).
+    pub(super) fn settle(self) -> Result<Settle<'a>, Problem> {
+        if let Some((path, choice)) = self
+            .choices
+            .iter()
+            .find(|(_, c)| !matches!(c.as_str(), "local" | "server" | "manual"))
+        {
+            return Err(Problem::bad_request(format!(
+                "choices: {path} is {choice:?}, not local, server or manual"
+            )));
+        }
+        match (self.keep_deleted, self.fields) {
+            (true, None) if self.choices.is_empty() => Ok(Settle::KeepDeleted),
+            (true, _) => Err(Problem::bad_request(
+                "body: keep_deleted takes no fields and no choices",
+            )),
+            (false, Some(fields)) => Ok(Settle::Write {
+                fields,
+                choices: self.choices,
+            }),
+            (false, None) => Err(Problem::bad_request(
+                "body: missing field `fields` (or `keep_deleted: true`)",
+            )),
+        }
+    }
+}
+
+/// `POST /v1/conflicts/{cid}/resolution`: exactly one supervisor wins, with a fresh ETag.
+pub(super) async fn resolve_conflict(
+    State(state): State<Arc<AppState>>,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answer(async {
+        let user = signed_in(&state.config, &headers, Role::Supervisor)?.clone();
+        let id = conflict_id(&cid)?;
+        let exists = reading(state.clone(), move |store| store.conflict(id)).await?;
+        let Some(conflict) = exists else {
+            return Err(Problem::not_found(format!("no conflict {cid:?}")));
+        };
+        let bytes = json_body(&state.config, &headers, body).await?;
+        let idempotency = idempotency_key(&headers)?;
+        let if_match = headers
+            .get(header::IF_MATCH)
+            .map(|v| parse_if_match(v.as_bytes()));
+        let creating = headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == b"*");
+        if if_match.is_none() && !creating {
+            return Err(refused(Refusal::PreconditionRequired, None));
+        }
+        let method = if creating {
+            "POST If-None-Match"
+        } else {
+            "POST"
+        };
+        let fingerprint = fingerprint(
+            method,
+            &format!("/v1/conflicts/{cid}/resolution"),
+            &bytes,
+            if_match,
+        );
+        let schema = state.config.types.get(&conflict.record_type).cloned();
+        blocking(state.clone(), move |store| {
+            let body: ResolutionBody = serde_json::from_slice(&bytes)
+                .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+            let settle = body.settle()?.into_owned();
+            let choices = match &settle {
+                Settle::Write { choices, .. } => choices.clone(),
+                Settle::KeepDeleted => Default::default(),
+            };
+            let now = state.clock.now();
+            let remember =
+                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
+                };
+            let record_id = conflict.record_id.clone();
+            let respond = |(resolved, current): &(Resolved, Option<StoredVersion<'static>>),
+                           stored: Option<&StoredVersion<'static>>| {
+                let reply = resolution_reply(resolved, current, stored, &record_id);
+                reply
+                    .remembered()
+                    .then(|| serde_json::to_string(&reply).ok())
+                    .flatten()
+            };
+            let request = ResolutionRequest {
+                if_match,
+                creating,
+                settle,
+            };
+            let outcome = store.resolve(
+                id,
+                &user.name,
+                now,
+                Some(remember),
+                respond,
+                |row, base, current, listed| {
+                    let empty = Object::new();
+                    let parked = ParkedConflict {
+                        open: row.open,
+                        kind: row.kind,
+                        base: base.map_or(&empty, |b| &b.fields),
+                        local: &row.local,
+                    };
+                    let decision =
+                        decide_resolution(parked, current, request, schema.as_ref(), listed);
+                    let (resolved, settlement) = match decision {
+                        ResolutionDecision::Closed => (
+                            Resolved::Closed(row.resolution.as_ref().map(|r| r.by.clone())),
+                            None,
+                        ),
+                        ResolutionDecision::Stale => (Resolved::Stale, None),
+                        ResolutionDecision::Invalid(errors) => (Resolved::Invalid(errors), None),
+                        ResolutionDecision::Write { fields, decided } => (
+                            Resolved::Done,
+                            Some(Settlement {
+                                write: Some(fields.into_owned()),
+                                choices,
+                                decided,
+                            }),
+                        ),
+                        ResolutionDecision::KeepDeleted => (
+                            Resolved::Done,
+                            Some(Settlement {
+                                write: None,
+                                choices,
+                                decided: Vec::new(),
+                            }),
+                        ),
+                    };
+                    ((resolved, current.cloned()), settlement)
+                },
+            )?;
+            let Some(((resolved, current), stored)) = outcome else {
+                return Err(Problem::not_found(format!("no conflict {cid:?}")));
+            };
+            Ok(resolution_reply(
+                &resolved,
+                &current,
+                stored.as_ref(),
+                &conflict.record_id,
+            ))
+        })
+        .await
+    })
+    .await
+}
+
+/// How a resolution attempt ended.
+pub(super) enum Resolved {
+    Done,
+    Closed(Option<String>),
+    Stale,
+    Invalid(Vec<FieldError>),
+}
+
+/// The answer to a resolution.
+pub(super) fn resolution_reply(
+    resolved: &Resolved,
+    current: &Option<StoredVersion<'static>>,
+    stored: Option<&StoredVersion>,
+    record_id: &str,
+) -> Reply {
+    match (resolved, stored) {
+        (Resolved::Done, Some(v)) => record_reply(StatusCode::OK, record_id, v, None),
+        (Resolved::Closed(by), _) => Problem::new(
+            StatusCode::CONFLICT,
+            "conflict-closed",
+            "Already resolved",
+            format!("{} resolved it first", by.as_deref().unwrap_or("someone")),
+        )
+        .with("resolved_by", by.clone().unwrap_or_default())
+        .into(),
+        (Resolved::Stale, _) => refused(Refusal::PreconditionFailed, current.as_ref()).into(),
+        (Resolved::Invalid(errors), _) => refused(
+            Refusal::Invalid {
+                errors: errors.clone(),
+                schema_changed: false,
+            },
+            current.as_ref(),
+        )
+        .into(),
+        (Resolved::Done, None) => Problem::internal(&"a resolution stored nothing").into(),
+    }
+}
+
+/// The conflict a path segment names (`c-000042`); 404 for anything else.
+pub(super) fn conflict_id(cid: &str) -> Result<ConflictId, Problem> {
+    cid.parse()
+        .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))
+}
+
+/// A queue line in the wire shape of `protocol`, the one the desk and the CLI read.
+pub(super) fn conflict_summary(row: &ConflictRow) -> ConflictSummary {
+    ConflictSummary {
+        id: row.id.to_string(),
+        status: if row.open {
+            Status::Open
+        } else {
+            Status::Resolved
+        },
+        kind: row.kind,
+        record_type: row.record_type.clone(),
+        record_id: row.record_id.clone(),
+        submitted_by: row.submitted_by.clone(),
+        device_id: row.device_id.clone(),
+        captured_at: row.captured_at,
+        received_at: row.received_at,
+        conflicting_paths: row.paths.clone(),
+        resolution: row.resolution.as_ref().map(|r| ResolutionInfo {
+            by: r.by.clone(),
+            at: r.at,
+            resulting_version: r.version.map(|v| v.get()),
+            kept_deleted: r.kept_deleted,
+            choices: r.choices.clone(),
+            fields: r.decided.clone(),
+        }),
+    }
+}
+
+pub(super) fn conflict_detail(
+    row: &ConflictRow,
+    base: Option<&StoredVersion>,
+    current: Option<&StoredVersion>,
+    schema: Option<&TypeSchema>,
+) -> serde_json::Value {
+    let empty = Object::new();
+    let outcome = crate::merge::merge(
+        base.map_or(&empty, |b| &b.fields),
+        &row.local,
+        current.map_or(&empty, |c| &c.fields),
+        schema,
+        &crate::merge::NoPolicy,
+    );
+    let invalid = row.kind == ParkKind::InvalidReference;
+    let fields: Vec<serde_json::Value> = outcome
+        .fields
+        .iter()
+        .map(|f| {
+            let mut entry = json!(f);
+            if invalid && row.paths.contains(&f.path) {
+                entry["class"] = json!("invalid");
+            }
+            entry
+        })
+        .collect();
+    // The summary's members, then the three sides and each path's class.
+    let mut detail = json!(conflict_summary(row));
+    if let Some(members) = detail.as_object_mut() {
+        members.insert(
+            "base".into(),
+            base.map_or(serde_json::Value::Null, |b| {
+                json!({"version": b.version, "last_modified": b.last_modified, "modified_by": b.modified_by, "fields": b.fields})
+            }),
+        );
+        members.insert("local".into(), json!({"fields": row.local}));
+        members.insert(
+            "server".into(),
+            current.map_or(serde_json::Value::Null, |c| {
+                json!({"version": c.version, "last_modified": c.last_modified, "modified_by": c.modified_by,
+                       "deleted": c.deleted, "fields": c.fields, "etag": etag_of(c)})
+            }),
+        );
+        members.insert("fields".into(), json!(fields));
+    }
+    detail
+}

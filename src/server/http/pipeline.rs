@@ -1,0 +1,160 @@
+//! The idempotent-write pipeline: a request's fingerprint, the answer remembered under
+//! its key (or a new one), the write decided and stored in one transaction.
+
+use super::*;
+
+/// A submission to park whole, and the answer it gets.
+pub(super) fn park(
+    kind: ParkKind,
+    paths: Vec<String>,
+    base_version: Option<Version>,
+    local: &Object,
+    current: Option<StoredVersion<'static>>,
+) -> (Outcome, Effect) {
+    let effect = Effect::Park {
+        kind,
+        base_version: base_version.map(Version::get),
+        local: local.clone().into_owned(),
+        paths: paths.clone(),
+    };
+    (Outcome::Park(kind, paths, current), effect)
+}
+
+/// For `?dry_run=true`: the same decision, nothing stored (section 5's pre-sync check).
+pub(super) fn dry_run_of(
+    dry_run: bool,
+    decide: impl FnOnce(&Known) -> (Outcome, Effect),
+) -> impl FnOnce(&Known) -> (Outcome, Effect) {
+    move |known| {
+        let (outcome, effect) = decide(known);
+        if !dry_run {
+            return (outcome, effect);
+        }
+        let outcome = match (outcome, effect) {
+            (Outcome::Merged(report), Effect::Append { fields, .. }) => {
+                Outcome::WouldApply(report, fields)
+            }
+            (Outcome::Created, Effect::Append { fields, .. }) => {
+                Outcome::WouldApply(Report::default(), fields)
+            }
+            (Outcome::Park(kind, paths, current), _) => Outcome::WouldPark(kind, paths, current),
+            (outcome, _) => outcome,
+        };
+        (outcome, Effect::Nothing)
+    }
+}
+
+/// Stores a decided write and its answer, under its idempotency key, in one transaction.
+pub(super) fn written(
+    store: &mut SqliteStore,
+    key: RecordKey,
+    from: Option<Version>,
+    author: &Author,
+    now: UtcMillis,
+    remember: Option<Remember>,
+    decide: impl FnOnce(&Known) -> (Outcome, Effect),
+) -> Answer {
+    let mut reply = None;
+    let respond = |outcome: &Outcome, stored: &Stored| {
+        let made = outcome.reply(key.record_type, key.id, stored);
+        let text = made
+            .remembered()
+            .then(|| serde_json::to_string(&made).ok())
+            .flatten();
+        reply = Some(made);
+        text
+    };
+    let (outcome, stored) = store
+        .write(key, from, author, now, remember, decide, respond)
+        .map_err(|e| Problem::internal(&e))?;
+    // Without a key to remember under, the store asks for no answer: make it here.
+    Ok(reply.unwrap_or_else(|| outcome.reply(key.record_type, key.id, &stored)))
+}
+
+/// What an idempotency key says about a write before it runs.
+pub(super) enum Remembering<'a> {
+    New(Remember<'a>),
+    Replay(Reply),
+}
+
+/// Looks the key up (section 4): the same request again gets the stored answer, another
+/// request under the same key 422.
+pub(super) fn remember<'a>(
+    config: &Config,
+    store: &SqliteStore,
+    user: &'a User,
+    key: &'a str,
+    fingerprint: [u8; 32],
+    now: UtcMillis,
+) -> Result<Remembering<'a>, Problem> {
+    let ttl_hours = config.idempotency_ttl_hours;
+    match store.remembered(&user.name, key, ttl_hours, now)? {
+        None => Ok(Remembering::New(Remember {
+            user: &user.name,
+            key,
+            fingerprint,
+            ttl_hours,
+        })),
+        Some(found) if found.fingerprint == fingerprint => {
+            let reply: Reply =
+                serde_json::from_str(&found.answer).map_err(|e| Problem::internal(&e))?;
+            Ok(Remembering::Replay(Reply {
+                replayed: true,
+                ..reply
+            }))
+        }
+        Some(_) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reuse",
+            "Idempotency-Key reused",
+            "this key was used for another request",
+        )),
+    }
+}
+
+/// SHA-256 of the method, the path, `If-Match` and the body's canonical JSON (parsed, keys
+/// sorted): whitespace and key order are no difference.
+pub(super) fn fingerprint(
+    method: &str,
+    path: &str,
+    body: &[u8],
+    if_match: Option<IfMatch>,
+) -> [u8; 32] {
+    let canonical = crate::model::Json::parse_slice(body)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    // The precondition in words of our own: a Debug string may change with a dependency,
+    // and a retry spanning an upgrade would then be refused as key reuse.
+    let precondition = match if_match {
+        None => String::new(),
+        Some(IfMatch::Any) => "*".into(),
+        Some(IfMatch::Tag(tag)) => tag.to_string(),
+        Some(IfMatch::Unusable) => "unusable".into(),
+    };
+    let mut hasher = Sha256::new();
+    for part in [method, path, &precondition, &canonical] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_names_the_precondition_in_our_own_words() {
+        let tag: Etag = "\"3-2026-11-20T10:00:00.000Z\"".parse().unwrap();
+        let mut expected = Sha256::new();
+        for part in ["DELETE", "/v1/t/1", "\"3-2026-11-20T10:00:00.000Z\"", ""] {
+            expected.update(part.as_bytes());
+            expected.update([0]);
+        }
+        let expected: [u8; 32] = expected.finalize().into();
+        assert_eq!(
+            fingerprint("DELETE", "/v1/t/1", b"", Some(IfMatch::Tag(tag))),
+            expected
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! Answers: a record with its ETag, a merge report, a parked conflict, a refusal; and
+//! an answer as remembered under an idempotency key.
+
+use super::*;
+
+/// An answer as sent, and as remembered under an idempotency key.
+#[derive(Debug, serde::Serialize, Deserialize)]
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) problem: bool,
+    pub(super) etag: Option<String>,
+    pub(super) location: Option<String>,
+    pub(super) body: String,
+    #[serde(skip)]
+    pub(super) replayed: bool,
+}
+
+impl Reply {
+    pub(super) fn json(status: StatusCode, body: &serde_json::Value, etag: Option<String>) -> Self {
+        Self {
+            status: status.as_u16(),
+            problem: false,
+            etag,
+            location: None,
+            body: body.to_string(),
+            replayed: false,
+        }
+    }
+
+    /// Answers a retry may get again: those to requests that passed authentication and
+    /// parsing (2xx, 409, 410, 412, 422, 428), not 5xx.
+    pub(super) fn remembered(&self) -> bool {
+        matches!(self.status, 200..=299 | 409 | 410 | 412 | 422 | 428)
+    }
+}
+
+impl From<Problem> for Reply {
+    fn from(problem: Problem) -> Self {
+        let (status, body, etag) = problem.into_parts();
+        Self {
+            status: status.as_u16(),
+            problem: true,
+            etag,
+            location: None,
+            body,
+            replayed: false,
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, self.body).into_response();
+        let headers = response.headers_mut();
+        let content_type = if self.problem {
+            "application/problem+json"
+        } else {
+            "application/json"
+        };
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        for (name, value) in [(header::ETAG, self.etag), (header::LOCATION, self.location)] {
+            if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                headers.insert(name, value);
+            }
+        }
+        if self.replayed {
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        response
+    }
+}
+
+/// What a write's decision means for its answer, once stored.
+pub(super) enum Outcome {
+    Created,
+    WouldApply(Report, Object<'static>),
+    WouldPark(ParkKind, Vec<String>, Option<StoredVersion<'static>>),
+    Deleted,
+    Missing,
+    Merged(Report),
+    Current(Option<StoredVersion<'static>>, Option<Report>),
+    Exists(Option<StoredVersion<'static>>),
+    Park(ParkKind, Vec<String>, Option<StoredVersion<'static>>),
+    Parked(Parked, Option<StoredVersion<'static>>),
+    Refused(Refusal, Option<StoredVersion<'static>>),
+}
+
+impl Outcome {
+    pub(super) fn reply(&self, record_type: &str, id: &str, stored: &Stored) -> Reply {
+        match (self, stored) {
+            (Outcome::Created, Stored::Version(v)) => Reply {
+                location: Some(format!("/v1/{record_type}/{id}")),
+                ..record_reply(StatusCode::CREATED, id, v, None)
+            },
+            (Outcome::WouldApply(report, fields), _) => Reply::json(
+                StatusCode::OK,
+                &json!({"dry_run": true, "merge": report, "fields": fields}),
+                None,
+            ),
+            (Outcome::WouldPark(kind, paths, current), _) => {
+                let mut problem = parked(*kind, "", paths.clone(), current.as_ref());
+                problem.without("conflict_id");
+                problem.with("dry_run", true).into()
+            }
+            (Outcome::Deleted, Stored::Version(v)) => record_reply(StatusCode::OK, id, v, None),
+            (Outcome::Missing, _) => Problem::not_found("no such record").into(),
+            (Outcome::Merged(report), Stored::Version(v)) => {
+                record_reply(StatusCode::OK, id, v, Some(json!(report)))
+            }
+            (Outcome::Current(Some(v), report), _) => {
+                let report = report
+                    .as_ref()
+                    .map_or_else(|| json!({"superseded": true}), |r| json!(r));
+                record_reply(StatusCode::OK, id, v, Some(report))
+            }
+            (Outcome::Exists(Some(v)), _) => Problem::new(
+                StatusCode::CONFLICT,
+                "already-exists",
+                "Already exists",
+                format!("a record with id {id:?} exists with other fields"),
+            )
+            .with_etag(etag_of(v))
+            .into(),
+            (Outcome::Park(kind, paths, current), Stored::Conflict(cid)) => {
+                parked(*kind, &cid.to_string(), paths.clone(), current.as_ref()).into()
+            }
+            (Outcome::Parked(p, current), _) => {
+                parked(p.kind, &p.id.to_string(), p.paths.clone(), current.as_ref()).into()
+            }
+            (Outcome::Refused(refusal, current), _) => {
+                refused(refusal.clone(), current.as_ref()).into()
+            }
+            _ => Problem::internal(&"a decision and what was stored disagree").into(),
+        }
+    }
+}
+
+pub(super) fn parked(
+    kind: ParkKind,
+    conflict_id: &str,
+    paths: Vec<String>,
+    current: Option<&StoredVersion>,
+) -> Problem {
+    let (status, name, title, detail) = match kind {
+        ParkKind::EditConflict => (
+            StatusCode::CONFLICT,
+            "edit-conflict",
+            "Edit conflict",
+            "another edit changed the same fields",
+        ),
+        ParkKind::DeletedOnServer => (
+            StatusCode::CONFLICT,
+            "deleted-on-server",
+            "Deleted on the server",
+            "the record was deleted since the form was loaded",
+        ),
+        ParkKind::InvalidReference => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-reference",
+            "Invalid reference",
+            "a reference names no item of its master-data list",
+        ),
+    };
+    let problem = Problem::new(
+        status,
+        name,
+        title,
+        format!("{detail}; the submission is kept in the queue for a supervisor"),
+    )
+    .with("conflict_id", conflict_id)
+    .with("conflicting_paths", paths);
+    match current {
+        Some(v) => problem.with_etag(etag_of(v)),
+        None => problem,
+    }
+}
+
+pub(super) fn refused(refusal: Refusal, current: Option<&StoredVersion>) -> Problem {
+    match refusal {
+        Refusal::PreconditionRequired => Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "Base version required",
+            "send base_version (the version the form was loaded from) or If-Match",
+        ),
+        Refusal::PreconditionFailed => {
+            let problem = Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Stale If-Match",
+                "If-Match does not name the current version",
+            );
+            match current {
+                Some(v) => problem.with_etag(etag_of(v)),
+                None => problem,
+            }
+        }
+        Refusal::Invalid {
+            errors,
+            schema_changed,
+        } => {
+            let problem = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid fields",
+                format!("{} fault(s) in the submission", errors.len()),
+            )
+            .with("errors", serde_json::to_value(errors).unwrap_or_default());
+            if schema_changed {
+                problem.with("schema_changed", true)
+            } else {
+                problem
+            }
+        }
+    }
+}
+
+/// A record as the API shows it, serialized straight from the stored version (a
+/// `serde_json::Value` in between would copy every field once more).
+#[derive(serde::Serialize)]
+pub(super) struct RecordOut<'v> {
+    pub(super) id: &'v str,
+    pub(super) version: Version,
+    pub(super) last_modified: UtcMillis,
+    pub(super) modified_by: &'v str,
+    pub(super) deleted: bool,
+    pub(super) fields: &'v Object<'v>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) merge: Option<serde_json::Value>,
+}
+
+impl<'v> RecordOut<'v> {
+    pub(super) fn of(id: &'v str, v: &'v StoredVersion, merge: Option<serde_json::Value>) -> Self {
+        Self {
+            id,
+            version: v.version,
+            last_modified: v.last_modified,
+            modified_by: &v.modified_by,
+            deleted: v.deleted,
+            fields: &v.fields,
+            merge,
+        }
+    }
+}
+
+pub(super) fn record_json(id: &str, v: &StoredVersion) -> serde_json::Value {
+    serde_json::to_value(RecordOut::of(id, v, None)).unwrap_or_default()
+}
+
+pub(super) fn record_reply(
+    status: StatusCode,
+    id: &str,
+    v: &StoredVersion,
+    merge: Option<serde_json::Value>,
+) -> Reply {
+    let body = serde_json::to_string(&RecordOut::of(id, v, merge)).unwrap_or_default();
+    Reply {
+        status: status.as_u16(),
+        problem: false,
+        etag: Some(etag_of(v)),
+        location: None,
+        body,
+        replayed: false,
+    }
+}
+
+pub(super) fn etag_of(v: &StoredVersion) -> String {
+    Etag::new(v.version, v.last_modified).to_string()
+}

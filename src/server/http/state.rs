@@ -1,0 +1,173 @@
+//! The server's shared state: the configuration, the writer thread that commits queued
+//! writes together (group commit), the reader connections, and the way a handler runs
+//! work on either.
+
+use super::*;
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: Config,
+    /// The time the server stamps on what it writes.
+    pub clock: crate::server::clock::Clock,
+    /// Writes go to one writer thread, which commits whatever is queued together (group
+    /// commit: one fsync for many writes) and answers each only once it is on disk.
+    jobs: std::sync::mpsc::Sender<Job>,
+    /// Reads go to their own connections (WAL lets them run beside the writer), so a
+    /// read never waits for a write's fsync.
+    readers: Vec<Mutex<SqliteStore>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+    /// Reads wait for a free connection here, asynchronously, rather than as blocked
+    /// threads on the connections' locks.
+    read_turn: tokio::sync::Semaphore,
+    /// Dropped with the state: the checkpoint thread then ends.
+    _checkpoints: std::sync::mpsc::Sender<()>,
+}
+
+/// A write to run on the writer thread; it returns how to deliver its answer once the
+/// batch it ran in is committed (`true`) or rolled back (`false`).
+pub(super) type Job = Box<dyn FnOnce(&mut SqliteStore) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+/// Connections kept for reads.
+pub(super) const READERS: usize = 4;
+
+/// The most writes one commit takes.
+pub(super) const BATCH: usize = 64;
+
+/// How often the WAL is copied into the database file.
+pub(super) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl AppState {
+    /// Opens (and migrates) the database for a server with this configuration, and starts
+    /// its writer thread (which ends when the state is dropped).
+    pub fn open(
+        config: Config,
+        database: &std::path::Path,
+    ) -> Result<Self, crate::store::StoreError> {
+        let store = SqliteStore::open(database)?;
+        // The writer only appends to the WAL; a thread of its own copies it into the
+        // database file, so no write waits for a checkpoint.
+        store.leave_checkpoints()?;
+        let checkpointer = SqliteStore::open(database)?;
+        let (checkpoints, stop) = std::sync::mpsc::channel::<()>();
+        let spawn_failed = |e: std::io::Error| {
+            crate::store::StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+        };
+        std::thread::Builder::new()
+            .name("syncdesk-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stop.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = checkpointer.checkpoint() {
+                        eprintln!("syncdesk: checkpoint: {e}");
+                    }
+                }
+            })
+            .map_err(spawn_failed)?;
+        let readers = (0..READERS)
+            .map(|_| SqliteStore::open(database).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        let (jobs, queue) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("syncdesk-writer".into())
+            .spawn(move || write_batches(store, queue))
+            .map_err(spawn_failed)?;
+        Ok(Self {
+            config,
+            clock: crate::server::clock::Clock::system(),
+            jobs,
+            readers,
+            next_reader: Default::default(),
+            read_turn: tokio::sync::Semaphore::new(READERS),
+            _checkpoints: checkpoints,
+        })
+    }
+}
+
+/// The writer thread: runs the queued writes in batches, each batch one transaction.
+pub(super) fn write_batches(mut store: SqliteStore, queue: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(std::iter::from_fn(|| queue.try_recv().ok()).take(BATCH - 1));
+        // Without a batch each write commits on its own, and is answered as committed.
+        let batched = store.begin_batch().is_ok();
+        // A write that panics loses its own answer (its caller gets a 500), never the
+        // writer thread: its savepoint rolls back as it unwinds.
+        let deliveries: Vec<_> = batch
+            .into_iter()
+            .filter_map(|job| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut store))).ok()
+            })
+            .collect();
+        let committed = !batched || store.end_batch().is_ok();
+        for deliver in deliveries {
+            deliver(committed);
+        }
+    }
+}
+
+pub(super) async fn answer<R: IntoResponse>(
+    work: impl Future<Output = Result<R, Problem>>,
+) -> Response {
+    match work.await {
+        Ok(reply) => reply.into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// Runs a read off the async threads, on one of the read connections.
+pub(super) async fn reading<T: Send + 'static, E: Into<Problem>>(
+    state: Arc<AppState>,
+    work: impl FnOnce(&SqliteStore) -> Result<T, E> + Send + 'static,
+) -> Result<T, Problem> {
+    let _turn = state
+        .read_turn
+        .acquire()
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let n = state
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % state.readers.len();
+        let store = state.readers[n]
+            .lock()
+            .map_err(|_| Problem::internal(&"a store lock is poisoned"))?;
+        work(&store).map_err(Into::into)
+    })
+    .await
+    .map_err(|e| Problem::internal(&e))?
+}
+
+/// Runs a write on the writer thread; answers once it is committed.
+pub(super) async fn blocking<T: Send + 'static, E: Into<Problem>>(
+    state: Arc<AppState>,
+    work: impl FnOnce(&mut SqliteStore) -> Result<T, E> + Send + 'static,
+) -> Result<T, Problem> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move |store| {
+        let result = work(store).map_err(Into::into);
+        Box::new(move |committed| {
+            let result = if committed {
+                result
+            } else {
+                Err(Problem::internal(&"a write batch did not commit"))
+            };
+            let _ = answer.send(result);
+        })
+    });
+    state
+        .jobs
+        .send(job)
+        .map_err(|_| Problem::internal(&"the writer thread has stopped"))?;
+    answered
+        .await
+        .map_err(|_| Problem::internal(&"the writer thread dropped a write"))?
+}
+
+impl From<crate::store::StoreError> for Problem {
+    fn from(e: crate::store::StoreError) -> Self {
+        Problem::internal(&e)
+    }
+}
