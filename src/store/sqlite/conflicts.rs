@@ -1,0 +1,241 @@
+//! The conflict queue: parked submissions, and their resolution in one transaction.
+
+use super::*;
+
+impl SqliteStore {
+    /// One parked submission.
+    pub fn conflict(&self, id: ConflictId) -> Result<Option<ConflictRow>, StoreError> {
+        let rows = conflicts_where(&self.conn, "id = ?1", params![id.0 as i64])?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// Parked submissions, oldest first: `open` tells which (`None`: all), after a cursor.
+    pub fn conflicts(
+        &self,
+        open: Option<bool>,
+        record_type: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        let status = open.map(|o| if o { "open" } else { "resolved" });
+        conflicts_where(
+            &self.conn,
+            "id > ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR record_type = ?3) ORDER BY id LIMIT ?4",
+            params![
+                after.min(i64::MAX as u64) as i64,
+                status,
+                record_type,
+                limit as i64
+            ],
+        )
+    }
+
+    /// Resolves an open conflict in one transaction: `decide` sees the conflict and the
+    /// record's current version, and says what to store (a version, or nothing).
+    #[allow(clippy::too_many_arguments)]
+    pub fn resolve<T>(
+        &mut self,
+        id: ConflictId,
+        resolver: &str,
+        now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&T, Option<&StoredVersion<'static>>) -> Option<String>,
+        decide: impl FnOnce(
+            &ConflictRow,
+            Option<&StoredVersion<'static>>,
+            Option<&StoredVersion<'static>>,
+            &dyn Fn(&str, &str) -> bool,
+        ) -> (T, Option<Settlement>),
+    ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
+        let tx = self.unit()?;
+        let Some(conflict) = conflicts_where(&tx, "id = ?1", params![id.0 as i64])?.pop() else {
+            return Ok(None);
+        };
+        let key = RecordKey {
+            record_type: &conflict.record_type,
+            id: &conflict.record_id,
+        };
+        let base = match conflict.base_version {
+            Some(v) => versions_from(&tx, key, Some(v))?
+                .into_iter()
+                .next()
+                .filter(|b| b.version == v),
+            None => None,
+        };
+        let current = versions_from(&tx, key, None)?.pop();
+        let listed = Listed::new(&tx);
+        let (answer, settlement) =
+            decide(&conflict, base.as_ref(), current.as_ref(), &|list, id| {
+                listed.holds(list, id)
+            });
+        listed.check()?;
+        let Some(settlement) = settlement else {
+            if let Some(remember) = remember
+                && let Some(text) = respond(&answer, None)
+            {
+                remember_answer(&tx, &remember, now, &text)?;
+                tx.commit()?;
+            }
+            return Ok(Some((answer, None)));
+        };
+        let kept_deleted = settlement.write.is_none();
+        let stored = match settlement.write {
+            Some(fields) => {
+                let version = current
+                    .as_ref()
+                    .map_or(Version::FIRST, |c| c.version.next());
+                let seq: i64 = tx
+                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
+                    .query_row([], |r| r.get(0))?;
+                let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
+                tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, deleted)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)")?.execute(
+                    params![key.record_type, key.id, version.get() as i64, seq, text, now.to_string(), resolver],
+                )?;
+                StoredVersion {
+                    version,
+                    last_modified: now,
+                    modified_by: resolver.into(),
+                    device_id: None,
+                    device_seq: None,
+                    deleted: false,
+                    fields,
+                }
+            }
+            // The deletion stands: the conflict closes at the tombstone's version.
+            None => current
+                .clone()
+                .ok_or_else(|| StoreError("a kept deletion without a tombstone".into()))?,
+        };
+        let json = |e: serde_json::Error| StoreError(e.to_string());
+        let choices = serde_json::to_string(&settlement.choices).map_err(json)?;
+        let decided = serde_json::to_string(&settlement.decided).map_err(json)?;
+        tx.prepare_cached("UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4,
+                 resulting_version = ?5, kept_deleted = ?6, decided = ?7
+             WHERE id = ?1")?.execute(
+            params![id.0 as i64, resolver, now.to_string(), choices, stored.version.get() as i64,
+                    kept_deleted, decided],
+        )?;
+        if let Some(remember) = remember
+            && let Some(text) = respond(&answer, Some(&stored))
+        {
+            remember_answer(&tx, &remember, now, &text)?;
+        }
+        tx.commit()?;
+        Ok(Some((answer, Some(stored))))
+    }
+}
+
+/// Conflict rows matching a condition.
+pub(super) fn conflicts_where(
+    conn: &Connection,
+    condition: &str,
+    values: impl rusqlite::Params,
+) -> Result<Vec<ConflictRow>, StoreError> {
+    let sql = format!(
+        "SELECT id, status, kind, record_type, record_id, submitted_by, device_id, captured_at, received_at,
+                base_version, local_fields, conflicting_paths, resolved_by, resolved_at, choices, resulting_version,
+                kept_deleted, decided
+         FROM conflicts WHERE {condition}"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map(values, |r| {
+        Ok(RawConflict {
+            id: r.get(0)?,
+            status: r.get(1)?,
+            kind: r.get(2)?,
+            record_type: r.get(3)?,
+            record_id: r.get(4)?,
+            submitted_by: r.get(5)?,
+            device_id: r.get(6)?,
+            captured_at: r.get(7)?,
+            received_at: r.get(8)?,
+            base_version: r.get(9)?,
+            local_fields: r.get(10)?,
+            paths: r.get(11)?,
+            resolved_by: r.get(12)?,
+            resolved_at: r.get(13)?,
+            choices: r.get(14)?,
+            resulting_version: r.get(15)?,
+            kept_deleted: r.get(16)?,
+            decided: r.get(17)?,
+        })
+    })?;
+    rows.map(|row| row.map_err(StoreError::from).and_then(RawConflict::check))
+        .collect()
+}
+
+/// A conflict row as read, before its JSON columns are checked.
+pub(super) struct RawConflict {
+    id: i64,
+    status: String,
+    kind: String,
+    record_type: String,
+    record_id: String,
+    submitted_by: String,
+    device_id: Option<String>,
+    captured_at: Option<String>,
+    received_at: String,
+    base_version: Option<i64>,
+    local_fields: String,
+    paths: String,
+    resolved_by: Option<String>,
+    resolved_at: Option<String>,
+    choices: Option<String>,
+    resulting_version: Option<i64>,
+    kept_deleted: bool,
+    decided: Option<String>,
+}
+
+impl RawConflict {
+    fn check(self) -> Result<ConflictRow, StoreError> {
+        let corrupt = || StoreError(format!("stored conflict c-{:06} is unreadable", self.id));
+        let local = match Json::parse(&self.local_fields) {
+            Ok(Json::Object(o)) => o.into_owned(),
+            _ => return Err(corrupt()),
+        };
+        let time = |t: Option<String>| {
+            t.map(|t| t.parse::<UtcMillis>().map_err(|_| corrupt()))
+                .transpose()
+        };
+        let resolution = match (self.resolved_by, time(self.resolved_at)?) {
+            (Some(by), Some(at)) => Some(Resolution {
+                by,
+                at,
+                choices: match self.choices {
+                    Some(text) => serde_json::from_str(&text).map_err(|_| corrupt())?,
+                    None => Default::default(),
+                },
+                version: self
+                    .resulting_version
+                    .and_then(|v| u64::try_from(v).ok())
+                    .and_then(Version::new),
+                kept_deleted: self.kept_deleted,
+                decided: match self.decided {
+                    Some(text) => serde_json::from_str(&text).map_err(|_| corrupt())?,
+                    None => Vec::new(),
+                },
+            }),
+            _ => None,
+        };
+        Ok(ConflictRow {
+            id: ConflictId(self.id as u64),
+            open: self.status == "open",
+            kind: serde_json::from_value(serde_json::Value::String(self.kind))
+                .map_err(|_| corrupt())?,
+            record_type: self.record_type,
+            record_id: self.record_id,
+            submitted_by: self.submitted_by,
+            device_id: self.device_id,
+            captured_at: time(self.captured_at)?,
+            received_at: self.received_at.parse().map_err(|_| corrupt())?,
+            base_version: self
+                .base_version
+                .and_then(|v| u64::try_from(v).ok())
+                .and_then(Version::new),
+            local,
+            paths: serde_json::from_str(&self.paths).map_err(|_| corrupt())?,
+            resolution,
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! The schema, as migrations applied in order at open.
+
+use super::*;
+
+/// Schema migrations, applied in order at open; `user_version` counts the applied ones.
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE versions (
+    record_type   TEXT    NOT NULL,
+    record_id     TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    seq           INTEGER NOT NULL UNIQUE,
+    fields        TEXT    NOT NULL,
+    last_modified TEXT    NOT NULL,
+    modified_by   TEXT    NOT NULL,
+    device_id     TEXT,
+    device_seq    INTEGER,
+    deleted       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (record_type, record_id, version)
+) WITHOUT ROWID;
+CREATE TABLE conflicts (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    status            TEXT    NOT NULL DEFAULT 'open',
+    kind              TEXT    NOT NULL,
+    record_type       TEXT    NOT NULL,
+    record_id         TEXT    NOT NULL,
+    submitted_by      TEXT    NOT NULL,
+    device_id         TEXT,
+    device_seq        INTEGER,
+    captured_at       TEXT,
+    received_at       TEXT    NOT NULL,
+    base_version      INTEGER,
+    server_version    INTEGER,
+    local_fields      TEXT    NOT NULL,
+    conflicting_paths TEXT    NOT NULL
+);
+CREATE INDEX conflicts_by_device ON conflicts (record_type, record_id, device_id, device_seq);
+"#,
+    r#"
+CREATE TABLE idempotency (
+    user        TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    fingerprint BLOB    NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    answer      TEXT    NOT NULL,
+    PRIMARY KEY (user, key)
+) WITHOUT ROWID;
+"#,
+    r#"
+CREATE TABLE master_lists (
+    list          TEXT    PRIMARY KEY,
+    items         TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    last_modified TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE master_items (
+    list TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    PRIMARY KEY (list, id)
+) WITHOUT ROWID;
+"#,
+    r#"
+ALTER TABLE conflicts ADD COLUMN resolved_by TEXT;
+ALTER TABLE conflicts ADD COLUMN resolved_at TEXT;
+ALTER TABLE conflicts ADD COLUMN choices TEXT;
+ALTER TABLE conflicts ADD COLUMN resulting_version INTEGER;
+"#,
+    r#"
+CREATE INDEX idempotency_by_age ON idempotency (created_ms);
+"#,
+    // Remembered answers in arrival order, found by a small index: a random key then
+    // touches one index page, not a page of whole answers (fewer pages a commit writes).
+    r#"
+CREATE TABLE idempotency_by_arrival (
+    user        TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    fingerprint BLOB    NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    answer      TEXT    NOT NULL
+);
+INSERT INTO idempotency_by_arrival (user, key, fingerprint, created_ms, answer)
+    SELECT user, key, fingerprint, created_ms, answer FROM idempotency ORDER BY created_ms;
+DROP TABLE idempotency;
+ALTER TABLE idempotency_by_arrival RENAME TO idempotency;
+CREATE UNIQUE INDEX idempotency_by_key ON idempotency (user, key);
+CREATE INDEX idempotency_by_age ON idempotency (created_ms);
+"#,
+    // Versions in change order (`seq` is the row id), found by record through an index:
+    // a sync appends its version beside the other versions of its commit instead of
+    // dirtying a page of whole versions of a random record (same reason as above).
+    r#"
+CREATE TABLE versions_by_seq (
+    seq           INTEGER PRIMARY KEY,
+    record_type   TEXT    NOT NULL,
+    record_id     TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    fields        TEXT    NOT NULL,
+    last_modified TEXT    NOT NULL,
+    modified_by   TEXT    NOT NULL,
+    device_id     TEXT,
+    device_seq    INTEGER,
+    deleted       INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO versions_by_seq (seq, record_type, record_id, version, fields, last_modified,
+                             modified_by, device_id, device_seq, deleted)
+    SELECT seq, record_type, record_id, version, fields, last_modified,
+           modified_by, device_id, device_seq, deleted FROM versions ORDER BY seq;
+DROP TABLE versions;
+ALTER TABLE versions_by_seq RENAME TO versions;
+CREATE UNIQUE INDEX versions_by_record ON versions (record_type, record_id, version);
+CREATE INDEX versions_by_device ON versions (record_type, record_id, device_id, device_seq)
+    WHERE device_id IS NOT NULL;
+"#,
+    // The audit trail of a resolution: whether it kept a deletion, and per decided path
+    // the value taken and the values displaced (JSON).
+    r#"
+ALTER TABLE conflicts ADD COLUMN kept_deleted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conflicts ADD COLUMN decided TEXT;
+"#,
+    // Items that left a master-data list, as they were, so that a record still naming
+    // one can say what it was ("S-3 Old mill substation — removed from sites").
+    r#"
+CREATE TABLE master_removed (
+    list       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    item       TEXT NOT NULL,
+    removed_at TEXT NOT NULL,
+    PRIMARY KEY (list, id)
+);
+"#,
+];
+
+/// Applies the migrations the database lacks, up to the first `upto`; `user_version`
+/// counts the applied ones, each applied in a transaction of its own.
+pub(super) fn migrate(conn: &Connection, upto: usize) -> Result<(), StoreError> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    for (n, migration) in MIGRATIONS.iter().enumerate().take(upto).skip(applied) {
+        conn.execute_batch(&format!(
+            "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
+            n + 1
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! Records and their versions: one append a version for every write, reads of one
+//! version, a record's history and the changes feed.
+
+use super::*;
+
+impl SqliteStore {
+    /// The current version of a record (a tombstone included).
+    pub fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        Ok(versions_from(&self.conn, key, None)?.pop())
+    }
+
+    /// Whether a record (or its tombstone) is stored.
+    pub fn exists(&self, key: RecordKey) -> Result<bool, StoreError> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM versions WHERE record_type = ?1 AND record_id = ?2 LIMIT 1",
+            )?
+            .exists(params![key.record_type, key.id])?;
+        Ok(found)
+    }
+
+    /// Every version of a record, oldest first.
+    pub fn history(&self, key: RecordKey) -> Result<Vec<StoredVersion<'static>>, StoreError> {
+        versions_from(&self.conn, key, Some(Version::FIRST))
+    }
+
+    /// The current versions of the records of a type changed after a change sequence
+    /// number, in the order of their last change, with that number: a cursor, not a clock.
+    pub fn changed_after(
+        &self,
+        record_type: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, StoredVersion<'static>)>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT v.seq, v.record_id, v.version FROM versions v
+             WHERE v.record_type = ?1 AND v.seq > ?2
+               AND v.version = (SELECT MAX(w.version) FROM versions w
+                                WHERE w.record_type = v.record_type AND w.record_id = v.record_id)
+             ORDER BY v.seq LIMIT ?3",
+        )?;
+        let rows: Vec<(i64, String, i64)> = statement
+            .query_map(
+                params![record_type, after.min(i64::MAX as u64) as i64, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (seq, id, version) in rows {
+            let key = RecordKey {
+                record_type,
+                id: &id,
+            };
+            let version = u64::try_from(version).ok().and_then(Version::new);
+            let stored = match version {
+                Some(v) => self.version(key, v)?,
+                None => None,
+            };
+            let stored = stored.ok_or_else(|| {
+                StoreError(format!(
+                    "version {version:?} of {record_type}/{id} vanished"
+                ))
+            })?;
+            out.push((seq as u64, id, stored));
+        }
+        Ok(out)
+    }
+
+    /// One version of a record.
+    pub fn version(
+        &self,
+        key: RecordKey,
+        version: Version,
+    ) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        let versions = versions_from(&self.conn, key, Some(version))?;
+        Ok(versions.into_iter().next().filter(|v| v.version == version))
+    }
+
+    /// Decides and stores a write in one transaction: `decide` sees the versions from
+    /// `from` (or the current one) to the current, and says what to store. With
+    /// `remember`, the answer `respond` gives is stored under the key in the same
+    /// transaction: a retry finds it, or finds that nothing happened.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write<T>(
+        &mut self,
+        key: RecordKey,
+        from: Option<Version>,
+        author: &Author,
+        now: UtcMillis,
+        remember: Option<Remember>,
+        decide: impl FnOnce(&Known) -> (T, Effect),
+        respond: impl FnOnce(&T, &Stored) -> Option<String>,
+    ) -> Result<(T, Stored), StoreError> {
+        let tx = self.unit()?;
+        let mut versions = versions_from(&tx, key, from)?;
+        if from.is_some_and(|f| versions.first().is_none_or(|v| v.version != f)) {
+            // The base is not stored (unknown or newer than current): decide on the current
+            // version alone, which the rules refuse with its path.
+            versions = versions_from(&tx, key, None)?
+                .into_iter()
+                .rev()
+                .take(1)
+                .collect();
+        }
+        let applied_device_seq = match author.device_id {
+            Some(device) => tx.prepare_cached("SELECT MAX(device_seq) FROM versions WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3")?.query_row(
+                params![key.record_type, key.id, device],
+                |r| r.get::<_, Option<i64>>(0),
+            )?,
+            None => None,
+        }
+        .map(|s| s as u64);
+        let parked_conflict = match (author.device_id, author.device_seq) {
+            (Some(device), Some(seq)) => tx
+                .query_row(
+                    "SELECT id, kind, conflicting_paths FROM conflicts
+                     WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3 AND device_seq = ?4",
+                    params![key.record_type, key.id, device, seq as i64],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                )
+                .optional()?
+                .map(|(id, kind, paths)| -> Result<Parked, StoreError> {
+                    let unreadable = |_| StoreError(format!("stored conflict c-{id:06} is unreadable"));
+                    Ok(Parked {
+                        id: ConflictId(id as u64),
+                        kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(unreadable)?,
+                        paths: serde_json::from_str(&paths).map_err(unreadable)?,
+                    })
+                })
+                .transpose()?,
+            _ => None,
+        };
+        let (answer, effect) = {
+            let listed = Listed::new(&tx);
+            let holds = |list: &str, id: &str| listed.holds(list, id);
+            let known = Known {
+                listed: &holds,
+                versions: &versions,
+                applied_device_seq,
+                parked_conflict,
+            };
+            let decided = decide(&known);
+            listed.check()?;
+            decided
+        };
+        let current = versions.last().map(|v| v.version);
+        let stored = match effect {
+            Effect::Nothing => Stored::Nothing,
+            Effect::Append { fields, deleted } => {
+                let version = current.map_or(Version::FIRST, Version::next);
+                let seq: i64 = tx
+                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
+                    .query_row([], |r| r.get(0))?;
+                let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
+                tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq, deleted)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(
+                    params![
+                        key.record_type,
+                        key.id,
+                        version.get() as i64,
+                        seq,
+                        text,
+                        now.to_string(),
+                        author.user,
+                        author.device_id,
+                        author.device_seq.map(|s| s as i64),
+                        deleted,
+                    ],
+                )?;
+                Stored::Version(StoredVersion {
+                    version,
+                    last_modified: now,
+                    modified_by: author.user.into(),
+                    device_id: author.device_id.map(String::from),
+                    device_seq: author.device_seq,
+                    deleted,
+                    fields,
+                })
+            }
+            Effect::Park {
+                kind,
+                base_version,
+                local,
+                paths,
+            } => {
+                let kind = serde_json::to_value(kind).map_err(|e| StoreError(e.to_string()))?;
+                tx.prepare_cached("INSERT INTO conflicts (kind, record_type, record_id, submitted_by, device_id, device_seq, captured_at,
+                         received_at, base_version, server_version, local_fields, conflicting_paths)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(
+                    params![
+                        kind.as_str(),
+                        key.record_type,
+                        key.id,
+                        author.user,
+                        author.device_id,
+                        author.device_seq.map(|s| s as i64),
+                        author.captured_at.map(|t| t.to_string()),
+                        now.to_string(),
+                        base_version.map(|v| v as i64),
+                        current.map(|v| v.get() as i64),
+                        serde_json::to_string(&local).map_err(|e| StoreError(e.to_string()))?,
+                        serde_json::to_string(&paths).map_err(|e| StoreError(e.to_string()))?,
+                    ],
+                )?;
+                Stored::Conflict(ConflictId(tx.last_insert_rowid() as u64))
+            }
+        };
+        if let Some(remember) = remember
+            && let Some(text) = respond(&answer, &stored)
+        {
+            remember_answer(&tx, &remember, now, &text)?;
+        }
+        tx.commit()?;
+        Ok((answer, stored))
+    }
+}
+
+/// Versions of a record from `from` (or only the current one) on, oldest first.
+pub(super) fn versions_from(
+    conn: &Connection,
+    key: RecordKey,
+    from: Option<Version>,
+) -> Result<Vec<StoredVersion<'static>>, StoreError> {
+    let sql = "SELECT version, fields, last_modified, modified_by, device_id, device_seq, deleted FROM versions
+               WHERE record_type = ?1 AND record_id = ?2 AND version >= ?3 ORDER BY version";
+    let start = match from {
+        Some(v) => v.get() as i64,
+        None => conn
+            .query_row(
+                "SELECT MAX(version) FROM versions WHERE record_type = ?1 AND record_id = ?2",
+                params![key.record_type, key.id],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
+            .unwrap_or(i64::MAX),
+    };
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params![key.record_type, key.id, start], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<i64>>(5)?,
+            r.get::<_, bool>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (version, fields, last_modified, modified_by, device_id, device_seq, deleted) = row?;
+        let corrupt = |what: &str| {
+            StoreError(format!(
+                "stored {what} of {}/{} v{version} is unreadable",
+                key.record_type, key.id
+            ))
+        };
+        let fields = match Json::parse(&fields) {
+            Ok(Json::Object(o)) => o.into_owned(),
+            _ => return Err(corrupt("fields")),
+        };
+        out.push(StoredVersion {
+            version: u64::try_from(version)
+                .ok()
+                .and_then(Version::new)
+                .ok_or_else(|| corrupt("version"))?,
+            last_modified: last_modified.parse().map_err(|_| corrupt("time"))?,
+            modified_by,
+            device_id,
+            device_seq: device_seq.map(|s| s as u64),
+            deleted,
+            fields,
+        });
+    }
+    Ok(out)
+}

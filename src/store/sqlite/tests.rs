@@ -1,0 +1,574 @@
+//! The SQLite store, tested on real files in temporary folders.
+
+use super::*;
+
+#[cfg(test)]
+mod versions_tests {
+    use super::*;
+    use crate::json;
+    use crate::model::json::Object;
+
+    fn fields(v: Json<'static>) -> Object<'static> {
+        match v {
+            Json::Object(o) => o,
+            _ => panic!(),
+        }
+    }
+
+    impl SqliteStore {
+        /// A write that remembers no answer.
+        pub(super) fn write_plain<T>(
+            &mut self,
+            key: RecordKey,
+            from: Option<Version>,
+            author: &Author,
+            now: UtcMillis,
+            decide: impl FnOnce(&Known) -> (T, Effect),
+        ) -> Result<(T, Stored), StoreError> {
+            self.write(key, from, author, now, None, decide, |_, _| None)
+        }
+    }
+
+    const KEY: RecordKey = RecordKey {
+        record_type: "inspections",
+        id: "INS-1",
+    };
+
+    /// A store in a fresh temporary folder (kept as long as the guard lives).
+    pub(super) fn fresh_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        (dir, store)
+    }
+
+    /// Ana, writing from the device given, if any.
+    pub(super) fn author(device: Option<(&'static str, u64)>) -> Author<'static> {
+        Author {
+            user: "ana",
+            device_id: device.map(|d| d.0),
+            device_seq: device.map(|d| d.1),
+            captured_at: None,
+        }
+    }
+
+    fn append(
+        store: &mut SqliteStore,
+        from: Option<u64>,
+        value: Json<'static>,
+        device: Option<(&'static str, u64)>,
+    ) -> Stored {
+        let now = UtcMillis::now();
+        let (_, stored) = store
+            .write_plain(
+                KEY,
+                from.and_then(Version::new),
+                &author(device),
+                now,
+                |_known| {
+                    (
+                        (),
+                        Effect::Append {
+                            fields: fields(value),
+                            deleted: false,
+                        },
+                    )
+                },
+            )
+            .unwrap();
+        stored
+    }
+
+    #[test]
+    fn a_writer_that_leaves_checkpoints_only_appends_and_another_connection_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.leave_checkpoints().unwrap();
+        let db_size = || std::fs::metadata(&path).unwrap().len();
+        let before = db_size();
+        let big = crate::json!({"notes": "x".repeat(3000)});
+        for _ in 0..400 {
+            append(&mut store, None, big.clone(), None);
+        }
+        // 400 versions of 3 KB (~1,200 pages): past SQLite's own 1,000-page
+        // checkpoint, yet the database file has not grown: all of it is in the WAL.
+        assert_eq!(db_size(), before);
+        let checkpointer = SqliteStore::open(&path).unwrap();
+        checkpointer.checkpoint().unwrap();
+        assert!(
+            db_size() > before + 1_000_000,
+            "{} -> {}",
+            before,
+            db_size()
+        );
+        assert_eq!(store.history(KEY).unwrap().len(), 400);
+    }
+
+    #[test]
+    fn after_a_burst_the_wal_is_cut_back_below_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.leave_checkpoints().unwrap();
+        let wal = || {
+            std::fs::metadata(dir.path().join("s.db-wal"))
+                .unwrap()
+                .len()
+        };
+        let big = crate::json!({"notes": "x".repeat(1024 * 1024)});
+        for _ in 0..70 {
+            append(&mut store, None, big.clone(), None);
+        }
+        assert!(wal() > 64 * 1024 * 1024, "a burst of 70 MB: {}", wal());
+        // The checkpoint thread copies it all; the writer's next write reuses the WAL
+        // from its start and cuts the file.
+        SqliteStore::open(&path).unwrap().checkpoint().unwrap();
+        append(&mut store, None, crate::json!({"notes": "small"}), None);
+        assert!(wal() <= WAL_LIMIT_BYTES as u64, "{}", wal());
+        assert!(wal() < 64 * 1024 * 1024);
+        assert_eq!(store.history(KEY).unwrap().len(), 71);
+    }
+
+    #[test]
+    fn versions_stored_before_the_change_order_migration_are_read_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn, 6).unwrap();
+            for (seq, version, device) in [(1, 1, None), (2, 2, Some("tab-1")), (3, 3, None)] {
+                conn.execute(
+                    "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq)
+                     VALUES ('inspections', 'INS-1', ?1, ?2, '{\"a\": 1}', '2026-11-20T10:00:00.000Z', 'ana', ?3, ?4)",
+                    params![version, seq, device, device.map(|_| 7)],
+                )
+                .unwrap();
+            }
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let history = store.history(KEY).unwrap();
+        let versions: Vec<u64> = history.iter().map(|v| v.version.get()).collect();
+        assert_eq!(versions, [1, 2, 3]);
+        assert_eq!(history[1].device_id.as_deref(), Some("tab-1"));
+        // The next write continues the sequence and the versions.
+        let stored = append(
+            &mut store,
+            Some(3),
+            crate::json!({"a": 2}),
+            Some(("tab-1", 8)),
+        );
+        assert!(matches!(stored, Stored::Version(v) if v.version.get() == 4));
+        assert_eq!(store.changed_after("inspections", 3, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn versions_grow_by_one_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert!(
+            matches!(append(&mut store, None, json!({"a": 1}), None), Stored::Version(v) if v.version == Version::FIRST)
+        );
+        assert!(
+            matches!(append(&mut store, None, json!({"a": 2}), Some(("tab", 3))), Stored::Version(v) if v.version.get() == 2)
+        );
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        let current = store.current(KEY).unwrap().unwrap();
+        assert_eq!((current.version.get(), current.device_seq), (2, Some(3)));
+        assert_eq!(
+            serde_json::to_value(&current.fields).unwrap(),
+            serde_json::json!({"a": 2})
+        );
+        let first = store.version(KEY, Version::FIRST).unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_value(&first.fields).unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        assert!(
+            store
+                .version(KEY, Version::new(3).unwrap())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_write_sees_the_versions_since_its_base_and_the_device_history() {
+        let (_dir, mut store) = fresh_store();
+        for n in 1..=3 {
+            append(&mut store, None, json!({"n": n}), Some(("tab", n)));
+        }
+        let (seen, stored) = store
+            .write_plain(
+                KEY,
+                Version::new(2),
+                &author(Some(("tab", 9))),
+                UtcMillis::now(),
+                |known| {
+                    let seen: Vec<u64> = known.versions.iter().map(|v| v.version.get()).collect();
+                    ((seen, known.applied_device_seq), Effect::Nothing)
+                },
+            )
+            .unwrap();
+        assert_eq!(seen, (vec![2, 3], Some(3)));
+        assert_eq!(stored, Stored::Nothing);
+        let (seen, _) = store
+            .write_plain(
+                KEY,
+                Version::new(7),
+                &author(None),
+                UtcMillis::now(),
+                |known| {
+                    (
+                        known
+                            .versions
+                            .iter()
+                            .map(|v| v.version.get())
+                            .collect::<Vec<_>>(),
+                        Effect::Nothing,
+                    )
+                },
+            )
+            .unwrap();
+        assert_eq!(seen, [3], "an unknown base shows the current version alone");
+    }
+
+    #[test]
+    fn a_resolution_stored_unreadable_is_an_error_not_an_empty_one() {
+        let (_dir, mut store) = fresh_store();
+        append(&mut store, None, json!({"n": 1}), None);
+        store
+            .write_plain(
+                KEY,
+                Version::new(1),
+                &author(None),
+                UtcMillis::now(),
+                |_| {
+                    let effect = Effect::Park {
+                        kind: crate::sync::ParkKind::EditConflict,
+                        base_version: Some(1),
+                        local: fields(json!({"n": 5})),
+                        paths: vec!["/n".into()],
+                    };
+                    ((), effect)
+                },
+            )
+            .unwrap();
+        store
+            .conn
+            .execute_batch(
+                "UPDATE conflicts SET status = 'resolved', resolved_by = 'sue',
+                 resolved_at = '2026-11-20T10:00:00.000Z', choices = 'not json'",
+            )
+            .unwrap();
+        assert!(store.conflict(ConflictId(1)).is_err());
+    }
+
+    #[test]
+    fn a_parked_submission_gets_a_conflict_id_and_is_found_again_by_device() {
+        let (_dir, mut store) = fresh_store();
+        append(&mut store, None, json!({"n": 1}), None);
+        let (before, stored) = store
+            .write_plain(
+                KEY,
+                Version::new(1),
+                &author(Some(("tab", 4))),
+                UtcMillis::now(),
+                |known| {
+                    let effect = Effect::Park {
+                        kind: crate::sync::ParkKind::EditConflict,
+                        base_version: Some(1),
+                        local: fields(json!({"n": 5})),
+                        paths: vec!["/n".into()],
+                    };
+                    (known.parked_conflict.clone(), effect)
+                },
+            )
+            .unwrap();
+        assert_eq!(before, None);
+        assert_eq!(stored, Stored::Conflict(ConflictId(1)));
+        assert_eq!(ConflictId(1).to_string(), "c-000001");
+        let (again, _) = store
+            .write_plain(
+                KEY,
+                Version::new(1),
+                &author(Some(("tab", 4))),
+                UtcMillis::now(),
+                |known| (known.parked_conflict.clone(), Effect::Nothing),
+            )
+            .unwrap();
+        let expected = Parked {
+            id: ConflictId(1),
+            kind: crate::sync::ParkKind::EditConflict,
+            paths: vec!["/n".into()],
+        };
+        assert_eq!(again, Some(expected));
+    }
+}
+
+#[cfg(test)]
+mod idempotency_tests {
+    use super::*;
+    use crate::json;
+    use crate::model::json::Object;
+
+    #[test]
+    fn answers_remembered_before_the_arrival_order_migration_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn, 5).unwrap();
+            conn.execute(
+                "INSERT INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES ('ana', 'k1', ?1, ?2, 'old answer')",
+                params![vec![7u8; 32], 1_763_632_800_000i64],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let now: UtcMillis = "2025-11-20T10:00:00Z".parse().unwrap();
+        let found = store.remembered("ana", "k1", 24, now).unwrap().unwrap();
+        assert_eq!(found.answer, "old answer");
+        let duplicate = store.conn.execute(
+            "INSERT INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES ('ana', 'k1', x'00', 0, '')",
+            [],
+        );
+        assert!(duplicate.is_err(), "a key is still unique per user");
+    }
+
+    #[test]
+    fn an_answer_is_remembered_with_its_write_and_forgotten_after_its_ttl() {
+        let (_dir, mut store) = super::versions_tests::fresh_store();
+        let key = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = super::versions_tests::author(None);
+        let remember = Remember {
+            user: "ana",
+            key: "k1",
+            fingerprint: [7; 32],
+            ttl_hours: 24,
+        };
+        let now: UtcMillis = "2026-11-20T10:00:00Z".parse().unwrap();
+        let Json::Object(fields) = json!({"a": 1}) else {
+            panic!()
+        };
+        let fields: Object<'static> = fields;
+        store
+            .write(
+                key,
+                None,
+                &author,
+                now,
+                Some(remember),
+                |_| {
+                    (
+                        7,
+                        Effect::Append {
+                            fields,
+                            deleted: false,
+                        },
+                    )
+                },
+                |seven, stored| {
+                    assert!(matches!(stored, Stored::Version(_)));
+                    Some(format!("answer {seven}"))
+                },
+            )
+            .unwrap();
+        let found = store.remembered("ana", "k1", 24, now).unwrap().unwrap();
+        assert_eq!(
+            found,
+            Remembered {
+                fingerprint: [7; 32],
+                answer: "answer 7".into()
+            }
+        );
+        assert_eq!(
+            store.remembered("ben", "k1", 24, now).unwrap(),
+            None,
+            "keys are scoped per user"
+        );
+        let later: UtcMillis = "2026-11-21T10:00:01Z".parse().unwrap();
+        assert_eq!(store.remembered("ana", "k1", 24, later).unwrap(), None);
+        // A write that answers nothing to remember (a 5xx) leaves the key free.
+        store
+            .write(
+                key,
+                None,
+                &author,
+                now,
+                Some(Remember {
+                    key: "k2",
+                    ..remember
+                }),
+                |_| ((), Effect::Nothing),
+                |_, _| None,
+            )
+            .unwrap();
+        assert_eq!(store.remembered("ana", "k2", 24, now).unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod master_tests {
+    use super::*;
+
+    #[test]
+    fn a_master_list_is_replaced_whole_and_checked_inside_writes() {
+        let (_dir, mut store) = super::versions_tests::fresh_store();
+        let now = UtcMillis::now();
+        let first = store
+            .put_master("sites", "[a]", &["S-1", "S-4"], now, None, |_| None)
+            .unwrap();
+        let second = store
+            .put_master("sites", "[b]", &["S-4"], now, None, |_| None)
+            .unwrap();
+        assert_eq!((first.version.get(), second.version.get()), (1, 2));
+        assert_eq!(store.master("sites").unwrap().unwrap().items, "[b]");
+        assert_eq!(store.master("zones").unwrap(), None);
+        let key = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = super::versions_tests::author(None);
+        let (seen, _) = store
+            .write_plain(key, None, &author, now, |k| {
+                (
+                    (
+                        (k.listed)("sites", "S-4"),
+                        (k.listed)("sites", "S-1"),
+                        (k.listed)("zones", "S-4"),
+                    ),
+                    Effect::Nothing,
+                )
+            })
+            .unwrap();
+        assert_eq!(seen, (true, false, false));
+    }
+
+    #[test]
+    fn a_failed_master_data_lookup_fails_the_write_instead_of_parking_it() {
+        let (_dir, mut store) = super::versions_tests::fresh_store();
+        store.conn.execute_batch("DROP TABLE master_items").unwrap();
+        let key = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = super::versions_tests::author(None);
+        let written = store.write_plain(key, None, &author, UtcMillis::now(), |k| {
+            let listed = (k.listed)("sites", "S-4");
+            (listed, Effect::Nothing)
+        });
+        assert!(written.is_err(), "an error, not 'not listed'");
+    }
+}
+
+#[cfg(test)]
+mod feed_tests {
+    use super::*;
+    use crate::json;
+
+    #[test]
+    fn the_feed_lists_each_changed_record_once_by_its_last_change() {
+        let (_dir, mut store) = super::versions_tests::fresh_store();
+        let author = super::versions_tests::author(None);
+        let mut put = |id: &str, n: i64| {
+            let Json::Object(fields) = json!({"n": n}) else {
+                panic!()
+            };
+            let key = RecordKey {
+                record_type: "t",
+                id,
+            };
+            store
+                .write_plain(key, None, &author, UtcMillis::now(), |_| {
+                    (
+                        (),
+                        Effect::Append {
+                            fields,
+                            deleted: false,
+                        },
+                    )
+                })
+                .unwrap();
+        };
+        put("a", 1); // seq 1
+        put("b", 1); // seq 2
+        put("a", 2); // seq 3
+        let feed = |after, limit| -> Vec<(u64, String, u64)> {
+            store
+                .changed_after("t", after, limit)
+                .unwrap()
+                .into_iter()
+                .map(|(s, id, v)| (s, id, v.version.get()))
+                .collect()
+        };
+        assert_eq!(feed(0, 10), [(2, "b".into(), 1), (3, "a".into(), 2)]);
+        assert_eq!(feed(2, 10), [(3, "a".into(), 2)]);
+        assert_eq!(feed(0, 1), [(2, "b".into(), 1)]);
+        assert_eq!(feed(3, 10), []);
+        assert_eq!(
+            store
+                .history(RecordKey {
+                    record_type: "t",
+                    id: "a"
+                })
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::json;
+
+    #[test]
+    fn a_batch_commits_its_writes_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let reader = SqliteStore::open(&path).unwrap();
+        let key = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = super::versions_tests::author(None);
+        store.begin_batch().unwrap();
+        for n in 1..=2 {
+            let Json::Object(fields) = json!({"n": n}) else {
+                panic!()
+            };
+            let (_, stored) = store
+                .write_plain(key, None, &author, UtcMillis::now(), |_| {
+                    (
+                        (),
+                        Effect::Append {
+                            fields,
+                            deleted: false,
+                        },
+                    )
+                })
+                .unwrap();
+            assert!(
+                matches!(stored, Stored::Version(v) if v.version.get() == n),
+                "a batch sees its own writes"
+            );
+        }
+        assert_eq!(
+            reader.current(key).unwrap(),
+            None,
+            "nothing is visible before the batch commits"
+        );
+        store.end_batch().unwrap();
+        assert_eq!(
+            reader.current(key).unwrap().map(|v| v.version.get()),
+            Some(2)
+        );
+    }
+}
