@@ -45,8 +45,7 @@ struct Record<'a> {
 /// Stores the demo master data and records that are not stored yet; returns how many
 /// records it created.
 pub fn seed(store: &mut SqliteStore) -> Result<usize, StoreError> {
-    let data: Data = serde_json::from_str(DATA)
-        .map_err(|e| StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+    let data: Data = serde_json::from_str(DATA)?;
     let now = UtcMillis::now();
     for (list, items) in &data.master {
         if store.master(list)?.is_none() {

@@ -10,15 +10,19 @@ use crate::model::json::Object;
 use crate::model::{UtcMillis, Version};
 use crate::sync::{ParkKind, StoredVersion};
 
-/// Why the store failed. The message is for the log, never for a client.
+/// Why the store failed, with its cause kept. The message is for the log, never for a
+/// client.
 #[derive(Debug, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(String);
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self(e.to_string())
-    }
+pub enum StoreError {
+    #[error("store: sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store: json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Stored data that does not read as what was written.
+    #[error("store: corrupt data: {0}")]
+    Corrupt(String),
+    #[error("store: i/o: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// The record a write is about.

@@ -49,9 +49,7 @@ impl AppState {
         store.leave_checkpoints()?;
         let checkpointer = SqliteStore::open(database)?;
         let (checkpoints, stop) = std::sync::mpsc::channel::<()>();
-        let spawn_failed = |e: std::io::Error| {
-            crate::store::StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-        };
+        let spawn_failed = |e: std::io::Error| crate::store::StoreError::Io(e);
         std::thread::Builder::new()
             .name("syncdesk-checkpoint".into())
             .spawn(move || {

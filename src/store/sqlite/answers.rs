@@ -20,7 +20,7 @@ impl SqliteStore {
         row.map(|(fingerprint, answer)| {
             let fingerprint = fingerprint
                 .try_into()
-                .map_err(|_| StoreError("a stored fingerprint is not 32 bytes".into()))?;
+                .map_err(|_| StoreError::Corrupt("a stored fingerprint is not 32 bytes".into()))?;
             Ok(Remembered {
                 fingerprint,
                 answer,

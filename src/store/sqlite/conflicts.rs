@@ -87,7 +87,7 @@ impl SqliteStore {
                 let seq: i64 = tx
                     .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
                     .query_row([], |r| r.get(0))?;
-                let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
+                let text = serde_json::to_string(&fields)?;
                 tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, deleted)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)")?.execute(
                     params![key.record_type, key.id, version.get() as i64, seq, text, now.to_string(), resolver],
@@ -105,11 +105,10 @@ impl SqliteStore {
             // The deletion stands: the conflict closes at the tombstone's version.
             None => current
                 .clone()
-                .ok_or_else(|| StoreError("a kept deletion without a tombstone".into()))?,
+                .ok_or_else(|| StoreError::Corrupt("a kept deletion without a tombstone".into()))?,
         };
-        let json = |e: serde_json::Error| StoreError(e.to_string());
-        let choices = serde_json::to_string(&settlement.choices).map_err(json)?;
-        let decided = serde_json::to_string(&settlement.decided).map_err(json)?;
+        let choices = serde_json::to_string(&settlement.choices)?;
+        let decided = serde_json::to_string(&settlement.decided)?;
         tx.prepare_cached("UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4,
                  resulting_version = ?5, kept_deleted = ?6, decided = ?7
              WHERE id = ?1")?.execute(
@@ -189,7 +188,8 @@ pub(super) struct RawConflict {
 
 impl RawConflict {
     fn check(self) -> Result<ConflictRow, StoreError> {
-        let corrupt = || StoreError(format!("stored conflict c-{:06} is unreadable", self.id));
+        let corrupt =
+            || StoreError::Corrupt(format!("stored conflict c-{:06} is unreadable", self.id));
         let local = match Json::parse(&self.local_fields) {
             Ok(Json::Object(o)) => o.into_owned(),
             _ => return Err(corrupt()),

@@ -37,7 +37,7 @@ impl SqliteStore {
         let version = u64::try_from(version)
             .ok()
             .and_then(Version::new)
-            .ok_or_else(|| StoreError("bad list version".into()))?;
+            .ok_or_else(|| StoreError::Corrupt("bad list version".into()))?;
         let master = MasterList {
             items: items.into(),
             removed: removed_items(&tx, list)?,
@@ -70,7 +70,8 @@ impl SqliteStore {
             .optional()?;
         let removed = removed_items(&self.conn, list)?;
         row.map(|(items, version, last_modified)| {
-            let corrupt = || StoreError(format!("stored master list {list:?} is unreadable"));
+            let corrupt =
+                || StoreError::Corrupt(format!("stored master list {list:?} is unreadable"));
             Ok(MasterList {
                 removed,
                 items,

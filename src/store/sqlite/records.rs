@@ -58,7 +58,7 @@ impl SqliteStore {
                 None => None,
             };
             let stored = stored.ok_or_else(|| {
-                StoreError(format!(
+                StoreError::Corrupt(format!(
                     "version {version:?} of {record_type}/{id} vanished"
                 ))
             })?;
@@ -121,7 +121,7 @@ impl SqliteStore {
                 )
                 .optional()?
                 .map(|(id, kind, paths)| -> Result<Parked, StoreError> {
-                    let unreadable = |_| StoreError(format!("stored conflict c-{id:06} is unreadable"));
+                    let unreadable = |_| StoreError::Corrupt(format!("stored conflict c-{id:06} is unreadable"));
                     Ok(Parked {
                         id: ConflictId(id as u64),
                         kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(unreadable)?,
@@ -152,7 +152,7 @@ impl SqliteStore {
                 let seq: i64 = tx
                     .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
                     .query_row([], |r| r.get(0))?;
-                let text = serde_json::to_string(&fields).map_err(|e| StoreError(e.to_string()))?;
+                let text = serde_json::to_string(&fields)?;
                 tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq, deleted)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(
                     params![
@@ -184,7 +184,7 @@ impl SqliteStore {
                 local,
                 paths,
             } => {
-                let kind = serde_json::to_value(kind).map_err(|e| StoreError(e.to_string()))?;
+                let kind = serde_json::to_value(kind)?;
                 tx.prepare_cached("INSERT INTO conflicts (kind, record_type, record_id, submitted_by, device_id, device_seq, captured_at,
                          received_at, base_version, server_version, local_fields, conflicting_paths)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(
@@ -199,8 +199,8 @@ impl SqliteStore {
                         now.to_string(),
                         base_version.map(|v| v as i64),
                         current.map(|v| v.get() as i64),
-                        serde_json::to_string(&local).map_err(|e| StoreError(e.to_string()))?,
-                        serde_json::to_string(&paths).map_err(|e| StoreError(e.to_string()))?,
+                        serde_json::to_string(&local)?,
+                        serde_json::to_string(&paths)?,
                     ],
                 )?;
                 Stored::Conflict(ConflictId(tx.last_insert_rowid() as u64))
@@ -250,7 +250,7 @@ pub(super) fn versions_from(
     for row in rows {
         let (version, fields, last_modified, modified_by, device_id, device_seq, deleted) = row?;
         let corrupt = |what: &str| {
-            StoreError(format!(
+            StoreError::Corrupt(format!(
                 "stored {what} of {}/{} v{version} is unreadable",
                 key.record_type, key.id
             ))
