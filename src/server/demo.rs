@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::config::Config;
 use crate::model::json::{Json, Object};
 use crate::model::{SchemaError, UtcMillis};
-use crate::store::{Author, Effect, RecordKey, SqliteStore, StoreError};
+use crate::store::{Author, Effect, RecordKey, Store, StoreError};
 
 /// The demo configuration: users (demo tokens) and types.
 pub const CONFIG: &str = include_str!("../../assets/demo/syncdesk.toml");
@@ -44,7 +44,7 @@ struct Record<'a> {
 
 /// Stores the demo master data and records that are not stored yet; returns how many
 /// records it created.
-pub fn seed(store: &mut SqliteStore) -> Result<usize, StoreError> {
+pub fn seed(store: &mut impl Store) -> Result<usize, StoreError> {
     let data: Data = serde_json::from_str(DATA)?;
     let now = UtcMillis::now();
     for (list, items) in &data.master {

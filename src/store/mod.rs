@@ -25,6 +25,101 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+/// What the server asks of a store. SQLite is the first engine; a second (PostgreSQL, for
+/// several server instances) implements the same. Every write runs its decision inside
+/// one transaction of the store's, so the version it saw is the version it extends, and
+/// remembers its answer (`respond`) in that same transaction.
+pub trait Store {
+    /// Writes that follow, until `end_batch`, commit together (group commit).
+    fn begin_batch(&mut self) -> Result<(), StoreError>;
+    fn end_batch(&mut self) -> Result<(), StoreError>;
+
+    /// The current version of a record (a tombstone included).
+    fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError>;
+    /// Whether a record (or its tombstone) is stored.
+    fn exists(&self, key: RecordKey) -> Result<bool, StoreError>;
+    /// Every version of a record, oldest first.
+    fn history(&self, key: RecordKey) -> Result<Vec<StoredVersion<'static>>, StoreError>;
+    /// One version of a record.
+    fn version(
+        &self,
+        key: RecordKey,
+        version: Version,
+    ) -> Result<Option<StoredVersion<'static>>, StoreError>;
+    /// The records of a type changed after a change sequence number, with their numbers.
+    fn changed_after(
+        &self,
+        record_type: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, StoredVersion<'static>)>, StoreError>;
+
+    /// One conflict of the queue.
+    fn conflict(&self, id: ConflictId) -> Result<Option<ConflictRow>, StoreError>;
+    /// A page of the queue: open, resolved or all (`None`), of a type, after a conflict.
+    fn conflicts(
+        &self,
+        open: Option<bool>,
+        record_type: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError>;
+
+    /// A master-data list, if it was ever put.
+    fn master(&self, list: &str) -> Result<Option<MasterList>, StoreError>;
+    /// The answer remembered under a user's idempotency key, if it is not too old.
+    fn remembered(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+    ) -> Result<Option<Remembered>, StoreError>;
+
+    /// A write to a record: `decide` sees what is stored from `from` (or the current
+    /// version) and says what to store; `respond` gives the answer to remember.
+    #[allow(clippy::too_many_arguments)]
+    fn write<T>(
+        &mut self,
+        key: RecordKey,
+        from: Option<Version>,
+        author: &Author,
+        now: UtcMillis,
+        remember: Option<Remember>,
+        decide: impl FnOnce(&Known) -> (T, Effect),
+        respond: impl FnOnce(&T, &Stored) -> Option<String>,
+    ) -> Result<(T, Stored), StoreError>;
+
+    /// A resolution: `decide` sees the conflict, its base, the current version and the
+    /// master data, and says what to settle; `None` when there is no such conflict.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn resolve<T>(
+        &mut self,
+        id: ConflictId,
+        resolver: &str,
+        now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&T, Option<&StoredVersion<'static>>) -> Option<String>,
+        decide: impl FnOnce(
+            &ConflictRow,
+            Option<&StoredVersion<'static>>,
+            Option<&StoredVersion<'static>>,
+            &dyn Fn(&str, &str) -> bool,
+        ) -> (T, Option<Settlement>),
+    ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError>;
+
+    /// Replaces a master-data list (`ids`: its items' ids; `items`: the list as sent).
+    fn put_master(
+        &mut self,
+        list: &str,
+        items: &str,
+        ids: &[&str],
+        now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&MasterList) -> Option<String>,
+    ) -> Result<MasterList, StoreError>;
+}
+
 /// The record a write is about.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordKey<'a> {

@@ -21,7 +21,7 @@ use crate::model::{Etag, FieldError, TimeError, TypeSchema, UtcMillis, Version};
 use crate::protocol::{ConflictSummary, ResolutionInfo, Status};
 use crate::store::{
     Author, ConflictId, ConflictRow, Effect, Known, Parked, RecordKey, Remember, Settlement,
-    SqliteStore, Stored,
+    SqliteStore, Store, Stored,
 };
 use crate::sync::{
     Create, Decision, IfMatch, ParkKind, ParkedConflict, Put, Refusal, Report, ResolutionDecision,

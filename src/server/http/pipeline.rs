@@ -46,7 +46,7 @@ pub(super) fn dry_run_of(
 
 /// Stores a decided write and its answer, under its idempotency key, in one transaction.
 pub(super) fn written(
-    store: &mut SqliteStore,
+    store: &mut impl Store,
     key: RecordKey,
     from: Option<Version>,
     author: &Author,
@@ -81,7 +81,7 @@ pub(super) enum Remembering<'a> {
 /// request under the same key 422.
 pub(super) fn remember<'a>(
     config: &Config,
-    store: &SqliteStore,
+    store: &impl Store,
     user: &'a User,
     key: &'a str,
     fingerprint: [u8; 32],

@@ -16,6 +16,7 @@ use crate::sync::StoredVersion;
 
 mod answers;
 mod conflicts;
+mod engine;
 mod master;
 mod migrations;
 mod records;

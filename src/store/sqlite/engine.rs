@@ -1,0 +1,113 @@
+//! SQLite as a `Store`: each method is the engine's own, by topic in the files beside.
+
+use super::*;
+use crate::store::Store;
+
+impl Store for SqliteStore {
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        SqliteStore::begin_batch(self)
+    }
+
+    fn end_batch(&mut self) -> Result<(), StoreError> {
+        SqliteStore::end_batch(self)
+    }
+
+    fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        SqliteStore::current(self, key)
+    }
+
+    fn exists(&self, key: RecordKey) -> Result<bool, StoreError> {
+        SqliteStore::exists(self, key)
+    }
+
+    fn history(&self, key: RecordKey) -> Result<Vec<StoredVersion<'static>>, StoreError> {
+        SqliteStore::history(self, key)
+    }
+
+    fn version(
+        &self,
+        key: RecordKey,
+        version: Version,
+    ) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        SqliteStore::version(self, key, version)
+    }
+
+    fn changed_after(
+        &self,
+        record_type: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, StoredVersion<'static>)>, StoreError> {
+        SqliteStore::changed_after(self, record_type, after, limit)
+    }
+
+    fn conflict(&self, id: ConflictId) -> Result<Option<ConflictRow>, StoreError> {
+        SqliteStore::conflict(self, id)
+    }
+
+    fn conflicts(
+        &self,
+        open: Option<bool>,
+        record_type: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        SqliteStore::conflicts(self, open, record_type, after, limit)
+    }
+
+    fn master(&self, list: &str) -> Result<Option<MasterList>, StoreError> {
+        SqliteStore::master(self, list)
+    }
+
+    fn remembered(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+    ) -> Result<Option<Remembered>, StoreError> {
+        SqliteStore::remembered(self, user, key, ttl_hours, now)
+    }
+
+    fn write<T>(
+        &mut self,
+        key: RecordKey,
+        from: Option<Version>,
+        author: &Author,
+        now: UtcMillis,
+        remember: Option<Remember>,
+        decide: impl FnOnce(&Known) -> (T, Effect),
+        respond: impl FnOnce(&T, &Stored) -> Option<String>,
+    ) -> Result<(T, Stored), StoreError> {
+        SqliteStore::write(self, key, from, author, now, remember, decide, respond)
+    }
+
+    fn resolve<T>(
+        &mut self,
+        id: ConflictId,
+        resolver: &str,
+        now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&T, Option<&StoredVersion<'static>>) -> Option<String>,
+        decide: impl FnOnce(
+            &ConflictRow,
+            Option<&StoredVersion<'static>>,
+            Option<&StoredVersion<'static>>,
+            &dyn Fn(&str, &str) -> bool,
+        ) -> (T, Option<Settlement>),
+    ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
+        SqliteStore::resolve(self, id, resolver, now, remember, respond, decide)
+    }
+
+    fn put_master(
+        &mut self,
+        list: &str,
+        items: &str,
+        ids: &[&str],
+        now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&MasterList) -> Option<String>,
+    ) -> Result<MasterList, StoreError> {
+        SqliteStore::put_master(self, list, items, ids, now, remember, respond)
+    }
+}
