@@ -4,10 +4,29 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::merge::Decided;
-use crate::model::json::Object;
+use crate::merge::{Class, Decided};
+use crate::model::json::{Json, Object};
 use crate::model::time::UtcMillis;
-use crate::sync::ParkKind;
+
+/// Why a submission is parked in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParkKind {
+    EditConflict,
+    InvalidReference,
+    DeletedOnServer,
+}
+
+impl ParkKind {
+    /// Its name on the wire (`edit-conflict`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ParkKind::EditConflict => "edit-conflict",
+            ParkKind::InvalidReference => "invalid-reference",
+            ParkKind::DeletedOnServer => "deleted-on-server",
+        }
+    }
+}
 
 /// Whether a conflict still waits for a supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,8 +103,21 @@ pub struct ServerSide<'a> {
     pub etag: String,
 }
 
-/// A conflict with its three sides (`GET /v1/conflicts/{cid}`, one element of an export).
-/// The server's per-path `fields` list is not read: the desk merges the sides itself.
+/// One path of a conflict with its class and its value on each side (absent: `None`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldRow<'a> {
+    pub path: String,
+    pub class: Class,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Json<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<Json<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Json<'a>>,
+}
+
+/// A conflict with its three sides (`GET /v1/conflicts/{cid}`, one element of an export)
+/// and each path's class. The desk merges the sides itself; `fields` is for scripts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConflictDetail<'a> {
     pub id: String,
@@ -109,6 +141,9 @@ pub struct ConflictDetail<'a> {
     pub conflicting_paths: Vec<String>,
     #[serde(default)]
     pub resolution: Option<ResolutionInfo>,
+    /// Each path with its class, as the server merged the sides.
+    #[serde(borrow, default)]
+    pub fields: Vec<FieldRow<'a>>,
 }
 
 impl ConflictDetail<'_> {
@@ -143,6 +178,17 @@ impl ConflictDetail<'_> {
             }),
             conflicting_paths: self.conflicting_paths,
             resolution: self.resolution,
+            fields: self
+                .fields
+                .into_iter()
+                .map(|f| FieldRow {
+                    path: f.path,
+                    class: f.class,
+                    base: f.base.map(Json::into_owned),
+                    local: f.local.map(Json::into_owned),
+                    server: f.server.map(Json::into_owned),
+                })
+                .collect(),
         }
     }
 

@@ -8,7 +8,8 @@ pub use sqlite::SqliteStore;
 
 use crate::model::json::Object;
 use crate::model::{UtcMillis, Version};
-use crate::sync::{ParkKind, StoredVersion};
+use crate::protocol::ParkKind;
+use crate::sync::StoredVersion;
 
 /// Why the store failed, with its cause kept. The message is for the log, never for a
 /// client.

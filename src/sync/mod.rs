@@ -12,6 +12,8 @@ pub use resolution::{
 
 use serde::Serialize;
 
+pub use crate::protocol::ParkKind;
+
 use crate::merge::{Class, diff, merge};
 use crate::model::json::{Json, Object};
 use crate::model::{
@@ -42,26 +44,6 @@ pub struct Put<'a> {
     /// Faults of the body outside `fields` (a `captured_at` without offset), reported
     /// with the fields' own.
     pub other_errors: Vec<FieldError>,
-}
-
-/// Why a submission is parked in the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ParkKind {
-    EditConflict,
-    InvalidReference,
-    DeletedOnServer,
-}
-
-impl ParkKind {
-    /// Its name on the wire (`edit-conflict`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            ParkKind::EditConflict => "edit-conflict",
-            ParkKind::InvalidReference => "invalid-reference",
-            ParkKind::DeletedOnServer => "deleted-on-server",
-        }
-    }
 }
 
 /// What a merge did, for the `"merge"` member of a 200.

@@ -12,7 +12,7 @@ use crate::model::json::{Json, Object};
 use crate::model::validate::validate;
 use crate::model::{FieldType, TypeSchema};
 use crate::protocol::ConflictDetail;
-use crate::sync::ParkKind;
+use crate::protocol::ParkKind;
 
 /// One leaf path of the record.
 #[derive(Debug, Clone, PartialEq)]

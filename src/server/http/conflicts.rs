@@ -86,9 +86,10 @@ pub(super) async fn read_conflict(
         let (row, base, current) =
             found.ok_or_else(|| Problem::not_found(format!("no conflict {cid:?}")))?;
         let schema = state2.config.types.get(&row.record_type);
+        let detail = conflict_detail(&row, base.as_ref(), current.as_ref(), schema);
         let mut reply = Reply::json(
             StatusCode::OK,
-            &conflict_detail(&row, base.as_ref(), current.as_ref(), schema),
+            &serde_json::to_value(&detail).map_err(|e| Problem::internal(&e))?,
             None,
         );
         reply.etag = current.as_ref().map(etag_of);
@@ -332,12 +333,12 @@ pub(super) fn conflict_summary(row: &ConflictRow) -> ConflictSummary {
     }
 }
 
-pub(super) fn conflict_detail(
-    row: &ConflictRow,
-    base: Option<&StoredVersion>,
-    current: Option<&StoredVersion>,
+pub(super) fn conflict_detail<'a>(
+    row: &'a ConflictRow,
+    base: Option<&'a StoredVersion>,
+    current: Option<&'a StoredVersion>,
     schema: Option<&TypeSchema>,
-) -> serde_json::Value {
+) -> ConflictDetail<'a> {
     let empty = Object::new();
     let outcome = crate::merge::merge(
         base.map_or(&empty, |b| &b.fields),
@@ -347,35 +348,51 @@ pub(super) fn conflict_detail(
         &crate::merge::NoPolicy,
     );
     let invalid = row.kind == ParkKind::InvalidReference;
-    let fields: Vec<serde_json::Value> = outcome
+    let fields = outcome
         .fields
         .iter()
-        .map(|f| {
-            let mut entry = json!(f);
-            if invalid && row.paths.contains(&f.path) {
-                entry["class"] = json!("invalid");
-            }
-            entry
+        .map(|f| FieldRow {
+            path: f.path.clone(),
+            class: if invalid && row.paths.contains(&f.path) {
+                crate::merge::Class::Invalid
+            } else {
+                f.class
+            },
+            base: f.base.cloned().map(Json::into_owned),
+            local: f.local.cloned().map(Json::into_owned),
+            server: f.server.cloned().map(Json::into_owned),
         })
         .collect();
-    // The summary's members, then the three sides and each path's class.
-    let mut detail = json!(conflict_summary(row));
-    if let Some(members) = detail.as_object_mut() {
-        members.insert(
-            "base".into(),
-            base.map_or(serde_json::Value::Null, |b| {
-                json!({"version": b.version, "last_modified": b.last_modified, "modified_by": b.modified_by, "fields": b.fields})
-            }),
-        );
-        members.insert("local".into(), json!({"fields": row.local}));
-        members.insert(
-            "server".into(),
-            current.map_or(serde_json::Value::Null, |c| {
-                json!({"version": c.version, "last_modified": c.last_modified, "modified_by": c.modified_by,
-                       "deleted": c.deleted, "fields": c.fields, "etag": etag_of(c)})
-            }),
-        );
-        members.insert("fields".into(), json!(fields));
+    let summary = conflict_summary(row);
+    ConflictDetail {
+        id: summary.id,
+        status: summary.status,
+        kind: summary.kind,
+        record_type: summary.record_type,
+        record_id: summary.record_id,
+        submitted_by: summary.submitted_by,
+        device_id: summary.device_id,
+        captured_at: summary.captured_at,
+        received_at: summary.received_at,
+        base: base.map(|b| BaseSide {
+            version: b.version.get(),
+            last_modified: b.last_modified,
+            modified_by: b.modified_by.clone(),
+            fields: b.fields.clone(),
+        }),
+        local: LocalSide {
+            fields: row.local.clone(),
+        },
+        server: current.map(|c| ServerSide {
+            version: c.version.get(),
+            last_modified: c.last_modified,
+            modified_by: c.modified_by.clone(),
+            deleted: c.deleted,
+            fields: c.fields.clone(),
+            etag: etag_of(c),
+        }),
+        conflicting_paths: summary.conflicting_paths,
+        resolution: summary.resolution,
+        fields,
     }
-    detail
 }

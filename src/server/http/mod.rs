@@ -16,9 +16,13 @@ use serde_json::json;
 
 use super::config::{Config, Role, User};
 use super::problem::Problem;
+use crate::model::json::Json;
 use crate::model::json::Object;
 use crate::model::{Etag, FieldError, TimeError, TypeSchema, UtcMillis, Version};
-use crate::protocol::{ConflictSummary, ResolutionInfo, Status};
+use crate::protocol::{
+    BaseSide, ConflictDetail, ConflictSummary, FieldRow, LocalSide, ResolutionInfo, ServerSide,
+    Status,
+};
 use crate::store::{
     Author, ConflictId, ConflictRow, Effect, Known, Parked, RecordKey, Remember, Settlement,
     SqliteStore, Store, Stored,
