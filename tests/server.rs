@@ -1704,3 +1704,25 @@ async fn the_bearer_scheme_is_matched_case_insensitively_and_a_401_says_how_to_s
     }
     s.task.abort();
 }
+
+#[tokio::test]
+async fn a_resolution_is_refused_in_the_contracts_order_400_before_428() {
+    let (_dir, path) = db();
+    let s = start_with_supervisor(&path).await;
+    with_conflict(&s).await;
+    let post = |body: &'static str| {
+        s.request(
+            reqwest::Method::POST,
+            "/v1/conflicts/c-000001/resolution",
+            "sue",
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+    };
+    let (status, p) = problem(post("{\"fields\": 3}").await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
+    let (status, _) = problem(post("{\"fields\": {}}").await.unwrap()).await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED);
+    s.task.abort();
+}

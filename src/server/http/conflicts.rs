@@ -153,42 +153,34 @@ pub(super) async fn resolve_conflict(
             return Err(Problem::not_found(format!("no conflict {cid:?}")));
         };
         let bytes = json_body(&state.config, &headers, body).await?;
-        let idempotency = idempotency_key(&headers)?;
-        let if_match = headers
-            .get(header::IF_MATCH)
-            .map(|v| parse_if_match(v.as_bytes()));
+        let if_match = if_match(&headers);
         let creating = headers
             .get(header::IF_NONE_MATCH)
             .is_some_and(|v| v.as_bytes() == b"*");
-        if if_match.is_none() && !creating {
-            return Err(refused(Refusal::PreconditionRequired, None));
-        }
         let method = if creating {
             "POST If-None-Match"
         } else {
             "POST"
         };
-        let fingerprint = fingerprint(
-            method,
-            &format!("/v1/conflicts/{cid}/resolution"),
-            &bytes,
-            if_match,
-        );
+        let path = format!("/v1/conflicts/{cid}/resolution");
+        let write = Idempotent::of(user, &headers, false, (method, &path), &bytes, if_match)?;
+        // 400 before 428, as the contract orders them.
+        let settle = body_of::<ResolutionBody>(&bytes)?.settle()?.into_owned();
+        if if_match.is_none() && !creating {
+            return Err(refused(Refusal::PreconditionRequired, None));
+        }
         let schema = state.config.types.get(&conflict.record_type).cloned();
         blocking(state.clone(), move |store| {
-            let body: ResolutionBody = serde_json::from_slice(&bytes)
-                .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
-            let settle = body.settle()?.into_owned();
             let choices = match &settle {
                 Settle::Write { choices, .. } => choices.clone(),
                 Settle::KeepDeleted => Default::default(),
             };
             let now = state.clock.now();
-            let remember =
-                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
-                    Remembering::Replay(reply) => return Ok(reply),
-                    Remembering::New(remember) => remember,
-                };
+            let remember = match write.look_up(&state.config, store, now)? {
+                Remembering::Replay(reply) => return Ok(reply),
+                Remembering::New(remember) => remember,
+            };
+            let user = &write.user;
             let record_id = conflict.record_id.clone();
             let respond = |(resolved, current): &(Resolved, Option<StoredVersion<'static>>),
                            stored: Option<&StoredVersion<'static>>| {
@@ -207,7 +199,7 @@ pub(super) async fn resolve_conflict(
                 id,
                 &user.name,
                 now,
-                Some(remember),
+                remember,
                 respond,
                 |row, base, current, listed| {
                     let empty = Object::new();

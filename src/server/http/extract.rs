@@ -118,3 +118,15 @@ pub(super) fn parse_if_match(value: &[u8]) -> IfMatch {
         Err(_) => IfMatch::Unusable,
     }
 }
+
+/// `If-Match`, when sent.
+pub(super) fn if_match(headers: &HeaderMap) -> Option<IfMatch> {
+    headers
+        .get(header::IF_MATCH)
+        .map(|v| parse_if_match(v.as_bytes()))
+}
+
+/// The body as the route's type (400 naming what does not fit).
+pub(super) fn body_of<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Problem> {
+    serde_json::from_slice(bytes).map_err(|e| Problem::bad_request(format!("body: {e}")))
+}

@@ -18,10 +18,9 @@ pub(super) async fn put_master(
     answer(async {
         let user = signed_in(&state.config, &headers, Role::Admin)?.clone();
         let bytes = json_body(&state.config, &headers, body).await?;
-        let idempotency = idempotency_key(&headers)?;
-        let fingerprint = fingerprint("PUT", &format!("/v1/master/{list}"), &bytes, None);
-        let body: MasterBody = serde_json::from_slice(&bytes)
-            .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
+        let path = format!("/v1/master/{list}");
+        let write = Idempotent::of(user, &headers, false, ("PUT", &path), &bytes, None)?;
+        let body: MasterBody = body_of(&bytes)?;
         let mut ids = Vec::with_capacity(body.items.len());
         for (i, item) in body.items.iter().enumerate() {
             match item.get("id").and_then(serde_json::Value::as_str) {
@@ -36,11 +35,10 @@ pub(super) async fn put_master(
         let items = serde_json::to_string(&body.items).map_err(|e| Problem::internal(&e))?;
         blocking(state.clone(), move |store| -> Result<Reply, Problem> {
             let now = state.clock.now();
-            let remember =
-                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
-                    Remembering::Replay(reply) => return Ok(reply),
-                    Remembering::New(remember) => remember,
-                };
+            let remember = match write.look_up(&state.config, store, now)? {
+                Remembering::Replay(reply) => return Ok(reply),
+                Remembering::New(remember) => remember,
+            };
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
             let respond = |master: &crate::store::MasterList| {
                 master_reply(&list, master)
@@ -48,7 +46,7 @@ pub(super) async fn put_master(
                     .and_then(|reply| serde_json::to_string(&reply).ok())
             };
             let master = store
-                .put_master(&list, &items, &ids, now, Some(remember), respond)
+                .put_master(&list, &items, &ids, now, remember, respond)
                 .map_err(|e| Problem::internal(&e))?;
             master_reply(&list, &master)
         })

@@ -71,44 +71,78 @@ pub(super) fn written(
     Ok(reply.unwrap_or_else(|| outcome.reply(key.record_type, key.id, &stored)))
 }
 
-/// What an idempotency key says about a write before it runs.
-pub(super) enum Remembering<'a> {
-    New(Remember<'a>),
-    Replay(Reply),
+/// A write as idempotency knows it (section 4): who sent it, under which key, and the
+/// fingerprint of what it asks. Made beside the other requests; looked up on the writer.
+pub(super) struct Idempotent {
+    pub(super) user: User,
+    /// `None` for a dry run: neither looked up nor remembered.
+    key: Option<String>,
+    fingerprint: [u8; 32],
 }
 
-/// Looks the key up (section 4): the same request again gets the stored answer, another
-/// request under the same key 422.
-pub(super) fn remember<'a>(
-    config: &Config,
-    store: &impl Store,
-    user: &'a User,
-    key: &'a str,
-    fingerprint: [u8; 32],
-    now: UtcMillis,
-) -> Result<Remembering<'a>, Problem> {
-    let ttl_hours = config.idempotency_ttl_hours;
-    match store.remembered(&user.name, key, ttl_hours, now)? {
-        None => Ok(Remembering::New(Remember {
-            user: &user.name,
+/// What the key says: answer as before, or go on and remember the answer (if any key).
+pub(super) enum Remembering<'a> {
+    Replay(Reply),
+    New(Option<Remember<'a>>),
+}
+
+impl Idempotent {
+    /// The write's key (400 without one, unless `dry_run`) and fingerprint.
+    pub(super) fn of(
+        user: User,
+        headers: &HeaderMap,
+        dry_run: bool,
+        request: (&str, &str),
+        body: &[u8],
+        if_match: Option<IfMatch>,
+    ) -> Result<Self, Problem> {
+        let key = if dry_run {
+            None
+        } else {
+            Some(idempotency_key(headers)?)
+        };
+        let (method, path) = request;
+        Ok(Self {
+            user,
             key,
-            fingerprint,
-            ttl_hours,
-        })),
-        Some(found) if found.fingerprint == fingerprint => {
-            let reply: Reply =
-                serde_json::from_str(&found.answer).map_err(|e| Problem::internal(&e))?;
-            Ok(Remembering::Replay(Reply {
-                replayed: true,
-                ..reply
-            }))
+            fingerprint: fingerprint(method, path, body, if_match),
+        })
+    }
+
+    /// On the writer: the same request again gets the stored answer; another request
+    /// under the same key 422; a new one goes on, its answer to be remembered.
+    pub(super) fn look_up(
+        &self,
+        config: &Config,
+        store: &impl Store,
+        now: UtcMillis,
+    ) -> Result<Remembering<'_>, Problem> {
+        let Some(key) = &self.key else {
+            return Ok(Remembering::New(None));
+        };
+        let ttl_hours = config.idempotency_ttl_hours;
+        match store.remembered(&self.user.name, key, ttl_hours, now)? {
+            None => Ok(Remembering::New(Some(Remember {
+                user: &self.user.name,
+                key,
+                fingerprint: self.fingerprint,
+                ttl_hours,
+            }))),
+            Some(found) if found.fingerprint == self.fingerprint => {
+                let reply: Reply =
+                    serde_json::from_str(&found.answer).map_err(|e| Problem::internal(&e))?;
+                Ok(Remembering::Replay(Reply {
+                    replayed: true,
+                    ..reply
+                }))
+            }
+            Some(_) => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reuse",
+                "Idempotency-Key reused",
+                "this key was used for another request",
+            )),
         }
-        Some(_) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reuse",
-            "Idempotency-Key reused",
-            "this key was used for another request",
-        )),
     }
 }
 

@@ -11,20 +11,17 @@ pub(super) async fn delete(
     answer(async {
         let user = signed_in(&state.config, &headers, Role::Supervisor)?.clone();
         schema_of(&state.config, &record_type)?;
-        let idempotency = idempotency_key(&headers)?;
-        let if_match = headers
-            .get(header::IF_MATCH)
-            .map(|v| parse_if_match(v.as_bytes()));
-        let fingerprint = fingerprint("DELETE", &format!("/v1/{record_type}/{id}"), b"", if_match);
+        let if_match = if_match(&headers);
+        let path = format!("/v1/{record_type}/{id}");
+        let write = Idempotent::of(user, &headers, false, ("DELETE", &path), b"", if_match)?;
         blocking(state.clone(), move |store| {
             let now = state.clock.now();
-            let remember =
-                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
-                    Remembering::Replay(reply) => return Ok(reply),
-                    Remembering::New(remember) => Some(remember),
-                };
+            let remember = match write.look_up(&state.config, store, now)? {
+                Remembering::Replay(reply) => return Ok(reply),
+                Remembering::New(remember) => remember,
+            };
             let author = Author {
-                user: &user.name,
+                user: &write.user.name,
                 device_id: None,
                 device_seq: None,
                 captured_at: None,
@@ -153,30 +150,26 @@ pub(super) async fn sync(
             return Err(Problem::not_found("no such record (create it with POST)"));
         }
         let bytes = json_body(&state.config, &headers, body).await?;
-        let idempotency = if query.dry_run {
-            String::new()
-        } else {
-            idempotency_key(&headers)?
-        };
-        let if_match = headers
-            .get(header::IF_MATCH)
-            .map(|v| parse_if_match(v.as_bytes()));
+        let if_match = if_match(&headers);
         // Parsing and fingerprinting happen here, beside the other requests, not on the
         // one writer thread.
-        let body: SyncBody = serde_json::from_slice(&bytes)
-            .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
-        let body = body.into_owned();
-        let fingerprint = fingerprint("PUT", &format!("/v1/{record_type}/{id}"), &bytes, if_match);
+        let path = format!("/v1/{record_type}/{id}");
+        let write = Idempotent::of(
+            user,
+            &headers,
+            query.dry_run,
+            ("PUT", &path),
+            &bytes,
+            if_match,
+        )?;
+        let body = body_of::<SyncBody>(&bytes)?.into_owned();
         blocking(state.clone(), move |store| {
             let now = state.clock.now();
-            let remember = if query.dry_run {
-                None
-            } else {
-                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
-                    Remembering::Replay(reply) => return Ok(reply),
-                    Remembering::New(remember) => Some(remember),
-                }
+            let remember = match write.look_up(&state.config, store, now)? {
+                Remembering::Replay(reply) => return Ok(reply),
+                Remembering::New(remember) => remember,
             };
+            let user = &write.user;
             let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
             let put = Put {
                 user: &user.name,
@@ -259,15 +252,9 @@ pub(super) async fn create(
         let user = signed_in(&state.config, &headers, Role::Technician)?.clone();
         schema_of(&state.config, &record_type)?;
         let bytes = json_body(&state.config, &headers, body).await?;
-        let idempotency = if query.dry_run {
-            String::new()
-        } else {
-            idempotency_key(&headers)?
-        };
-        let body: CreateBody = serde_json::from_slice(&bytes)
-            .map_err(|e| Problem::bad_request(format!("body: {e}")))?;
-        let body = body.into_owned();
-        let fingerprint = fingerprint("POST", &format!("/v1/{record_type}"), &bytes, None);
+        let path = format!("/v1/{record_type}");
+        let write = Idempotent::of(user, &headers, query.dry_run, ("POST", &path), &bytes, None)?;
+        let body = body_of::<CreateBody>(&bytes)?.into_owned();
         blocking(state.clone(), move |store| {
             let id = match body.id.as_deref() {
                 Some("") => return Err(Problem::bad_request("body: id must not be empty")),
@@ -275,14 +262,11 @@ pub(super) async fn create(
                 None => new_id(),
             };
             let now = state.clock.now();
-            let remember = if query.dry_run {
-                None
-            } else {
-                match remember(&state.config, store, &user, &idempotency, fingerprint, now)? {
-                    Remembering::Replay(reply) => return Ok(reply),
-                    Remembering::New(remember) => Some(remember),
-                }
+            let remember = match write.look_up(&state.config, store, now)? {
+                Remembering::Replay(reply) => return Ok(reply),
+                Remembering::New(remember) => remember,
             };
+            let user = &write.user;
             let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
             let author = Author {
                 user: &user.name,
