@@ -200,3 +200,90 @@ async fn sigterm_under_load_answers_what_it_has_exits_0_and_loses_nothing() {
         assert_eq!(record["fields"]["notes"], format!("n{i}"));
     }
 }
+
+/// 200 creates with their own keys, sent at once; the index and status of each answer
+/// (0: no answer).
+async fn create_all(base: &str, round: usize) -> Vec<(usize, u16, bool)> {
+    let client = reqwest::Client::new();
+    let writes: Vec<_> = (0..200)
+        .map(|i| {
+            let client = client.clone();
+            let base = base.to_string();
+            tokio::spawn(async move {
+                let answer = client
+                    .post(format!("{base}/v1/inspections"))
+                    .bearer_auth("ana-token")
+                    .header("Idempotency-Key", format!("r{round}-k{i}"))
+                    .json(&serde_json::json!({"id": format!("R{round}-{i}"), "fields": {"notes": format!("n{i}")}}))
+                    .send()
+                    .await;
+                match answer {
+                    Ok(r) => {
+                        let replayed = r.headers().get("idempotent-replayed").is_some();
+                        (i, r.status().as_u16(), replayed)
+                    }
+                    Err(_) => (i, 0, false),
+                }
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for write in writes {
+        out.push(write.await.unwrap());
+    }
+    out
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_no_acknowledged_write_and_applies_no_key_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    for round in 0..2 {
+        let (child, base) = start_serve(dir.path(), &db).await;
+        let pid = child.id();
+        let writing = tokio::spawn({
+            let base = base.clone();
+            async move { create_all(&base, round).await }
+        });
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        let first = writing.await.unwrap();
+        drop(Killed(child));
+        let acknowledged: Vec<usize> = first
+            .iter()
+            .filter(|(_, status, _)| *status == 201)
+            .map(|(i, _, _)| *i)
+            .collect();
+        // Started again on the same file, every write is sent again under its key.
+        let (child, base) = start_serve(dir.path(), &db).await;
+        let _server = Killed(child);
+        let again = create_all(&base, round).await;
+        for (i, status, replayed) in again {
+            assert_eq!(status, 201, "R{round}-{i}: applied once, or now");
+            if acknowledged.contains(&i) {
+                assert!(
+                    replayed,
+                    "R{round}-{i} was acknowledged: the same answer, replayed"
+                );
+            }
+            let versions: Value = reqwest::Client::new()
+                .get(format!("{base}/v1/inspections/R{round}-{i}/versions"))
+                .bearer_auth("ana-token")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                versions["versions"].as_array().map(Vec::len),
+                Some(1),
+                "R{round}-{i}: no key applied twice"
+            );
+        }
+    }
+}
