@@ -127,10 +127,7 @@ impl IntoResponse for Problem {
 /// Every 4xx and 5xx leaves as problem details, also those the framework answers itself:
 /// no route (404), a method the route does not take (405, its `Allow` kept), a query or
 /// path that does not parse (400). What the framework said becomes the `detail`.
-pub async fn as_problem(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let response = next.run(request).await;
+pub async fn as_problem(response: Response) -> Response {
     let status = response.status();
     let is_problem = response
         .headers()
@@ -143,11 +140,11 @@ pub async fn as_problem(request: axum::extract::Request, next: axum::middleware:
     let said = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let said = crate::sanitize::visible(String::from_utf8_lossy(&said).trim()).into_owned();
     let (kind, title, detail) = match status {
-        StatusCode::NOT_FOUND => ("not-found", "Not found", format!("no route for {path}")),
+        StatusCode::NOT_FOUND => ("not-found", "Not found", "no such route".to_string()),
         StatusCode::METHOD_NOT_ALLOWED => (
             "method-not-allowed",
             "Method not allowed",
-            format!("{path} does not take {method}"),
+            "this route does not take that method; Allow lists the ones it takes".to_string(),
         ),
         StatusCode::BAD_REQUEST => ("malformed", "Malformed request", said),
         _ => ("error", "Error", said),

@@ -112,7 +112,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|uri: axum::http::Uri| async move {
             Problem::not_found(format!("no route for {}", uri.path()))
         })
-        .layer(axum::middleware::from_fn(super::problem::as_problem))
+        .layer(axum::middleware::map_response(super::problem::as_problem))
         .with_state(state)
 }
 
