@@ -123,8 +123,17 @@ notes = { type = "text" }
 
 /// `syncdesk serve` on a free port with `CONFIG` and the database `db`, once it answers.
 async fn start_serve(dir: &std::path::Path, db: &std::path::Path) -> (Child, String) {
+    start_serve_with(dir, db, "").await
+}
+
+/// The same with `extra` lines ahead of `CONFIG`.
+async fn start_serve_with(
+    dir: &std::path::Path,
+    db: &std::path::Path,
+    extra: &str,
+) -> (Child, String) {
     let config = dir.join("syncdesk.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    std::fs::write(&config, format!("{extra}\n{CONFIG}")).unwrap();
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_syncdesk"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -286,4 +295,59 @@ async fn kill_9_under_load_loses_no_acknowledged_write_and_applies_no_key_twice(
             );
         }
     }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_outcomes_batches_and_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = free_port();
+    let extra = format!("metrics_listen = \"127.0.0.1:{metrics}\"");
+    let (child, base) = start_serve_with(dir.path(), &dir.path().join("s.db"), &extra).await;
+    let _server = Killed(child);
+    let client = reqwest::Client::new();
+    let post = |key: &str, notes: &str| {
+        client
+            .post(format!("{base}/v1/inspections"))
+            .bearer_auth("ana-token")
+            .header("Idempotency-Key", key)
+            .json(&serde_json::json!({"id": "INS-1", "fields": {"notes": notes}}))
+            .send()
+    };
+    assert_eq!(post("k1", "a").await.unwrap().status(), 201);
+    assert_eq!(post("k1", "a").await.unwrap().status(), 201, "replayed");
+    assert_eq!(post("k2", "b").await.unwrap().status(), 409);
+    // Two offline edits of the same notes from version 1: the second is parked.
+    for (key, notes, status) in [("k3", "ben's", 200), ("k4", "ana's", 409)] {
+        let r = client
+            .put(format!("{base}/v1/inspections/INS-1"))
+            .bearer_auth("ana-token")
+            .header("Idempotency-Key", key)
+            .json(&serde_json::json!({"base_version": 1, "device_id": key, "fields": {"notes": notes}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status);
+    }
+    let text = client
+        .get(format!("http://127.0.0.1:{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "syncdesk_requests_total{method=\"POST\",route=\"/v1/{record_type}\",status=\"201\"} 2",
+        "syncdesk_requests_total{method=\"POST\",route=\"/v1/{record_type}\",status=\"409\"} 1",
+        "syncdesk_write_outcomes_total{outcome=\"created\"} 1",
+        "syncdesk_write_outcomes_total{outcome=\"replayed\"} 1",
+        "syncdesk_write_outcomes_total{outcome=\"already-exists\"} 1",
+        "syncdesk_write_outcomes_total{outcome=\"edit-conflict\"} 1",
+        "syncdesk_queue_open 1",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    assert!(text.contains("syncdesk_writer_batch_size_count"), "{text}");
+    assert!(text.contains("syncdesk_commit_seconds_bucket"), "{text}");
+    assert!(!text.contains("ana-token"), "never a token");
 }

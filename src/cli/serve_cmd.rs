@@ -78,6 +78,13 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
             "syncdesk serve: listening on http://{address} (database {})",
             db.display()
         );
+        if let Some(metrics) = state.config.metrics_listen.clone() {
+            let listener = tokio::net::TcpListener::bind(&metrics).await.map_err(|e| {
+                Failure::input(format!("cannot listen on {metrics} (metrics_listen): {e}"))
+            })?;
+            eprintln!("syncdesk serve: metrics on http://{metrics}/metrics");
+            tokio::spawn(crate::server::http::serve_metrics(state.clone(), listener));
+        }
         serve_until(state, listener, stop_signal()).await;
         eprintln!("syncdesk serve: stopped; every answered write is on disk");
         Ok(Exit::Ok)

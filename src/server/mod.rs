@@ -5,4 +5,5 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod listen;
+pub mod metrics;
 pub mod problem;

@@ -66,6 +66,9 @@ pub trait Store {
         limit: usize,
     ) -> Result<Vec<ConflictRow>, StoreError>;
 
+    /// How many conflicts wait in the queue.
+    fn open_conflicts(&self) -> Result<u64, StoreError>;
+
     /// A master-data list, if it was ever put.
     fn master(&self, list: &str) -> Result<Option<MasterList>, StoreError>;
     /// The answer remembered under a user's idempotency key, if it is not too old.

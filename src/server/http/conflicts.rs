@@ -241,12 +241,15 @@ pub(super) async fn resolve_conflict(
             let Some(((resolved, current), stored)) = outcome else {
                 return Err(Problem::not_found(format!("no conflict {cid:?}")));
             };
-            Ok(resolution_reply(
-                &resolved,
-                &current,
-                stored.as_ref(),
-                &conflict.record_id,
-            ))
+            let mut reply =
+                resolution_reply(&resolved, &current, stored.as_ref(), &conflict.record_id);
+            reply.outcome = Some(match resolved {
+                Resolved::Done => "resolved",
+                Resolved::Closed(_) => "closed",
+                Resolved::Stale => "stale",
+                Resolved::Invalid(_) => "invalid",
+            });
+            Ok(reply)
         })
         .await
     })

@@ -109,11 +109,64 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fold(Router::new(), |router, (path, handler)| {
             router.route(path, handler)
         })
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .fallback(|uri: axum::http::Uri| async move {
             Problem::not_found(format!("no route for {}", uri.path()))
         })
         .layer(axum::middleware::map_response(super::problem::as_problem))
         .with_state(state)
+}
+
+/// Counts every routed request: by route, method and status, its latency, and what a
+/// write came to. Never a token or a body.
+async fn observe(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let route = route.as_ref().map_or("?", |r| r.as_str());
+    let metrics = &state.metrics;
+    metrics
+        .requests
+        .with_label_values(&[route, method.as_str(), response.status().as_str()])
+        .inc();
+    metrics
+        .latency
+        .with_label_values(&[route])
+        .observe(started.elapsed().as_secs_f64());
+    if let Some(outcome) = response.extensions().get::<super::metrics::WriteOutcome>() {
+        metrics.outcomes.with_label_values(&[outcome.0]).inc();
+    }
+    response
+}
+
+/// `GET /metrics` (Prometheus text, no token) on its own listener.
+pub async fn serve_metrics(state: Arc<AppState>, listener: tokio::net::TcpListener) {
+    let metrics = Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<Arc<AppState>>| async move {
+                let depth = reading(state.clone(), |store| store.open_conflicts()).await;
+                if let Ok(depth) = depth {
+                    state.metrics.queue_open.set(depth as i64);
+                }
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    state.metrics.render(),
+                )
+            }),
+        )
+        .with_state(state);
+    if let Err(e) = axum::serve(listener, metrics).await {
+        eprintln!("syncdesk: metrics: {e}");
+    }
 }
 
 /// Serves until the listener fails.

@@ -68,7 +68,9 @@ pub(super) fn written(
         .write(key, from, author, now, remember, decide, respond)
         .map_err(|e| Problem::internal(&e))?;
     // Without a key to remember under, the store asks for no answer: make it here.
-    Ok(reply.unwrap_or_else(|| outcome.reply(key.record_type, key.id, &stored)))
+    let mut reply = reply.unwrap_or_else(|| outcome.reply(key.record_type, key.id, &stored));
+    reply.outcome = Some(outcome.name());
+    Ok(reply)
 }
 
 /// A write as idempotency knows it (section 4): who sent it, under which key, and the

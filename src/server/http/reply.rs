@@ -13,6 +13,9 @@ pub(super) struct Reply {
     pub(super) body: String,
     #[serde(skip)]
     pub(super) replayed: bool,
+    /// What the write came to, for the counters (never part of the answer).
+    #[serde(skip)]
+    pub(super) outcome: Option<&'static str>,
 }
 
 impl Reply {
@@ -24,6 +27,7 @@ impl Reply {
             location: None,
             body: body.to_string(),
             replayed: false,
+            outcome: None,
         }
     }
 
@@ -44,6 +48,7 @@ impl From<Problem> for Reply {
             location: None,
             body,
             replayed: false,
+            outcome: None,
         }
     }
 }
@@ -67,6 +72,16 @@ impl IntoResponse for Reply {
         if self.replayed {
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
         }
+        let outcome = if self.replayed {
+            Some("replayed")
+        } else {
+            self.outcome
+        };
+        if let Some(name) = outcome {
+            response
+                .extensions_mut()
+                .insert(crate::server::metrics::WriteOutcome(name));
+        }
         response
     }
 }
@@ -87,6 +102,26 @@ pub(super) enum Outcome {
 }
 
 impl Outcome {
+    /// Its name in the counters, after the sync log's outcomes.
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::WouldApply(..) | Outcome::WouldPark(..) => "dry-run",
+            Outcome::Deleted => "deleted",
+            Outcome::Missing => "missing",
+            Outcome::Merged(report) if !report.auto_merged.is_empty() => "auto-merged",
+            Outcome::Merged(_) => "applied",
+            Outcome::Current(_, Some(_)) => "no-op",
+            Outcome::Current(_, None) => "superseded",
+            Outcome::Exists(_) => "already-exists",
+            Outcome::Park(kind, ..) => kind.name(),
+            Outcome::Parked(parked, _) => parked.kind.name(),
+            Outcome::Refused(Refusal::PreconditionFailed, _) => "stale",
+            Outcome::Refused(Refusal::Invalid { .. }, _) => "invalid",
+            Outcome::Refused(Refusal::PreconditionRequired, _) => "refused",
+        }
+    }
+
     pub(super) fn reply(&self, record_type: &str, id: &str, stored: &Stored) -> Reply {
         match (self, stored) {
             (Outcome::Created, Stored::Version(v)) => Reply {
@@ -262,6 +297,7 @@ pub(super) fn record_reply(
         location: None,
         body,
         replayed: false,
+        outcome: None,
     }
 }
 

@@ -9,6 +9,8 @@ pub struct AppState {
     pub config: Config,
     /// The time the server stamps on what it writes.
     pub clock: crate::server::clock::Clock,
+    /// What it counts, for Prometheus.
+    pub metrics: Arc<crate::server::metrics::Metrics>,
     /// Writes go to one writer thread, which commits whatever is queued together (group
     /// commit: one fsync for many writes) and answers each only once it is on disk.
     jobs: std::sync::mpsc::Sender<Job>,
@@ -66,13 +68,16 @@ impl AppState {
             .map(|_| SqliteStore::open(database).map(Mutex::new))
             .collect::<Result<_, _>>()?;
         let (jobs, queue) = std::sync::mpsc::channel();
+        let metrics = Arc::new(crate::server::metrics::Metrics::new());
+        let counted = metrics.clone();
         std::thread::Builder::new()
             .name("syncdesk-writer".into())
-            .spawn(move || write_batches(store, queue))
+            .spawn(move || write_batches(store, queue, &counted))
             .map_err(spawn_failed)?;
         Ok(Self {
             config,
             clock: crate::server::clock::Clock::system(),
+            metrics,
             jobs,
             readers,
             next_reader: Default::default(),
@@ -83,10 +88,15 @@ impl AppState {
 }
 
 /// The writer thread: runs the queued writes in batches, each batch one transaction.
-pub(super) fn write_batches(mut store: SqliteStore, queue: std::sync::mpsc::Receiver<Job>) {
+pub(super) fn write_batches(
+    mut store: SqliteStore,
+    queue: std::sync::mpsc::Receiver<Job>,
+    metrics: &crate::server::metrics::Metrics,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         batch.extend(std::iter::from_fn(|| queue.try_recv().ok()).take(BATCH - 1));
+        metrics.batch_size.observe(batch.len() as f64);
         // Without a batch each write commits on its own, and is answered as committed.
         let batched = store.begin_batch().is_ok();
         // A write that panics loses its own answer (its caller gets a 500), never the
@@ -97,7 +107,11 @@ pub(super) fn write_batches(mut store: SqliteStore, queue: std::sync::mpsc::Rece
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut store))).ok()
             })
             .collect();
+        let commit = std::time::Instant::now();
         let committed = !batched || store.end_batch().is_ok();
+        metrics
+            .commit_seconds
+            .observe(commit.elapsed().as_secs_f64());
         for deliver in deliveries {
             deliver(committed);
         }

@@ -30,6 +30,15 @@ impl SqliteStore {
         )
     }
 
+    /// How many conflicts wait in the queue.
+    pub fn open_conflicts(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM conflicts WHERE status = 'open'")?
+            .query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Resolves an open conflict in one transaction: `decide` sees the conflict and the
     /// record's current version, and says what to store (a version, or nothing).
     #[allow(clippy::too_many_arguments)]

@@ -55,6 +55,10 @@ impl Store for SqliteStore {
         SqliteStore::conflicts(self, open, record_type, after, limit)
     }
 
+    fn open_conflicts(&self) -> Result<u64, StoreError> {
+        SqliteStore::open_conflicts(self)
+    }
+
     fn master(&self, list: &str) -> Result<Option<MasterList>, StoreError> {
         SqliteStore::master(self, list)
     }
