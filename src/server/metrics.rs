@@ -91,6 +91,50 @@ impl Metrics {
     }
 }
 
+/// One route's counters, resolved when the router is built: a request then costs no
+/// label lookup (the count for a status is found by index once it exists).
+pub struct RouteMetrics {
+    requests: IntCounterVec,
+    outcomes: IntCounterVec,
+    route: &'static str,
+    method: &'static str,
+    latency: Histogram,
+    by_status: Box<[std::sync::OnceLock<prometheus::IntCounter>]>,
+}
+
+impl RouteMetrics {
+    pub fn new(metrics: &Metrics, method: &'static str, route: &'static str) -> Self {
+        Self {
+            requests: metrics.requests.clone(),
+            outcomes: metrics.outcomes.clone(),
+            route,
+            method,
+            latency: metrics.latency.with_label_values(&[route]),
+            by_status: (0..600).map(|_| std::sync::OnceLock::new()).collect(),
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn count(&self, status: u16, seconds: f64, outcome: Option<WriteOutcome>) {
+        self.latency.observe(seconds);
+        match self.by_status.get(usize::from(status)) {
+            Some(slot) => slot
+                .get_or_init(|| {
+                    self.requests
+                        .with_label_values(&[self.route, self.method, &status.to_string()])
+                })
+                .inc(),
+            None => self
+                .requests
+                .with_label_values(&[self.route, self.method, &status.to_string()])
+                .inc(),
+        }
+        if let Some(WriteOutcome(name)) = outcome {
+            self.outcomes.with_label_values(&[name]).inc();
+        }
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()

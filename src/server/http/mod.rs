@@ -98,7 +98,9 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
 /// The router: every route of the table, problem details for everything else.
 pub fn router(state: Arc<AppState>) -> Router {
     let mut by_path: Vec<(&str, MethodRouter<Arc<AppState>>)> = Vec::new();
-    for (_, path, handler) in table() {
+    for (method, path, handler) in table() {
+        let counters = super::metrics::RouteMetrics::new(&state.metrics, method, path);
+        let handler = observed(handler, counters);
         match by_path.iter_mut().find(|(p, _)| *p == path) {
             Some((_, routed)) => *routed = std::mem::take(routed).merge(handler),
             None => by_path.push((path, handler)),
@@ -109,7 +111,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fold(Router::new(), |router, (path, handler)| {
             router.route(path, handler)
         })
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .fallback(|uri: axum::http::Uri| async move {
             Problem::not_found(format!("no route for {}", uri.path()))
         })
@@ -117,34 +118,32 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Counts every routed request: by route, method and status, its latency, and what a
-/// write came to. Never a token or a body.
-async fn observe(
-    State(state): State<Arc<AppState>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
-    let method = request.method().clone();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("?", |r| r.as_str());
-    let metrics = &state.metrics;
-    metrics
-        .requests
-        .with_label_values(&[route, method.as_str(), response.status().as_str()])
-        .inc();
-    metrics
-        .latency
-        .with_label_values(&[route])
-        .observe(started.elapsed().as_secs_f64());
-    if let Some(outcome) = response.extensions().get::<super::metrics::WriteOutcome>() {
-        metrics.outcomes.with_label_values(&[outcome.0]).inc();
-    }
-    response
+/// Counts every request of one route: its status, its latency, what a write came to.
+/// Never a token or a body.
+fn observed(
+    handler: MethodRouter<Arc<AppState>>,
+    counters: super::metrics::RouteMetrics,
+) -> MethodRouter<Arc<AppState>> {
+    let counters = Arc::new(counters);
+    handler.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let counters = counters.clone();
+            async move {
+                let started = std::time::Instant::now();
+                let response = next.run(request).await;
+                let outcome = response
+                    .extensions()
+                    .get::<super::metrics::WriteOutcome>()
+                    .copied();
+                counters.count(
+                    response.status().as_u16(),
+                    started.elapsed().as_secs_f64(),
+                    outcome,
+                );
+                response
+            }
+        },
+    ))
 }
 
 /// `GET /metrics` (Prometheus text, no token) on its own listener.
