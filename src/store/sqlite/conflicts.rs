@@ -90,26 +90,19 @@ impl SqliteStore {
         let kept_deleted = settlement.write.is_none();
         let stored = match settlement.write {
             Some(fields) => {
-                let version = current
-                    .as_ref()
-                    .map_or(Version::FIRST, |c| c.version.next());
-                let seq: i64 = tx
-                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
-                    .query_row([], |r| r.get(0))?;
-                let text = serde_json::to_string(&fields)?;
-                tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, deleted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)")?.execute(
-                    params![key.record_type, key.id, version.get() as i64, seq, text, now.to_string(), resolver],
-                )?;
-                StoredVersion {
-                    version,
+                let next = StoredVersion {
+                    version: current
+                        .as_ref()
+                        .map_or(Version::FIRST, |c| c.version.next()),
                     last_modified: now,
                     modified_by: resolver.into(),
                     device_id: None,
                     device_seq: None,
                     deleted: false,
                     fields,
-                }
+                };
+                append_version(&tx, key, &next)?;
+                next
             }
             // The deletion stands: the conflict closes at the tombstone's version.
             None => current

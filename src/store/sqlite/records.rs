@@ -148,35 +148,17 @@ impl SqliteStore {
         let stored = match effect {
             Effect::Nothing => Stored::Nothing,
             Effect::Append { fields, deleted } => {
-                let version = current.map_or(Version::FIRST, Version::next);
-                let seq: i64 = tx
-                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
-                    .query_row([], |r| r.get(0))?;
-                let text = serde_json::to_string(&fields)?;
-                tx.prepare_cached("INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified, modified_by, device_id, device_seq, deleted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(
-                    params![
-                        key.record_type,
-                        key.id,
-                        version.get() as i64,
-                        seq,
-                        text,
-                        now.to_string(),
-                        author.user,
-                        author.device_id,
-                        author.device_seq.map(|s| s as i64),
-                        deleted,
-                    ],
-                )?;
-                Stored::Version(StoredVersion {
-                    version,
+                let next = StoredVersion {
+                    version: current.map_or(Version::FIRST, Version::next),
                     last_modified: now,
                     modified_by: author.user.into(),
                     device_id: author.device_id.map(String::from),
                     device_seq: author.device_seq,
                     deleted,
                     fields,
-                })
+                };
+                append_version(&tx, key, &next)?;
+                Stored::Version(next)
             }
             Effect::Park {
                 kind,
@@ -273,4 +255,35 @@ pub(super) fn versions_from(
         });
     }
     Ok(out)
+}
+
+/// Appends the next version of a record, in change order (its `seq` the next of all):
+/// the one way a version is written, by a sync, a create, a delete or a resolution.
+pub(super) fn append_version(
+    conn: &Connection,
+    key: RecordKey,
+    next: &StoredVersion,
+) -> Result<(), StoreError> {
+    let seq: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
+        .query_row([], |r| r.get(0))?;
+    let text = serde_json::to_string(&next.fields)?;
+    conn.prepare_cached(
+        "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified,
+                               modified_by, device_id, device_seq, deleted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        key.record_type,
+        key.id,
+        next.version.get() as i64,
+        seq,
+        text,
+        next.last_modified.to_string(),
+        next.modified_by,
+        next.device_id,
+        next.device_seq.map(|s| s as i64),
+        next.deleted,
+    ])?;
+    Ok(())
 }
