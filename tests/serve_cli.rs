@@ -160,10 +160,13 @@ async fn sigterm_under_load_answers_what_it_has_exits_0_and_loses_nothing() {
     let db = dir.path().join("s.db");
     let (mut child, base) = start_serve(dir.path(), &db).await;
     let client = reqwest::Client::new();
+    // The signal goes as soon as the first write is answered: mid-load, on any machine.
+    let first_answer = std::sync::Arc::new(tokio::sync::Notify::new());
     let writes: Vec<_> = (0..300)
         .map(|i| {
             let client = client.clone();
             let base = base.clone();
+            let first_answer = first_answer.clone();
             tokio::spawn(async move {
                 let answer = client
                     .post(format!("{base}/v1/inspections"))
@@ -172,11 +175,15 @@ async fn sigterm_under_load_answers_what_it_has_exits_0_and_loses_nothing() {
                     .json(&serde_json::json!({"id": format!("INS-{i}"), "fields": {"notes": format!("n{i}")}}))
                     .send()
                     .await;
-                (i, answer.map(|r| r.status().as_u16()).unwrap_or(0))
+                let status = answer.map(|r| r.status().as_u16()).unwrap_or(0);
+                if status == 201 {
+                    first_answer.notify_one();
+                }
+                (i, status)
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    first_answer.notified().await;
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
