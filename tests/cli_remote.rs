@@ -4,25 +4,8 @@
 mod common;
 
 use assert_cmd::Command;
-use common::Live;
+use common::{Live, run, syncdesk};
 use serde_json::{Value, json};
-
-fn syncdesk(live: &Live) -> Command {
-    let mut cmd = Command::cargo_bin("syncdesk").unwrap();
-    cmd.env("SYNCDESK_SERVER", &live.base)
-        .env("SYNCDESK_TOKEN", "sue-token")
-        .env("SYNCDESK_CONFIG", live.dir.path().join("no-config.toml"));
-    cmd
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn list_and_show_for_people_and_for_scripts() {

@@ -203,6 +203,25 @@ impl Live {
     }
 }
 
+/// The `syncdesk` binary pointed at `live` as sue, with no user config of its own.
+pub fn syncdesk(live: &Live) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("syncdesk").unwrap();
+    cmd.env("SYNCDESK_SERVER", &live.base)
+        .env("SYNCDESK_TOKEN", "sue-token")
+        .env("SYNCDESK_CONFIG", live.dir.path().join("no-config.toml"));
+    cmd
+}
+
+/// Runs a command: its exit code, stdout and stderr.
+pub fn run(cmd: &mut assert_cmd::Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A desk signed in as sue, on a 120x40 `TestBackend`, with drafts under `drafts`.
 pub fn desk_on(base: &str, drafts: &std::path::Path) -> Session<TestBackend> {
     let client = ServerClient::new(base, "sue-token").unwrap();
