@@ -1,9 +1,11 @@
 //! `syncdesk serve` as a process: its configuration errors, and `--demo` for real.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tokio::sync::Notify;
 
 struct Killed(Child);
 
@@ -161,40 +163,23 @@ async fn sigterm_under_load_answers_what_it_has_exits_0_and_loses_nothing() {
     let (mut child, base) = start_serve(dir.path(), &db).await;
     let client = reqwest::Client::new();
     // The signal goes as soon as the first write is answered: mid-load, on any machine.
-    let first_answer = std::sync::Arc::new(tokio::sync::Notify::new());
-    let writes: Vec<_> = (0..300)
-        .map(|i| {
-            let client = client.clone();
-            let base = base.clone();
-            let first_answer = first_answer.clone();
-            tokio::spawn(async move {
-                let answer = client
-                    .post(format!("{base}/v1/inspections"))
-                    .bearer_auth("ana-token")
-                    .header("Idempotency-Key", format!("k-{i}"))
-                    .json(&serde_json::json!({"id": format!("INS-{i}"), "fields": {"notes": format!("n{i}")}}))
-                    .send()
-                    .await;
-                let status = answer.map(|r| r.status().as_u16()).unwrap_or(0);
-                if status == 201 {
-                    first_answer.notify_one();
-                }
-                (i, status)
-            })
-        })
-        .collect();
+    let first_answer = Arc::new(Notify::new());
+    let writing = tokio::spawn({
+        let (base, first_answer) = (base.clone(), first_answer.clone());
+        async move { create_all(&base, 9, 300, &first_answer).await }
+    });
     first_answer.notified().await;
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let mut acknowledged = Vec::new();
-    for write in writes {
-        let (i, status) = write.await.unwrap();
-        if status == 201 {
-            acknowledged.push(i);
-        }
-    }
+    let acknowledged: Vec<usize> = writing
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, status, _)| *status == 201)
+        .map(|(i, _, _)| i)
+        .collect();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
@@ -205,7 +190,7 @@ async fn sigterm_under_load_answers_what_it_has_exits_0_and_loses_nothing() {
     let _server = Killed(child);
     for i in acknowledged {
         let record: Value = client
-            .get(format!("{base}/v1/inspections/INS-{i}"))
+            .get(format!("{base}/v1/inspections/R9-{i}"))
             .bearer_auth("ana-token")
             .send()
             .await
@@ -217,14 +202,21 @@ async fn sigterm_under_load_answers_what_it_has_exits_0_and_loses_nothing() {
     }
 }
 
-/// 200 creates with their own keys, sent at once; the index and status of each answer
-/// (0: no answer).
-async fn create_all(base: &str, round: usize) -> Vec<(usize, u16, bool)> {
+/// `n` creates of records `R{round}-{i}`, each under its own key, sent at once; the index,
+/// status (0: no answer) and whether it was replayed, of each. `first_answer` is told of
+/// every 201 as it comes.
+async fn create_all(
+    base: &str,
+    round: usize,
+    n: usize,
+    first_answer: &Arc<Notify>,
+) -> Vec<(usize, u16, bool)> {
     let client = reqwest::Client::new();
-    let writes: Vec<_> = (0..200)
+    let writes: Vec<_> = (0..n)
         .map(|i| {
             let client = client.clone();
             let base = base.to_string();
+            let first_answer = first_answer.clone();
             tokio::spawn(async move {
                 let answer = client
                     .post(format!("{base}/v1/inspections"))
@@ -236,6 +228,9 @@ async fn create_all(base: &str, round: usize) -> Vec<(usize, u16, bool)> {
                 match answer {
                     Ok(r) => {
                         let replayed = r.headers().get("idempotent-replayed").is_some();
+                        if r.status() == 201 {
+                            first_answer.notify_one();
+                        }
                         (i, r.status().as_u16(), replayed)
                     }
                     Err(_) => (i, 0, false),
@@ -260,7 +255,7 @@ async fn kill_9_under_load_loses_no_acknowledged_write_and_applies_no_key_twice(
         let pid = child.id();
         let writing = tokio::spawn({
             let base = base.clone();
-            async move { create_all(&base, round).await }
+            async move { create_all(&base, round, 200, &Arc::new(Notify::new())).await }
         });
         tokio::time::sleep(Duration::from_millis(40)).await;
         Command::new("kill")
@@ -277,7 +272,7 @@ async fn kill_9_under_load_loses_no_acknowledged_write_and_applies_no_key_twice(
         // Started again on the same file, every write is sent again under its key.
         let (child, base) = start_serve(dir.path(), &db).await;
         let _server = Killed(child);
-        let again = create_all(&base, round).await;
+        let again = create_all(&base, round, 200, &Arc::new(Notify::new())).await;
         for (i, status, replayed) in again {
             assert_eq!(status, 201, "R{round}-{i}: applied once, or now");
             if acknowledged.contains(&i) {
