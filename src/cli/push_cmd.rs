@@ -190,16 +190,10 @@ impl Checks {
                 _ => "",
             };
             let data = self.lists.get(list).cloned().unwrap_or_default();
-            let valid: Vec<String> = data
-                .items
-                .iter()
-                .take(10)
-                .map(|i| format!("{} {}", i.id, i.label).trim_end().to_string())
-                .collect();
             faults.push(format!(
-                "{path}: {} (one of: {})",
+                "{path}: {}{}",
                 data.describe(list, id),
-                valid.join(", ")
+                data.one_of()
             ));
         }
         Ok(faults)

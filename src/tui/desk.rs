@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::client::{Loaded, MasterData, MasterItem, Submission};
+use crate::client::{Loaded, MasterData, Submission};
 use crate::merge::{Choice, Choices, Class, InlineDiff, resolve, text_diff};
 use crate::model::json::{Json, Object};
 use crate::model::validate::validate;
@@ -308,7 +308,7 @@ impl Desk {
                     Some((list, data)) => format!(
                         "{}{}",
                         data.describe(list, id.unwrap_or_default()),
-                        one_of(&data.items)
+                        data.one_of()
                     ),
                     None => format!("{:?} names no item of its list", id.unwrap_or_default()),
                 };
@@ -338,7 +338,7 @@ impl Desk {
         }?;
         let id = value.as_str()?;
         let (list, data) = self.list_of(path)?;
-        (!data.lists(id)).then(|| format!("{}{}", data.describe(list, id), one_of(&data.items)))
+        (!data.lists(id)).then(|| format!("{}{}", data.describe(list, id), data.one_of()))
     }
 
     /// The text a manual edit of the row starts from: the value the decisions give it.
@@ -449,7 +449,7 @@ impl Desk {
             if let (Some((list, data)), Some(id)) = (self.list_of(&row.path), value.as_str())
                 && !data.lists(id)
             {
-                return Err(format!("{id:?} is not in {list}{}", one_of(&data.items)));
+                return Err(format!("{id:?} is not in {list}{}", data.one_of()));
             }
         } else {
             let kinds: Vec<&str> = [&row.server, &row.local]
@@ -575,27 +575,6 @@ impl Desk {
             idempotency_key: format!("desk-{key}"),
         })
     }
-}
-
-/// ` (one of: S-1 North plant, S-2 Harbour pumps, ...)`: the valid items of a list, the
-/// first ten, for a refusal to name them; empty for an empty list.
-fn one_of(items: &[MasterItem]) -> String {
-    if items.is_empty() {
-        return String::new();
-    }
-    let shown: Vec<String> = items
-        .iter()
-        .take(10)
-        .map(|i| {
-            if i.label.is_empty() {
-                i.id.clone()
-            } else {
-                format!("{} {}", i.id, i.label)
-            }
-        })
-        .collect();
-    let more = if items.len() > 10 { ", ..." } else { "" };
-    format!(" (one of: {}{more})", shown.join(", "))
 }
 
 /// Whether `path` is `outer` or lies below it (`/a/b` is within `/a`, `/ab` is not).
