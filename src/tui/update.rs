@@ -389,11 +389,8 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
             };
             let text = desk.start_text(row);
             // A reference is picked from its list, never typed blind.
-            if desk.list_of(&path).is_some() {
-                let data = desk.list_of(&path).map(|(_, d)| d);
-                let selected = data
-                    .and_then(|d| d.items.iter().position(|i| i.id == text))
-                    .unwrap_or(0);
+            if let Some((_, data)) = desk.list_of(&path) {
+                let selected = data.items.iter().position(|i| i.id == text).unwrap_or(0);
                 app.overlay = Some(Overlay::Pick {
                     row,
                     filter: String::new(),
