@@ -125,14 +125,15 @@ notes = { type = "text" }
 
 /// `syncdesk serve` on a free port with `CONFIG` and the database `db`, once it answers.
 async fn start_serve(dir: &std::path::Path, db: &std::path::Path) -> (Child, String) {
-    start_serve_with(dir, db, "").await
+    start_serve_with(dir, db, "", Stdio::null()).await
 }
 
-/// The same with `extra` lines ahead of `CONFIG`.
+/// The same with `extra` lines ahead of `CONFIG`, its stderr to `log`.
 async fn start_serve_with(
     dir: &std::path::Path,
     db: &std::path::Path,
     extra: &str,
+    log: Stdio,
 ) -> (Child, String) {
     let config = dir.join("syncdesk.toml");
     std::fs::write(&config, format!("{extra}\n{CONFIG}")).unwrap();
@@ -143,7 +144,7 @@ async fn start_serve_with(
         .arg(&config)
         .arg("--db")
         .arg(db)
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -304,7 +305,8 @@ async fn metrics_count_requests_outcomes_batches_and_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let metrics = free_port();
     let extra = format!("metrics_listen = \"127.0.0.1:{metrics}\"");
-    let (child, base) = start_serve_with(dir.path(), &dir.path().join("s.db"), &extra).await;
+    let (child, base) =
+        start_serve_with(dir.path(), &dir.path().join("s.db"), &extra, Stdio::null()).await;
     let _server = Killed(child);
     let client = reqwest::Client::new();
     let post = |key: &str, notes: &str| {
@@ -352,4 +354,65 @@ async fn metrics_count_requests_outcomes_batches_and_the_queue() {
     assert!(text.contains("syncdesk_writer_batch_size_count"), "{text}");
     assert!(text.contains("syncdesk_commit_seconds_bucket"), "{text}");
     assert!(!text.contains("ana-token"), "never a token");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn json_log_has_a_line_a_request_with_its_id_and_never_the_token_or_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let (child, base) = start_serve_with(dir.path(), &db, "log = \"json\"", Stdio::piped()).await;
+    let mut server = Killed(child);
+    let mut stderr = server.0.stderr.take().unwrap();
+    let answer = reqwest::Client::new()
+        .put(format!("{base}/v1/inspections/LOG-1?secret=q-value"))
+        .bearer_auth("ana-token")
+        .header("x-request-id", "req-from-proxy")
+        .json(&serde_json::json!({"fields": {"notes": "body-text"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status(),
+        404,
+        "no such record: a refusal gets its line too"
+    );
+    assert_eq!(answer.headers()["x-request-id"], "req-from-proxy");
+    let made_up = reqwest::get(format!("{base}/nowhere")).await.unwrap();
+    let made_up_id = made_up.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(made_up_id.len() >= 16, "a made-up id: {made_up_id}");
+    Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    let log = tokio::task::spawn_blocking(move || {
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+        log
+    })
+    .await
+    .unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let request_line = |id: &str| {
+        lines
+            .iter()
+            .find(|line| line["span"]["id"] == id)
+            .unwrap_or_else(|| panic!("no line for {id} in {log}"))
+    };
+    let put = request_line("req-from-proxy");
+    assert_eq!(put["span"]["method"], "PUT");
+    assert_eq!(put["span"]["path"], "/v1/inspections/LOG-1");
+    assert_eq!(put["fields"]["status"], 404);
+    assert!(put["fields"]["latency"].is_string());
+    assert_eq!(request_line(&made_up_id)["fields"]["status"], 404);
+    assert!(log.contains("listening on http://"), "{log}");
+    for secret in ["ana-token", "q-value", "body-text"] {
+        assert!(!log.contains(secret), "{secret} leaked into the log: {log}");
+    }
 }

@@ -49,6 +49,7 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         crate::server::demo::add_to(&mut config)
             .map_err(|e| Failure::input(format!("demo configuration: {e}")))?;
     }
+    crate::server::log::start(config.log);
     let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
     let db = args
         .db
@@ -58,8 +59,8 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         let seeded = crate::store::SqliteStore::open(&db)
             .and_then(|mut store| crate::server::demo::seed(&mut store))
             .map_err(|e| Failure::input(format!("{}: {e}", db.display())))?;
-        eprintln!(
-            "syncdesk serve: demo data loaded ({seeded} new records; tokens demo-ana, demo-ben, demo-sue, demo-root)"
+        tracing::info!(
+            "demo data loaded ({seeded} new records; tokens demo-ana, demo-ben, demo-sue, demo-root)"
         );
     }
     let state = AppState::open(config, &db)
@@ -74,19 +75,16 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         let address = listener
             .local_addr()
             .map_err(|e| Failure::input(e.to_string()))?;
-        eprintln!(
-            "syncdesk serve: listening on http://{address} (database {})",
-            db.display()
-        );
+        tracing::info!("listening on http://{address} (database {})", db.display());
         if let Some(metrics) = state.config.metrics_listen.clone() {
             let listener = tokio::net::TcpListener::bind(&metrics).await.map_err(|e| {
                 Failure::input(format!("cannot listen on {metrics} (metrics_listen): {e}"))
             })?;
-            eprintln!("syncdesk serve: metrics on http://{metrics}/metrics");
+            tracing::info!("metrics on http://{metrics}/metrics");
             tokio::spawn(crate::server::http::serve_metrics(state.clone(), listener));
         }
         serve_until(state, listener, stop_signal()).await;
-        eprintln!("syncdesk serve: stopped; every answered write is on disk");
+        tracing::info!("stopped; every answered write is on disk");
         Ok(Exit::Ok)
     })
 }

@@ -45,7 +45,7 @@ pub async fn serve_until(
                 }
                 // Out of file descriptors, say: wait for connections to close, never spin.
                 Err(e) => {
-                    eprintln!("syncdesk: accept: {e}");
+                    tracing::warn!("accept: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },

@@ -5,5 +5,6 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod listen;
+pub mod log;
 pub mod metrics;
 pub mod problem;

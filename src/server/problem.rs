@@ -75,7 +75,7 @@ impl Problem {
 
     /// A failure of ours: logged in full, answered without internals.
     pub fn internal(what: &dyn std::fmt::Display) -> Self {
-        eprintln!("syncdesk serve: {what}");
+        tracing::error!("{what}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

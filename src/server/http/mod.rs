@@ -106,7 +106,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             None => by_path.push((path, handler)),
         }
     }
-    by_path
+    let routed = by_path
         .into_iter()
         .fold(Router::new(), |router, (path, handler)| {
             router.route(path, handler)
@@ -114,8 +114,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|uri: axum::http::Uri| async move {
             Problem::not_found(format!("no route for {}", uri.path()))
         })
-        .layer(axum::middleware::map_response(super::problem::as_problem))
-        .with_state(state)
+        .layer(axum::middleware::map_response(super::problem::as_problem));
+    super::log::with_request_lines(routed).with_state(state)
 }
 
 /// Counts every request of one route: its status, its latency, what a write came to.
@@ -164,7 +164,7 @@ pub async fn serve_metrics(state: Arc<AppState>, listener: tokio::net::TcpListen
         )
         .with_state(state);
     if let Err(e) = axum::serve(listener, metrics).await {
-        eprintln!("syncdesk: metrics: {e}");
+        tracing::error!("metrics: {e}");
     }
 }
 

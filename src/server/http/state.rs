@@ -59,7 +59,7 @@ impl AppState {
                     stop.recv_timeout(CHECKPOINT_EVERY)
                 {
                     if let Err(e) = checkpointer.checkpoint() {
-                        eprintln!("syncdesk: checkpoint: {e}");
+                        tracing::warn!("checkpoint: {e}");
                     }
                 }
             })
