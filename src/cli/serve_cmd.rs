@@ -1,6 +1,8 @@
 //! `syncdesk serve --config FILE [--listen ADDR] [--db PATH]`.
 
 use std::path::PathBuf;
+
+use crate::store::{Database, StoreError};
 use std::sync::Arc;
 
 use super::{Exit, Failure};
@@ -31,9 +33,9 @@ pub struct ServeArgs {
     /// Address to listen on, instead of the configuration's.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
-    /// SQLite file, instead of the configuration's.
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// SQLite file or postgres:// URL, instead of the configuration's `database`.
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
     /// Also load the demo users, types, master data and records (assets/demo/).
     #[arg(long)]
     demo: bool,
@@ -51,20 +53,17 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
     }
     crate::server::log::start(config.log);
     let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
-    let db = args
-        .db
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&config.database));
+    let database = Database::from_setting(args.db.as_deref().unwrap_or(&config.database));
     if args.demo {
-        let seeded = crate::store::SqliteStore::open(&db)
+        let seeded = database
+            .open()
             .and_then(|mut store| crate::server::demo::seed(&mut store))
-            .map_err(|e| Failure::input(format!("{}: {e}", db.display())))?;
+            .map_err(|e| refused(&database, e))?;
         tracing::info!(
             "demo data loaded ({seeded} new records; tokens demo-ana, demo-ben, demo-sue, demo-root)"
         );
     }
-    let state = AppState::open(config, &db)
-        .map_err(|e| Failure::input(format!("{}: {e}", db.display())))?;
+    let state = AppState::open(config, database.clone()).map_err(|e| refused(&database, e))?;
     let state = Arc::new(state);
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Failure::input(format!("cannot start: {e}")))?;
@@ -75,7 +74,7 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         let address = listener
             .local_addr()
             .map_err(|e| Failure::input(e.to_string()))?;
-        tracing::info!("listening on http://{address} (database {})", db.display());
+        tracing::info!("listening on http://{address} (database {database})");
         if let Some(metrics) = state.config.metrics_listen.clone() {
             let listener = tokio::net::TcpListener::bind(&metrics).await.map_err(|e| {
                 Failure::input(format!("cannot listen on {metrics} (metrics_listen): {e}"))
@@ -87,4 +86,17 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         tracing::info!("stopped; every answered write is on disk");
         Ok(Exit::Ok)
     })
+}
+
+/// A database the server cannot use, on one line: one it cannot reach, or one a newer
+/// syncdesk migrated, is refused (3); a SQLite file it cannot open is an input error (2).
+fn refused(database: &Database, e: StoreError) -> Failure {
+    let exit = match (&e, database) {
+        (StoreError::NewerSchema { .. }, _) | (_, Database::Postgres(_)) => Exit::Unreachable,
+        _ => Exit::Input,
+    };
+    Failure {
+        exit,
+        message: format!("{database}: {e}"),
+    }
 }

@@ -1,9 +1,14 @@
-//! Persistence: every version of every record, and the conflict queue. SQLite first; the
-//! sync rules run inside one write transaction, so the version they saw is the version
-//! they extend.
+//! Persistence: every version of every record, and the conflict queue, in SQLite (one
+//! file, the default) or PostgreSQL (several server instances). The sync rules run inside
+//! one write transaction, so the version they saw is the version they extend.
 
+mod engine;
+mod postgres;
+mod rows;
 mod sqlite;
 
+pub use engine::{Database, Engine};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::model::json::Object;
@@ -17,6 +22,13 @@ use crate::sync::StoredVersion;
 pub enum StoreError {
     #[error("store: sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("store: postgresql: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// The database was migrated by a newer syncdesk than this one.
+    #[error(
+        "store: the database's schema is newer than this syncdesk knows ({found} migrations applied, {known} known); run the newer syncdesk"
+    )]
+    NewerSchema { found: usize, known: usize },
     #[error("store: json: {0}")]
     Json(#[from] serde_json::Error),
     /// Stored data that does not read as what was written.

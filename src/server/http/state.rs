@@ -16,7 +16,7 @@ pub struct AppState {
     jobs: std::sync::mpsc::Sender<Job>,
     /// Reads go to their own connections (WAL lets them run beside the writer), so a
     /// read never waits for a write's fsync.
-    readers: Vec<Mutex<SqliteStore>>,
+    readers: Vec<Mutex<Engine>>,
     next_reader: std::sync::atomic::AtomicUsize,
     /// Reads wait for a free connection here, asynchronously, rather than as blocked
     /// threads on the connections' locks.
@@ -27,7 +27,7 @@ pub struct AppState {
 
 /// A write to run on the writer thread; it returns how to deliver its answer once the
 /// batch it ran in is committed (`true`) or rolled back (`false`).
-pub(super) type Job = Box<dyn FnOnce(&mut SqliteStore) -> Box<dyn FnOnce(bool) + Send> + Send>;
+pub(super) type Job = Box<dyn FnOnce(&mut Engine) -> Box<dyn FnOnce(bool) + Send> + Send>;
 
 /// Connections kept for reads.
 pub(super) const READERS: usize = 4;
@@ -43,18 +43,19 @@ impl AppState {
     /// its writer thread (which ends when the state is dropped).
     pub fn open(
         config: Config,
-        database: &std::path::Path,
+        database: impl Into<Database>,
     ) -> Result<Self, crate::store::StoreError> {
-        let store = SqliteStore::open(database)?;
-        // The writer only appends to the WAL; a thread of its own copies it into the
-        // database file, so no write waits for a checkpoint.
-        store.leave_checkpoints()?;
-        let checkpointer = SqliteStore::open(database)?;
+        let database = database.into();
         let (checkpoints, stop) = std::sync::mpsc::channel::<()>();
-        let spawn_failed = |e: std::io::Error| crate::store::StoreError::Io(e);
-        std::thread::Builder::new()
-            .name("syncdesk-checkpoint".into())
-            .spawn(move || {
+        let store = database.open()?;
+        if let Database::Sqlite(path) = &database {
+            // The writer only appends to the WAL; a thread of its own copies it into the
+            // database file, so no write waits for a checkpoint.
+            if let Engine::Sqlite(writer) = &store {
+                writer.leave_checkpoints()?;
+            }
+            let checkpointer = SqliteStore::open(path)?;
+            spawn("syncdesk-checkpoint", move || {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stop.recv_timeout(CHECKPOINT_EVERY)
                 {
@@ -62,18 +63,17 @@ impl AppState {
                         tracing::warn!("checkpoint: {e}");
                     }
                 }
-            })
-            .map_err(spawn_failed)?;
+            })?;
+        }
         let readers = (0..READERS)
-            .map(|_| SqliteStore::open(database).map(Mutex::new))
+            .map(|_| database.open().map(Mutex::new))
             .collect::<Result<_, _>>()?;
         let (jobs, queue) = std::sync::mpsc::channel();
         let metrics = Arc::new(crate::server::metrics::Metrics::new());
         let counted = metrics.clone();
-        std::thread::Builder::new()
-            .name("syncdesk-writer".into())
-            .spawn(move || write_batches(store, queue, &counted))
-            .map_err(spawn_failed)?;
+        spawn("syncdesk-writer", move || {
+            write_batches(store, queue, &counted)
+        })?;
         Ok(Self {
             config,
             clock: crate::server::clock::Clock::system(),
@@ -87,9 +87,18 @@ impl AppState {
     }
 }
 
+/// Starts a named thread of the server's.
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), crate::store::StoreError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(drop)
+        .map_err(crate::store::StoreError::Io)
+}
+
 /// The writer thread: runs the queued writes in batches, each batch one transaction.
 pub(super) fn write_batches(
-    mut store: SqliteStore,
+    mut store: Engine,
     queue: std::sync::mpsc::Receiver<Job>,
     metrics: &crate::server::metrics::Metrics,
 ) {
@@ -130,7 +139,7 @@ pub(super) async fn answer<R: IntoResponse>(
 /// Runs a read off the async threads, on one of the read connections.
 pub(super) async fn reading<T: Send + 'static, E: Into<Problem>>(
     state: Arc<AppState>,
-    work: impl FnOnce(&SqliteStore) -> Result<T, E> + Send + 'static,
+    work: impl FnOnce(&Engine) -> Result<T, E> + Send + 'static,
 ) -> Result<T, Problem> {
     let _turn = state
         .read_turn
@@ -155,7 +164,7 @@ pub(super) async fn reading<T: Send + 'static, E: Into<Problem>>(
 /// Runs a write on the writer thread; answers once it is committed.
 pub(super) async fn blocking<T: Send + 'static, E: Into<Problem>>(
     state: Arc<AppState>,
-    work: impl FnOnce(&mut SqliteStore) -> Result<T, E> + Send + 'static,
+    work: impl FnOnce(&mut Engine) -> Result<T, E> + Send + 'static,
 ) -> Result<T, Problem> {
     let (answer, answered) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move |store| {

@@ -131,10 +131,18 @@ CREATE TABLE master_removed (
 ];
 
 /// Applies the migrations the database lacks, up to the first `upto`; `user_version`
-/// counts the applied ones, each applied in a transaction of its own.
+/// counts the applied ones, each applied in a transaction of its own. A database migrated
+/// further than this build knows is refused.
 pub(super) fn migrate(conn: &Connection, upto: usize) -> Result<(), StoreError> {
     let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let applied = usize::try_from(applied).unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        // A newer syncdesk migrated it: this one would misread what it does not know.
+        return Err(StoreError::NewerSchema {
+            found: applied,
+            known: MIGRATIONS.len(),
+        });
+    }
     for (n, migration) in MIGRATIONS.iter().enumerate().take(upto).skip(applied) {
         conn.execute_batch(&format!(
             "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",

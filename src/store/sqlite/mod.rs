@@ -5,12 +5,12 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::rows::{RawConflict, RawVersion};
 use super::{
     Author, ConflictId, Effect, Known, MasterList, Parked, RecordKey, Remember, Remembered,
     StoreError, Stored,
 };
-use super::{ConflictRow, Resolution, Settlement};
-use crate::model::json::Json;
+use super::{ConflictRow, Settlement};
 use crate::model::{UtcMillis, Version};
 use crate::sync::StoredVersion;
 

@@ -218,43 +218,18 @@ pub(super) fn versions_from(
     };
     let mut statement = conn.prepare_cached(sql)?;
     let rows = statement.query_map(params![key.record_type, key.id, start], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<i64>>(5)?,
-            r.get::<_, bool>(6)?,
-        ))
+        Ok(RawVersion {
+            version: r.get(0)?,
+            fields: r.get(1)?,
+            last_modified: r.get(2)?,
+            modified_by: r.get(3)?,
+            device_id: r.get(4)?,
+            device_seq: r.get(5)?,
+            deleted: r.get(6)?,
+        })
     })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (version, fields, last_modified, modified_by, device_id, device_seq, deleted) = row?;
-        let corrupt = |what: &str| {
-            StoreError::Corrupt(format!(
-                "stored {what} of {}/{} v{version} is unreadable",
-                key.record_type, key.id
-            ))
-        };
-        let fields = match Json::parse(&fields) {
-            Ok(Json::Object(o)) => o.into_owned(),
-            _ => return Err(corrupt("fields")),
-        };
-        out.push(StoredVersion {
-            version: u64::try_from(version)
-                .ok()
-                .and_then(Version::new)
-                .ok_or_else(|| corrupt("version"))?,
-            last_modified: last_modified.parse().map_err(|_| corrupt("time"))?,
-            modified_by,
-            device_id,
-            device_seq: device_seq.map(|s| s as u64),
-            deleted,
-            fields,
-        });
-    }
-    Ok(out)
+    rows.map(|row| row.map_err(StoreError::from)?.check(key))
+        .collect()
 }
 
 /// Appends the next version of a record, in change order (its `seq` the next of all):

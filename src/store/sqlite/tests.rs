@@ -1,6 +1,7 @@
 //! The SQLite store, tested on real files in temporary folders.
 
 use super::*;
+use crate::model::json::Json;
 
 #[cfg(test)]
 mod versions_tests {

@@ -1,0 +1,228 @@
+//! The store a server runs on, chosen by its `database` setting: a SQLite file, or a
+//! PostgreSQL database (`postgres://...`). `Engine` is either, as one `Store`.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// Where the records are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// The `database` setting (or `--db`): a PostgreSQL URL, or else a SQLite file.
+    pub fn from_setting(setting: &str) -> Self {
+        if setting.starts_with("postgres://") || setting.starts_with("postgresql://") {
+            Database::Postgres(setting.into())
+        } else {
+            Database::Sqlite(setting.into())
+        }
+    }
+
+    /// Opens (and migrates) it.
+    pub fn open(&self) -> Result<Engine, StoreError> {
+        Ok(match self {
+            Database::Sqlite(path) => Engine::Sqlite(SqliteStore::open(path)?),
+            Database::Postgres(url) => Engine::Postgres(PgStore::open(url)?),
+        })
+    }
+}
+
+/// Where the database is, for a log line: the file, or the URL without its password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+                match rest.split_once('@') {
+                    Some((userinfo, host)) if userinfo.contains(':') => {
+                        let user = userinfo.split(':').next().unwrap_or_default();
+                        write!(f, "{scheme}://{user}:***@{host}")
+                    }
+                    _ => f.write_str(url),
+                }
+            }
+        }
+    }
+}
+
+impl From<&Path> for Database {
+    fn from(path: &Path) -> Self {
+        Database::Sqlite(path.into())
+    }
+}
+
+impl From<&PathBuf> for Database {
+    fn from(path: &PathBuf) -> Self {
+        Database::Sqlite(path.clone())
+    }
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Self {
+        Database::Sqlite(path)
+    }
+}
+
+/// A store on either engine.
+pub enum Engine {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Runs the same call on whichever engine it is.
+macro_rules! on_engine {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Engine::Sqlite($store) => $call,
+            Engine::Postgres($store) => $call,
+        }
+    };
+}
+
+impl Store for Engine {
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        on_engine!(self, s => s.begin_batch())
+    }
+
+    fn end_batch(&mut self) -> Result<(), StoreError> {
+        on_engine!(self, s => s.end_batch())
+    }
+
+    fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        on_engine!(self, s => Store::current(s, key))
+    }
+
+    fn exists(&self, key: RecordKey) -> Result<bool, StoreError> {
+        on_engine!(self, s => Store::exists(s, key))
+    }
+
+    fn history(&self, key: RecordKey) -> Result<Vec<StoredVersion<'static>>, StoreError> {
+        on_engine!(self, s => Store::history(s, key))
+    }
+
+    fn version(
+        &self,
+        key: RecordKey,
+        version: Version,
+    ) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        on_engine!(self, s => Store::version(s, key, version))
+    }
+
+    fn changed_after(
+        &self,
+        record_type: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, StoredVersion<'static>)>, StoreError> {
+        on_engine!(self, s => Store::changed_after(s, record_type, after, limit))
+    }
+
+    fn conflict(&self, id: ConflictId) -> Result<Option<ConflictRow>, StoreError> {
+        on_engine!(self, s => Store::conflict(s, id))
+    }
+
+    fn conflicts(
+        &self,
+        open: Option<bool>,
+        record_type: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        on_engine!(self, s => Store::conflicts(s, open, record_type, after, limit))
+    }
+
+    fn open_conflicts(&self) -> Result<u64, StoreError> {
+        on_engine!(self, s => Store::open_conflicts(s))
+    }
+
+    fn master(&self, list: &str) -> Result<Option<MasterList>, StoreError> {
+        on_engine!(self, s => Store::master(s, list))
+    }
+
+    fn remembered(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+    ) -> Result<Option<Remembered>, StoreError> {
+        on_engine!(self, s => Store::remembered(s, user, key, ttl_hours, now))
+    }
+
+    fn write<T>(
+        &mut self,
+        key: RecordKey,
+        from: Option<Version>,
+        author: &Author,
+        now: UtcMillis,
+        remember: Option<Remember>,
+        decide: impl FnOnce(&Known) -> (T, Effect),
+        respond: impl FnOnce(&T, &Stored) -> Option<String>,
+    ) -> Result<(T, Stored), StoreError> {
+        on_engine!(self, s => Store::write(s, key, from, author, now, remember, decide, respond))
+    }
+
+    fn resolve<T>(
+        &mut self,
+        id: ConflictId,
+        resolver: &str,
+        now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&T, Option<&StoredVersion<'static>>) -> Option<String>,
+        decide: impl FnOnce(
+            &ConflictRow,
+            Option<&StoredVersion<'static>>,
+            Option<&StoredVersion<'static>>,
+            &dyn Fn(&str, &str) -> bool,
+        ) -> (T, Option<Settlement>),
+    ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
+        on_engine!(self, s => Store::resolve(s, id, resolver, now, remember, respond, decide))
+    }
+
+    fn put_master(
+        &mut self,
+        list: &str,
+        items: &str,
+        ids: &[&str],
+        now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&MasterList) -> Option<String>,
+    ) -> Result<MasterList, StoreError> {
+        on_engine!(self, s => Store::put_master(s, list, items, ids, now, remember, respond))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setting_names_postgres_by_its_scheme_and_anything_else_a_file() {
+        assert_eq!(
+            Database::from_setting("postgres://u@h/db"),
+            Database::Postgres("postgres://u@h/db".into())
+        );
+        assert!(matches!(
+            Database::from_setting("postgresql://h/db"),
+            Database::Postgres(_)
+        ));
+        assert_eq!(
+            Database::from_setting("data/syncdesk.db"),
+            Database::Sqlite("data/syncdesk.db".into())
+        );
+    }
+
+    #[test]
+    fn a_shown_url_hides_its_password() {
+        let shown = Database::from_setting("postgres://sd:s3cret@db:5432/x").to_string();
+        assert_eq!(shown, "postgres://sd:***@db:5432/x");
+        let shown = Database::from_setting("postgres://sd@db/x").to_string();
+        assert_eq!(shown, "postgres://sd@db/x");
+    }
+}

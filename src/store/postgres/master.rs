@@ -1,0 +1,216 @@
+//! Master-data lists, the items that left them, the lookup writes check against, and the
+//! answers remembered under idempotency keys.
+
+use super::*;
+
+impl PgStore {
+    pub(super) fn put_master_on(
+        &mut self,
+        list: &str,
+        items: &str,
+        ids: &[&str],
+        now: UtcMillis,
+        remember: Option<Remember>,
+        respond: impl FnOnce(&MasterList) -> Option<String>,
+    ) -> Result<MasterList, StoreError> {
+        let tx = self.unit()?;
+        let client = &mut *tx.client;
+        remember_removed(client, list, ids, now)?;
+        let version: i64 = client
+            .query_one(
+                "INSERT INTO master_lists (list, items, version, last_modified)
+                 VALUES ($1, $2, 1, $3)
+                 ON CONFLICT (list) DO UPDATE
+                     SET items = $2, version = master_lists.version + 1, last_modified = $3
+                 RETURNING version",
+                &[&list, &items, &now.to_string()],
+            )?
+            .try_get(0)?;
+        client.execute("DELETE FROM master_items WHERE list = $1", &[&list])?;
+        client.execute(
+            "INSERT INTO master_items (list, id) SELECT $1, unnest($2::TEXT[]) ON CONFLICT DO NOTHING",
+            &[&list, &ids],
+        )?;
+        let master = MasterList {
+            items: items.into(),
+            removed: removed_items(client, list)?,
+            version: Version::new(unsigned(version, "list version")?)
+                .ok_or_else(|| StoreError::Corrupt("bad list version".into()))?,
+            last_modified: now,
+        };
+        if let Some(remember) = remember
+            && let Some(text) = respond(&master)
+        {
+            remember_answer(client, &remember, now, &text)?;
+        }
+        tx.commit()?;
+        Ok(master)
+    }
+
+    pub(super) fn master_on(&self, list: &str) -> Result<Option<MasterList>, StoreError> {
+        let client = &mut *self.client.borrow_mut();
+        let Some(row) = client.query_opt(
+            "SELECT items, version, last_modified FROM master_lists WHERE list = $1",
+            &[&list],
+        )?
+        else {
+            return Ok(None);
+        };
+        let corrupt = || StoreError::Corrupt(format!("stored master list {list:?} is unreadable"));
+        let last_modified: String = row.try_get(2)?;
+        Ok(Some(MasterList {
+            items: row.try_get(0)?,
+            version: Version::new(unsigned(row.try_get(1)?, "list version")?)
+                .ok_or_else(corrupt)?,
+            last_modified: last_modified.parse().map_err(|_| corrupt())?,
+            removed: removed_items(client, list)?,
+        }))
+    }
+
+    pub(super) fn remembered_on(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+    ) -> Result<Option<Remembered>, StoreError> {
+        let row = self.client.borrow_mut().query_opt(
+            "SELECT fingerprint, answer FROM idempotency
+             WHERE \"user\" = $1 AND key = $2 AND created_ms >= $3",
+            &[&user, &key, &oldest_kept(now, ttl_hours)],
+        )?;
+        row.map(|row| {
+            let fingerprint: Vec<u8> = row.try_get(0)?;
+            Ok(Remembered {
+                fingerprint: fingerprint.try_into().map_err(|_| {
+                    StoreError::Corrupt("a stored fingerprint is not 32 bytes".into())
+                })?,
+                answer: row.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// The oldest answer still kept.
+fn oldest_kept(now: UtcMillis, ttl_hours: u64) -> i64 {
+    now.as_millis() - (ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000
+}
+
+/// Stores an answer under its idempotency key (forgetting the expired ones).
+pub(super) fn remember_answer(
+    client: &mut Client,
+    remember: &Remember,
+    now: UtcMillis,
+    answer: &str,
+) -> Result<(), StoreError> {
+    client.execute(
+        "DELETE FROM idempotency WHERE created_ms < $1",
+        &[&oldest_kept(now, remember.ttl_hours)],
+    )?;
+    client.execute(
+        "INSERT INTO idempotency (\"user\", key, fingerprint, created_ms, answer)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (\"user\", key) DO UPDATE
+             SET fingerprint = $3, created_ms = $4, answer = $5",
+        &[
+            &remember.user,
+            &remember.key,
+            &&remember.fingerprint[..],
+            &now.as_millis(),
+            &answer,
+        ],
+    )?;
+    Ok(())
+}
+
+/// The items that left a list, each with its `removed_at` (a JSON array).
+fn removed_items(client: &mut Client, list: &str) -> Result<String, StoreError> {
+    let rows = client.query(
+        "SELECT item, removed_at FROM master_removed WHERE list = $1 ORDER BY id",
+        &[&list],
+    )?;
+    let mut removed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let item: String = row.try_get(0)?;
+        let removed_at: String = row.try_get(1)?;
+        let mut item: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&item)?;
+        item.insert("removed_at".into(), removed_at.into());
+        removed.push(serde_json::Value::Object(item));
+    }
+    Ok(serde_json::to_string(&removed)?)
+}
+
+/// Before a list is replaced: its items that the new `ids` leave out are kept as they
+/// were, with when they went; items listed again are no longer removed.
+fn remember_removed(
+    client: &mut Client,
+    list: &str,
+    ids: &[&str],
+    now: UtcMillis,
+) -> Result<(), StoreError> {
+    let old: Option<String> = client
+        .query_opt("SELECT items FROM master_lists WHERE list = $1", &[&list])?
+        .map(|row| row.try_get(0))
+        .transpose()?;
+    let old: Vec<serde_json::Value> = match old {
+        Some(text) => serde_json::from_str(&text)?,
+        None => Vec::new(),
+    };
+    for item in &old {
+        let Some(id) = item.get("id").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if !ids.contains(&id) {
+            client.execute(
+                "INSERT INTO master_removed (list, id, item, removed_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (list, id) DO UPDATE SET item = $3, removed_at = $4",
+                &[&list, &id, &item.to_string(), &now.to_string()],
+            )?;
+        }
+    }
+    client.execute(
+        "DELETE FROM master_removed WHERE list = $1 AND id = ANY($2::TEXT[])",
+        &[&list, &ids],
+    )?;
+    Ok(())
+}
+
+/// Whether a master-data list holds an item, as the write's transaction sees it. A
+/// lookup that fails is remembered and fails the write afterwards: a database hiccup
+/// must not park a valid write as an invalid reference.
+pub(super) struct Listed<'a, 'c> {
+    client: &'a RefCell<&'c mut Client>,
+    failed: RefCell<Option<postgres::Error>>,
+}
+
+impl<'a, 'c> Listed<'a, 'c> {
+    pub(super) fn new(client: &'a RefCell<&'c mut Client>) -> Self {
+        Self {
+            client,
+            failed: RefCell::new(None),
+        }
+    }
+
+    pub(super) fn holds(&self, list: &str, id: &str) -> bool {
+        let found = self.client.borrow_mut().query_opt(
+            "SELECT 1 FROM master_items WHERE list = $1 AND id = $2",
+            &[&list, &id],
+        );
+        match found {
+            Ok(row) => row.is_some(),
+            Err(e) => {
+                self.failed.borrow_mut().get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    /// The first failed lookup, if any: the write's answer then cannot stand.
+    pub(super) fn check(self) -> Result<(), StoreError> {
+        match self.failed.into_inner() {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The PostgreSQL store, for several server instances on one database. Every guarantee
+//! rests on PostgreSQL's own concurrency control: a write batch holds one transaction-
+//! scoped advisory lock from its first statement to its commit, so batches of all
+//! instances store one after another (versions, change sequence numbers and conflict ids
+//! in commit order, no two writes on one base, no key applied twice), while reads and
+//! everything before the store (HTTP, JSON, merge) run on every instance at once.
+
+use std::cell::RefCell;
+
+use postgres::{Client, NoTls, Row};
+
+use super::rows::{RawConflict, RawVersion};
+use super::{
+    Author, ConflictId, ConflictRow, Effect, Known, MasterList, Parked, RecordKey, Remember,
+    Remembered, Settlement, StoreError, Stored,
+};
+use crate::model::{UtcMillis, Version};
+use crate::sync::StoredVersion;
+
+mod conflicts;
+mod engine;
+mod master;
+mod migrations;
+mod records;
+
+use master::Listed;
+
+/// The advisory lock a write batch holds until it commits (any number; ours).
+const WRITE_LOCK: i64 = 0x5359_4e43_4445_534b; // "SYNCDESK"
+
+/// A store on a PostgreSQL database, through one connection.
+pub struct PgStore {
+    client: RefCell<Connection>,
+    /// Inside `begin_batch`/`end_batch`: writes are savepoints of the batch's transaction.
+    in_batch: bool,
+}
+
+impl PgStore {
+    /// Connects (`postgres://user@host:port/db`) and migrates; two instances starting at
+    /// once migrate one after the other.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let mut client = Connection::open(url)?;
+        migrations::migrate(&mut client)?;
+        Ok(Self {
+            client: RefCell::new(client),
+            in_batch: false,
+        })
+    }
+
+    /// Starts a batch: one transaction, holding the write lock, until `end_batch`.
+    pub fn begin_batch(&mut self) -> Result<(), StoreError> {
+        let client = self.client.get_mut();
+        client.batch_execute("BEGIN")?;
+        if let Err(e) = client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]) {
+            let _ = client.batch_execute("ROLLBACK");
+            return Err(e.into());
+        }
+        self.in_batch = true;
+        Ok(())
+    }
+
+    /// Commits the batch (releasing the lock); on failure it is rolled back.
+    pub fn end_batch(&mut self) -> Result<(), StoreError> {
+        self.in_batch = false;
+        let client = self.client.get_mut();
+        if let Err(e) = client.batch_execute("COMMIT") {
+            let _ = client.batch_execute("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// One write's unit of work: a savepoint inside a batch, or a transaction of its own
+    /// holding the write lock.
+    fn unit(&mut self) -> Result<Unit<'_>, StoreError> {
+        let in_batch = self.in_batch;
+        let client: &mut Client = self.client.get_mut();
+        if in_batch {
+            client.batch_execute("SAVEPOINT write")?;
+        } else {
+            client.batch_execute("BEGIN")?;
+            let locked = client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]);
+            if let Err(e) = locked {
+                let _ = client.batch_execute("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+        Ok(Unit {
+            client,
+            in_batch,
+            done: false,
+        })
+    }
+}
+
+/// A connection of the blocking client. That client runs a small runtime of its own for
+/// each call, which tokio refuses inside an async task: the server calls it only on its
+/// own threads, and connecting and closing (which it may do from an async task, as the
+/// server starts or ends) happen on a short thread of their own.
+struct Connection(Option<Client>);
+
+impl Connection {
+    fn open(url: &str) -> Result<Self, StoreError> {
+        let url = url.to_owned();
+        let connected = std::thread::spawn(move || Client::connect(&url, NoTls))
+            .join()
+            .map_err(|_| StoreError::Corrupt("connecting to PostgreSQL panicked".into()))?;
+        Ok(Self(Some(connected?)))
+    }
+}
+
+impl std::ops::Deref for Connection {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        self.0
+            .as_ref()
+            .expect("a connection is closed only when dropped")
+    }
+}
+
+impl std::ops::DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0
+            .as_mut()
+            .expect("a connection is closed only when dropped")
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(client)).join();
+        }
+    }
+}
+
+/// A write's unit of work; dropped without `commit`, it rolls back.
+struct Unit<'c> {
+    client: &'c mut Client,
+    in_batch: bool,
+    done: bool,
+}
+
+impl Unit<'_> {
+    fn commit(mut self) -> Result<(), StoreError> {
+        self.done = true;
+        let end = if self.in_batch {
+            "RELEASE SAVEPOINT write"
+        } else {
+            "COMMIT"
+        };
+        self.client.batch_execute(end)?;
+        Ok(())
+    }
+}
+
+impl Drop for Unit<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let undo = if self.in_batch {
+                "ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write"
+            } else {
+                "ROLLBACK"
+            };
+            let _ = self.client.batch_execute(undo);
+        }
+    }
+}
+
+/// A stored count or number as the store's unsigned type (negative ones are corrupt).
+fn unsigned(n: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a stored {what} is negative")))
+}
+
+/// A number for a BIGINT column (the store's numbers never reach `i64::MAX`).
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A version row (columns as `VERSION_COLUMNS`), checked.
+fn version_of(row: &Row, key: RecordKey) -> Result<StoredVersion<'static>, StoreError> {
+    RawVersion {
+        version: row.try_get(0)?,
+        fields: row.try_get(1)?,
+        last_modified: row.try_get(2)?,
+        modified_by: row.try_get(3)?,
+        device_id: row.try_get(4)?,
+        device_seq: row.try_get(5)?,
+        deleted: row.try_get(6)?,
+    }
+    .check(key)
+}
+
+const VERSION_COLUMNS: &str =
+    "version, fields, last_modified, modified_by, device_id, device_seq, deleted";

@@ -1,0 +1,122 @@
+//! Rows as both engines read them, checked into the store's types: stored text that does
+//! not read as what was written is `StoreError::Corrupt`, never a silent default.
+
+use super::{ConflictId, ConflictRow, RecordKey, Resolution, StoreError};
+use crate::model::json::Json;
+use crate::model::{UtcMillis, Version};
+use crate::sync::StoredVersion;
+
+/// A version row as read, before its text columns are checked.
+pub(crate) struct RawVersion {
+    pub(crate) version: i64,
+    pub(crate) fields: String,
+    pub(crate) last_modified: String,
+    pub(crate) modified_by: String,
+    pub(crate) device_id: Option<String>,
+    pub(crate) device_seq: Option<i64>,
+    pub(crate) deleted: bool,
+}
+
+impl RawVersion {
+    pub(crate) fn check(self, key: RecordKey) -> Result<StoredVersion<'static>, StoreError> {
+        let version = self.version;
+        let corrupt = |what: &str| {
+            StoreError::Corrupt(format!(
+                "stored {what} of {}/{} v{version} is unreadable",
+                key.record_type, key.id
+            ))
+        };
+        let fields = match Json::parse(&self.fields) {
+            Ok(Json::Object(o)) => o.into_owned(),
+            _ => return Err(corrupt("fields")),
+        };
+        Ok(StoredVersion {
+            version: u64::try_from(version)
+                .ok()
+                .and_then(Version::new)
+                .ok_or_else(|| corrupt("version"))?,
+            last_modified: self.last_modified.parse().map_err(|_| corrupt("time"))?,
+            modified_by: self.modified_by,
+            device_id: self.device_id,
+            device_seq: self.device_seq.map(|s| s as u64),
+            deleted: self.deleted,
+            fields,
+        })
+    }
+}
+
+/// A conflict row as read, before its JSON columns are checked.
+pub(crate) struct RawConflict {
+    pub(crate) id: i64,
+    pub(crate) status: String,
+    pub(crate) kind: String,
+    pub(crate) record_type: String,
+    pub(crate) record_id: String,
+    pub(crate) submitted_by: String,
+    pub(crate) device_id: Option<String>,
+    pub(crate) captured_at: Option<String>,
+    pub(crate) received_at: String,
+    pub(crate) base_version: Option<i64>,
+    pub(crate) local_fields: String,
+    pub(crate) paths: String,
+    pub(crate) resolved_by: Option<String>,
+    pub(crate) resolved_at: Option<String>,
+    pub(crate) choices: Option<String>,
+    pub(crate) resulting_version: Option<i64>,
+    pub(crate) kept_deleted: bool,
+    pub(crate) decided: Option<String>,
+}
+
+impl RawConflict {
+    pub(crate) fn check(self) -> Result<ConflictRow, StoreError> {
+        let corrupt =
+            || StoreError::Corrupt(format!("stored conflict c-{:06} is unreadable", self.id));
+        let local = match Json::parse(&self.local_fields) {
+            Ok(Json::Object(o)) => o.into_owned(),
+            _ => return Err(corrupt()),
+        };
+        let time = |t: Option<String>| {
+            t.map(|t| t.parse::<UtcMillis>().map_err(|_| corrupt()))
+                .transpose()
+        };
+        let resolution = match (self.resolved_by, time(self.resolved_at)?) {
+            (Some(by), Some(at)) => Some(Resolution {
+                by,
+                at,
+                choices: match self.choices {
+                    Some(text) => serde_json::from_str(&text).map_err(|_| corrupt())?,
+                    None => Default::default(),
+                },
+                version: self
+                    .resulting_version
+                    .and_then(|v| u64::try_from(v).ok())
+                    .and_then(Version::new),
+                kept_deleted: self.kept_deleted,
+                decided: match self.decided {
+                    Some(text) => serde_json::from_str(&text).map_err(|_| corrupt())?,
+                    None => Vec::new(),
+                },
+            }),
+            _ => None,
+        };
+        Ok(ConflictRow {
+            id: ConflictId(self.id as u64),
+            open: self.status == "open",
+            kind: serde_json::from_value(serde_json::Value::String(self.kind))
+                .map_err(|_| corrupt())?,
+            record_type: self.record_type,
+            record_id: self.record_id,
+            submitted_by: self.submitted_by,
+            device_id: self.device_id,
+            captured_at: time(self.captured_at)?,
+            received_at: self.received_at.parse().map_err(|_| corrupt())?,
+            base_version: self
+                .base_version
+                .and_then(|v| u64::try_from(v).ok())
+                .and_then(Version::new),
+            local,
+            paths: serde_json::from_str(&self.paths).map_err(|_| corrupt())?,
+            resolution,
+        })
+    }
+}
