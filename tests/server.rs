@@ -1,13 +1,16 @@
-//! The sync server for real: on 127.0.0.1 with a SQLite file, spoken to over HTTP.
+//! The sync server for real: on 127.0.0.1, spoken to over HTTP; every test twice, on a
+//! SQLite file and on a PostgreSQL database.
 
-use std::path::Path;
+mod engines;
+
+use engines::{Kind, TestDb};
+
 use std::sync::Arc;
 
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use syncdesk::server::config::Config;
 use syncdesk::server::http::{AppState, serve};
-use tempfile::TempDir;
 
 const CONFIG: &str = r#"
 max_body_bytes = 4096
@@ -39,16 +42,16 @@ struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-async fn start(db: &Path) -> Server {
+async fn start(db: &TestDb) -> Server {
     start_with(db, CONFIG).await
 }
 
 /// A real server on 127.0.0.1 with this configuration and a SQLite file.
-async fn start_with(db: &Path, config: &str) -> Server {
+async fn start_with(db: &TestDb, config: &str) -> Server {
     let config = Config::from_toml(config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState::open(config, db).unwrap());
+    let state = Arc::new(AppState::open(config, db.database()).unwrap());
     let task = tokio::spawn(serve(state, listener));
     Server {
         base,
@@ -114,16 +117,9 @@ async fn problem(r: reqwest::Response) -> (StatusCode, Value) {
     (status, r.json().await.unwrap())
 }
 
-fn db() -> (TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("syncdesk.db");
-    (dir, path)
-}
-
-#[tokio::test]
-async fn health_needs_no_token() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn health_needs_no_token(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     let r = s
         .client
         .get(format!("{}/healthz", s.base))
@@ -134,10 +130,9 @@ async fn health_needs_no_token() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_create_is_stored_normalised_and_read_back_with_its_etag() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn a_create_is_stored_normalised_and_read_back_with_its_etag(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     let r = s
         .create(
             "INS-1",
@@ -176,10 +171,9 @@ async fn a_create_is_stored_normalised_and_read_back_with_its_etag() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn requests_are_refused_in_the_contracts_order() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn requests_are_refused_in_the_contracts_order(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     s.create("INS-1", json!({"site_id": "S-4"})).await;
     let url = format!("{}/v1/inspections/INS-1", s.base);
     let r = s.client.put(&url).json(&json!({})).send().await.unwrap();
@@ -257,10 +251,9 @@ async fn requests_are_refused_in_the_contracts_order() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_stale_if_match_is_412_with_the_current_etag() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn a_stale_if_match_is_412_with_the_current_etag(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     let created = s.create("INS-1", json!({"site_id": "S-4"})).await;
     let etag = created.headers()["etag"].to_str().unwrap().to_string();
     let r = s
@@ -291,10 +284,9 @@ async fn a_stale_if_match_is_412_with_the_current_etag() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn invalid_fields_are_422_with_their_paths_and_the_schema_hint() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn invalid_fields_are_422_with_their_paths_and_the_schema_hint(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     s.create("INS-1", json!({"site_id": "S-4"})).await;
     let body = json!({"base_version": 1, "schema_version": 1, "fields": {"site_id": "S-4", "status": "closed", "inspected_at": "2026-03-29T02:30:00"}, "captured_at": "2026-03-29T02:30:00"});
     let (status, p) = problem(s.sync("ana", "INS-1", body).await).await;
@@ -310,10 +302,9 @@ async fn invalid_fields_are_422_with_their_paths_and_the_schema_hint() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_stale_base_with_disjoint_edits_merges_over_http() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn a_stale_base_with_disjoint_edits_merges_over_http(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     s.create(
         "INS-1",
         json!({"site_id": "S-4", "status": "open", "notes": ""}),
@@ -336,10 +327,9 @@ async fn a_stale_base_with_disjoint_edits_merges_over_http() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_genuine_conflict_is_parked_and_answered_409_once_per_device_submission() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn a_genuine_conflict_is_parked_and_answered_409_once_per_device_submission(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     ben_changed_the_notes(&s).await;
     let body = json!({"base_version": 1, "device_id": "tab-17", "device_seq": 5, "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}});
     let (status, p) = problem(s.sync("ana", "INS-1", body.clone()).await).await;
@@ -368,10 +358,9 @@ async fn a_genuine_conflict_is_parked_and_answered_409_once_per_device_submissio
     s.task.abort();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_disjoint_syncs_are_all_applied() {
-    let (_dir, path) = db();
-    let s = Arc::new(start(&path).await);
+async fn concurrent_disjoint_syncs_are_all_applied(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = Arc::new(start(&db).await);
     let fields: Vec<String> = (0..16).map(|i| format!("c{i}")).collect();
     let checklist: Vec<Value> = fields
         .iter()
@@ -414,10 +403,9 @@ async fn concurrent_disjoint_syncs_are_all_applied() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn versions_the_queue_and_remembered_answers_survive_a_restart() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn versions_the_queue_and_remembered_answers_survive_a_restart(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     s.create("INS-1", json!({"site_id": "S-4"})).await;
     s.sync(
         "ana",
@@ -435,7 +423,7 @@ async fn versions_the_queue_and_remembered_answers_survive_a_restart() {
     .await;
     s.task.abort();
     let _ = s.task.await;
-    let s = start_with_supervisor(&path).await;
+    let s = start_with_supervisor(&db).await;
     let (_, detail) = s.detail("c-000001").await;
     assert_eq!(
         (
@@ -478,10 +466,9 @@ impl Server {
     }
 }
 
-#[tokio::test]
-async fn a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
         .await;
     let body = r#"{"base_version": 1, "fields": {"site_id": "S-4", "notes": "b"}}"#;
@@ -536,10 +523,9 @@ async fn a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_retried_conflict_is_parked_once() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn a_retried_conflict_is_parked_once(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     ben_changed_the_notes(&s).await;
     let body =
         r#"{"base_version": 1, "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}}"#;
@@ -587,7 +573,7 @@ role = "admin"
 token = "adm-token"
 "#;
 
-async fn start_with_refs(db: &Path) -> Server {
+async fn start_with_refs(db: &TestDb) -> Server {
     let text = format!(
         "{ADMIN_CONFIG}\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n\
          [types.inspections.fields]\nsite_id = {{ type = \"reference\", list = \"sites\", required = true }}\nnotes = {{ type = \"text\" }}\n"
@@ -595,10 +581,9 @@ async fn start_with_refs(db: &Path) -> Server {
     start_with(db, &text).await
 }
 
-#[tokio::test]
-async fn master_data_has_an_etag_and_answers_304() {
-    let (_dir, path) = db();
-    let s = start_with_refs(&path).await;
+async fn master_data_has_an_etag_and_answers_304(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_refs(&db).await;
     let (status, _) = problem(
         s.put_master("ana", "sites", json!([{"id": "S-1"}]))
             .send()
@@ -651,10 +636,9 @@ async fn master_data_has_an_etag_and_answers_304() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn an_item_that_leaves_a_list_is_remembered_as_it_was_until_it_comes_back() {
-    let (_dir, path) = db();
-    let s = start_with_refs(&path).await;
+async fn an_item_that_leaves_a_list_is_remembered_as_it_was_until_it_comes_back(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_refs(&db).await;
     let put = |items: Value| async {
         let r = s.put_master("adm", "sites", items).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
@@ -688,10 +672,9 @@ async fn an_item_that_leaves_a_list_is_remembered_as_it_was_until_it_comes_back(
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_reference_to_a_removed_site_is_parked_and_answered_422() {
-    let (_dir, path) = db();
-    let s = start_with_refs(&path).await;
+async fn a_reference_to_a_removed_site_is_parked_and_answered_422(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_refs(&db).await;
     s.put_master("adm", "sites", json!([{"id": "S-1"}, {"id": "S-4"}]))
         .send()
         .await
@@ -733,14 +716,13 @@ async fn a_reference_to_a_removed_site_is_parked_and_answered_422() {
 const SUPERVISOR: &str =
     "\n[[users]]\nname = \"sue\"\nrole = \"supervisor\"\ntoken = \"sue-token\"\n";
 
-async fn start_with_supervisor(db: &Path) -> Server {
+async fn start_with_supervisor(db: &TestDb) -> Server {
     start_with(db, &format!("{CONFIG}{SUPERVISOR}")).await
 }
 
-#[tokio::test]
-async fn every_version_is_kept_and_readable() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn every_version_is_kept_and_readable(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     s.create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
         .await;
     let body = json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "b"}});
@@ -789,10 +771,9 @@ async fn every_version_is_kept_and_readable() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn the_changes_feed_is_a_cursor() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn the_changes_feed_is_a_cursor(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     for id in ["A", "B", "C"] {
         s.create(id, json!({"site_id": "S-4"})).await;
     }
@@ -839,10 +820,9 @@ async fn the_changes_feed_is_a_cursor() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_delete_needs_a_supervisor_and_if_match_and_leaves_a_tombstone() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn a_delete_needs_a_supervisor_and_if_match_and_leaves_a_tombstone(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     let created = s
         .create("INS-1", json!({"site_id": "S-4", "notes": "a"}))
         .await;
@@ -954,10 +934,9 @@ async fn with_deleted_on_server(s: &Server) -> String {
     etag
 }
 
-#[tokio::test]
-async fn a_deleted_on_server_conflict_is_restored_with_the_tombstones_tag() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn a_deleted_on_server_conflict_is_restored_with_the_tombstones_tag(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     let tombstone = with_deleted_on_server(&s).await;
     let body =
         json!({"fields": {"site_id": "S-4", "notes": "typed"}, "choices": {"/notes": "local"}});
@@ -1002,10 +981,9 @@ async fn a_deleted_on_server_conflict_is_restored_with_the_tombstones_tag() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_deleted_on_server_conflict_can_keep_the_deletion() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn a_deleted_on_server_conflict_can_keep_the_deletion(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     let tombstone = with_deleted_on_server(&s).await;
     let (status, p) = problem(
         s.resolve(
@@ -1073,10 +1051,9 @@ async fn a_deleted_on_server_conflict_can_keep_the_deletion() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn keep_deleted_on_an_edit_conflict_is_422() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn keep_deleted_on_an_edit_conflict_is_422(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     with_conflict(&s).await;
     let (etag, _) = s.detail("c-000001").await;
     let (status, p) = problem(
@@ -1091,10 +1068,9 @@ async fn keep_deleted_on_an_edit_conflict_is_422() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn the_schema_of_a_type_is_published_with_its_version() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn the_schema_of_a_type_is_published_with_its_version(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     let r = s
         .request(reqwest::Method::GET, "/v1/schema/inspections", "ana")
         .send()
@@ -1165,10 +1141,9 @@ async fn ben_changed_the_notes(s: &Server) {
     assert_eq!(s.sync("ben", "INS-1", body).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn the_queue_lists_open_conflicts_for_supervisors() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn the_queue_lists_open_conflicts_for_supervisors(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     with_conflict(&s).await;
     let r = s
         .request(reqwest::Method::GET, "/v1/conflicts", "ana")
@@ -1224,10 +1199,9 @@ async fn the_queue_lists_open_conflicts_for_supervisors() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn the_detail_shows_three_sides_and_each_paths_class() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn the_detail_shows_three_sides_and_each_paths_class(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     with_conflict(&s).await;
     let (etag, detail) = s.detail("c-000001").await;
     assert!(etag.starts_with("\"2-"), "{etag}");
@@ -1254,10 +1228,9 @@ async fn the_detail_shows_three_sides_and_each_paths_class() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_resolution_needs_the_fresh_etag_and_closes_the_conflict_once() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn a_resolution_needs_the_fresh_etag_and_closes_the_conflict_once(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     with_conflict(&s).await;
     let (etag, _) = s.detail("c-000001").await;
     // Meanwhile someone changes the status on the server.
@@ -1332,10 +1305,9 @@ async fn a_resolution_needs_the_fresh_etag_and_closes_the_conflict_once() {
     s.task.abort();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn racing_supervisors_get_exactly_one_200() {
-    let (_dir, path) = db();
-    let s = Arc::new(start_with_supervisor(&path).await);
+async fn racing_supervisors_get_exactly_one_200(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = Arc::new(start_with_supervisor(&db).await);
     with_conflict(&s).await;
     let (etag, _) = s.detail("c-000001").await;
     let tasks: Vec<_> = (0..8)
@@ -1375,13 +1347,12 @@ async fn racing_supervisors_get_exactly_one_200() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn invalid_resolutions_and_parked_creates() {
-    let (_dir, path) = db();
+async fn invalid_resolutions_and_parked_creates(engine: Kind) {
+    let db = TestDb::new(engine);
     let text = format!(
         "{ADMIN_CONFIG}{SUPERVISOR}\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n[types.inspections.fields]\nsite_id = {{ type = \"reference\", list = \"sites\", required = true }}\n"
     );
-    let s = start_with(&path, &text).await;
+    let s = start_with(&db, &text).await;
     s.put_master("adm", "sites", json!([{"id": "S-1"}]))
         .send()
         .await
@@ -1466,10 +1437,9 @@ async fn invalid_resolutions_and_parked_creates() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_dry_run_answers_what_a_sync_would_get_and_stores_nothing() {
-    let (_dir, path) = db();
-    let s = start(&path).await;
+async fn a_dry_run_answers_what_a_sync_would_get_and_stores_nothing(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start(&db).await;
     s.create(
         "INS-1",
         json!({"site_id": "S-4", "notes": "a", "status": "open"}),
@@ -1548,10 +1518,9 @@ async fn a_dry_run_answers_what_a_sync_would_get_and_stores_nothing() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_retried_resolution_gets_the_same_answer_and_resolves_once() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn a_retried_resolution_gets_the_same_answer_and_resolves_once(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     with_conflict(&s).await;
     let (etag, _) = s.detail("c-000001").await;
     let send = |key: &str, notes: &str| {
@@ -1587,10 +1556,9 @@ async fn a_retried_resolution_gets_the_same_answer_and_resolves_once() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_retried_master_data_put_is_applied_once() {
-    let (_dir, path) = db();
-    let s = start_with_refs(&path).await;
+async fn a_retried_master_data_put_is_applied_once(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_refs(&db).await;
     let send = || {
         s.client
             .put(format!("{}/v1/master/sites", s.base))
@@ -1622,10 +1590,9 @@ async fn a_retried_master_data_put_is_applied_once() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn every_error_the_framework_answers_is_problem_json_too() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn every_error_the_framework_answers_is_problem_json_too(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     let problem_of = |r: reqwest::Response| async move {
         let status = r.status();
         let allow = r
@@ -1677,10 +1644,11 @@ async fn every_error_the_framework_answers_is_problem_json_too() {
     s.task.abort();
 }
 
-#[tokio::test]
-async fn the_bearer_scheme_is_matched_case_insensitively_and_a_401_says_how_to_sign_in() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn the_bearer_scheme_is_matched_case_insensitively_and_a_401_says_how_to_sign_in(
+    engine: Kind,
+) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     let get = |auth: &[&str]| {
         let mut r = s.client.get(format!("{}/v1/conflicts", s.base));
         for value in auth {
@@ -1705,10 +1673,9 @@ async fn the_bearer_scheme_is_matched_case_insensitively_and_a_401_says_how_to_s
     s.task.abort();
 }
 
-#[tokio::test]
-async fn a_resolution_is_refused_in_the_contracts_order_400_before_428() {
-    let (_dir, path) = db();
-    let s = start_with_supervisor(&path).await;
+async fn a_resolution_is_refused_in_the_contracts_order_400_before_428(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
     with_conflict(&s).await;
     let post = |body: &'static str| {
         s.request(
@@ -1725,4 +1692,39 @@ async fn a_resolution_is_refused_in_the_contracts_order_400_before_428() {
     let (status, _) = problem(post("{\"fields\": {}}").await.unwrap()).await;
     assert_eq!(status, StatusCode::PRECONDITION_REQUIRED);
     s.task.abort();
+}
+
+on_both_engines! {
+    health_needs_no_token,
+    a_create_is_stored_normalised_and_read_back_with_its_etag,
+    requests_are_refused_in_the_contracts_order,
+    a_stale_if_match_is_412_with_the_current_etag,
+    invalid_fields_are_422_with_their_paths_and_the_schema_hint,
+    a_stale_base_with_disjoint_edits_merges_over_http,
+    a_genuine_conflict_is_parked_and_answered_409_once_per_device_submission,
+    concurrent_disjoint_syncs_are_all_applied,
+    versions_the_queue_and_remembered_answers_survive_a_restart,
+    a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once,
+    a_retried_conflict_is_parked_once,
+    master_data_has_an_etag_and_answers_304,
+    an_item_that_leaves_a_list_is_remembered_as_it_was_until_it_comes_back,
+    a_reference_to_a_removed_site_is_parked_and_answered_422,
+    every_version_is_kept_and_readable,
+    the_changes_feed_is_a_cursor,
+    a_delete_needs_a_supervisor_and_if_match_and_leaves_a_tombstone,
+    a_deleted_on_server_conflict_is_restored_with_the_tombstones_tag,
+    a_deleted_on_server_conflict_can_keep_the_deletion,
+    keep_deleted_on_an_edit_conflict_is_422,
+    the_schema_of_a_type_is_published_with_its_version,
+    the_queue_lists_open_conflicts_for_supervisors,
+    the_detail_shows_three_sides_and_each_paths_class,
+    a_resolution_needs_the_fresh_etag_and_closes_the_conflict_once,
+    racing_supervisors_get_exactly_one_200,
+    invalid_resolutions_and_parked_creates,
+    a_dry_run_answers_what_a_sync_would_get_and_stores_nothing,
+    a_retried_resolution_gets_the_same_answer_and_resolves_once,
+    a_retried_master_data_put_is_applied_once,
+    every_error_the_framework_answers_is_problem_json_too,
+    the_bearer_scheme_is_matched_case_insensitively_and_a_401_says_how_to_sign_in,
+    a_resolution_is_refused_in_the_contracts_order_400_before_428,
 }

@@ -85,7 +85,7 @@ pub fn run(args: &DemoArgs) -> Result<Exit, Failure> {
         .build()
         .map_err(|e| broken(&e))?;
     let config = Config::from_toml(crate::server::demo::CONFIG).map_err(|e| broken(&e))?;
-    let mut state = AppState::open(config, &scratch.0.join("demo.db")).map_err(|e| broken(&e))?;
+    let mut state = AppState::open(config, scratch.0.join("demo.db")).map_err(|e| broken(&e))?;
     // The server runs on the morning's clock, so its stamps tell the same story.
     let clock = Clock::set_to(crate::demo::start());
     state.clock = clock.clone();

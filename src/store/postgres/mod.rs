@@ -39,8 +39,7 @@ impl PgStore {
     /// Connects (`postgres://user@host:port/db`) and migrates; two instances starting at
     /// once migrate one after the other.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let mut client = Connection::open(url)?;
-        migrations::migrate(&mut client)?;
+        let client = Connection::open(url, migrations::migrate)?;
         Ok(Self {
             client: RefCell::new(client),
             in_batch: false,
@@ -100,12 +99,23 @@ impl PgStore {
 struct Connection(Option<Client>);
 
 impl Connection {
-    fn open(url: &str) -> Result<Self, StoreError> {
-        let url = url.to_owned();
-        let connected = std::thread::spawn(move || Client::connect(&url, NoTls))
-            .join()
+    /// Connects, and readies the connection with `prepare` (on the same short thread).
+    fn open(
+        url: &str,
+        prepare: impl FnOnce(&mut Client) -> Result<(), StoreError> + Send,
+    ) -> Result<Self, StoreError> {
+        let connected = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let mut client = Client::connect(url, NoTls)?;
+                    prepare(&mut client)?;
+                    Ok::<_, StoreError>(client)
+                })
+                .join()
+        });
+        let client = connected
             .map_err(|_| StoreError::Corrupt("connecting to PostgreSQL panicked".into()))?;
-        Ok(Self(Some(connected?)))
+        Ok(Self(Some(client?)))
     }
 }
 
