@@ -2,6 +2,9 @@
 //! unknown token, and each role — against a real server on 127.0.0.1. The roles below
 //! are the contract's, written down here apart from the server's code.
 
+mod engines;
+
+use engines::{Kind, TestDb};
 use std::sync::Arc;
 
 use reqwest::StatusCode;
@@ -39,11 +42,10 @@ fn needs(method: &str, path: &str) -> u8 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_route_by_every_kind_of_caller() {
-    let dir = tempfile::tempdir().unwrap();
+async fn every_route_by_every_kind_of_caller(engine: Kind) {
+    let db = TestDb::new(engine);
     let config = Config::from_toml(CONFIG).unwrap();
-    let state = Arc::new(AppState::open(config, &dir.path().join("s.db")).unwrap());
+    let state = Arc::new(AppState::open(config, db.database()).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(serve(state, listener));
@@ -100,4 +102,8 @@ async fn every_route_by_every_kind_of_caller() {
         }
     }
     server.abort();
+}
+
+on_both_engines! {
+    every_route_by_every_kind_of_caller,
 }

@@ -1,6 +1,9 @@
 //! `assets/openapi.yaml` and the real router agree: every documented route answers, and
 //! the documented routes are exactly the served ones.
 
+mod engines;
+
+use engines::{Kind, TestDb};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -124,16 +127,15 @@ struct Probe {
     if_match: Option<&'static str>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_status_a_route_answers_to_hostile_requests_is_documented() {
-    let dir = tempfile::tempdir().unwrap();
+async fn every_status_a_route_answers_to_hostile_requests_is_documented(engine: Kind) {
+    let db = TestDb::new(engine);
     let config = Config::from_toml(
         "max_body_bytes = 256\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n\
          [[users]]\nname = \"root\"\nrole = \"admin\"\ntoken = \"root-token\"\n\
          [types.inspections.fields]\nnotes = { type = \"text\" }\n",
     )
     .unwrap();
-    let state = Arc::new(AppState::open(config, &dir.path().join("s.db")).unwrap());
+    let state = Arc::new(AppState::open(config, db.database()).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(serve(state, listener));
@@ -283,4 +285,8 @@ async fn every_status_a_route_answers_to_hostile_requests_is_documented() {
         assert!(seen.contains(&status), "no probe got {status}: {seen:?}");
     }
     task.abort();
+}
+
+on_both_engines! {
+    every_status_a_route_answers_to_hostile_requests_is_documented,
 }

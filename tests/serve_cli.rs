@@ -416,3 +416,59 @@ async fn json_log_has_a_line_a_request_with_its_id_and_never_the_token_or_query(
         assert!(!log.contains(secret), "{secret} leaked into the log: {log}");
     }
 }
+
+mod engines;
+
+/// `syncdesk serve` on `db`, expected to stop at once: its exit code and its stderr.
+fn serve_refusing(db: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("syncdesk.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_syncdesk"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn a_database_it_cannot_reach_is_refused_on_one_line_with_exit_3() {
+    let (code, err) = serve_refusing("postgres://sd:pw-secret@127.0.0.1:1/nowhere");
+    assert_eq!(code, Some(3), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("127.0.0.1:1/nowhere"), "{err}");
+    assert!(
+        !err.contains("pw-secret"),
+        "the password is not shown: {err}"
+    );
+}
+
+#[test]
+fn a_database_of_a_newer_schema_is_refused_with_exit_3_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("newer.db");
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let postgres = engines::TestDb::new(engines::Kind::Postgres);
+    let url = postgres.setting();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client
+            .batch_execute(
+                "CREATE TABLE syncdesk_schema (version BIGINT NOT NULL);
+                 INSERT INTO syncdesk_schema VALUES (99)",
+            )
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    for db in [file.display().to_string(), postgres.setting()] {
+        let (code, err) = serve_refusing(&db);
+        assert_eq!(code, Some(3), "{db}: {err}");
+        assert!(err.contains("newer") && err.contains("99"), "{db}: {err}");
+    }
+}
