@@ -95,8 +95,15 @@ fn refused(database: &Database, e: StoreError) -> Failure {
         (StoreError::NewerSchema { .. }, _) | (_, Database::Postgres(_)) => Exit::Unreachable,
         _ => Exit::Input,
     };
-    Failure {
-        exit,
-        message: format!("{database}: {e}"),
+    // The driver's error says what failed; its source says why ("connection refused").
+    let mut message = format!("{database}: {e}");
+    let mut cause = std::error::Error::source(&e);
+    while let Some(reason) = cause {
+        let text = reason.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        cause = reason.source();
     }
+    Failure { exit, message }
 }
