@@ -438,7 +438,10 @@ fn a_database_it_cannot_reach_is_refused_on_one_line_with_exit_3() {
     let (code, err) = serve_refusing("postgres://sd:pw-secret@127.0.0.1:1/nowhere");
     assert_eq!(code, Some(3), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("127.0.0.1:1/nowhere") && err.contains("refused"), "{err}");
+    assert!(
+        err.contains("127.0.0.1:1/nowhere") && err.contains("refused"),
+        "{err}"
+    );
     assert!(
         !err.contains("pw-secret"),
         "the password is not shown: {err}"

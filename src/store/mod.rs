@@ -2,6 +2,7 @@
 //! file, the default) or PostgreSQL (several server instances). The sync rules run inside
 //! one write transaction, so the version they saw is the version they extend.
 
+mod columns;
 mod engine;
 mod postgres;
 mod rows;
@@ -218,6 +219,11 @@ pub struct Remember<'a> {
     pub fingerprint: [u8; 32],
     /// Answers older than this are forgotten.
     pub ttl_hours: u64,
+}
+
+/// The time of the oldest remembered answer still kept (in milliseconds, as stored).
+pub(crate) fn oldest_kept(now: UtcMillis, ttl_hours: u64) -> i64 {
+    now.as_millis() - (ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000
 }
 
 /// A remembered answer: the request's fingerprint and the answer, opaque to the store.

@@ -42,7 +42,7 @@ impl PgStore {
     ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
         let tx = self.unit()?;
         let client = &mut *tx.client;
-        let Some(conflict) = conflicts_where(client, "id = $1", &[&signed(id.0)])?.pop() else {
+        let Some(conflict) = conflicts_where(client, "id = $1", &[&id])?.pop() else {
             return Ok(None);
         };
         let key = RecordKey {
@@ -103,11 +103,11 @@ impl PgStore {
                  choices = $4, resulting_version = $5, kept_deleted = $6, decided = $7
              WHERE id = $1",
             &[
-                &signed(id.0),
+                &id,
                 &resolver,
-                &now.to_string(),
+                &now,
                 &serde_json::to_string(&settlement.choices)?,
-                &signed(stored.version.get()),
+                &stored.version,
                 &kept_deleted,
                 &serde_json::to_string(&settlement.decided)?,
             ],

@@ -40,7 +40,7 @@ impl Store for PgStore {
                 "SELECT {VERSION_COLUMNS} FROM versions
                  WHERE record_type = $1 AND record_id = $2 AND version = $3"
             ),
-            &[&key.record_type, &key.id, &signed(version.get())],
+            &[&key.record_type, &key.id, &version],
         )?;
         row.map(|row| version_of(&row, key)).transpose()
     }
@@ -55,7 +55,7 @@ impl Store for PgStore {
     }
 
     fn conflict(&self, id: ConflictId) -> Result<Option<ConflictRow>, StoreError> {
-        Ok(conflicts_where(&mut self.client.borrow_mut(), "id = $1", &[&signed(id.0)])?.pop())
+        Ok(conflicts_where(&mut self.client.borrow_mut(), "id = $1", &[&id])?.pop())
     }
 
     fn conflicts(

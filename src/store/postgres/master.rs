@@ -2,6 +2,7 @@
 //! answers remembered under idempotency keys.
 
 use super::*;
+use crate::store::oldest_kept;
 
 impl PgStore {
     pub(super) fn put_master_on(
@@ -16,14 +17,14 @@ impl PgStore {
         let tx = self.unit()?;
         let client = &mut *tx.client;
         remember_removed(client, list, ids, now)?;
-        let version: i64 = client
+        let version: Version = client
             .query_one(
                 "INSERT INTO master_lists (list, items, version, last_modified)
                  VALUES ($1, $2, 1, $3)
                  ON CONFLICT (list) DO UPDATE
                      SET items = $2, version = master_lists.version + 1, last_modified = $3
                  RETURNING version",
-                &[&list, &items, &now.to_string()],
+                &[&list, &items, &now],
             )?
             .try_get(0)?;
         client.execute("DELETE FROM master_items WHERE list = $1", &[&list])?;
@@ -34,8 +35,7 @@ impl PgStore {
         let master = MasterList {
             items: items.into(),
             removed: removed_items(client, list)?,
-            version: Version::new(unsigned(version, "list version")?)
-                .ok_or_else(|| StoreError::Corrupt("bad list version".into()))?,
+            version,
             last_modified: now,
         };
         if let Some(remember) = remember
@@ -56,13 +56,10 @@ impl PgStore {
         else {
             return Ok(None);
         };
-        let corrupt = || StoreError::Corrupt(format!("stored master list {list:?} is unreadable"));
-        let last_modified: String = row.try_get(2)?;
         Ok(Some(MasterList {
             items: row.try_get(0)?,
-            version: Version::new(unsigned(row.try_get(1)?, "list version")?)
-                .ok_or_else(corrupt)?,
-            last_modified: last_modified.parse().map_err(|_| corrupt())?,
+            version: row.try_get(1)?,
+            last_modified: row.try_get(2)?,
             removed: removed_items(client, list)?,
         }))
     }
@@ -90,11 +87,6 @@ impl PgStore {
         })
         .transpose()
     }
-}
-
-/// The oldest answer still kept.
-fn oldest_kept(now: UtcMillis, ttl_hours: u64) -> i64 {
-    now.as_millis() - (ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000
 }
 
 /// Stores an answer under its idempotency key (forgetting the expired ones).
@@ -165,7 +157,7 @@ fn remember_removed(
             client.execute(
                 "INSERT INTO master_removed (list, id, item, removed_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (list, id) DO UPDATE SET item = $3, removed_at = $4",
-                &[&list, &id, &item.to_string(), &now.to_string()],
+                &[&list, &id, &item.to_string(), &now],
             )?;
         }
     }

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 
 use postgres::{Client, NoTls, Row};
 
+use super::columns::signed;
 use super::rows::{RawConflict, RawVersion};
 use super::{
     Author, ConflictId, ConflictRow, Effect, Known, MasterList, Parked, RecordKey, Remember,
@@ -181,11 +182,6 @@ impl Drop for Unit<'_> {
 /// A stored count or number as the store's unsigned type (negative ones are corrupt).
 fn unsigned(n: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a stored {what} is negative")))
-}
-
-/// A number for a BIGINT column (the store's numbers never reach `i64::MAX`).
-fn signed(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// A version row (columns as `VERSION_COLUMNS`), checked.

@@ -137,15 +137,15 @@ impl PgStore {
                         &author.user,
                         &author.device_id,
                         &author.device_seq.map(signed),
-                        &author.captured_at.map(|t| t.to_string()),
-                        &now.to_string(),
+                        &author.captured_at,
+                        &now,
                         &base_version.map(signed),
-                        &current.map(|v| signed(v.get())),
+                        &current,
                         &serde_json::to_string(&local)?,
                         &serde_json::to_string(&paths)?,
                     ],
                 )?;
-                Stored::Conflict(ConflictId(unsigned(row.try_get(0)?, "conflict id")?))
+                Stored::Conflict(row.try_get(0)?)
             }
         };
         if let Some(remember) = remember
@@ -160,12 +160,12 @@ impl PgStore {
 
 /// A parked submission as a retry's decision needs it.
 fn parked_of(row: &Row) -> Result<Parked, StoreError> {
-    let id: i64 = row.try_get(0)?;
+    let id: ConflictId = row.try_get(0)?;
     let kind: String = row.try_get(1)?;
     let paths: String = row.try_get(2)?;
-    let unreadable = |_| StoreError::Corrupt(format!("stored conflict c-{id:06} is unreadable"));
+    let unreadable = |_| StoreError::Corrupt(format!("stored conflict {id} is unreadable"));
     Ok(Parked {
-        id: ConflictId(unsigned(id, "conflict id")?),
+        id,
         kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(unreadable)?,
         paths: serde_json::from_str(&paths).map_err(unreadable)?,
     })
@@ -183,7 +183,7 @@ pub(super) fn versions_from(
                 "SELECT {VERSION_COLUMNS} FROM versions
                  WHERE record_type = $1 AND record_id = $2 AND version >= $3 ORDER BY version"
             ),
-            &[&key.record_type, &key.id, &signed(from.get())],
+            &[&key.record_type, &key.id, &from],
         )?,
         None => client.query(
             &format!(
@@ -210,9 +210,9 @@ pub(super) fn append_version(
         &[
             &key.record_type,
             &key.id,
-            &signed(next.version.get()),
+            &next.version,
             &serde_json::to_string(&next.fields)?,
-            &next.last_modified.to_string(),
+            &next.last_modified,
             &next.modified_by,
             &next.device_id,
             &next.device_seq.map(signed),

@@ -1,6 +1,7 @@
 //! Remembered answers: an idempotency key's answer, kept with its write.
 
 use super::*;
+use crate::store::oldest_kept;
 
 impl SqliteStore {
     /// The answer remembered under a user's idempotency key, if it is not too old.
@@ -11,7 +12,7 @@ impl SqliteStore {
         ttl_hours: u64,
         now: UtcMillis,
     ) -> Result<Option<Remembered>, StoreError> {
-        let oldest = now.as_millis() - (ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000;
+        let oldest = oldest_kept(now, ttl_hours);
         let row = self.conn.prepare_cached("SELECT fingerprint, answer FROM idempotency WHERE user = ?1 AND key = ?2 AND created_ms >= ?3")?.query_row(
                 params![user, key, oldest],
                 |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)),
@@ -37,7 +38,7 @@ pub(super) fn remember_answer(
     now: UtcMillis,
     answer: &str,
 ) -> Result<(), StoreError> {
-    let oldest = now.as_millis() - (remember.ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000;
+    let oldest = oldest_kept(now, remember.ttl_hours);
     conn.prepare_cached("DELETE FROM idempotency WHERE created_ms < ?1")?
         .execute(params![oldest])?;
     conn.prepare_cached(

@@ -5,7 +5,7 @@ use super::*;
 impl SqliteStore {
     /// One parked submission.
     pub fn conflict(&self, id: ConflictId) -> Result<Option<ConflictRow>, StoreError> {
-        let rows = conflicts_where(&self.conn, "id = ?1", params![id.0 as i64])?;
+        let rows = conflicts_where(&self.conn, "id = ?1", params![id])?;
         Ok(rows.into_iter().next())
     }
 
@@ -21,12 +21,7 @@ impl SqliteStore {
         conflicts_where(
             &self.conn,
             "id > ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR record_type = ?3) ORDER BY id LIMIT ?4",
-            params![
-                after.min(i64::MAX as u64) as i64,
-                status,
-                record_type,
-                limit as i64
-            ],
+            params![signed(after), status, record_type, signed(limit as u64)],
         )
     }
 
@@ -57,7 +52,7 @@ impl SqliteStore {
         ) -> (T, Option<Settlement>),
     ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
         let tx = self.unit()?;
-        let Some(conflict) = conflicts_where(&tx, "id = ?1", params![id.0 as i64])?.pop() else {
+        let Some(conflict) = conflicts_where(&tx, "id = ?1", params![id])?.pop() else {
             return Ok(None);
         };
         let key = RecordKey {
@@ -114,7 +109,7 @@ impl SqliteStore {
         tx.prepare_cached("UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4,
                  resulting_version = ?5, kept_deleted = ?6, decided = ?7
              WHERE id = ?1")?.execute(
-            params![id.0 as i64, resolver, now.to_string(), choices, stored.version.get() as i64,
+            params![id, resolver, now, choices, stored.version,
                     kept_deleted, decided],
         )?;
         if let Some(remember) = remember

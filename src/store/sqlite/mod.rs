@@ -5,6 +5,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::columns::signed;
 use super::rows::{RawConflict, RawVersion};
 use super::{
     Author, ConflictId, Effect, Known, MasterList, Parked, RecordKey, Remember, Remembered,

@@ -42,7 +42,7 @@ impl SqliteStore {
         )?;
         let rows: Vec<(i64, String, i64)> = statement
             .query_map(
-                params![record_type, after.min(i64::MAX as u64) as i64, limit as i64],
+                params![record_type, signed(after), signed(limit as u64)],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?
             .collect::<Result<_, _>>()?;
@@ -116,14 +116,14 @@ impl SqliteStore {
                 .query_row(
                     "SELECT id, kind, conflicting_paths FROM conflicts
                      WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3 AND device_seq = ?4",
-                    params![key.record_type, key.id, device, seq as i64],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                    params![key.record_type, key.id, device, signed(seq)],
+                    |r| Ok((r.get::<_, ConflictId>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
                 )
                 .optional()?
                 .map(|(id, kind, paths)| -> Result<Parked, StoreError> {
-                    let unreadable = |_| StoreError::Corrupt(format!("stored conflict c-{id:06} is unreadable"));
+                    let unreadable = |_| StoreError::Corrupt(format!("stored conflict {id} is unreadable"));
                     Ok(Parked {
-                        id: ConflictId(id as u64),
+                        id,
                         kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(unreadable)?,
                         paths: serde_json::from_str(&paths).map_err(unreadable)?,
                     })
@@ -176,16 +176,18 @@ impl SqliteStore {
                         key.id,
                         author.user,
                         author.device_id,
-                        author.device_seq.map(|s| s as i64),
-                        author.captured_at.map(|t| t.to_string()),
-                        now.to_string(),
-                        base_version.map(|v| v as i64),
-                        current.map(|v| v.get() as i64),
+                        author.device_seq.map(signed),
+                        author.captured_at,
+                        now,
+                        base_version.map(signed),
+                        current,
                         serde_json::to_string(&local)?,
                         serde_json::to_string(&paths)?,
                     ],
                 )?;
-                Stored::Conflict(ConflictId(tx.last_insert_rowid() as u64))
+                let id = u64::try_from(tx.last_insert_rowid())
+                    .map_err(|_| StoreError::Corrupt("a negative conflict id".into()))?;
+                Stored::Conflict(ConflictId(id))
             }
         };
         if let Some(remember) = remember
@@ -207,7 +209,7 @@ pub(super) fn versions_from(
     let sql = "SELECT version, fields, last_modified, modified_by, device_id, device_seq, deleted FROM versions
                WHERE record_type = ?1 AND record_id = ?2 AND version >= ?3 ORDER BY version";
     let start = match from {
-        Some(v) => v.get() as i64,
+        Some(v) => signed(v.get()),
         None => conn
             .query_row(
                 "SELECT MAX(version) FROM versions WHERE record_type = ?1 AND record_id = ?2",
@@ -251,13 +253,13 @@ pub(super) fn append_version(
     .execute(params![
         key.record_type,
         key.id,
-        next.version.get() as i64,
+        next.version,
         seq,
         text,
-        next.last_modified.to_string(),
+        next.last_modified,
         next.modified_by,
         next.device_id,
-        next.device_seq.map(|s| s as i64),
+        next.device_seq.map(signed),
         next.deleted,
     ])?;
     Ok(())
