@@ -219,7 +219,7 @@ fn main() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState::open(config, &dir.path().join("load.db")).unwrap());
+    let state = Arc::new(AppState::open(config, dir.path().join("load.db")).unwrap());
     server_runtime.spawn(serve(state, listener));
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
