@@ -52,7 +52,7 @@ async fn every_documented_route_is_answered_by_the_router() {
         "[[users]]\nname = \"root\"\nrole = \"admin\"\ntoken = \"root-token\"\n[types.inspections.fields]\nnotes = { type = \"text\" }\n",
     )
     .unwrap();
-    let state = Arc::new(AppState::open(config, &dir.path().join("s.db")).unwrap());
+    let state = Arc::new(AppState::open(config, dir.path().join("s.db")).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(serve(state, listener));
