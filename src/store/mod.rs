@@ -221,6 +221,35 @@ pub struct Remember<'a> {
     pub ttl_hours: u64,
 }
 
+/// The version a write appends after `current` (version 1 for a new record).
+pub(crate) fn next_version(
+    current: Option<Version>,
+    author: &Author,
+    now: UtcMillis,
+    fields: Object<'static>,
+    deleted: bool,
+) -> StoredVersion<'static> {
+    StoredVersion {
+        version: current.map_or(Version::FIRST, Version::next),
+        last_modified: now,
+        modified_by: author.user.into(),
+        device_id: author.device_id.map(String::from),
+        device_seq: author.device_seq,
+        deleted,
+        fields,
+    }
+}
+
+/// Who writes a resolution's version: the supervisor, from no device.
+pub(crate) fn resolver(user: &str) -> Author<'_> {
+    Author {
+        user,
+        device_id: None,
+        device_seq: None,
+        captured_at: None,
+    }
+}
+
 /// The time of the oldest remembered answer still kept (in milliseconds, as stored).
 pub(crate) fn oldest_kept(now: UtcMillis, ttl_hours: u64) -> i64 {
     now.as_millis() - (ttl_hours.min(24 * 365 * 100) as i64) * 3_600_000

@@ -104,15 +104,7 @@ impl PgStore {
         let stored = match effect {
             Effect::Nothing => Stored::Nothing,
             Effect::Append { fields, deleted } => {
-                let next = StoredVersion {
-                    version: current.map_or(Version::FIRST, Version::next),
-                    last_modified: now,
-                    modified_by: author.user.into(),
-                    device_id: author.device_id.map(String::from),
-                    device_seq: author.device_seq,
-                    deleted,
-                    fields,
-                };
+                let next = crate::store::next_version(current, author, now, fields, deleted);
                 append_version(client, key, &next)?;
                 Stored::Version(next)
             }

@@ -85,17 +85,9 @@ impl SqliteStore {
         let kept_deleted = settlement.write.is_none();
         let stored = match settlement.write {
             Some(fields) => {
-                let next = StoredVersion {
-                    version: current
-                        .as_ref()
-                        .map_or(Version::FIRST, |c| c.version.next()),
-                    last_modified: now,
-                    modified_by: resolver.into(),
-                    device_id: None,
-                    device_seq: None,
-                    deleted: false,
-                    fields,
-                };
+                let after = current.as_ref().map(|c| c.version);
+                let by = crate::store::resolver(resolver);
+                let next = crate::store::next_version(after, &by, now, fields, false);
                 append_version(&tx, key, &next)?;
                 next
             }
