@@ -5,7 +5,10 @@
 //! `cargo bench --bench load` runs syncdesk (in-process, SQLite with synchronous=FULL in a
 //! temporary folder). With `SYNCDESK_LOAD_POUCH=http://127.0.0.1:PORT` it runs the same
 //! workload against a pouchdb-server there (PUT with `_rev`) and prints the ratio:
-//! `benches/load_peers.sh` does both. `SYNCDESK_LOAD_SECONDS` (10) sets the duration.
+//! `benches/load_peers.sh` does both. With `SYNCDESK_LOAD_POSTGRES=postgres://...` (a URL
+//! to the server's `postgres` database) it also runs on PostgreSQL, with one instance and
+//! with two (two servers in this process on one new database, clients split between them).
+//! `SYNCDESK_LOAD_SECONDS` (10) sets the duration.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +17,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use syncdesk::server::config::Config;
 use syncdesk::server::http::{AppState, serve};
+use syncdesk::store::Database;
 
 const RECORDS: usize = 1000;
 const CLIENTS: usize = 32;
@@ -136,18 +140,23 @@ async fn seed(client: &Client, base: &str, peer: Peer) {
     }
 }
 
-/// Runs the workload for `seconds` and returns syncs/s, p50, p99, conflicts, errors.
-async fn run(base: &str, peer: Peer, seconds: u64) -> (f64, Duration, Duration, usize, usize) {
+/// Runs the workload for `seconds` and returns syncs/s, p50, p99, conflicts, errors. With
+/// several bases (instances of one server), client `c` talks to base `c % n`.
+async fn run(
+    bases: &[String],
+    peer: Peer,
+    seconds: u64,
+) -> (f64, Duration, Duration, usize, usize) {
     let client = Client::builder()
         .pool_max_idle_per_host(CLIENTS)
         .build()
         .unwrap();
-    seed(&client, base, peer).await;
+    seed(&client, &bases[0], peer).await;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|c| {
-            let (client, base) = (client.clone(), base.to_string());
+            let (client, base) = (client.clone(), bases[c % bases.len()].clone());
             tokio::spawn(async move {
                 let mut rng = Lcg(c as u64 + 1);
                 let mut tally = Tally {
@@ -209,40 +218,78 @@ fn main() {
         (0..FIELDS).map(|f| format!("f{f:02} = {{ type = \"string\" }}\n")).collect::<String>()
     ))
     .unwrap();
-    // The server on its own threads, the clients on theirs, as two processes would be.
+    // The servers on their own threads, the clients on theirs, as two processes would be.
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let listener = server_runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState::open(config, dir.path().join("load.db")).unwrap());
-    server_runtime.spawn(serve(state, listener));
+    let start = |database: Database| {
+        let listener = server_runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(AppState::open(config.clone(), database).unwrap());
+        server_runtime.spawn(serve(state, listener));
+        base
+    };
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     println!("{CLIENTS} clients, {RECORDS} records, {seconds} s each");
-    let ours = clients.block_on(run(&base, Peer::Syncdesk, seconds));
-    print("syncdesk", ours);
+    let sqlite = start(Database::Sqlite(dir.path().join("load.db")));
+    let ours = clients.block_on(run(&[sqlite], Peer::Syncdesk, seconds));
+    print("syncdesk sqlite", ours);
+    let mut result = format!(
+        "RESULT syncdesk_rate={:.0} syncdesk_p99_ms={:.2}",
+        ours.0,
+        ours.2.as_secs_f64() * 1e3
+    );
+    if let Ok(admin) = std::env::var("SYNCDESK_LOAD_POSTGRES") {
+        for instances in [1, 2] {
+            let url = fresh_postgres_database(&admin, instances);
+            let bases: Vec<String> = (0..instances)
+                .map(|_| start(Database::Postgres(url.clone())))
+                .collect();
+            let figures = clients.block_on(run(&bases, Peer::Syncdesk, seconds));
+            print(&format!("syncdesk pg x{instances}"), figures);
+            result += &format!(
+                " pg{instances}_rate={:.0} pg{instances}_p99_ms={:.2}",
+                figures.0,
+                figures.2.as_secs_f64() * 1e3
+            );
+        }
+    }
     if let Ok(pouch) = std::env::var("SYNCDESK_LOAD_POUCH") {
-        let theirs = clients.block_on(run(&pouch, Peer::Pouch, seconds));
+        let theirs = clients.block_on(run(&[pouch], Peer::Pouch, seconds));
         print("pouchdb-server", theirs);
         println!(
             "ratio: {:.1}x the throughput, p99 {:.2} of theirs",
             ours.0 / theirs.0,
             ours.2.as_secs_f64() / theirs.2.as_secs_f64()
         );
-        println!(
-            "RESULT syncdesk_rate={:.0} syncdesk_p99_ms={:.2} pouch_rate={:.0} pouch_p99_ms={:.2}",
-            ours.0,
-            ours.2.as_secs_f64() * 1e3,
+        result += &format!(
+            " pouch_rate={:.0} pouch_p99_ms={:.2}",
             theirs.0,
             theirs.2.as_secs_f64() * 1e3
         );
     }
+    println!("{result}");
+}
+
+/// A new, empty PostgreSQL database for one run (`admin`: a URL to the server's
+/// `postgres` database); its URL.
+fn fresh_postgres_database(admin: &str, instances: usize) -> String {
+    let name = format!("syncdesk_load_{}_{instances}", std::process::id());
+    let mut client = postgres::Client::connect(admin, postgres::NoTls).expect("PostgreSQL answers");
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let server = admin.rsplit_once('/').map_or(admin, |(server, _)| server);
+    format!("{server}/{name}")
 }

@@ -14,4 +14,5 @@ port=$((20000 + RANDOM % 10000))
 pouch=$!
 trap 'kill $pouch 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.2; done
-SYNCDESK_LOAD_POUCH="http://127.0.0.1:$port" cargo bench --bench load
+SYNCDESK_LOAD_POSTGRES="${SYNCDESK_LOAD_POSTGRES:-$(.ci/postgres)}" \
+  SYNCDESK_LOAD_POUCH="http://127.0.0.1:$port" cargo bench --bench load

@@ -116,7 +116,7 @@ impl PgStore {
 
 /// Conflict rows matching a condition.
 pub(super) fn conflicts_where(
-    client: &mut Client,
+    client: &mut Connection,
     condition: &str,
     values: &[&(dyn postgres::types::ToSql + Sync)],
 ) -> Result<Vec<ConflictRow>, StoreError> {

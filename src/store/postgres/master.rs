@@ -91,7 +91,7 @@ impl PgStore {
 
 /// Stores an answer under its idempotency key (forgetting the expired ones).
 pub(super) fn remember_answer(
-    client: &mut Client,
+    client: &mut Connection,
     remember: &Remember,
     now: UtcMillis,
     answer: &str,
@@ -117,7 +117,7 @@ pub(super) fn remember_answer(
 }
 
 /// The items that left a list, each with its `removed_at` (a JSON array).
-fn removed_items(client: &mut Client, list: &str) -> Result<String, StoreError> {
+fn removed_items(client: &mut Connection, list: &str) -> Result<String, StoreError> {
     let rows = client.query(
         "SELECT item, removed_at FROM master_removed WHERE list = $1 ORDER BY id",
         &[&list],
@@ -136,7 +136,7 @@ fn removed_items(client: &mut Client, list: &str) -> Result<String, StoreError> 
 /// Before a list is replaced: its items that the new `ids` leave out are kept as they
 /// were, with when they went; items listed again are no longer removed.
 fn remember_removed(
-    client: &mut Client,
+    client: &mut Connection,
     list: &str,
     ids: &[&str],
     now: UtcMillis,
@@ -172,12 +172,12 @@ fn remember_removed(
 /// lookup that fails is remembered and fails the write afterwards: a database hiccup
 /// must not park a valid write as an invalid reference.
 pub(super) struct Listed<'a, 'c> {
-    client: &'a RefCell<&'c mut Client>,
+    client: &'a RefCell<&'c mut Connection>,
     failed: RefCell<Option<postgres::Error>>,
 }
 
 impl<'a, 'c> Listed<'a, 'c> {
-    pub(super) fn new(client: &'a RefCell<&'c mut Client>) -> Self {
+    pub(super) fn new(client: &'a RefCell<&'c mut Connection>) -> Self {
         Self {
             client,
             failed: RefCell::new(None),

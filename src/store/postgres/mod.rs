@@ -74,7 +74,7 @@ impl PgStore {
     /// holding the write lock.
     fn unit(&mut self) -> Result<Unit<'_>, StoreError> {
         let in_batch = self.in_batch;
-        let client: &mut Client = self.client.get_mut();
+        let client: &mut Connection = self.client.get_mut();
         if in_batch {
             client.batch_execute("SAVEPOINT write")?;
         } else {
@@ -97,7 +97,51 @@ impl PgStore {
 /// each call, which tokio refuses inside an async task: the server calls it only on its
 /// own threads, and connecting and closing (which it may do from an async task, as the
 /// server starts or ends) happen on a short thread of their own.
-struct Connection(Option<Client>);
+struct Connection {
+    client: Option<Client>,
+    /// Each statement is prepared once a connection and kept: a query is then one round
+    /// trip, not two.
+    prepared: std::collections::HashMap<String, postgres::Statement>,
+}
+
+type Params<'p> = &'p [&'p (dyn postgres::types::ToSql + Sync)];
+
+impl Connection {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client_mut().prepare(sql)?;
+        self.prepared.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    fn client_mut(&mut self) -> &mut Client {
+        self.client
+            .as_mut()
+            .expect("a connection is closed only when dropped")
+    }
+
+    fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.client_mut().query(&statement, params)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: Params) -> Result<Option<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.client_mut().query_opt(&statement, params)
+    }
+
+    fn query_one(&mut self, sql: &str, params: Params) -> Result<Row, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.client_mut().query_one(&statement, params)
+    }
+
+    fn execute(&mut self, sql: &str, params: Params) -> Result<u64, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.client_mut().execute(&statement, params)
+    }
+}
 
 impl Connection {
     /// Connects, and readies the connection with `prepare` (on the same short thread).
@@ -116,7 +160,10 @@ impl Connection {
         });
         let client = connected
             .map_err(|_| StoreError::Corrupt("connecting to PostgreSQL panicked".into()))?;
-        Ok(Self(Some(client?)))
+        Ok(Self {
+            client: Some(client?),
+            prepared: Default::default(),
+        })
     }
 }
 
@@ -124,7 +171,7 @@ impl std::ops::Deref for Connection {
     type Target = Client;
 
     fn deref(&self) -> &Client {
-        self.0
+        self.client
             .as_ref()
             .expect("a connection is closed only when dropped")
     }
@@ -132,15 +179,13 @@ impl std::ops::Deref for Connection {
 
 impl std::ops::DerefMut for Connection {
     fn deref_mut(&mut self) -> &mut Client {
-        self.0
-            .as_mut()
-            .expect("a connection is closed only when dropped")
+        self.client_mut()
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if let Some(client) = self.0.take() {
+        if let Some(client) = self.client.take() {
             let _ = std::thread::spawn(move || drop(client)).join();
         }
     }
@@ -148,7 +193,7 @@ impl Drop for Connection {
 
 /// A write's unit of work; dropped without `commit`, it rolls back.
 struct Unit<'c> {
-    client: &'c mut Client,
+    client: &'c mut Connection,
     in_batch: bool,
     done: bool,
 }

@@ -165,7 +165,7 @@ fn parked_of(row: &Row) -> Result<Parked, StoreError> {
 
 /// Versions of a record from `from` (or only the current one) on, oldest first.
 pub(super) fn versions_from(
-    client: &mut Client,
+    client: &mut Connection,
     key: RecordKey,
     from: Option<Version>,
 ) -> Result<Vec<StoredVersion<'static>>, StoreError> {
@@ -191,7 +191,7 @@ pub(super) fn versions_from(
 /// Appends the next version of a record, its change number the next of all (the write
 /// lock makes that commit order): the one way a version is written.
 pub(super) fn append_version(
-    client: &mut Client,
+    client: &mut Connection,
     key: RecordKey,
     next: &StoredVersion,
 ) -> Result<(), StoreError> {
