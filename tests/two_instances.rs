@@ -27,6 +27,11 @@ name = "sue"
 role = "supervisor"
 token = "sue-token"
 
+[[users]]
+name = "tom"
+role = "supervisor"
+token = "tom-token"
+
 [types.inspections]
 [types.inspections.fields]
 notes = { type = "text" }
@@ -373,4 +378,65 @@ async fn kill_9_of_one_instance_under_load_loses_nothing_and_the_other_serves_on
         assert_eq!(status, StatusCode::OK, "{id} was acknowledged");
         assert_eq!(record["fields"]["notes"], format!("typed {id}"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_through_one_reaches_the_other_within_a_second_and_a_claim_holds_on_both() {
+    let db = TestDb::new(Kind::Postgres);
+    let (_dir, instances) = two_instances(&db).await;
+    let client = Client::new();
+    let (one, other) = (&instances[0].base, &instances[1].base);
+    let mut stream = client
+        .get(format!("{other}/v1/events"))
+        .bearer_auth("sue-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(
+        create(&client, one, "X-1", json!({"notes": "a"})).await,
+        StatusCode::CREATED
+    );
+    let put = |user: &'static str, notes: &'static str| {
+        let url = format!("{one}/v1/inspections/X-1");
+        let body = json!({"base_version": 1, "device_id": user, "fields": {"notes": notes}});
+        call(
+            &client,
+            reqwest::Method::PUT,
+            url,
+            user,
+            fresh_key(),
+            Some(body),
+        )
+    };
+    assert_eq!(put("ben", "ben's").await.unwrap().0, StatusCode::OK);
+    let parked_at = Instant::now();
+    let (status, parked) = put("ana", "ana's").await.unwrap();
+    assert_eq!(status, StatusCode::CONFLICT, "{parked}");
+    let cid = parked["conflict_id"].as_str().unwrap().to_owned();
+    let mut seen = String::new();
+    while !seen.contains("event: conflict-opened") {
+        let chunk = tokio::time::timeout(Duration::from_secs(1), stream.chunk())
+            .await
+            .expect("the other instance tells within a second")
+            .unwrap()
+            .unwrap();
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(parked_at.elapsed() < Duration::from_secs(1));
+    assert!(seen.contains(&cid), "{seen}");
+    let claim = |base: &str, token: &'static str| {
+        client
+            .post(format!("{base}/v1/conflicts/{cid}/claim"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        claim(one, "sue-token").await.unwrap().status(),
+        StatusCode::OK
+    );
+    let refused = claim(other, "tom-token").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["claimed_by"], "sue", "{problem}");
 }

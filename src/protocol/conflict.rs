@@ -36,6 +36,46 @@ pub enum Status {
     Resolved,
 }
 
+/// What happened to the queue, as `GET /v1/events` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueEventKind {
+    ConflictOpened,
+    ConflictResolved,
+    ConflictClaimed,
+    ConflictReleased,
+}
+
+impl QueueEventKind {
+    /// The event's name on the wire (`event:` of a Server-Sent Event).
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueEventKind::ConflictOpened => "conflict-opened",
+            QueueEventKind::ConflictResolved => "conflict-resolved",
+            QueueEventKind::ConflictClaimed => "conflict-claimed",
+            QueueEventKind::ConflictReleased => "conflict-released",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            QueueEventKind::ConflictOpened,
+            QueueEventKind::ConflictResolved,
+            QueueEventKind::ConflictClaimed,
+            QueueEventKind::ConflictReleased,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+    }
+}
+
+/// Who is on a conflict (an advisory claim), until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimInfo {
+    pub claimed_by: String,
+    pub claimed_until: UtcMillis,
+}
+
 /// Who settled a conflict, when, how, and the version it made: the audit trail's entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolutionInfo {
@@ -71,6 +111,11 @@ pub struct ConflictSummary {
     pub conflicting_paths: Vec<String>,
     #[serde(default)]
     pub resolution: Option<ResolutionInfo>,
+    /// The supervisor on it while the claim lives; `null` otherwise.
+    #[serde(default)]
+    pub claimed_by: Option<String>,
+    #[serde(default)]
+    pub claimed_until: Option<UtcMillis>,
 }
 
 /// The version the technician started from.
@@ -206,6 +251,8 @@ impl ConflictDetail<'_> {
             received_at: self.received_at,
             conflicting_paths: self.conflicting_paths.clone(),
             resolution: self.resolution.clone(),
+            claimed_by: None,
+            claimed_until: None,
         }
     }
 }

@@ -6,8 +6,8 @@ mod files;
 mod master;
 
 pub use conflict::{
-    BaseSide, ConflictDetail, ConflictSummary, FieldRow, LocalSide, ParkKind, Problem,
-    ResolutionInfo, ServerSide, Status,
+    BaseSide, ClaimInfo, ConflictDetail, ConflictSummary, FieldRow, LocalSide, ParkKind, Problem,
+    QueueEventKind, ResolutionInfo, ServerSide, Status,
 };
 pub use files::{
     EXPORT_FORMAT, ExportFile, ExportIndex, FileError, RESOLUTIONS_FORMAT, ResolutionEntry,

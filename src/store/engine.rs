@@ -27,7 +27,7 @@ impl Database {
     pub fn open(&self) -> Result<Engine, StoreError> {
         Ok(match self {
             Database::Sqlite(path) => Engine::Sqlite(SqliteStore::open(path)?),
-            Database::Postgres(url) => Engine::Postgres(PgStore::open(url)?),
+            Database::Postgres(url) => Engine::Postgres(Box::new(PgStore::open(url)?)),
         })
     }
 }
@@ -72,7 +72,8 @@ impl From<PathBuf> for Database {
 /// A store on either engine.
 pub enum Engine {
     Sqlite(SqliteStore),
-    Postgres(PgStore),
+    /// Boxed: a PostgreSQL connection is larger than a SQLite one.
+    Postgres(Box<PgStore>),
 }
 
 /// Runs the same call on whichever engine it is.
@@ -80,18 +81,57 @@ macro_rules! on_engine {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
             Engine::Sqlite($store) => $call,
-            Engine::Postgres($store) => $call,
+            Engine::Postgres(boxed) => {
+                let $store = &**boxed;
+                $call
+            }
+        }
+    };
+    (mut $self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Engine::Sqlite($store) => $call,
+            Engine::Postgres(boxed) => {
+                let $store = &mut **boxed;
+                $call
+            }
         }
     };
 }
 
 impl Store for Engine {
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<QueueEvent>, StoreError> {
+        on_engine!(self, s => Store::events_after(s, after, limit))
+    }
+
+    fn last_event(&self) -> Result<u64, StoreError> {
+        on_engine!(self, s => Store::last_event(s))
+    }
+
+    fn claim(
+        &mut self,
+        id: ConflictId,
+        user: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<Option<Claimed>, StoreError> {
+        on_engine!(mut self, s => Store::claim(s, id, user, now, until))
+    }
+
+    fn release(
+        &mut self,
+        id: ConflictId,
+        user: &str,
+        now: UtcMillis,
+    ) -> Result<Option<Released>, StoreError> {
+        on_engine!(mut self, s => Store::release(s, id, user, now))
+    }
+
     fn begin_batch(&mut self) -> Result<(), StoreError> {
-        on_engine!(self, s => s.begin_batch())
+        on_engine!(mut self, s => s.begin_batch())
     }
 
     fn end_batch(&mut self) -> Result<(), StoreError> {
-        on_engine!(self, s => s.end_batch())
+        on_engine!(mut self, s => s.end_batch())
     }
 
     fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
@@ -165,7 +205,7 @@ impl Store for Engine {
         decide: impl FnOnce(&Known) -> (T, Effect),
         respond: impl FnOnce(&T, &Stored) -> Option<String>,
     ) -> Result<(T, Stored), StoreError> {
-        on_engine!(self, s => Store::write(s, key, from, author, now, remember, decide, respond))
+        on_engine!(mut self, s => Store::write(s, key, from, author, now, remember, decide, respond))
     }
 
     fn resolve<T>(
@@ -182,7 +222,7 @@ impl Store for Engine {
             &dyn Fn(&str, &str) -> bool,
         ) -> (T, Option<Settlement>),
     ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
-        on_engine!(self, s => Store::resolve(s, id, resolver, now, remember, respond, decide))
+        on_engine!(mut self, s => Store::resolve(s, id, resolver, now, remember, respond, decide))
     }
 
     fn put_master(
@@ -194,7 +234,7 @@ impl Store for Engine {
         remember: Option<Remember>,
         respond: impl FnOnce(&MasterList) -> Option<String>,
     ) -> Result<MasterList, StoreError> {
-        on_engine!(self, s => Store::put_master(s, list, items, ids, now, remember, respond))
+        on_engine!(mut self, s => Store::put_master(s, list, items, ids, now, remember, respond))
     }
 }
 

@@ -2,19 +2,21 @@
 //! file, the default) or PostgreSQL (several server instances). The sync rules run inside
 //! one write transaction, so the version they saw is the version they extend.
 
+mod claims;
 mod columns;
 mod engine;
 mod postgres;
 mod rows;
 mod sqlite;
 
+pub use claims::{Claimed, Released};
 pub use engine::{Database, Engine};
-pub use postgres::PgStore;
+pub use postgres::{EVENTS_CHANNEL, PgStore, listen as listen_postgres};
 pub use sqlite::SqliteStore;
 
 use crate::model::json::Object;
 use crate::model::{UtcMillis, Version};
-use crate::protocol::ParkKind;
+use crate::protocol::{ParkKind, QueueEventKind};
 use crate::sync::StoredVersion;
 
 /// Why the store failed, with its cause kept. The message is for the log, never for a
@@ -124,6 +126,28 @@ pub trait Store {
             &dyn Fn(&str, &str) -> bool,
         ) -> (T, Option<Settlement>),
     ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError>;
+
+    /// What happened to the queue after a change number, oldest first, each with its
+    /// conflict as it is now.
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<QueueEvent>, StoreError>;
+    /// The newest change number of the queue (0 before any).
+    fn last_event(&self) -> Result<u64, StoreError>;
+    /// Claims a conflict for `user` until `until`, or renews their claim; `None` when
+    /// there is no such conflict.
+    fn claim(
+        &mut self,
+        id: ConflictId,
+        user: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<Option<Claimed>, StoreError>;
+    /// Releases `user`'s claim on a conflict; `None` when there is no such conflict.
+    fn release(
+        &mut self,
+        id: ConflictId,
+        user: &str,
+        now: UtcMillis,
+    ) -> Result<Option<Released>, StoreError>;
 
     /// Replaces a master-data list (`ids`: its items' ids; `items`: the list as sent).
     fn put_master(
@@ -279,6 +303,29 @@ pub struct ConflictRow {
     pub local: Object<'static>,
     pub paths: Vec<String>,
     pub resolution: Option<Resolution>,
+    /// The advisory claim last taken (live or not: `Claim::live_at` tells).
+    pub claim: Option<Claim>,
+}
+
+/// A supervisor's advisory claim on a conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub by: String,
+    pub until: UtcMillis,
+}
+
+impl Claim {
+    pub fn live_at(&self, now: UtcMillis) -> bool {
+        self.until > now
+    }
+}
+
+/// A change of the queue, numbered in commit order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueEvent {
+    pub seq: u64,
+    pub kind: QueueEventKind,
+    pub conflict: ConflictRow,
 }
 
 /// Who resolved a conflict, when, how, and the version it made.

@@ -1,7 +1,7 @@
 //! Rows as both engines read them, checked into the store's types: stored text that does
 //! not read as what was written is `StoreError::Corrupt`, never a silent default.
 
-use super::{ConflictId, ConflictRow, RecordKey, Resolution, StoreError};
+use super::{Claim, ConflictId, ConflictRow, RecordKey, Resolution, StoreError};
 use crate::model::json::Json;
 use crate::model::{UtcMillis, Version};
 use crate::sync::StoredVersion;
@@ -65,6 +65,8 @@ pub(crate) struct RawConflict {
     pub(crate) resulting_version: Option<i64>,
     pub(crate) kept_deleted: bool,
     pub(crate) decided: Option<String>,
+    pub(crate) claimed_by: Option<String>,
+    pub(crate) claimed_until: Option<String>,
 }
 
 impl RawConflict {
@@ -117,6 +119,10 @@ impl RawConflict {
             local,
             paths: serde_json::from_str(&self.paths).map_err(|_| corrupt())?,
             resolution,
+            claim: match (self.claimed_by, time(self.claimed_until)?) {
+                (Some(by), Some(until)) => Some(Claim { by, until }),
+                _ => None,
+            },
         })
     }
 }

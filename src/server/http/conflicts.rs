@@ -39,6 +39,7 @@ pub(super) async fn list_conflicts(
             }
         };
         let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+        let now = state.clock.now();
         let rows = reading(state, move |store| {
             store.conflicts(open, query.record_type.as_deref(), after, limit)
         })
@@ -46,7 +47,8 @@ pub(super) async fn list_conflicts(
         let next = (rows.len() == limit)
             .then(|| rows.last().map(|r| r.id.to_string()))
             .flatten();
-        let summaries: Vec<ConflictSummary> = rows.iter().map(conflict_summary).collect();
+        let summaries: Vec<ConflictSummary> =
+            rows.iter().map(|row| conflict_summary(row, now)).collect();
         Ok(Reply::json(
             StatusCode::OK,
             &json!({"conflicts": summaries, "next": next}),
@@ -300,8 +302,9 @@ pub(super) fn conflict_id(cid: &str) -> Result<ConflictId, Problem> {
         .map_err(|()| Problem::not_found(format!("no conflict {cid:?}")))
 }
 
-/// A queue line in the wire shape of `protocol`, the one the desk and the CLI read.
-pub(super) fn conflict_summary(row: &ConflictRow) -> ConflictSummary {
+/// A conflict's line in the queue, with its claim while that lives at `now`.
+pub(super) fn conflict_summary(row: &ConflictRow, now: UtcMillis) -> ConflictSummary {
+    let claim = row.claim.as_ref().filter(|claim| claim.live_at(now));
     ConflictSummary {
         id: row.id.to_string(),
         status: if row.open {
@@ -325,6 +328,8 @@ pub(super) fn conflict_summary(row: &ConflictRow) -> ConflictSummary {
             choices: r.choices.clone(),
             fields: r.decided.clone(),
         }),
+        claimed_by: claim.map(|c| c.by.clone()),
+        claimed_until: claim.map(|c| c.until),
     }
 }
 
@@ -358,7 +363,7 @@ pub(super) fn conflict_detail<'a>(
             server: f.server.cloned().map(Json::into_owned),
         })
         .collect();
-    let summary = conflict_summary(row);
+    let summary = conflict_summary(row, UtcMillis::now());
     ConflictDetail {
         id: summary.id,
         status: summary.status,

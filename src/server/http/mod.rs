@@ -34,7 +34,9 @@ use crate::sync::{
 };
 use sha2::{Digest, Sha256};
 
+mod claims;
 mod conflicts;
+mod events;
 mod extract;
 mod master;
 mod pipeline;
@@ -43,7 +45,9 @@ mod reply;
 mod state;
 mod writes;
 
+use claims::*;
 use conflicts::*;
+use events::*;
 use extract::*;
 use master::*;
 use pipeline::*;
@@ -71,6 +75,13 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<AppState>>)> {
             "/v1/conflicts/{cid}/resolution",
             post(resolve_conflict),
         ),
+        ("POST", "/v1/conflicts/{cid}/claim", post(claim_conflict)),
+        (
+            "DELETE",
+            "/v1/conflicts/{cid}/claim",
+            on_delete(release_conflict),
+        ),
+        ("GET", "/v1/events", get(queue_events)),
         ("GET", "/v1/master/{list}", get(read_master)),
         ("PUT", "/v1/master/{list}", put(put_master)),
         ("GET", "/v1/{record_type}", get(feed)),
@@ -185,6 +196,10 @@ pub async fn serve_until(
         header: config.header_timeout,
         idle: config.idle_timeout,
         request: config.request_timeout,
+    };
+    let stop = async {
+        stop.await;
+        state.begin_stopping();
     };
     super::listen::serve_until(listener, router(state.clone()), limits, stop).await;
 }

@@ -21,6 +21,12 @@ pub struct AppState {
     /// Reads wait for a free connection here, asynchronously, rather than as blocked
     /// threads on the connections' locks.
     read_turn: tokio::sync::Semaphore,
+    /// The newest change number of the queue this instance knows of: bumped by the writer
+    /// after a commit that changed the queue (and, on PostgreSQL, by a listener hearing
+    /// other instances); event streams wait on it.
+    pub(super) queue_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Set as the server stops: event streams end.
+    stopping: std::sync::atomic::AtomicBool,
     /// Dropped with the state: the checkpoint thread then ends.
     _checkpoints: std::sync::mpsc::Sender<()>,
 }
@@ -71,9 +77,16 @@ impl AppState {
         let (jobs, queue) = std::sync::mpsc::channel();
         let metrics = Arc::new(crate::server::metrics::Metrics::new());
         let counted = metrics.clone();
+        // The writer learns the newest change number first thing (on its own thread: the
+        // PostgreSQL client may not block an async task).
+        let queue_changed = Arc::new(tokio::sync::watch::Sender::new(0));
+        let changes = queue_changed.clone();
         spawn("syncdesk-writer", move || {
-            write_batches(store, queue, &counted)
+            write_batches(store, queue, &counted, &changes)
         })?;
+        if let Database::Postgres(url) = &database {
+            listen_to_other_instances(url.clone(), Arc::downgrade(&queue_changed))?;
+        }
         Ok(Self {
             config,
             clock: crate::server::clock::Clock::system(),
@@ -82,9 +95,58 @@ impl AppState {
             readers,
             next_reader: Default::default(),
             read_turn: tokio::sync::Semaphore::new(READERS),
+            queue_changed,
+            stopping: Default::default(),
             _checkpoints: checkpoints,
         })
     }
+
+    /// Whether the server is stopping (event streams then end).
+    pub(super) fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Ends the event streams, so that a stop does not wait for them.
+    pub(super) fn begin_stopping(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.queue_changed.send_modify(|_| {});
+    }
+}
+
+/// Says a newer change number of the queue is known (never an older one).
+fn heard(changed: &tokio::sync::watch::Sender<u64>, seq: u64) {
+    changed.send_if_modified(|known| {
+        let newer = seq > *known;
+        if newer {
+            *known = seq;
+        }
+        newer
+    });
+}
+
+/// On PostgreSQL: a thread that hears the queue's changes committed through any instance
+/// and wakes this one's event streams; it ends with the state, and listens again after a
+/// lost connection.
+fn listen_to_other_instances(
+    url: String,
+    changed: std::sync::Weak<tokio::sync::watch::Sender<u64>>,
+) -> Result<(), crate::store::StoreError> {
+    spawn("syncdesk-listen", move || {
+        while changed.strong_count() > 0 {
+            let listened = crate::store::listen_postgres(&url, |seq| match changed.upgrade() {
+                Some(changed) => {
+                    heard(&changed, seq);
+                    true
+                }
+                None => false,
+            });
+            if let Err(e) = listened {
+                tracing::warn!("listening for other instances' changes: {e}");
+                std::thread::sleep(std::time::Duration::from_secs(2));
+            }
+        }
+    })
 }
 
 /// Starts a named thread of the server's.
@@ -101,7 +163,11 @@ pub(super) fn write_batches(
     mut store: Engine,
     queue: std::sync::mpsc::Receiver<Job>,
     metrics: &crate::server::metrics::Metrics,
+    queue_changed: &tokio::sync::watch::Sender<u64>,
 ) {
+    if let Ok(last) = store.last_event() {
+        heard(queue_changed, last);
+    }
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         batch.extend(std::iter::from_fn(|| queue.try_recv().ok()).take(BATCH - 1));
@@ -123,6 +189,11 @@ pub(super) fn write_batches(
             .observe(commit.elapsed().as_secs_f64());
         for deliver in deliveries {
             deliver(committed);
+        }
+        // A cheap look (the newest change number is the end of an index) tells event
+        // streams whether to read; they never hold up this thread.
+        if committed && let Ok(last) = store.last_event() {
+            heard(queue_changed, last);
         }
     }
 }

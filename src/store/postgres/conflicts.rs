@@ -5,7 +5,7 @@ use super::*;
 
 const CONFLICT_COLUMNS: &str = "id, status, kind, record_type, record_id, submitted_by, device_id,
     captured_at, received_at, base_version, local_fields, conflicting_paths, resolved_by,
-    resolved_at, choices, resulting_version, kept_deleted, decided";
+    resolved_at, choices, resulting_version, kept_deleted, decided, claimed_by, claimed_until";
 
 impl PgStore {
     pub(super) fn conflicts_on(
@@ -92,7 +92,8 @@ impl PgStore {
         };
         client.execute(
             "UPDATE conflicts SET status = 'resolved', resolved_by = $2, resolved_at = $3,
-                 choices = $4, resulting_version = $5, kept_deleted = $6, decided = $7
+                 choices = $4, resulting_version = $5, kept_deleted = $6, decided = $7,
+                 claimed_by = NULL, claimed_until = NULL
              WHERE id = $1",
             &[
                 &id,
@@ -104,6 +105,7 @@ impl PgStore {
                 &serde_json::to_string(&settlement.decided)?,
             ],
         )?;
+        super::queue::record_event(client, QueueEventKind::ConflictResolved, id, now)?;
         if let Some(remember) = remember
             && let Some(text) = respond(&answer, Some(&stored))
         {
@@ -145,6 +147,8 @@ pub(super) fn conflicts_where(
                 resulting_version: r.try_get(15)?,
                 kept_deleted: r.try_get(16)?,
                 decided: r.try_get(17)?,
+                claimed_by: r.try_get(18)?,
+                claimed_until: r.try_get(19)?,
             }
             .check()
         })

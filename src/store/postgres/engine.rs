@@ -3,9 +3,36 @@
 use super::conflicts::conflicts_where;
 use super::records::versions_from;
 use super::*;
-use crate::store::Store;
+use crate::store::{Claimed, QueueEvent, Released, Store};
 
 impl Store for PgStore {
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<QueueEvent>, StoreError> {
+        self.events_after_on(after, limit)
+    }
+
+    fn last_event(&self) -> Result<u64, StoreError> {
+        self.last_event_on()
+    }
+
+    fn claim(
+        &mut self,
+        id: ConflictId,
+        user: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<Option<Claimed>, StoreError> {
+        self.claim_on(id, user, now, until)
+    }
+
+    fn release(
+        &mut self,
+        id: ConflictId,
+        user: &str,
+        now: UtcMillis,
+    ) -> Result<Option<Released>, StoreError> {
+        self.release_on(id, user, now)
+    }
+
     fn begin_batch(&mut self) -> Result<(), StoreError> {
         PgStore::begin_batch(self)
     }

@@ -7,7 +7,8 @@ use super::*;
 const MIGRATION_LOCK: i64 = 0x5359_4e43_4d49_4752; // "SYNCMIGR"
 
 /// Applied in order; `syncdesk_schema.version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE versions (
     seq           BIGINT  PRIMARY KEY,
     record_type   TEXT    NOT NULL,
@@ -75,7 +76,20 @@ CREATE TABLE master_removed (
     removed_at TEXT NOT NULL,
     PRIMARY KEY (list, id)
 );
-"#];
+"#,
+    // The live queue: advisory claims, and every change of the queue numbered in commit
+    // order (what `GET /v1/events` sends and resumes from).
+    r#"
+ALTER TABLE conflicts ADD COLUMN claimed_by TEXT;
+ALTER TABLE conflicts ADD COLUMN claimed_until TEXT;
+CREATE TABLE events (
+    seq         BIGINT PRIMARY KEY,
+    kind        TEXT   NOT NULL,
+    conflict_id BIGINT NOT NULL,
+    at          TEXT   NOT NULL
+);
+"#,
+];
 
 /// Applies the migrations the database lacks; refuses a database migrated further than
 /// this build knows (a newer syncdesk wrote it).

@@ -16,15 +16,22 @@ use super::{
     Remembered, Settlement, StoreError, Stored,
 };
 use crate::model::{UtcMillis, Version};
+use crate::protocol::QueueEventKind;
 use crate::sync::StoredVersion;
 
 mod conflicts;
 mod engine;
 mod master;
 mod migrations;
+mod queue;
+
+pub use queue::listen;
 mod records;
 
 use master::Listed;
+
+/// The channel a committed change of the queue is announced on, to every instance.
+pub const EVENTS_CHANNEL: &str = "syncdesk_events";
 
 /// The advisory lock a write batch holds until it commits (any number; ours).
 const WRITE_LOCK: i64 = 0x5359_4e43_4445_534b; // "SYNCDESK"

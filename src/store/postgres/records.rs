@@ -137,7 +137,9 @@ impl PgStore {
                         &serde_json::to_string(&paths)?,
                     ],
                 )?;
-                Stored::Conflict(row.try_get(0)?)
+                let id: ConflictId = row.try_get(0)?;
+                super::queue::record_event(client, QueueEventKind::ConflictOpened, id, now)?;
+                Stored::Conflict(id)
             }
         };
         if let Some(remember) = remember

@@ -99,11 +99,12 @@ impl SqliteStore {
         let choices = serde_json::to_string(&settlement.choices)?;
         let decided = serde_json::to_string(&settlement.decided)?;
         tx.prepare_cached("UPDATE conflicts SET status = 'resolved', resolved_by = ?2, resolved_at = ?3, choices = ?4,
-                 resulting_version = ?5, kept_deleted = ?6, decided = ?7
+                 resulting_version = ?5, kept_deleted = ?6, decided = ?7, claimed_by = NULL, claimed_until = NULL
              WHERE id = ?1")?.execute(
             params![id, resolver, now, choices, stored.version,
                     kept_deleted, decided],
         )?;
+        record_event(&tx, QueueEventKind::ConflictResolved, id, now)?;
         if let Some(remember) = remember
             && let Some(text) = respond(&answer, Some(&stored))
         {
@@ -123,7 +124,7 @@ pub(super) fn conflicts_where(
     let sql = format!(
         "SELECT id, status, kind, record_type, record_id, submitted_by, device_id, captured_at, received_at,
                 base_version, local_fields, conflicting_paths, resolved_by, resolved_at, choices, resulting_version,
-                kept_deleted, decided
+                kept_deleted, decided, claimed_by, claimed_until
          FROM conflicts WHERE {condition}"
     );
     let mut statement = conn.prepare_cached(&sql)?;
@@ -147,6 +148,8 @@ pub(super) fn conflicts_where(
             resulting_version: r.get(15)?,
             kept_deleted: r.get(16)?,
             decided: r.get(17)?,
+            claimed_by: r.get(18)?,
+            claimed_until: r.get(19)?,
         })
     })?;
     rows.map(|row| row.map_err(StoreError::from).and_then(RawConflict::check))

@@ -1,9 +1,36 @@
 //! SQLite as a `Store`: each method is the engine's own, by topic in the files beside.
 
 use super::*;
-use crate::store::Store;
+use crate::store::{Claimed, QueueEvent, Released, Store};
 
 impl Store for SqliteStore {
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<QueueEvent>, StoreError> {
+        self.events_after_on(after, limit)
+    }
+
+    fn last_event(&self) -> Result<u64, StoreError> {
+        self.last_event_on()
+    }
+
+    fn claim(
+        &mut self,
+        id: ConflictId,
+        user: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<Option<Claimed>, StoreError> {
+        self.claim_on(id, user, now, until)
+    }
+
+    fn release(
+        &mut self,
+        id: ConflictId,
+        user: &str,
+        now: UtcMillis,
+    ) -> Result<Option<Released>, StoreError> {
+        self.release_on(id, user, now)
+    }
+
     fn begin_batch(&mut self) -> Result<(), StoreError> {
         SqliteStore::begin_batch(self)
     }

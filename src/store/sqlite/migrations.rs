@@ -128,6 +128,18 @@ CREATE TABLE master_removed (
     PRIMARY KEY (list, id)
 );
 "#,
+    // The live queue: advisory claims, and every change of the queue numbered in commit
+    // order (what `GET /v1/events` sends and resumes from).
+    r#"
+ALTER TABLE conflicts ADD COLUMN claimed_by TEXT;
+ALTER TABLE conflicts ADD COLUMN claimed_until TEXT;
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY,
+    kind        TEXT    NOT NULL,
+    conflict_id INTEGER NOT NULL,
+    at          TEXT    NOT NULL
+);
+"#,
 ];
 
 /// Applies the migrations the database lacks, up to the first `upto`; `user_version`

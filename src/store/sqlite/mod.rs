@@ -13,6 +13,7 @@ use super::{
 };
 use super::{ConflictRow, Settlement};
 use crate::model::{UtcMillis, Version};
+use crate::protocol::QueueEventKind;
 use crate::sync::StoredVersion;
 
 mod answers;
@@ -20,6 +21,7 @@ mod conflicts;
 mod engine;
 mod master;
 mod migrations;
+mod queue;
 mod records;
 #[cfg(test)]
 mod tests;
@@ -27,6 +29,7 @@ mod tests;
 use answers::*;
 use master::*;
 use migrations::*;
+use queue::record_event;
 use records::*;
 
 /// The size the WAL file is cut back to once a burst has been checkpointed.
