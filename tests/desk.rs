@@ -426,3 +426,75 @@ fn an_answer_lost_mid_submit_is_sent_again_and_applied_once() {
         "applied once"
     );
 }
+
+/// Applies the runner's answers until `done` holds (at most five seconds).
+fn wait_for(
+    desk: &mut syncdesk::tui::Session<ratatui::backend::TestBackend>,
+    what: &str,
+    mut done: impl FnMut(&mut syncdesk::tui::Session<ratatui::backend::TestBackend>) -> bool,
+) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !done(desk) {
+        assert!(
+            std::time::Instant::now() < until,
+            "never: {what}\n{}",
+            screen(desk)
+        );
+        desk.drain();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_queue_moves_on_screen_without_a_key_and_claims_show_who_is_on_what() {
+    let tom = "\n[[users]]\nname = \"tom\"\nrole = \"supervisor\"\ntoken = \"tom-token\"\n";
+    let live = Live::start_with(&format!("{}{tom}", common::CONFIG));
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&live.base, drafts.path());
+    assert!(screen(&mut desk).contains("No open conflicts"));
+    // A sync parks a conflict: it appears, announced, with no key pressed.
+    live.with_conflict();
+    wait_for(&mut desk, "the new conflict listed", |d| {
+        screen(d).contains("c-000001")
+    });
+    assert!(
+        screen(&mut desk).contains("New: c-000001"),
+        "{}",
+        screen(&mut desk)
+    );
+    // Another supervisor takes it: the list says so.
+    let (status, _) = live.call("POST", "/v1/conflicts/c-000001/claim", "tom", None);
+    assert_eq!(status, StatusCode::OK);
+    wait_for(&mut desk, "tom on it", |d| {
+        let text = screen(d);
+        text.contains("On it") && text.contains("tom")
+    });
+    // Opening it asks first, naming him; any other key leaves it to him.
+    press(&mut desk, &["Enter"]);
+    assert!(
+        screen(&mut desk).contains("tom is on c-000001"),
+        "{}",
+        screen(&mut desk)
+    );
+    press(&mut desk, &["n"]);
+    assert_eq!(desk.app.screen, Screen::List);
+    // He lets go; sue opens it and is on it for everyone, until she leaves it.
+    assert_eq!(
+        live.call("DELETE", "/v1/conflicts/c-000001/claim", "tom", None)
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    wait_for(&mut desk, "the claim gone from the list", |d| {
+        !screen(d).contains("On it")
+    });
+    press(&mut desk, &["Enter"]);
+    assert_eq!(desk.app.screen, Screen::Detail);
+    let claimed_by = |live: &Live| live.queue("open")[0]["claimed_by"].clone();
+    wait_for(&mut desk, "sue's claim on the server", |_| {
+        claimed_by(&live) == "sue"
+    });
+    press(&mut desk, &["q"]);
+    wait_for(&mut desk, "sue's claim released", |_| {
+        claimed_by(&live).is_null()
+    });
+}

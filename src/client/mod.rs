@@ -2,9 +2,11 @@
 //! export file worked on offline. [`ConflictSource`] hides which of the two it is.
 
 mod export;
+mod live;
 mod server;
 
 pub use export::ExportBook;
+pub use live::{ClaimAnswer, EventStream, QueueEvent};
 pub use server::ServerClient;
 
 use std::collections::BTreeMap;

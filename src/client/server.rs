@@ -13,9 +13,9 @@ use crate::protocol::{ConflictDetail, ConflictSummary, Problem, choice_names};
 /// A signed-in connection to one server.
 #[derive(Clone)]
 pub struct ServerClient {
-    base: String,
-    token: String,
-    http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) token: String,
+    pub(super) http: reqwest::Client,
 }
 
 /// Pages of the queue are read until this many conflicts, a guard against a server that
@@ -257,7 +257,7 @@ struct FieldErrorIn {
     message: String,
 }
 
-fn etag_of(response: &reqwest::Response) -> Option<String> {
+pub(super) fn etag_of(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get(header::ETAG)
@@ -265,14 +265,18 @@ fn etag_of(response: &reqwest::Response) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, SourceError> {
+pub(super) async fn send(
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, SourceError> {
     request
         .send()
         .await
         .map_err(|e| SourceError::Unreachable(describe(&e)))
 }
 
-async fn read(response: reqwest::Response) -> Result<(StatusCode, Vec<u8>), SourceError> {
+pub(super) async fn read(
+    response: reqwest::Response,
+) -> Result<(StatusCode, Vec<u8>), SourceError> {
     let status = response.status();
     let body = response
         .bytes()
@@ -281,12 +285,12 @@ async fn read(response: reqwest::Response) -> Result<(StatusCode, Vec<u8>), Sour
     Ok((status, body.to_vec()))
 }
 
-fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, SourceError> {
+pub(super) fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, SourceError> {
     serde_json::from_slice(body).map_err(|e| SourceError::Garbage(e.to_string()))
 }
 
 /// A refusal in the server's words (its problem `detail`), else the status alone.
-fn refused(status: StatusCode, body: &[u8]) -> SourceError {
+pub(super) fn refused(status: StatusCode, body: &[u8]) -> SourceError {
     let message = serde_json::from_slice::<Problem>(body)
         .ok()
         .map(|p| {
@@ -305,7 +309,7 @@ fn refused(status: StatusCode, body: &[u8]) -> SourceError {
 }
 
 /// reqwest's error with its causes, which say what actually failed (refused, timed out).
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {

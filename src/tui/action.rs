@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{SourceError, SubmitOutcome};
+use crate::client::{ClaimAnswer, QueueEvent, SourceError, SubmitOutcome};
 use crate::protocol::ConflictSummary;
 
 /// What a key asks for. Named in snake_case in the user config's `[keys]` table.
@@ -102,6 +102,15 @@ pub enum Action {
     EditorKey(ratatui::crossterm::event::KeyEvent),
     /// Time passes (the spinner turns, ages grow).
     Tick,
+    /// A change of the queue, heard from the server as it happened.
+    QueueEvent(QueueEvent),
+    /// The server's events could not be heard for a while: the queue may have moved.
+    QueueStale,
+    /// The answer to claiming a conflict (or renewing the claim).
+    ClaimAnswered {
+        conflict_id: String,
+        answer: Result<ClaimAnswer, SourceError>,
+    },
 }
 
 impl From<Command> for Action {

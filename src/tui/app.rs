@@ -36,6 +36,12 @@ pub enum Overlay {
     },
     /// Editing a text inside the desk (`App::editor` holds it).
     Text,
+    /// Opening a conflict another supervisor has claimed asks first, naming them.
+    ClaimedOpen {
+        id: String,
+        by: String,
+        until: String,
+    },
     /// Typing a value for a row.
     Edit {
         row: usize,
@@ -378,6 +384,9 @@ pub struct App {
     pub quit: bool,
     /// Quit with `Ctrl-C` (the process then ends 130).
     pub interrupted: bool,
+    /// What the server told of the queue since it was last read (applied again on top of
+    /// a read that may predate them), and the name it knows this desk by.
+    pub live: super::live::Live,
 }
 
 impl App {
@@ -408,6 +417,7 @@ impl App {
             resolved: Vec::new(),
             quit: false,
             interrupted: false,
+            live: Default::default(),
         }
     }
 
@@ -443,7 +453,12 @@ impl App {
     /// The key scope in force.
     pub fn scope(&self) -> Scope {
         match (&self.overlay, self.screen) {
-            (Some(Overlay::Preview(_) | Overlay::ConfirmQuit { .. }), _) => Scope::Preview,
+            (
+                Some(
+                    Overlay::Preview(_) | Overlay::ConfirmQuit { .. } | Overlay::ClaimedOpen { .. },
+                ),
+                _,
+            ) => Scope::Preview,
             (_, Screen::List) => Scope::List,
             (_, Screen::Detail) => Scope::Detail,
         }

@@ -16,6 +16,11 @@ pub enum Effect {
     SaveDraft { id: String, choices: Choices },
     /// The conflict is settled: its draft goes.
     DropDraft { id: String },
+    /// Claim the conflict on screen (renewed while it stays; any other claim of this desk
+    /// is released first).
+    Claim { id: String },
+    /// Release this desk's claim, if it has one.
+    ReleaseClaim,
     /// Edit a row's text in `$EDITOR` (the terminal is handed over meanwhile).
     EditExternally { path: String, text: String },
 }

@@ -8,6 +8,7 @@ pub mod desk;
 pub mod drafts;
 pub mod effect;
 pub mod keymap;
+pub mod live;
 mod runner;
 pub mod session;
 pub mod update;

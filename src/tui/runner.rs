@@ -28,7 +28,15 @@ pub struct Runner {
     pending: Arc<AtomicUsize>,
     draft_jobs: Option<Sender<DraftJob>>,
     draft_thread: Option<JoinHandle<()>>,
+    /// The conflict this desk claims, and the task renewing the claim.
+    claim: Option<(String, tokio::task::JoinHandle<()>)>,
 }
+
+/// A claim lives 120 s on the server: renewed well before.
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Without the server's events, the queue is read again this often.
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Runner {
     pub fn new(
@@ -69,7 +77,83 @@ impl Runner {
             pending: Arc::new(AtomicUsize::new(0)),
             draft_jobs,
             draft_thread,
+            claim: None,
         })
+    }
+
+    /// Follows the server's queue as it moves: its events become actions; when they
+    /// cannot be heard (a server without them, a dropped stream) the desk is told the
+    /// queue may be stale every `POLL_EVERY`, and the stream is tried again, resuming
+    /// after the last event heard. Not counted as pending: it never ends on its own.
+    pub fn watch_queue(&self) {
+        let ConflictSource::Server(server) = &*self.source else {
+            return;
+        };
+        let (server, actions) = (server.clone(), self.actions.clone());
+        self.runtime.spawn(async move {
+            let mut last = None;
+            loop {
+                match server.events(last).await {
+                    Ok(mut stream) => {
+                        while let Ok(Some(event)) = stream.next().await {
+                            last = Some(event.id);
+                            if actions.send(Action::QueueEvent(event)).is_err() {
+                                return;
+                            }
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    Err(_) => {
+                        tokio::time::sleep(POLL_EVERY).await;
+                        if actions.send(Action::QueueStale).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Claims `id` for this desk and renews the claim until another one or a release;
+    /// the claim held before is released.
+    fn claim(&mut self, id: String) {
+        if self.claim.as_ref().is_some_and(|(held, _)| *held == id) {
+            return;
+        }
+        self.release_claim();
+        let ConflictSource::Server(server) = &*self.source else {
+            return;
+        };
+        let (server, actions, claimed) = (server.clone(), self.actions.clone(), id.clone());
+        let renewing = self.runtime.spawn(async move {
+            loop {
+                let answer = server.claim(&claimed).await;
+                let keep = matches!(answer, Ok(crate::client::ClaimAnswer::Taken(_)));
+                let told = actions.send(Action::ClaimAnswered {
+                    conflict_id: claimed.clone(),
+                    answer,
+                });
+                if !keep || told.is_err() {
+                    return;
+                }
+                tokio::time::sleep(RENEW_EVERY).await;
+            }
+        });
+        self.claim = Some((id, renewing));
+    }
+
+    /// Stops renewing this desk's claim and releases it.
+    fn release_claim(&mut self) {
+        let Some((id, renewing)) = self.claim.take() else {
+            return;
+        };
+        renewing.abort();
+        if let ConflictSource::Server(server) = &*self.source {
+            let server = server.clone();
+            self.runtime.spawn(async move {
+                let _ = server.release(&id).await;
+            });
+        }
     }
 
     /// Whether every started effect has answered.
@@ -78,7 +162,7 @@ impl Runner {
     }
 
     /// Starts an effect; `EditExternally` needs the terminal and is the caller's.
-    pub fn start(&self, effect: Effect) {
+    pub fn start(&mut self, effect: Effect) {
         match effect {
             Effect::LoadQueue { all } => {
                 self.spawn(async move |source| Action::QueueLoaded(source.list(all).await))
@@ -112,6 +196,8 @@ impl Runner {
             }),
             Effect::SaveDraft { id, choices } => self.draft(DraftJob::Save(id, choices)),
             Effect::DropDraft { id } => self.draft(DraftJob::Drop(id)),
+            Effect::Claim { id } => self.claim(id),
+            Effect::ReleaseClaim => self.release_claim(),
             Effect::EditExternally { .. } => {}
         }
     }
@@ -149,5 +235,15 @@ impl Runner {
 impl Drop for Runner {
     fn drop(&mut self) {
         self.flush_drafts();
+        // The desk goes: its claim goes too, rather than lingering for two minutes.
+        if let Some((id, renewing)) = self.claim.take() {
+            renewing.abort();
+            if let ConflictSource::Server(server) = &*self.source {
+                let release = server.release(&id);
+                let _ = self.runtime.block_on(async {
+                    tokio::time::timeout(std::time::Duration::from_secs(2), release).await
+                });
+            }
+        }
     }
 }

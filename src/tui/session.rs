@@ -63,6 +63,8 @@ impl<B: Backend> Session<B> {
             editor,
             stop: None,
         };
+        // Listening first, then reading: what happens in between is heard, not lost.
+        session.runner.watch_queue();
         session.app.busy = Some("Reading the queue".into());
         session.run_effects(vec![Effect::LoadQueue { all: false }]);
         Ok(session)
@@ -150,7 +152,10 @@ impl<B: Backend> Session<B> {
         }
         let command = self.app.keymap.command(self.app.scope(), key);
         // Asked whether to quit, every key but the confirming one means "stay".
-        if matches!(self.app.overlay, Some(Overlay::ConfirmQuit { .. })) {
+        if matches!(
+            self.app.overlay,
+            Some(Overlay::ConfirmQuit { .. } | Overlay::ClaimedOpen { .. })
+        ) {
             return Some(Action::Command(match command {
                 Some(Command::Confirm) => Command::Confirm,
                 _ => Command::Close,

@@ -27,7 +27,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             match result {
                 Ok(items) => {
                     app.queue.has_resolved = app.queue.wants_resolved();
-                    app.queue.replace(items);
+                    super::live::read_again(app, items);
                     app.queue.loaded = true;
                 }
                 Err(e) => {
@@ -58,6 +58,12 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.warn(format!("Draft not saved: {e}"));
             Vec::new()
         }
+        Action::QueueEvent(event) => super::live::heard(app, event),
+        Action::QueueStale => super::live::stale(app),
+        Action::ClaimAnswered {
+            conflict_id,
+            answer,
+        } => super::live::claim_answered(app, &conflict_id, answer),
     }
 }
 
@@ -103,6 +109,13 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
                     app.overlay = Some(Overlay::Preview(preview));
                     Vec::new()
                 }
+            };
+        }
+        Some(Overlay::ClaimedOpen { id, .. }) => {
+            // `y` opens all the same; any other key leaves it to them.
+            return match command {
+                Command::Confirm => open(app, id),
+                _ => Vec::new(),
             };
         }
         Some(Overlay::ConfirmQuit { .. }) => {
@@ -211,6 +224,10 @@ fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Refresh => return load_queue(app),
         Command::Open => {
             if let Some(id) = queue.selected_item().map(|c| c.id.clone()) {
+                if let Some(ask) = super::live::open_guarded(app, id.clone()) {
+                    app.overlay = Some(ask);
+                    return Vec::new();
+                }
                 return open(app, id);
             }
         }
@@ -231,6 +248,7 @@ fn open(app: &mut App, id: String) -> Vec<Effect> {
 
 fn load_queue(app: &mut App) -> Vec<Effect> {
     app.busy = Some("Reading the queue".into());
+    app.live.since_read.clear();
     vec![Effect::LoadQueue {
         all: app.queue.wants_resolved(),
     }]
@@ -268,7 +286,7 @@ fn detail_command(app: &mut App, command: Command) -> Vec<Effect> {
             app.opening = None;
             app.busy = None;
             app.moved_to(None);
-            return Vec::new();
+            return vec![Effect::ReleaseClaim];
         }
         Command::Down => {
             desk.step(1, hide);
@@ -549,7 +567,16 @@ fn loaded(
                 app.say(format!("Draft restored: {restored} choice(s)."));
             }
             app.queue.select(&desk.detail.id);
+            let id = desk.detail.id.clone();
+            let open = desk.detail.status == Status::Open;
             app.desk = Some(desk);
+            app.screen = Screen::Detail;
+            // On it: the other supervisors' lists say so while it stays on screen.
+            return if open {
+                vec![Effect::Claim { id }]
+            } else {
+                vec![Effect::ReleaseClaim]
+            };
         }
     }
     app.screen = Screen::Detail;
@@ -601,6 +628,7 @@ fn submitted(
                     app.say(format!("{text}. No open conflicts left."));
                     app.desk = None;
                     app.screen = Screen::List;
+                    effects.push(Effect::ReleaseClaim);
                 }
             }
             effects

@@ -50,22 +50,34 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     // Narrow terminals drop the device and capture time first: the record and what is
     // wrong with it keep their width.
     let narrow = table_area.width < WIDE;
-    let header: Vec<&str> = if narrow {
+    // Who is on which conflict, while anyone is: a column of its own.
+    let claims = queue
+        .visible
+        .iter()
+        .any(|&i| crate::tui::live::on_it(app, &queue.items[i]).is_some());
+    let mut header: Vec<&str> = if narrow {
         vec!["", "Conflict", "Record", "Kind", "By", "Age", "Fields"]
     } else {
         vec![
             "", "Conflict", "Record", "Kind", "By", "Device", "Captured", "Age", "Fields",
         ]
     };
+    if claims {
+        header.push("On it");
+    }
     let header = Row::new(header).style(theme.title());
     // Only the lines that fit are built: a queue of thousands draws as fast as a short one.
     let rows_shown = table_area.height.saturating_sub(1) as usize;
     let first = queue.selected.saturating_sub(rows_shown.saturating_sub(1));
-    let rows = queue.visible[first..]
-        .iter()
-        .take(rows_shown)
-        .map(|&i| line(&queue.items[i], &app.tz, app.now, theme, narrow));
-    let widths: Vec<Constraint> = if narrow {
+    let rows = queue.visible[first..].iter().take(rows_shown).map(|&i| {
+        let mut row = line(&queue.items[i], &app.tz, app.now, theme, narrow);
+        if claims {
+            let on_it = crate::tui::live::on_it(app, &queue.items[i]).unwrap_or_default();
+            row.push(Cell::from(on_it));
+        }
+        Row::new(row)
+    });
+    let mut widths: Vec<Constraint> = if narrow {
         vec![
             Constraint::Length(1),
             Constraint::Length(8),
@@ -88,6 +100,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(6),
         ]
     };
+    if claims {
+        widths.push(Constraint::Length(8));
+    }
     let table = Table::new(rows, widths)
         .header(header)
         .row_highlight_style(theme.selected());
@@ -104,7 +119,7 @@ fn line<'a>(
     now: Timestamp,
     theme: crate::tui::app::Theme,
     narrow: bool,
-) -> Row<'a> {
+) -> Vec<Cell<'a>> {
     let status = match c.status {
         Status::Open => Span::styled("●", theme.error()),
         Status::Resolved => Span::styled("✓", theme.decided()),
@@ -139,7 +154,7 @@ fn line<'a>(
     }
     cells.push(Cell::from(age(now, c.received_at)));
     cells.push(Cell::from(c.conflicting_paths.len().to_string()));
-    Row::new(cells)
+    cells
 }
 
 /// An instant in the desk's time zone, to the minute.

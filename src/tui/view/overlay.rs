@@ -170,6 +170,29 @@ pub fn confirm_quit(app: &App, reason: &str, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// Opening a conflict another supervisor is on: asks first, naming them.
+pub fn claimed_open(app: &App, id: &str, by: &str, until: &str, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let lines = vec![
+        Line::raw(format!(
+            "{by} is on {} (claimed until {until}).",
+            visible(id)
+        )),
+        Line::styled(
+            "Open it anyway? Two supervisors deciding one conflict may cross.",
+            theme.dim(),
+        ),
+    ];
+    let box_area = centered(area, 64, lines.len() as u16 + 2);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" Claimed · y open · any other key: leave it ")),
+        box_area,
+    );
+}
+
 /// The picker of a reference: the list's items matching what is typed, one selected.
 pub fn pick(app: &App, row: usize, filter: &str, selected: usize, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
