@@ -13,7 +13,7 @@ use syncdesk::tui::update::update;
 use syncdesk::tui::{Action, Command};
 
 fn event(id: u64, kind: QueueEventKind, summary: ConflictSummary) -> Action {
-    Action::QueueEvent(QueueEvent { id, kind, summary })
+    Action::QueueEvent(Box::new(QueueEvent { id, kind, summary }))
 }
 
 fn new_conflict(id: &str, record: &str) -> ConflictSummary {

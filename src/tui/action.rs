@@ -103,7 +103,7 @@ pub enum Action {
     /// Time passes (the spinner turns, ages grow).
     Tick,
     /// A change of the queue, heard from the server as it happened.
-    QueueEvent(QueueEvent),
+    QueueEvent(Box<QueueEvent>),
     /// The server's events could not be heard for a while: the queue may have moved.
     QueueStale,
     /// The answer to claiming a conflict (or renewing the claim).

@@ -97,7 +97,7 @@ impl Runner {
                     Ok(mut stream) => {
                         while let Ok(Some(event)) = stream.next().await {
                             last = Some(event.id);
-                            if actions.send(Action::QueueEvent(event)).is_err() {
+                            if actions.send(Action::QueueEvent(Box::new(event))).is_err() {
                                 return;
                             }
                         }

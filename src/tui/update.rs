@@ -58,7 +58,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.warn(format!("Draft not saved: {e}"));
             Vec::new()
         }
-        Action::QueueEvent(event) => super::live::heard(app, event),
+        Action::QueueEvent(event) => super::live::heard(app, *event),
         Action::QueueStale => super::live::stale(app),
         Action::ClaimAnswered {
             conflict_id,
