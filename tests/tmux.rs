@@ -368,3 +368,29 @@ fn every_kind_is_resolved_from_the_desk_and_the_server_agrees() {
         "{end}"
     );
 }
+
+#[test]
+fn the_desk_in_tmux_shows_a_parked_conflict_and_a_claim_without_a_key() {
+    let tom = "\n[[users]]\nname = \"tom\"\nrole = \"supervisor\"\ntoken = \"tom-token\"\n";
+    let live = Live::start_with(&format!("{}{tom}", common::CONFIG));
+    let data = live.dir.path().join("data");
+    let done = live.dir.path().join("done");
+    let tmux = Tmux::start("live", &desk_line(&live, &data, &done));
+    let empty = tmux.wait_for("No open conflicts");
+    assert!(empty.contains("No open conflicts"), "{empty}");
+    live.with_conflict();
+    let listed = tmux.wait_for("New: c-000001");
+    assert!(
+        listed.contains("1 open · row 1 of 1 shown") && listed.contains("New: c-000001"),
+        "{listed}"
+    );
+    let (status, _) = live.call("POST", "/v1/conflicts/c-000001/claim", "tom", None);
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let claimed = tmux.wait_for("On it");
+    assert!(claimed.contains("On it") && claimed.contains("tom"), "{claimed}");
+    tmux.keys(&["Enter"]);
+    let asked = tmux.wait_for("tom is on c-000001");
+    assert!(asked.contains("Open it anyway?"), "{asked}");
+    tmux.keys(&["n", "q"]);
+    assert_eq!(exit_of(&done), "exit=0", "{}", tmux.screen());
+}
