@@ -118,6 +118,11 @@ name = "ana"
 role = "technician"
 token = "ana-token"
 
+[[users]]
+name = "sue"
+role = "supervisor"
+token = "sue-token"
+
 [types.inspections]
 [types.inspections.fields]
 notes = { type = "text" }
@@ -474,4 +479,40 @@ fn a_database_of_a_newer_schema_is_refused_with_exit_3_on_both_engines() {
         assert_eq!(code, Some(3), "{db}: {err}");
         assert!(err.contains("newer") && err.contains("99"), "{db}: {err}");
     }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_ends_open_event_streams_instead_of_waiting_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let (child, base) = start_serve(dir.path(), &db).await;
+    let mut server = Killed(child);
+    let mut stream = reqwest::Client::new()
+        .get(format!("{base}/v1/events"))
+        .bearer_auth("sue-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let signalled = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    // The stream ends (rather than holding the stop for request_timeout_s, 30 s).
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived the stop");
+    let status = tokio::task::spawn_blocking(move || server.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
 }

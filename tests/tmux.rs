@@ -387,7 +387,10 @@ fn the_desk_in_tmux_shows_a_parked_conflict_and_a_claim_without_a_key() {
     let (status, _) = live.call("POST", "/v1/conflicts/c-000001/claim", "tom", None);
     assert_eq!(status, reqwest::StatusCode::OK);
     let claimed = tmux.wait_for("On it");
-    assert!(claimed.contains("On it") && claimed.contains("tom"), "{claimed}");
+    assert!(
+        claimed.contains("On it") && claimed.contains("tom"),
+        "{claimed}"
+    );
     tmux.keys(&["Enter"]);
     let asked = tmux.wait_for("tom is on c-000001");
     assert!(asked.contains("Open it anyway?"), "{asked}");
