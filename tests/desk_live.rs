@@ -267,3 +267,25 @@ fn unheard_events_read_the_queue_again_quietly() {
     assert!(matches!(effects[..], [Effect::LoadQueue { all: false }]));
     assert!(app.busy.is_none(), "no spinner for a background read");
 }
+
+#[test]
+fn an_event_read_after_the_conflict_was_resolved_takes_it_off_the_open_list() {
+    let mut app = app();
+    // A claim heard late: by the time the event was read, the conflict was resolved.
+    let mut late = claimed(
+        app.queue.items[1].clone(),
+        "tom",
+        "2026-11-20T18:02:00.000Z",
+    );
+    late.status = syncdesk::protocol::Status::Resolved;
+    update(&mut app, event(15, QueueEventKind::ConflictClaimed, late));
+    assert_eq!(shown(&app), ["c-000002", "c-000003"]);
+    // A claim of an open conflict the list missed brings it in.
+    let missed = claimed(
+        new_conflict("c-000016", "INS-1016"),
+        "tom",
+        "2026-11-20T18:02:00.000Z",
+    );
+    update(&mut app, event(16, QueueEventKind::ConflictClaimed, missed));
+    assert!(shown(&app).contains(&"c-000016".to_string()));
+}

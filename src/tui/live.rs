@@ -29,13 +29,15 @@ pub(super) fn heard(app: &mut App, event: QueueEvent) -> Vec<Effect> {
         .as_ref()
         .is_some_and(|desk| desk.detail.id == summary.id);
     match event.kind {
-        QueueEventKind::ConflictOpened if !known => app.say(format!(
-            "New: {id}, {}/{} ({}), from {}.",
-            visible(&summary.record_type),
-            visible(&summary.record_id),
-            summary.kind.name(),
-            visible(&summary.submitted_by)
-        )),
+        QueueEventKind::ConflictOpened if !known && summary.status == Status::Open => {
+            app.say(format!(
+                "New: {id}, {}/{} ({}), from {}.",
+                visible(&summary.record_type),
+                visible(&summary.record_id),
+                summary.kind.name(),
+                visible(&summary.submitted_by)
+            ))
+        }
         QueueEventKind::ConflictResolved => {
             let by = summary.resolution.as_ref().map(|r| r.by.clone());
             let by_me = by.as_deref().is_some_and(|by| is_me(app, by))
@@ -163,16 +165,16 @@ pub(super) fn apply(queue: &mut Queue, event: &QueueEvent) {
     let keep = queue.selected_item().map(|c| c.id.clone());
     let summary = &event.summary;
     let at = queue.items.iter().position(|c| c.id == summary.id);
-    match (event.kind, at) {
-        (QueueEventKind::ConflictResolved, Some(i)) if !queue.has_resolved => {
+    // The summary is the conflict as it is when the event is read, which may be later
+    // than the change itself: its status decides, not the event's name.
+    let belongs = queue.has_resolved || summary.status == Status::Open;
+    match (at, belongs) {
+        (Some(i), true) => queue.items[i] = summary.clone(),
+        (Some(i), false) => {
             queue.items.remove(i);
         }
-        (_, Some(i)) => queue.items[i] = summary.clone(),
-        (QueueEventKind::ConflictOpened, None) => queue.items.push(summary.clone()),
-        (QueueEventKind::ConflictResolved, None) if queue.has_resolved => {
-            queue.items.push(summary.clone());
-        }
-        _ => {}
+        (None, true) => queue.items.push(summary.clone()),
+        (None, false) => {}
     }
     queue.refilter();
     if let Some(id) = keep {
