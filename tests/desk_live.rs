@@ -3,7 +3,7 @@
 
 mod fixture;
 
-use fixture::{app, desk_of, detail_json, summary};
+use fixture::{app, app_with_desk, desk_of, detail_json, summary};
 use syncdesk::client::{ClaimAnswer, QueueEvent};
 use syncdesk::model::UtcMillis;
 use syncdesk::protocol::{ClaimInfo, ConflictSummary, QueueEventKind};
@@ -288,4 +288,47 @@ fn an_event_read_after_the_conflict_was_resolved_takes_it_off_the_open_list() {
     );
     update(&mut app, event(16, QueueEventKind::ConflictClaimed, missed));
     assert!(shown(&app).contains(&"c-000016".to_string()));
+}
+
+#[test]
+fn the_next_conflict_is_the_one_after_as_the_list_stood_when_sent_even_if_its_resolution_was_heard_first()
+ {
+    let mut app = app_with_desk();
+    let effects: Vec<Effect> = [Command::AllLocal, Command::Submit, Command::Confirm]
+        .into_iter()
+        .flat_map(|c| update(&mut app, Action::Command(c)))
+        .collect();
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Submit(_))),
+        "{effects:?}"
+    );
+    // The server's event about this very resolution comes before its answer.
+    let mut resolved = app
+        .queue
+        .items
+        .iter()
+        .find(|c| c.id == "c-000001")
+        .unwrap()
+        .clone();
+    resolved.status = syncdesk::protocol::Status::Resolved;
+    update(
+        &mut app,
+        event(20, QueueEventKind::ConflictResolved, resolved),
+    );
+    let effects = update(
+        &mut app,
+        Action::Submitted {
+            conflict_id: "c-000001".into(),
+            outcome: Ok(syncdesk::client::SubmitOutcome::Resolved {
+                version: Some(8),
+                etag: None,
+            }),
+        },
+    );
+    assert!(
+        effects.contains(&Effect::LoadConflict {
+            id: "c-000002".into()
+        }),
+        "{effects:?}"
+    );
 }

@@ -377,6 +377,9 @@ pub struct App {
     pub message: Option<Message>,
     /// A resolution sent and not answered yet: no second one meanwhile.
     pub submitting: bool,
+    /// The conflict to open once the resolution sent is applied: the next open one as
+    /// the list stood when it was sent (the list may move before the answer comes).
+    pub next_after_submit: Option<String>,
     /// The conflict being fetched to be shown; an answer for any other is stale.
     pub opening: Option<String>,
     /// Conflicts resolved in this session, for the report on quit.
@@ -413,6 +416,7 @@ impl App {
             spinner: 0,
             message: None,
             submitting: false,
+            next_after_submit: None,
             opening: None,
             resolved: Vec::new(),
             quit: false,

@@ -517,6 +517,10 @@ fn confirm(app: &mut App, preview: Box<super::app::Preview>) -> Vec<Effect> {
     }
     app.submitting = true;
     app.busy = Some(format!("Sending the resolution of {}", desk.detail.id));
+    app.next_after_submit = app
+        .queue
+        .next_open_after(app.queue.selected, &submission.conflict_id)
+        .map(|p| app.queue.items[app.queue.visible[p]].id.clone());
     vec![Effect::Submit(submission)]
 }
 
@@ -599,11 +603,19 @@ fn submitted(
     match outcome {
         Ok(SubmitOutcome::Resolved { version, etag }) => {
             let mut effects = vec![Effect::DropDraft { id: id.clone() }];
-            // The next one is the next open conflict after this one as the list stood.
-            let next = app
-                .queue
-                .next_open_after(app.queue.selected, &id)
-                .map(|p| app.queue.items[app.queue.visible[p]].id.clone());
+            // The next one is the next open conflict after this one as the list stood
+            // when it was sent, unless that one was settled meanwhile too.
+            let still_open = |next: &String| {
+                app.queue
+                    .items
+                    .iter()
+                    .any(|c| c.id == *next && c.status == Status::Open)
+            };
+            let next = app.next_after_submit.take().filter(still_open).or_else(|| {
+                app.queue
+                    .next_open_after(app.queue.selected, &id)
+                    .map(|p| app.queue.items[app.queue.visible[p]].id.clone())
+            });
             if let Some(c) = app.queue.find(&id) {
                 c.status = Status::Resolved;
             }
