@@ -440,3 +440,51 @@ async fn an_event_through_one_reaches_the_other_within_a_second_and_a_claim_hold
     let problem: Value = refused.json().await.unwrap();
     assert_eq!(problem["claimed_by"], "sue", "{problem}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_database_ends_are_made_again_and_nothing_acknowledged_is_lost() {
+    let db = TestDb::new(Kind::Postgres);
+    let (_dir, instances) = two_instances(&db).await;
+    let client = Client::new();
+    let base = &instances[0].base;
+    assert_eq!(
+        create(&client, base, "L-0", json!({"notes": "before"})).await,
+        StatusCode::CREATED
+    );
+    // The database ends every session of the instances (as a restart or a failover would).
+    let url = db.setting();
+    std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    // A request or two may fail while the loss is found out; then all goes on.
+    let mut acknowledged = Vec::new();
+    let mut failed = 0;
+    for i in 1..=20 {
+        let id = format!("L-{i}");
+        match create(&client, base, &id, json!({"notes": format!("after {i}")})).await {
+            StatusCode::CREATED => acknowledged.push(id),
+            _ => failed += 1,
+        }
+    }
+    assert!(
+        failed <= 2,
+        "{failed} writes failed after the connections were made again"
+    );
+    assert!(acknowledged.len() >= 18);
+    for id in acknowledged.iter().chain([&"L-0".to_string()]) {
+        let url = format!("{base}/v1/inspections/{id}");
+        let (status, _) = call(&client, reqwest::Method::GET, url, "ana", "-", None)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK, "{id} was acknowledged");
+    }
+}

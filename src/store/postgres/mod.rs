@@ -106,6 +106,11 @@ impl PgStore {
 /// server starts or ends) happen on a short thread of their own.
 struct Connection {
     client: Option<Client>,
+    /// Where it connects again after losing its connection (a database restart) — only
+    /// between transactions: a batch that lost its connection fails whole, never
+    /// commits half on a new one.
+    url: String,
+    in_transaction: bool,
     /// Each statement is prepared once a connection and kept: a query is then one round
     /// trip, not two.
     prepared: std::collections::HashMap<String, postgres::Statement>,
@@ -115,12 +120,45 @@ type Params<'p> = &'p [&'p (dyn postgres::types::ToSql + Sync)];
 
 impl Connection {
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if !self.in_transaction {
+            self.reconnect_if_lost();
+        }
         if let Some(statement) = self.prepared.get(sql) {
             return Ok(statement.clone());
         }
         let statement = self.client_mut().prepare(sql)?;
         self.prepared.insert(sql.to_owned(), statement.clone());
         Ok(statement)
+    }
+
+    /// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`, savepoints); a transaction
+    /// begins on a live connection.
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        if sql == "BEGIN" {
+            self.reconnect_if_lost();
+        }
+        let done = self.client_mut().batch_execute(sql);
+        match sql {
+            "BEGIN" => self.in_transaction = done.is_ok(),
+            "COMMIT" | "ROLLBACK" => self.in_transaction = false,
+            _ => {}
+        }
+        done
+    }
+
+    fn reconnect_if_lost(&mut self) {
+        if self.client.as_ref().is_some_and(Client::is_closed) {
+            // Lost (the database restarted, or ended the session): the request that
+            // found out failed; this one connects again.
+            let url = self.url.clone();
+            let reconnected =
+                std::thread::scope(|scope| scope.spawn(|| Client::connect(&url, NoTls)).join());
+            if let Ok(Ok(client)) = reconnected {
+                let lost = self.client.replace(client);
+                std::thread::spawn(move || drop(lost));
+                self.prepared.clear();
+            }
+        }
     }
 
     fn client_mut(&mut self) -> &mut Client {
@@ -130,27 +168,41 @@ impl Connection {
     }
 
     fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.client_mut().query(&statement, params)
+        self.run(sql, |client, statement| client.query(statement, params))
     }
 
     fn query_opt(&mut self, sql: &str, params: Params) -> Result<Option<Row>, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.client_mut().query_opt(&statement, params)
+        self.run(sql, |client, statement| client.query_opt(statement, params))
     }
 
     fn query_one(&mut self, sql: &str, params: Params) -> Result<Row, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.client_mut().query_one(&statement, params)
+        self.run(sql, |client, statement| client.query_one(statement, params))
     }
 
     fn execute(&mut self, sql: &str, params: Params) -> Result<u64, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.client_mut().execute(&statement, params)
+        self.run(sql, |client, statement| client.execute(statement, params))
     }
-}
 
-impl Connection {
+    /// Runs a prepared statement. Outside a transaction, one the database ended is run
+    /// again on a new connection (a read after a restart does not fail for it).
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        work: impl Fn(&mut Client, &postgres::Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let first = match self.statement(sql) {
+            Ok(statement) => work(self.client_mut(), &statement),
+            Err(e) => Err(e),
+        };
+        match first {
+            Err(_) if !self.in_transaction && self.client_mut().is_closed() => {
+                let statement = self.statement(sql)?;
+                work(self.client_mut(), &statement)
+            }
+            other => other,
+        }
+    }
+
     /// Connects, and readies the connection with `prepare` (on the same short thread).
     fn open(
         url: &str,
@@ -169,6 +221,8 @@ impl Connection {
             .map_err(|_| StoreError::Corrupt("connecting to PostgreSQL panicked".into()))?;
         Ok(Self {
             client: Some(client?),
+            url: url.to_owned(),
+            in_transaction: false,
             prepared: Default::default(),
         })
     }
