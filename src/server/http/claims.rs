@@ -63,6 +63,18 @@ pub(super) async fn release_conflict(
     .await
 }
 
+/// Who claims (or releases) which conflict, and when.
+fn claimant(
+    state: &AppState,
+    headers: &HeaderMap,
+    cid: &str,
+) -> Result<(String, ConflictId, UtcMillis), Problem> {
+    let user = signed_in(&state.config, headers, Role::Supervisor)?
+        .name
+        .clone();
+    Ok((user, conflict_id(cid)?, state.clock.now()))
+}
+
 fn claim_reply(claim: &Claim) -> Response {
     let body = json!({
         "claimed_by": claim.by,
