@@ -15,11 +15,7 @@ pub(super) async fn claim_conflict(
     headers: HeaderMap,
 ) -> Response {
     answer(async {
-        let user = signed_in(&state.config, &headers, Role::Supervisor)?
-            .name
-            .clone();
-        let id = conflict_id(&cid)?;
-        let now = state.clock.now();
+        let (user, id, now) = claimant(&state, &headers, &cid)?;
         let until = UtcMillis::from_millis(now.as_millis() + CLAIM_TTL_MS)
             .ok_or_else(|| Problem::internal(&"a claim's end is out of range"))?;
         let claimed = blocking(state, move |store| store.claim(id, &user, now, until)).await?;
@@ -46,11 +42,7 @@ pub(super) async fn release_conflict(
     headers: HeaderMap,
 ) -> Response {
     answer(async {
-        let user = signed_in(&state.config, &headers, Role::Supervisor)?
-            .name
-            .clone();
-        let id = conflict_id(&cid)?;
-        let now = state.clock.now();
+        let (user, id, now) = claimant(&state, &headers, &cid)?;
         let released = blocking(state, move |store| store.release(id, &user, now)).await?;
         match released {
             None => Err(Problem::not_found(format!("no conflict {cid:?}"))),
