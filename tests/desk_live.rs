@@ -92,6 +92,20 @@ fn a_conflict_resolved_elsewhere_leaves_the_open_list_saying_by_whom() {
 }
 
 #[test]
+fn a_claim_the_desks_clock_thinks_ran_out_still_asks_the_server_decides() {
+    let mut app = app();
+    // The desk's clock is 18:00; the server's own clock said the claim lives.
+    let held = claimed(
+        app.queue.items[1].clone(),
+        "tom",
+        "2026-11-20T17:59:00.000Z",
+    );
+    update(&mut app, event(11, QueueEventKind::ConflictClaimed, held));
+    assert!(update(&mut app, Action::Command(Command::Open)).is_empty());
+    assert!(matches!(app.overlay, Some(Overlay::ClaimedOpen { .. })));
+}
+
+#[test]
 fn a_claim_shows_who_is_on_it_and_opening_it_asks_first() {
     let mut app = app();
     let held = claimed(
@@ -136,16 +150,19 @@ fn a_claim_shows_who_is_on_it_and_opening_it_asks_first() {
 }
 
 #[test]
-fn an_expired_claim_or_ones_own_opens_without_asking() {
+fn a_released_claim_or_ones_own_opens_without_asking() {
     let mut app = app();
-    let expired = claimed(
+    let held = claimed(
         app.queue.items[1].clone(),
         "tom",
-        "2026-11-20T17:59:00.000Z",
+        "2026-11-20T18:02:00.000Z",
     );
+    update(&mut app, event(11, QueueEventKind::ConflictClaimed, held));
+    let mut released = app.queue.items[1].clone();
+    (released.claimed_by, released.claimed_until) = (None, None);
     update(
         &mut app,
-        event(12, QueueEventKind::ConflictClaimed, expired),
+        event(12, QueueEventKind::ConflictReleased, released),
     );
     assert_eq!(
         update(&mut app, Action::Command(Command::Open)),
