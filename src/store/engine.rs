@@ -99,6 +99,19 @@ macro_rules! on_engine {
 }
 
 impl Store for Engine {
+    fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
+        on_engine!(mut self, s => Store::log_sync(s, entry))
+    }
+
+    fn syncs(
+        &self,
+        filter: &SyncFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SyncEntry>, StoreError> {
+        on_engine!(self, s => Store::syncs(s, filter, before, limit))
+    }
+
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<QueueEvent>, StoreError> {
         on_engine!(self, s => Store::events_after(s, after, limit))
     }

@@ -8,11 +8,13 @@ mod engine;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sync_log;
 
 pub use claims::{Claimed, Released};
 pub use engine::{Database, Engine};
 pub use postgres::{EVENTS_CHANNEL, PgStore, listen as listen_postgres};
 pub use sqlite::SqliteStore;
+pub use sync_log::{SyncEntry, SyncFilter};
 
 use crate::model::json::Object;
 use crate::model::{UtcMillis, Version};
@@ -148,6 +150,16 @@ pub trait Store {
         user: &str,
         now: UtcMillis,
     ) -> Result<Option<Released>, StoreError>;
+
+    /// Keeps a write's entry in the sync log (in the batch under way, when there is one).
+    fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError>;
+    /// The sync log, newest first: entries passing `filter`, older than `before`.
+    fn syncs(
+        &self,
+        filter: &SyncFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SyncEntry>, StoreError>;
 
     /// Replaces a master-data list (`ids`: its items' ids; `items`: the list as sent).
     fn put_master(

@@ -126,3 +126,44 @@ impl RawConflict {
         })
     }
 }
+
+/// A sync log row as read, before its JSON column is checked.
+pub(crate) struct RawSync {
+    pub(crate) seq: i64,
+    pub(crate) at: UtcMillis,
+    pub(crate) user: String,
+    pub(crate) device_id: Option<String>,
+    pub(crate) method: String,
+    pub(crate) record_type: String,
+    pub(crate) record_id: Option<String>,
+    pub(crate) status: i64,
+    pub(crate) outcome: String,
+    pub(crate) problem: Option<String>,
+    pub(crate) paths: String,
+    pub(crate) conflict_id: Option<ConflictId>,
+    pub(crate) body: Option<String>,
+}
+
+/// The columns a `RawSync` is read from, in order.
+pub(crate) const SYNC_COLUMNS: &str = "seq, at, \"user\", device_id, method, record_type, record_id, status, outcome, problem, paths, conflict_id, body";
+
+impl RawSync {
+    pub(crate) fn check(self) -> Result<super::SyncEntry, StoreError> {
+        let corrupt = || StoreError::Corrupt(format!("sync log entry {} is unreadable", self.seq));
+        Ok(super::SyncEntry {
+            seq: u64::try_from(self.seq).map_err(|_| corrupt())?,
+            at: self.at,
+            user: self.user,
+            device_id: self.device_id,
+            method: self.method,
+            record_type: self.record_type,
+            record_id: self.record_id,
+            status: u16::try_from(self.status).map_err(|_| corrupt())?,
+            outcome: self.outcome,
+            problem: self.problem,
+            paths: serde_json::from_str(&self.paths).map_err(|_| corrupt())?,
+            conflict_id: self.conflict_id,
+            body: self.body,
+        })
+    }
+}

@@ -172,87 +172,102 @@ pub(super) async fn resolve_conflict(
             return Err(refused(Refusal::PreconditionRequired, None));
         }
         let schema = state.config.types.get(&conflict.record_type).cloned();
-        blocking(state.clone(), move |store| {
-            let choices = match &settle {
-                Settle::Write { choices, .. } => choices.clone(),
-                Settle::KeepDeleted => Default::default(),
-            };
-            let now = state.clock.now();
-            let remember = match write.look_up(&state.config, store, now)? {
-                Remembering::Replay(reply) => return Ok(reply),
-                Remembering::New(remember) => remember,
-            };
-            let user = &write.user;
-            let record_id = conflict.record_id.clone();
-            let respond = |(resolved, current): &(Resolved, Option<StoredVersion<'static>>),
-                           stored: Option<&StoredVersion<'static>>| {
-                let reply = resolution_reply(resolved, current, stored, &record_id);
-                reply
-                    .remembered()
-                    .then(|| serde_json::to_string(&reply).ok())
-                    .flatten()
-            };
-            let request = ResolutionRequest {
-                if_match,
-                creating,
-                settle,
-            };
-            let outcome = store.resolve(
-                id,
-                &user.name,
-                now,
-                remember,
-                respond,
-                |row, base, current, listed| {
-                    let empty = Object::new();
-                    let parked = ParkedConflict {
-                        open: row.open,
-                        kind: row.kind,
-                        base: base.map_or(&empty, |b| &b.fields),
-                        local: &row.local,
+        let logged = Some(Logged {
+            clock: state.clock.clone(),
+            method: "RESOLVE",
+            user: write.user.name.clone(),
+            record_type: conflict.record_type.clone(),
+            record_id: Some(conflict.record_id.clone()),
+            device_id: None,
+            body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+        });
+        blocking(
+            state.clone(),
+            logging(logged, move |store| {
+                let choices = match &settle {
+                    Settle::Write { choices, .. } => choices.clone(),
+                    Settle::KeepDeleted => Default::default(),
+                };
+                let now = state.clock.now();
+                let remember = match write.look_up(&state.config, store, now)? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
+                };
+                let user = &write.user;
+                let record_id = conflict.record_id.clone();
+                let respond =
+                    |(resolved, current): &(Resolved, Option<StoredVersion<'static>>),
+                     stored: Option<&StoredVersion<'static>>| {
+                        let reply = resolution_reply(resolved, current, stored, &record_id);
+                        reply
+                            .remembered()
+                            .then(|| serde_json::to_string(&reply).ok())
+                            .flatten()
                     };
-                    let decision =
-                        decide_resolution(parked, current, request, schema.as_ref(), listed);
-                    let (resolved, settlement) = match decision {
-                        ResolutionDecision::Closed => (
-                            Resolved::Closed(row.resolution.as_ref().map(|r| r.by.clone())),
-                            None,
-                        ),
-                        ResolutionDecision::Stale => (Resolved::Stale, None),
-                        ResolutionDecision::Invalid(errors) => (Resolved::Invalid(errors), None),
-                        ResolutionDecision::Write { fields, decided } => (
-                            Resolved::Done,
-                            Some(Settlement {
-                                write: Some(fields.into_owned()),
-                                choices,
-                                decided,
-                            }),
-                        ),
-                        ResolutionDecision::KeepDeleted => (
-                            Resolved::Done,
-                            Some(Settlement {
-                                write: None,
-                                choices,
-                                decided: Vec::new(),
-                            }),
-                        ),
-                    };
-                    ((resolved, current.cloned()), settlement)
-                },
-            )?;
-            let Some(((resolved, current), stored)) = outcome else {
-                return Err(Problem::not_found(format!("no conflict {cid:?}")));
-            };
-            let mut reply =
-                resolution_reply(&resolved, &current, stored.as_ref(), &conflict.record_id);
-            reply.outcome = Some(match resolved {
-                Resolved::Done => "resolved",
-                Resolved::Closed(_) => "closed",
-                Resolved::Stale => "stale",
-                Resolved::Invalid(_) => "invalid",
-            });
-            Ok(reply)
-        })
+                let request = ResolutionRequest {
+                    if_match,
+                    creating,
+                    settle,
+                };
+                let outcome = store.resolve(
+                    id,
+                    &user.name,
+                    now,
+                    remember,
+                    respond,
+                    |row, base, current, listed| {
+                        let empty = Object::new();
+                        let parked = ParkedConflict {
+                            open: row.open,
+                            kind: row.kind,
+                            base: base.map_or(&empty, |b| &b.fields),
+                            local: &row.local,
+                        };
+                        let decision =
+                            decide_resolution(parked, current, request, schema.as_ref(), listed);
+                        let (resolved, settlement) = match decision {
+                            ResolutionDecision::Closed => (
+                                Resolved::Closed(row.resolution.as_ref().map(|r| r.by.clone())),
+                                None,
+                            ),
+                            ResolutionDecision::Stale => (Resolved::Stale, None),
+                            ResolutionDecision::Invalid(errors) => {
+                                (Resolved::Invalid(errors), None)
+                            }
+                            ResolutionDecision::Write { fields, decided } => (
+                                Resolved::Done,
+                                Some(Settlement {
+                                    write: Some(fields.into_owned()),
+                                    choices,
+                                    decided,
+                                }),
+                            ),
+                            ResolutionDecision::KeepDeleted => (
+                                Resolved::Done,
+                                Some(Settlement {
+                                    write: None,
+                                    choices,
+                                    decided: Vec::new(),
+                                }),
+                            ),
+                        };
+                        ((resolved, current.cloned()), settlement)
+                    },
+                )?;
+                let Some(((resolved, current), stored)) = outcome else {
+                    return Err(Problem::not_found(format!("no conflict {cid:?}")));
+                };
+                let mut reply =
+                    resolution_reply(&resolved, &current, stored.as_ref(), &conflict.record_id);
+                reply.outcome = Some(match resolved {
+                    Resolved::Done => "resolved",
+                    Resolved::Closed(_) => "closed",
+                    Resolved::Stale => "stale",
+                    Resolved::Invalid(_) => "invalid",
+                });
+                Ok(reply)
+            }),
+        )
         .await
     })
     .await

@@ -43,6 +43,7 @@ mod pipeline;
 mod records;
 mod reply;
 mod state;
+mod sync_log;
 mod writes;
 
 use claims::*;
@@ -55,6 +56,7 @@ use records::*;
 use reply::*;
 pub use state::AppState;
 use state::*;
+use sync_log::*;
 use writes::*;
 
 /// Every route: method, path and handler. The router is made from it, and so is the
@@ -82,6 +84,7 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<AppState>>)> {
             on_delete(release_conflict),
         ),
         ("GET", "/v1/events", get(queue_events)),
+        ("GET", "/v1/syncs", get(list_syncs)),
         ("GET", "/v1/master/{list}", get(read_master)),
         ("PUT", "/v1/master/{list}", put(put_master)),
         ("GET", "/v1/{record_type}", get(feed)),

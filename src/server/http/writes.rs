@@ -14,50 +14,62 @@ pub(super) async fn delete(
         let if_match = if_match(&headers);
         let path = format!("/v1/{record_type}/{id}");
         let write = Idempotent::of(user, &headers, false, ("DELETE", &path), b"", if_match)?;
-        blocking(state.clone(), move |store| {
-            let now = state.clock.now();
-            let remember = match write.look_up(&state.config, store, now)? {
-                Remembering::Replay(reply) => return Ok(reply),
-                Remembering::New(remember) => remember,
-            };
-            let author = Author {
-                user: &write.user.name,
-                device_id: None,
-                device_seq: None,
-                captured_at: None,
-            };
-            let key = RecordKey {
-                record_type: &record_type,
-                id: &id,
-            };
-            let decide = |known: &Known| {
-                let Some(current) = known.versions.last().cloned() else {
-                    return (Outcome::Missing, Effect::Nothing);
+        let logged = Some(Logged {
+            clock: state.clock.clone(),
+            method: "DELETE",
+            user: write.user.name.clone(),
+            record_type: record_type.clone(),
+            record_id: Some(id.clone()),
+            device_id: None,
+            body: None,
+        });
+        blocking(
+            state.clone(),
+            logging(logged, move |store| {
+                let now = state.clock.now();
+                let remember = match write.look_up(&state.config, store, now)? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
                 };
-                let Some(if_match) = if_match else {
-                    return (
-                        Outcome::Refused(Refusal::PreconditionRequired, Some(current)),
-                        Effect::Nothing,
-                    );
+                let author = Author {
+                    user: &write.user.name,
+                    device_id: None,
+                    device_seq: None,
+                    captured_at: None,
                 };
-                let matched = if_match_holds(if_match, &current);
-                if !matched {
-                    return (
-                        Outcome::Refused(Refusal::PreconditionFailed, Some(current)),
-                        Effect::Nothing,
-                    );
-                }
-                let fields = current.fields.clone();
-                (
-                    Outcome::Deleted,
-                    Effect::Append {
-                        fields,
-                        deleted: true,
-                    },
-                )
-            };
-            written(store, key, None, &author, now, remember, decide)
-        })
+                let key = RecordKey {
+                    record_type: &record_type,
+                    id: &id,
+                };
+                let decide = |known: &Known| {
+                    let Some(current) = known.versions.last().cloned() else {
+                        return (Outcome::Missing, Effect::Nothing);
+                    };
+                    let Some(if_match) = if_match else {
+                        return (
+                            Outcome::Refused(Refusal::PreconditionRequired, Some(current)),
+                            Effect::Nothing,
+                        );
+                    };
+                    let matched = if_match_holds(if_match, &current);
+                    if !matched {
+                        return (
+                            Outcome::Refused(Refusal::PreconditionFailed, Some(current)),
+                            Effect::Nothing,
+                        );
+                    }
+                    let fields = current.fields.clone();
+                    (
+                        Outcome::Deleted,
+                        Effect::Append {
+                            fields,
+                            deleted: true,
+                        },
+                    )
+                };
+                written(store, key, None, &author, now, remember, decide)
+            }),
+        )
         .await
     })
     .await
@@ -163,79 +175,91 @@ pub(super) async fn sync(
             if_match,
         )?;
         let body = body_of::<SyncBody>(&bytes)?.into_owned();
-        blocking(state.clone(), move |store| {
-            let now = state.clock.now();
-            let remember = match write.look_up(&state.config, store, now)? {
-                Remembering::Replay(reply) => return Ok(reply),
-                Remembering::New(remember) => remember,
-            };
-            let user = &write.user;
-            let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
-            let put = Put {
-                user: &user.name,
-                base_version: body.base_version,
-                if_match,
-                fields: body.fields,
-                device_id: body.device_id.as_deref(),
-                device_seq: body.device_seq,
-                schema_version: body.schema_version,
-                other_errors,
-            };
-            let author = Author {
-                user: &user.name,
-                device_id: put.device_id,
-                device_seq: put.device_seq,
-                captured_at,
-            };
-            let key = RecordKey {
-                record_type: &record_type,
-                id: &id,
-            };
-            let schema = state.config.types.get(&record_type).expect("checked above");
-            let decide = |known: &Known| {
-                if let Some(parked) = &known.parked_conflict {
+        let logged = (!query.dry_run).then(|| Logged {
+            clock: state.clock.clone(),
+            method: "PUT",
+            user: write.user.name.clone(),
+            record_type: record_type.clone(),
+            record_id: Some(id.clone()),
+            device_id: body.device_id.as_deref().map(String::from),
+            body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+        });
+        blocking(
+            state.clone(),
+            logging(logged, move |store| {
+                let now = state.clock.now();
+                let remember = match write.look_up(&state.config, store, now)? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
+                };
+                let user = &write.user;
+                let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
+                let put = Put {
+                    user: &user.name,
+                    base_version: body.base_version,
+                    if_match,
+                    fields: body.fields,
+                    device_id: body.device_id.as_deref(),
+                    device_seq: body.device_seq,
+                    schema_version: body.schema_version,
+                    other_errors,
+                };
+                let author = Author {
+                    user: &user.name,
+                    device_id: put.device_id,
+                    device_seq: put.device_seq,
+                    captured_at,
+                };
+                let key = RecordKey {
+                    record_type: &record_type,
+                    id: &id,
+                };
+                let schema = state.config.types.get(&record_type).expect("checked above");
+                let decide = |known: &Known| {
+                    if let Some(parked) = &known.parked_conflict {
+                        let current = known.versions.last().cloned();
+                        return (Outcome::Parked(parked.clone(), current), Effect::Nothing);
+                    }
                     let current = known.versions.last().cloned();
-                    return (Outcome::Parked(parked.clone(), current), Effect::Nothing);
-                }
-                let current = known.versions.last().cloned();
-                match decide_put(
-                    &put,
-                    known.versions,
-                    schema,
-                    known.applied_device_seq,
-                    known.listed,
-                ) {
-                    Decision::Apply { fields, report } => (
-                        Outcome::Merged(report),
-                        Effect::Append {
-                            fields: fields.into_owned(),
-                            deleted: false,
-                        },
-                    ),
-                    Decision::NoOp { report } => {
-                        (Outcome::Current(current, Some(report)), Effect::Nothing)
+                    match decide_put(
+                        &put,
+                        known.versions,
+                        schema,
+                        known.applied_device_seq,
+                        known.listed,
+                    ) {
+                        Decision::Apply { fields, report } => (
+                            Outcome::Merged(report),
+                            Effect::Append {
+                                fields: fields.into_owned(),
+                                deleted: false,
+                            },
+                        ),
+                        Decision::NoOp { report } => {
+                            (Outcome::Current(current, Some(report)), Effect::Nothing)
+                        }
+                        Decision::Superseded | Decision::Repeat => {
+                            (Outcome::Current(current, None), Effect::Nothing)
+                        }
+                        Decision::Park { kind, paths } => {
+                            park(kind, paths, put.base_version, &put.fields, current)
+                        }
+                        Decision::Refuse(refusal) => {
+                            (Outcome::Refused(refusal, current), Effect::Nothing)
+                        }
                     }
-                    Decision::Superseded | Decision::Repeat => {
-                        (Outcome::Current(current, None), Effect::Nothing)
-                    }
-                    Decision::Park { kind, paths } => {
-                        park(kind, paths, put.base_version, &put.fields, current)
-                    }
-                    Decision::Refuse(refusal) => {
-                        (Outcome::Refused(refusal, current), Effect::Nothing)
-                    }
-                }
-            };
-            written(
-                store,
-                key,
-                put.base_version,
-                &author,
-                now,
-                remember,
-                dry_run_of(query.dry_run, decide),
-            )
-        })
+                };
+                written(
+                    store,
+                    key,
+                    put.base_version,
+                    &author,
+                    now,
+                    remember,
+                    dry_run_of(query.dry_run, decide),
+                )
+            }),
+        )
         .await
     })
     .await
@@ -255,71 +279,83 @@ pub(super) async fn create(
         let path = format!("/v1/{record_type}");
         let write = Idempotent::of(user, &headers, query.dry_run, ("POST", &path), &bytes, None)?;
         let body = body_of::<CreateBody>(&bytes)?.into_owned();
-        blocking(state.clone(), move |store| {
-            let id = match body.id.as_deref() {
-                Some("") => return Err(Problem::bad_request("body: id must not be empty")),
-                Some(id) => id.to_string(),
-                None => new_id(),
-            };
-            let now = state.clock.now();
-            let remember = match write.look_up(&state.config, store, now)? {
-                Remembering::Replay(reply) => return Ok(reply),
-                Remembering::New(remember) => remember,
-            };
-            let user = &write.user;
-            let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
-            let author = Author {
-                user: &user.name,
-                device_id: body.device_id.as_deref(),
-                device_seq: None,
-                captured_at,
-            };
-            let key = RecordKey {
-                record_type: &record_type,
-                id: &id,
-            };
-            let schema = state.config.types.get(&record_type).expect("checked above");
-            let decide = |known: &Known| {
-                let current = known.versions.last().cloned();
-                if current.is_none() && !other_errors.is_empty() {
-                    let refusal = Refusal::Invalid {
-                        errors: other_errors.clone(),
-                        schema_changed: false,
-                    };
-                    return (Outcome::Refused(refusal, None), Effect::Nothing);
-                }
-                match decide_create(
-                    body.fields.clone(),
-                    current.as_ref(),
-                    schema,
-                    body.schema_version,
-                    known.listed,
-                ) {
-                    Create::New(fields) => (
-                        Outcome::Created,
-                        Effect::Append {
-                            fields: fields.into_owned(),
-                            deleted: false,
-                        },
-                    ),
-                    Create::Resent => (Outcome::Current(current, None), Effect::Nothing),
-                    Create::AlreadyExists => (Outcome::Exists(current), Effect::Nothing),
-                    Create::Park { kind, paths } => park(kind, paths, None, &body.fields, None),
-                    Create::Refuse(refusal) => {
-                        (Outcome::Refused(refusal, current), Effect::Nothing)
+        let logged = (!query.dry_run).then(|| Logged {
+            clock: state.clock.clone(),
+            method: "POST",
+            user: write.user.name.clone(),
+            record_type: record_type.clone(),
+            record_id: body.id.as_deref().map(String::from),
+            device_id: body.device_id.as_deref().map(String::from),
+            body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+        });
+        blocking(
+            state.clone(),
+            logging(logged, move |store| {
+                let id = match body.id.as_deref() {
+                    Some("") => return Err(Problem::bad_request("body: id must not be empty")),
+                    Some(id) => id.to_string(),
+                    None => new_id(),
+                };
+                let now = state.clock.now();
+                let remember = match write.look_up(&state.config, store, now)? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
+                };
+                let user = &write.user;
+                let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
+                let author = Author {
+                    user: &user.name,
+                    device_id: body.device_id.as_deref(),
+                    device_seq: None,
+                    captured_at,
+                };
+                let key = RecordKey {
+                    record_type: &record_type,
+                    id: &id,
+                };
+                let schema = state.config.types.get(&record_type).expect("checked above");
+                let decide = |known: &Known| {
+                    let current = known.versions.last().cloned();
+                    if current.is_none() && !other_errors.is_empty() {
+                        let refusal = Refusal::Invalid {
+                            errors: other_errors.clone(),
+                            schema_changed: false,
+                        };
+                        return (Outcome::Refused(refusal, None), Effect::Nothing);
                     }
-                }
-            };
-            written(
-                store,
-                key,
-                None,
-                &author,
-                now,
-                remember,
-                dry_run_of(query.dry_run, decide),
-            )
-        })
+                    match decide_create(
+                        body.fields.clone(),
+                        current.as_ref(),
+                        schema,
+                        body.schema_version,
+                        known.listed,
+                    ) {
+                        Create::New(fields) => (
+                            Outcome::Created,
+                            Effect::Append {
+                                fields: fields.into_owned(),
+                                deleted: false,
+                            },
+                        ),
+                        Create::Resent => (Outcome::Current(current, None), Effect::Nothing),
+                        Create::AlreadyExists => (Outcome::Exists(current), Effect::Nothing),
+                        Create::Park { kind, paths } => park(kind, paths, None, &body.fields, None),
+                        Create::Refuse(refusal) => {
+                            (Outcome::Refused(refusal, current), Effect::Nothing)
+                        }
+                    }
+                };
+                written(
+                    store,
+                    key,
+                    None,
+                    &author,
+                    now,
+                    remember,
+                    dry_run_of(query.dry_run, decide),
+                )
+            }),
+        )
         .await
     })
     .await

@@ -3,9 +3,22 @@
 use super::conflicts::conflicts_where;
 use super::records::versions_from;
 use super::*;
-use crate::store::{Claimed, QueueEvent, Released, Store};
+use crate::store::{Claimed, QueueEvent, Released, Store, SyncEntry, SyncFilter};
 
 impl Store for PgStore {
+    fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
+        self.log_sync_on(entry)
+    }
+
+    fn syncs(
+        &self,
+        filter: &SyncFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SyncEntry>, StoreError> {
+        self.syncs_on(filter, before, limit)
+    }
+
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<QueueEvent>, StoreError> {
         self.events_after_on(after, limit)
     }

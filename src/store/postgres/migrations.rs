@@ -89,6 +89,24 @@ CREATE TABLE events (
     at          TEXT   NOT NULL
 );
 "#,
+    // The sync log: every write to a record and what it came to, newest by `seq`.
+    r#"
+CREATE TABLE syncs (
+    seq         BIGINT  PRIMARY KEY,
+    at          TEXT    NOT NULL,
+    "user"      TEXT    NOT NULL,
+    device_id   TEXT,
+    method      TEXT    NOT NULL,
+    record_type TEXT    NOT NULL,
+    record_id   TEXT,
+    status      INTEGER NOT NULL,
+    outcome     TEXT    NOT NULL,
+    problem     TEXT,
+    paths       TEXT    NOT NULL,
+    conflict_id BIGINT,
+    body        TEXT
+);
+"#,
 ];
 
 /// Applies the migrations the database lacks; refuses a database migrated further than

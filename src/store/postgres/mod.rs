@@ -27,6 +27,7 @@ mod queue;
 
 pub use queue::listen;
 mod records;
+mod sync_log;
 
 use master::Listed;
 

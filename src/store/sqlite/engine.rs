@@ -1,9 +1,22 @@
 //! SQLite as a `Store`: each method is the engine's own, by topic in the files beside.
 
 use super::*;
-use crate::store::{Claimed, QueueEvent, Released, Store};
+use crate::store::{Claimed, QueueEvent, Released, Store, SyncEntry, SyncFilter};
 
 impl Store for SqliteStore {
+    fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
+        self.log_sync_on(entry)
+    }
+
+    fn syncs(
+        &self,
+        filter: &SyncFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SyncEntry>, StoreError> {
+        self.syncs_on(filter, before, limit)
+    }
+
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<QueueEvent>, StoreError> {
         self.events_after_on(after, limit)
     }

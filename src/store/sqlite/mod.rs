@@ -23,6 +23,7 @@ mod master;
 mod migrations;
 mod queue;
 mod records;
+mod sync_log;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,205 @@
+//! The sync log (section 8a): each write's outcome kept beside it on the writer, in the
+//! batch the write itself commits in; and `GET /v1/syncs` to read it.
+
+use super::*;
+use crate::store::{SyncEntry, SyncFilter};
+
+/// The outcomes the contract names, as the log keeps them.
+const OUTCOMES: &[&str] = &[
+    "created",
+    "applied",
+    "auto-merged",
+    "no-op",
+    "replayed",
+    "superseded",
+    "edit-conflict",
+    "deleted-on-server",
+    "invalid-reference",
+    "invalid",
+    "stale",
+    "refused",
+    "resolved",
+    "deleted",
+];
+
+/// What the log keeps of a write besides its answer.
+pub(super) struct Logged {
+    pub(super) clock: crate::server::clock::Clock,
+    /// `PUT`, `POST`, `DELETE`, or `RESOLVE`.
+    pub(super) method: &'static str,
+    pub(super) user: String,
+    pub(super) record_type: String,
+    pub(super) record_id: Option<String>,
+    pub(super) device_id: Option<String>,
+    /// The request body, kept when the write is refused.
+    pub(super) body: Option<String>,
+}
+
+/// A write's work on the writer, followed by its entry in the sync log (`None`: a dry
+/// run, which is not logged). A log that cannot be written costs the entry, never the
+/// write.
+pub(super) fn logging(
+    logged: Option<Logged>,
+    work: impl FnOnce(&mut Engine) -> Answer,
+) -> impl FnOnce(&mut Engine) -> Answer {
+    move |store| {
+        let answer = work(store);
+        if let Some(entry) = logged.and_then(|logged| entry_of(logged, &answer))
+            && let Err(e) = store.log_sync(&entry)
+        {
+            tracing::warn!("sync log: {e}");
+        }
+        answer
+    }
+}
+
+/// The entry for an answer; none for a server error (nothing was decided).
+fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
+    let (status, name, replayed, body) = match answer {
+        Ok(reply) => (
+            reply.status,
+            reply.outcome,
+            reply.replayed,
+            reply.body.clone(),
+        ),
+        Err(problem) => {
+            let (status, body, _) = problem.clone().into_parts();
+            (status.as_u16(), None, false, body)
+        }
+    };
+    if status >= 500 {
+        return None;
+    }
+    let outcome = if replayed {
+        "replayed"
+    } else {
+        match name.and_then(|n| OUTCOMES.iter().find(|o| **o == n)) {
+            Some(known) => known,
+            None if logged.method == "RESOLVE" && status == 200 => "resolved",
+            None if status == 412 => "stale",
+            None if status == 422 => "invalid",
+            None => "refused",
+        }
+    };
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let problem = answer["type"]
+        .as_str()
+        .and_then(|t| t.rsplit_once("/problems/"))
+        .map(|(_, kind)| kind.to_string());
+    let mut paths: Vec<String> = answer["conflicting_paths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            answer["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| &e["path"]),
+        )
+        .filter_map(|p| p.as_str().map(String::from))
+        .collect();
+    paths.dedup();
+    Some(SyncEntry {
+        seq: 0,
+        at: logged.clock.now(),
+        user: logged.user,
+        device_id: logged.device_id,
+        method: logged.method.into(),
+        record_type: logged.record_type,
+        record_id: logged
+            .record_id
+            .or_else(|| answer["id"].as_str().map(String::from)),
+        status,
+        outcome: outcome.into(),
+        problem,
+        paths,
+        conflict_id: answer["conflict_id"].as_str().and_then(|c| c.parse().ok()),
+        body: logged.body.filter(|_| status >= 400),
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct SyncQuery {
+    outcome: Option<String>,
+    user: Option<String>,
+    device: Option<String>,
+    #[serde(rename = "type")]
+    record_type: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/syncs` (supervisor+): the log, newest first, a page at a time.
+pub(super) async fn list_syncs(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(query): axum::extract::Query<SyncQuery>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Supervisor)?;
+        let time = |name: &str, text: Option<String>| {
+            text.map(|t| {
+                t.parse::<UtcMillis>()
+                    .map_err(|e| Problem::bad_request(format!("{name}: {e}")))
+            })
+            .transpose()
+        };
+        if let Some(outcome) = &query.outcome
+            && !OUTCOMES.contains(&outcome.as_str())
+        {
+            return Err(Problem::bad_request(format!(
+                "outcome {outcome:?} is not one of {}",
+                OUTCOMES.join(", ")
+            )));
+        }
+        let filter = SyncFilter {
+            outcome: query.outcome,
+            user: query.user,
+            device_id: query.device,
+            record_type: query.record_type,
+            since: time("since", query.since)?,
+            until: time("until", query.until)?,
+        };
+        let before = match query.cursor {
+            None => None,
+            Some(cursor) => Some(
+                cursor
+                    .parse::<u64>()
+                    .map_err(|_| Problem::bad_request("cursor is not one this server gave"))?,
+            ),
+        };
+        let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+        let entries = reading(state, move |store| store.syncs(&filter, before, limit)).await?;
+        let next = (entries.len() == limit)
+            .then(|| entries.last().map(|e| e.seq.to_string()))
+            .flatten();
+        let syncs: Vec<serde_json::Value> = entries.iter().map(entry_json).collect();
+        Ok(Reply::json(
+            StatusCode::OK,
+            &json!({"syncs": syncs, "next": next}),
+            None,
+        ))
+    })
+    .await
+}
+
+fn entry_json(entry: &SyncEntry) -> serde_json::Value {
+    json!({
+        "seq": entry.seq,
+        "at": entry.at.to_string(),
+        "user": entry.user,
+        "device_id": entry.device_id,
+        "method": entry.method,
+        "record_type": entry.record_type,
+        "record_id": entry.record_id,
+        "status": entry.status,
+        "outcome": entry.outcome,
+        "problem": entry.problem,
+        "paths": entry.paths,
+        "conflict_id": entry.conflict_id.map(|c| c.to_string()),
+        "body": entry.body,
+    })
+}

@@ -1,0 +1,80 @@
+//! The sync log on PostgreSQL (numbered in commit order under the write lock).
+
+use super::*;
+use crate::store::rows::{RawSync, SYNC_COLUMNS};
+use crate::store::{SyncEntry, SyncFilter};
+
+impl PgStore {
+    pub(super) fn log_sync_on(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
+        let tx = self.unit()?;
+        tx.client.execute(
+            "INSERT INTO syncs (seq, at, \"user\", device_id, method, record_type, record_id,
+                                status, outcome, problem, paths, conflict_id, body)
+             SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+             FROM syncs",
+            &[
+                &entry.at,
+                &entry.user,
+                &entry.device_id,
+                &entry.method,
+                &entry.record_type,
+                &entry.record_id,
+                &i32::from(entry.status),
+                &entry.outcome,
+                &entry.problem,
+                &serde_json::to_string(&entry.paths)?,
+                &entry.conflict_id,
+                &entry.body,
+            ],
+        )?;
+        tx.commit()
+    }
+
+    pub(super) fn syncs_on(
+        &self,
+        filter: &SyncFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SyncEntry>, StoreError> {
+        let rows = self.client.borrow_mut().query(
+            &format!(
+                "SELECT {SYNC_COLUMNS} FROM syncs
+                 WHERE seq < $1 AND ($2::TEXT IS NULL OR outcome = $2)
+                   AND ($3::TEXT IS NULL OR \"user\" = $3) AND ($4::TEXT IS NULL OR device_id = $4)
+                   AND ($5::TEXT IS NULL OR record_type = $5)
+                   AND ($6::TEXT IS NULL OR at >= $6) AND ($7::TEXT IS NULL OR at < $7)
+                 ORDER BY seq DESC LIMIT $8"
+            ),
+            &[
+                &before.map_or(i64::MAX, signed),
+                &filter.outcome,
+                &filter.user,
+                &filter.device_id,
+                &filter.record_type,
+                &filter.since,
+                &filter.until,
+                &signed(limit as u64),
+            ],
+        )?;
+        rows.iter()
+            .map(|r| {
+                RawSync {
+                    seq: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    user: r.try_get(2)?,
+                    device_id: r.try_get(3)?,
+                    method: r.try_get(4)?,
+                    record_type: r.try_get(5)?,
+                    record_id: r.try_get(6)?,
+                    status: i64::from(r.try_get::<_, i32>(7)?),
+                    outcome: r.try_get(8)?,
+                    problem: r.try_get(9)?,
+                    paths: r.try_get(10)?,
+                    conflict_id: r.try_get(11)?,
+                    body: r.try_get(12)?,
+                }
+                .check()
+            })
+            .collect()
+    }
+}

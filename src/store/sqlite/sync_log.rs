@@ -1,0 +1,79 @@
+//! The sync log on SQLite.
+
+use super::*;
+use crate::store::rows::{RawSync, SYNC_COLUMNS};
+use crate::store::{SyncEntry, SyncFilter};
+
+impl SqliteStore {
+    pub(super) fn log_sync_on(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
+        let unit = self.unit()?;
+        unit.prepare_cached(
+            "INSERT INTO syncs (at, \"user\", device_id, method, record_type, record_id, status,
+                                outcome, problem, paths, conflict_id, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            entry.at,
+            entry.user,
+            entry.device_id,
+            entry.method,
+            entry.record_type,
+            entry.record_id,
+            entry.status,
+            entry.outcome,
+            entry.problem,
+            serde_json::to_string(&entry.paths)?,
+            entry.conflict_id,
+            entry.body,
+        ])?;
+        unit.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn syncs_on(
+        &self,
+        filter: &SyncFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SyncEntry>, StoreError> {
+        let sql = format!(
+            "SELECT {SYNC_COLUMNS} FROM syncs
+             WHERE seq < ?1 AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR \"user\" = ?3)
+               AND (?4 IS NULL OR device_id = ?4) AND (?5 IS NULL OR record_type = ?5)
+               AND (?6 IS NULL OR at >= ?6) AND (?7 IS NULL OR at < ?7)
+             ORDER BY seq DESC LIMIT ?8"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![
+                before.map_or(i64::MAX, signed),
+                filter.outcome,
+                filter.user,
+                filter.device_id,
+                filter.record_type,
+                filter.since,
+                filter.until,
+                signed(limit as u64),
+            ],
+            |r| {
+                Ok(RawSync {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    user: r.get(2)?,
+                    device_id: r.get(3)?,
+                    method: r.get(4)?,
+                    record_type: r.get(5)?,
+                    record_id: r.get(6)?,
+                    status: r.get(7)?,
+                    outcome: r.get(8)?,
+                    problem: r.get(9)?,
+                    paths: r.get(10)?,
+                    conflict_id: r.get(11)?,
+                    body: r.get(12)?,
+                })
+            },
+        )?;
+        rows.map(|row| row.map_err(StoreError::from)?.check())
+            .collect()
+    }
+}

@@ -1,0 +1,54 @@
+//! The sync log (section 8a): every write to a record with what it came to, kept beside
+//! the write (in the same batch transaction), for the people who answer the phone.
+
+use super::ConflictId;
+use crate::model::UtcMillis;
+
+/// One write as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncEntry {
+    /// Its number, newest highest (0 before it is stored).
+    pub seq: u64,
+    pub at: UtcMillis,
+    pub user: String,
+    pub device_id: Option<String>,
+    /// `PUT`, `POST`, `DELETE`, or `RESOLVE` for a resolution.
+    pub method: String,
+    pub record_type: String,
+    pub record_id: Option<String>,
+    pub status: u16,
+    /// One of the contract's outcomes (`created`, `applied`, ..., `resolved`).
+    pub outcome: String,
+    /// The problem's type (`edit-conflict`, `stale`, ...) of a refusal.
+    pub problem: Option<String>,
+    pub paths: Vec<String>,
+    pub conflict_id: Option<ConflictId>,
+    /// What the device sent, kept for refused writes.
+    pub body: Option<String>,
+}
+
+/// Which entries to list; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncFilter {
+    pub outcome: Option<String>,
+    pub user: Option<String>,
+    pub device_id: Option<String>,
+    pub record_type: Option<String>,
+    pub since: Option<UtcMillis>,
+    pub until: Option<UtcMillis>,
+}
+
+impl SyncFilter {
+    /// Whether an entry passes (the engines filter in SQL; this says what that means).
+    pub fn passes(&self, entry: &SyncEntry) -> bool {
+        let same = |want: &Option<String>, have: Option<&str>| {
+            want.as_deref().is_none_or(|w| Some(w) == have)
+        };
+        same(&self.outcome, Some(&entry.outcome))
+            && same(&self.user, Some(&entry.user))
+            && same(&self.device_id, entry.device_id.as_deref())
+            && same(&self.record_type, Some(&entry.record_type))
+            && self.since.is_none_or(|t| entry.at >= t)
+            && self.until.is_none_or(|t| entry.at < t)
+    }
+}

@@ -1,0 +1,329 @@
+//! The sync log (section 8a) on both engines: a scripted morning whose every write's
+//! outcome is known, then `GET /v1/syncs` read back, filtered and paged.
+
+mod engines;
+
+use std::sync::Arc;
+
+use engines::{Kind, TestDb};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use syncdesk::server::config::Config;
+use syncdesk::server::http::{AppState, serve};
+
+const CONFIG: &str = r#"
+[[users]]
+name = "ana"
+role = "technician"
+token = "ana-token"
+
+[[users]]
+name = "ben"
+role = "technician"
+token = "ben-token"
+
+[[users]]
+name = "sue"
+role = "supervisor"
+token = "sue-token"
+
+[types.inspections]
+[types.inspections.fields]
+notes  = { type = "text" }
+status = { type = "enum", values = ["open", "passed"] }
+"#;
+
+struct Server {
+    base: String,
+    client: Client,
+}
+
+static KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Server {
+    async fn start(db: &TestDb) -> Self {
+        let config = Config::from_toml(CONFIG).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(AppState::open(config, db.database()).unwrap());
+        tokio::spawn(serve(state, listener));
+        Self {
+            base,
+            client: Client::new(),
+        }
+    }
+
+    /// One write as `user` (`key`: its Idempotency-Key, fresh when `None`).
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        user: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Option<String>, Value) {
+        let fresh = format!(
+            "k-{}",
+            KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(format!("{user}-token"))
+            .header("Idempotency-Key", key.unwrap_or(&fresh));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.unwrap();
+        let etag = answer
+            .headers()
+            .get("etag")
+            .map(|e| e.to_str().unwrap().to_owned());
+        (
+            answer.status(),
+            etag,
+            answer.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn syncs(&self, query: &str) -> Value {
+        let (status, _, body) = self
+            .send(
+                Method::GET,
+                &format!("/v1/syncs{query}"),
+                "sue",
+                None,
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+fn outcomes(page: &Value) -> Vec<String> {
+    page["syncs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn every_write_is_logged_with_what_it_came_to(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = Server::start(&db).await;
+    let put = Method::PUT;
+    let r1 = "/v1/inspections/R1";
+    let create = json!({"id": "R1", "fields": {"notes": "a", "status": "open"}});
+    let (status, first_tag, _) = s
+        .send(
+            Method::POST,
+            "/v1/inspections",
+            "ana",
+            None,
+            &[],
+            Some(create),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let ben = json!({"base_version": 1, "fields": {"notes": "a", "status": "passed"}});
+    assert_eq!(
+        s.send(put.clone(), r1, "ben", None, &[], Some(ben)).await.0,
+        StatusCode::OK
+    );
+    let ana = json!({"base_version": 1, "device_id": "tab-1", "fields": {"notes": "ana", "status": "open"}});
+    let (status, _, merged) = s
+        .send(
+            put.clone(),
+            r1,
+            "ana",
+            Some("ana-1"),
+            &[],
+            Some(ana.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    // The same submission again after a dropped answer.
+    assert_eq!(
+        s.send(put.clone(), r1, "ana", Some("ana-1"), &[], Some(ana))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let web = json!({"base_version": 1, "device_id": "web", "fields": {"notes": "ben", "status": "passed"}});
+    let (status, _, parked) = s.send(put.clone(), r1, "ben", None, &[], Some(web)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{parked}");
+    let stale = json!({"fields": {"notes": "x", "status": "open"}});
+    let if_match = first_tag.unwrap();
+    let (status, _, _) = s
+        .send(
+            put.clone(),
+            r1,
+            "ana",
+            None,
+            &[("If-Match", &if_match)],
+            Some(stale),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let invalid = json!({"base_version": 3, "fields": {"notes": "ana", "status": "maybe"}});
+    assert_eq!(
+        s.send(put.clone(), r1, "ana", None, &[], Some(invalid))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // A dry run is a question, not a write: not logged.
+    let ask = json!({"base_version": 3, "fields": {"notes": "asked", "status": "open"}});
+    assert_eq!(
+        s.send(
+            put.clone(),
+            &format!("{r1}?dry_run=true"),
+            "ana",
+            None,
+            &[],
+            Some(ask)
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let cid = parked["conflict_id"].as_str().unwrap();
+    let detail = s
+        .client
+        .get(format!("{}/v1/conflicts/{cid}", s.base))
+        .bearer_auth("sue-token")
+        .send()
+        .await
+        .unwrap();
+    let tag = detail.headers()["etag"].to_str().unwrap().to_owned();
+    let resolution = json!({"fields": {"notes": "both", "status": "passed"}});
+    let path = format!("/v1/conflicts/{cid}/resolution");
+    let (status, current, _) = s
+        .send(
+            Method::POST,
+            &path,
+            "sue",
+            None,
+            &[("If-Match", &tag)],
+            Some(resolution),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let current = current.unwrap();
+    assert_eq!(
+        s.send(
+            Method::DELETE,
+            r1,
+            "sue",
+            None,
+            &[("If-Match", &current)],
+            None
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+
+    let all = s.syncs("").await;
+    assert_eq!(
+        outcomes(&all),
+        [
+            "deleted",
+            "resolved",
+            "invalid",
+            "stale",
+            "edit-conflict",
+            "replayed",
+            "auto-merged",
+            "applied",
+            "created"
+        ],
+        "newest first, one entry a write, the dry run left out"
+    );
+    let entries = all["syncs"].as_array().unwrap();
+    let conflict = &entries[4];
+    assert_eq!(
+        (
+            conflict["status"].as_u64(),
+            conflict["conflict_id"].as_str(),
+            conflict["device_id"].as_str(),
+            conflict["user"].as_str()
+        ),
+        (Some(409), Some(cid), Some("web"), Some("ben"))
+    );
+    assert_eq!(conflict["paths"], json!(["/notes"]));
+    assert_eq!(conflict["problem"], "edit-conflict");
+    let refused = &entries[2];
+    assert_eq!(refused["paths"], json!(["/status"]));
+    assert!(
+        refused["body"].as_str().unwrap().contains("maybe"),
+        "what the device sent is kept: {refused}"
+    );
+    assert_eq!(entries[3]["problem"], "precondition-failed");
+    assert_eq!(
+        entries[8]["body"],
+        Value::Null,
+        "an accepted write's body is its record, not kept twice"
+    );
+    assert_eq!(
+        (
+            entries[1]["method"].as_str(),
+            entries[1]["record_id"].as_str()
+        ),
+        (Some("RESOLVE"), Some("R1"))
+    );
+    let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
+
+    // Filters, and pages that neither lose nor repeat an entry.
+    assert_eq!(
+        outcomes(&s.syncs("?user=ben").await),
+        ["edit-conflict", "applied"]
+    );
+    assert_eq!(outcomes(&s.syncs("?outcome=stale").await), ["stale"]);
+    assert_eq!(
+        outcomes(&s.syncs("?device=tab-1").await),
+        ["replayed", "auto-merged"]
+    );
+    let mut paged = Vec::new();
+    let mut query = "?limit=4".to_string();
+    loop {
+        let page = s.syncs(&query).await;
+        paged.extend(outcomes(&page));
+        match page["next"].as_str() {
+            Some(next) => query = format!("?limit=4&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, outcomes(&all));
+    let (status, _, _) = s
+        .send(Method::GET, "/v1/syncs", "ana", None, &[], None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "technicians do not read the log"
+    );
+    let (status, _, _) = s
+        .send(
+            Method::GET,
+            "/v1/syncs?outcome=lucky",
+            "sue",
+            None,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+on_both_engines! {
+    every_write_is_logged_with_what_it_came_to,
+}
