@@ -334,3 +334,55 @@ fn a_server_that_answers_garbage_or_hangs_up_is_exit_3_with_what_went_wrong() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("server unreachable"), "{err}");
 }
+
+#[test]
+fn syncs_tells_support_what_each_write_came_to() {
+    let live = Live::start();
+    live.with_conflict();
+    let (code, out, err) = run(syncdesk(&live).arg("syncs"));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("AT") && lines[0].contains("OUTCOME"),
+        "{out}"
+    );
+    // Newest first: ana's parked edit, ben's sync, ana's create.
+    assert!(
+        lines[1].contains("ana") && lines[1].contains("tab-17"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("edit-conflict") && lines[1].contains("c-000001"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("409") && lines[1].contains("/notes"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("ben") && lines[2].contains("applied"),
+        "{out}"
+    );
+    assert!(lines[3].contains("created"), "{out}");
+    assert_eq!(lines.last(), Some(&"3 write(s)"));
+    let (code, out, _) = run(syncdesk(&live).args(["syncs", "--user", "ben", "--json"]));
+    assert_eq!(code, 0);
+    let page: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(page["syncs"].as_array().unwrap().len(), 1);
+    assert_eq!(page["syncs"][0]["outcome"], "applied");
+    let (code, out, err) = run(syncdesk(&live).args(["syncs", "--limit", "1", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let newest: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(newest["syncs"].as_array().unwrap().len(), 1);
+    assert_eq!(newest["syncs"][0]["outcome"], "edit-conflict");
+    let (code, _, err) = run(syncdesk(&live).args(["syncs", "--since", "yesterday"]));
+    assert_eq!(
+        code, 2,
+        "a time the server cannot read is the user's to fix: {err}"
+    );
+    assert!(err.contains("since"), "{err}");
+    let (code, _, err) = run(syncdesk(&live)
+        .env("SYNCDESK_TOKEN", "ana-token")
+        .arg("syncs"));
+    assert_eq!(code, 3, "technicians do not read the log: {err}");
+}

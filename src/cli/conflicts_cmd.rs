@@ -116,19 +116,7 @@ fn table(conflicts: &[ConflictSummary]) -> String {
             visible(&c.conflicting_paths.join(" ")).into_owned(),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = super::aligned(&rows);
     let open = conflicts
         .iter()
         .filter(|c| c.status == Status::Open)

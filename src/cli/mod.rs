@@ -8,6 +8,7 @@ mod merge_cmd;
 mod push_cmd;
 mod remote;
 mod serve_cmd;
+mod syncs_cmd;
 pub mod user_config;
 
 use std::process::ExitCode;
@@ -84,8 +85,36 @@ enum Command {
     Export(export_cmd::ExportArgs),
     /// Send the resolutions written by `syncdesk open`.
     Push(push_cmd::PushArgs),
+    /// The sync log: every write to a record and what it came to, newest first.
+    Syncs(syncs_cmd::SyncsArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
+}
+
+/// Rows as aligned columns, two spaces apart, each line trimmed: a table a person reads.
+pub(crate) fn aligned<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let columns = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.as_ref().get(i))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .as_ref()
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// Ends the process with 130 on `Ctrl-C`. What a command writes is atomic and what it
@@ -126,6 +155,7 @@ pub fn run() -> ExitCode {
         Some(Command::Conflicts(command)) => conflicts_cmd::run(&command),
         Some(Command::Export(args)) => export_cmd::run(&args),
         Some(Command::Push(args)) => push_cmd::run(&args),
+        Some(Command::Syncs(args)) => syncs_cmd::run(&args),
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
             clap_complete::generate(

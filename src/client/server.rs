@@ -76,6 +76,42 @@ impl ServerClient {
         }
     }
 
+    /// `GET /v1/syncs` with these filters, newest first, up to `limit` entries (read a
+    /// page at a time). The entries as the server sends them.
+    pub async fn syncs(
+        &self,
+        filters: &[(&str, String)],
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, SourceError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            syncs: Vec<serde_json::Value>,
+            next: Option<String>,
+        }
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        while all.len() < limit {
+            let mut query = filters.to_vec();
+            query.push(("limit", (limit - all.len()).min(1000).to_string()));
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.clone()));
+            }
+            let response = send(self.get("/v1/syncs").query(&query)).await?;
+            let (status, body) = read(response).await?;
+            if status != StatusCode::OK {
+                return Err(refused(status, &body));
+            }
+            let page: Page = parse(&body)?;
+            let done = page.next.is_none() || page.syncs.is_empty();
+            all.extend(page.syncs);
+            if done {
+                break;
+            }
+            cursor = page.next;
+        }
+        Ok(all)
+    }
+
     /// `GET /v1/conflicts/{cid}`, with the schema of its record type.
     pub async fn load(&self, id: &str) -> Result<Loaded, SourceError> {
         let (body, etag) = self.detail_bytes(id).await?;
