@@ -132,6 +132,13 @@ async fn every_write_is_logged_with_what_it_came_to(engine: Kind) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
+    // Refused before the writer: a token nobody has, a technician deleting.
+    let (status, _, _) = s
+        .send(put.clone(), r1, "nobody", None, &[], Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = s.send(Method::DELETE, r1, "ana", None, &[], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let ben = json!({"base_version": 1, "fields": {"notes": "a", "status": "passed"}});
     assert_eq!(
         s.send(put.clone(), r1, "ben", None, &[], Some(ben)).await.0,
@@ -243,6 +250,8 @@ async fn every_write_is_logged_with_what_it_came_to(engine: Kind) {
             "replayed",
             "auto-merged",
             "applied",
+            "refused",
+            "refused",
             "created"
         ],
         "newest first, one entry a write, the dry run left out"
@@ -267,8 +276,23 @@ async fn every_write_is_logged_with_what_it_came_to(engine: Kind) {
         "what the device sent is kept: {refused}"
     );
     assert_eq!(entries[3]["problem"], "precondition-failed");
+    let forbidden = &entries[8];
     assert_eq!(
-        entries[8]["body"],
+        (
+            forbidden["user"].as_str(),
+            forbidden["method"].as_str(),
+            forbidden["status"].as_u64()
+        ),
+        (Some("ana"), Some("DELETE"), Some(403))
+    );
+    assert_eq!(forbidden["record_id"], "R1");
+    assert_eq!(
+        entries[9]["user"], "(unknown)",
+        "a token nobody has names nobody"
+    );
+    assert_eq!(entries[9]["status"], 401);
+    assert_eq!(
+        entries[10]["body"],
         Value::Null,
         "an accepted write's body is its record, not kept twice"
     );

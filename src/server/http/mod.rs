@@ -114,6 +114,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut by_path: Vec<(&str, MethodRouter<Arc<AppState>>)> = Vec::new();
     for (method, path, handler) in table() {
         let counters = super::metrics::RouteMetrics::new(&state.metrics, method, path);
+        let handler = if writes_records(method, path) {
+            refusals_logged(handler, state.clone(), method)
+        } else {
+            handler
+        };
         let handler = observed(handler, counters);
         match by_path.iter_mut().find(|(p, _)| *p == path) {
             Some((_, routed)) => *routed = std::mem::take(routed).merge(handler),

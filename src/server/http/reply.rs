@@ -16,6 +16,9 @@ pub(super) struct Reply {
     /// What the write came to, for the counters (never part of the answer).
     #[serde(skip)]
     pub(super) outcome: Option<&'static str>,
+    /// Its write is in the sync log already.
+    #[serde(skip)]
+    pub(super) logged: bool,
 }
 
 impl Reply {
@@ -28,6 +31,7 @@ impl Reply {
             body: body.to_string(),
             replayed: false,
             outcome: None,
+            logged: false,
         }
     }
 
@@ -49,6 +53,7 @@ impl From<Problem> for Reply {
             body,
             replayed: false,
             outcome: None,
+            logged: false,
         }
     }
 }
@@ -81,6 +86,9 @@ impl IntoResponse for Reply {
             response
                 .extensions_mut()
                 .insert(crate::server::metrics::WriteOutcome(name));
+        }
+        if self.logged {
+            response.extensions_mut().insert(SyncLogged);
         }
         response
     }
@@ -298,6 +306,7 @@ pub(super) fn record_reply(
         body,
         replayed: false,
         outcome: None,
+        logged: false,
     }
 }
 

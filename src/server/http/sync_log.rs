@@ -44,12 +44,101 @@ pub(super) fn logging(
 ) -> impl FnOnce(&mut Engine) -> Answer {
     move |store| {
         let answer = work(store);
-        if let Some(entry) = logged.and_then(|logged| entry_of(logged, &answer))
+        let Some(logged) = logged else {
+            return answer;
+        };
+        if let Some(entry) = entry_of(logged, &answer)
             && let Err(e) = store.log_sync(&entry)
         {
             tracing::warn!("sync log: {e}");
         }
-        answer
+        // Marked, so that the refusals' layer does not log it again.
+        let mut reply = answer.unwrap_or_else(Reply::from);
+        reply.logged = true;
+        Ok(reply)
+    }
+}
+
+/// On a response: its write is in the sync log already.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SyncLogged;
+
+/// Whether a route writes to a record (what the sync log is about).
+pub(super) fn writes_records(method: &str, path: &str) -> bool {
+    matches!(
+        (method, path),
+        ("POST", "/v1/{record_type}")
+            | ("PUT" | "DELETE", "/v1/{record_type}/{id}")
+            | ("POST", "/v1/conflicts/{cid}/resolution")
+    )
+}
+
+/// Logs the writes refused before they reached the writer (401, 403, 404, 400, 413, 415,
+/// 428 ...): who sent it (as far as the token says), what it was about, the status. Dry
+/// runs are questions, not writes.
+pub(super) fn refusals_logged(
+    handler: MethodRouter<Arc<AppState>>,
+    state: Arc<AppState>,
+    method: &'static str,
+) -> MethodRouter<Arc<AppState>> {
+    handler.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let state = state.clone();
+            async move {
+                let dry_run = request
+                    .uri()
+                    .query()
+                    .is_some_and(|q| q.contains("dry_run=true"));
+                let user = user_of(&state.config, request.headers());
+                let target = request.uri().path().to_owned();
+                let response = next.run(request).await;
+                let status = response.status().as_u16();
+                let refused = (400..500).contains(&status);
+                if refused && !dry_run && response.extensions().get::<SyncLogged>().is_none() {
+                    let entry = refusal(&state, method, user, &target, status);
+                    let kept = blocking(state, move |store| store.log_sync(&entry)).await;
+                    if let Err(e) = kept {
+                        tracing::warn!("sync log: {}", e.status());
+                    }
+                }
+                response
+            }
+        },
+    ))
+}
+
+/// The user a request's token names, or `(unknown)` when none does.
+fn user_of(config: &Config, headers: &HeaderMap) -> String {
+    signed_in(config, headers, Role::Technician)
+        .map(|user| user.name.clone())
+        .unwrap_or_else(|_| "(unknown)".into())
+}
+
+/// The entry of a write refused before the writer: its record from its path.
+fn refusal(state: &AppState, method: &str, user: String, target: &str, status: u16) -> SyncEntry {
+    let mut segments = target.trim_start_matches("/v1/").split('/');
+    let (method, record_type, record_id) = match (segments.next(), segments.next()) {
+        (Some("conflicts"), conflict) => ("RESOLVE", "-".to_string(), conflict.map(String::from)),
+        (record_type, id) => (
+            method,
+            record_type.unwrap_or("-").to_string(),
+            id.map(String::from),
+        ),
+    };
+    SyncEntry {
+        seq: 0,
+        at: state.clock.now(),
+        user,
+        device_id: None,
+        method: method.into(),
+        record_type,
+        record_id,
+        status,
+        outcome: if status == 412 { "stale" } else { "refused" }.into(),
+        problem: None,
+        paths: Vec::new(),
+        conflict_id: None,
+        body: None,
     }
 }
 
