@@ -99,6 +99,15 @@ macro_rules! on_engine {
 }
 
 impl Store for Engine {
+    fn sync_stats(
+        &self,
+        by: StatsBy,
+        since: Option<UtcMillis>,
+        until: Option<UtcMillis>,
+    ) -> Result<Vec<StatsRow>, StoreError> {
+        on_engine!(self, s => Store::sync_stats(s, by, since, until))
+    }
+
     fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
         on_engine!(mut self, s => Store::log_sync(s, entry))
     }

@@ -27,6 +27,47 @@ pub struct SyncEntry {
     pub body: Option<String>,
 }
 
+/// How `GET /v1/stats` groups the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsBy {
+    Day,
+    User,
+    Device,
+    Type,
+}
+
+impl StatsBy {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "day" => StatsBy::Day,
+            "user" => StatsBy::User,
+            "device" => StatsBy::Device,
+            "type" => StatsBy::Type,
+            _ => return None,
+        })
+    }
+
+    /// The SQL that names an entry's group (the same in both engines' dialects).
+    pub(crate) fn key_sql(self) -> &'static str {
+        match self {
+            StatsBy::Day => "substr(at, 1, 10)",
+            StatsBy::User => "\"user\"",
+            StatsBy::Device => "COALESCE(device_id, '-')",
+            StatsBy::Type => "record_type",
+        }
+    }
+}
+
+/// How many entries of a group came to one outcome, and how many of them were answered
+/// 409, 412 or 422 (what the field calls a failed sync).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsRow {
+    pub group: String,
+    pub outcome: String,
+    pub count: u64,
+    pub refused: u64,
+}
+
 /// Which entries to list; every field narrows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncFilter {

@@ -85,6 +85,7 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<AppState>>)> {
         ),
         ("GET", "/v1/events", get(queue_events)),
         ("GET", "/v1/syncs", get(list_syncs)),
+        ("GET", "/v1/stats", get(sync_stats)),
         ("GET", "/v1/master/{list}", get(read_master)),
         ("PUT", "/v1/master/{list}", put(put_master)),
         ("GET", "/v1/{record_type}", get(feed)),

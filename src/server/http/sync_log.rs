@@ -229,13 +229,6 @@ pub(super) async fn list_syncs(
 ) -> Response {
     answer(async {
         signed_in(&state.config, &headers, Role::Supervisor)?;
-        let time = |name: &str, text: Option<String>| {
-            text.map(|t| {
-                t.parse::<UtcMillis>()
-                    .map_err(|e| Problem::bad_request(format!("{name}: {e}")))
-            })
-            .transpose()
-        };
         if let Some(outcome) = &query.outcome
             && !OUTCOMES.contains(&outcome.as_str())
         {
@@ -249,8 +242,8 @@ pub(super) async fn list_syncs(
             user: query.user,
             device_id: query.device,
             record_type: query.record_type,
-            since: time("since", query.since)?,
-            until: time("until", query.until)?,
+            since: instant("since", query.since)?,
+            until: instant("until", query.until)?,
         };
         let before = match query.cursor {
             None => None,
@@ -291,4 +284,77 @@ fn entry_json(entry: &SyncEntry) -> serde_json::Value {
         "conflict_id": entry.conflict_id.map(|c| c.to_string()),
         "body": entry.body,
     })
+}
+
+#[derive(Deserialize)]
+pub(super) struct StatsQuery {
+    since: Option<String>,
+    until: Option<String>,
+    by: Option<String>,
+}
+
+/// `GET /v1/stats` (supervisor+): the log counted per group (day, user, device or type)
+/// and outcome, with `refused_share` = answers 409, 412 and 422 / writes — the figure the
+/// field quotes as "a third of syncs fail".
+pub(super) async fn sync_stats(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(query): axum::extract::Query<StatsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    answer(async {
+        signed_in(&state.config, &headers, Role::Supervisor)?;
+        let by_name = query.by.unwrap_or_else(|| "day".into());
+        let by = crate::store::StatsBy::parse(&by_name).ok_or_else(|| {
+            Problem::bad_request(format!("by {by_name:?} is not day, user, device or type"))
+        })?;
+        let since = instant("since", query.since)?;
+        let until = instant("until", query.until)?;
+        let rows = reading(state, move |store| store.sync_stats(by, since, until)).await?;
+        let mut groups: Vec<(String, serde_json::Map<String, serde_json::Value>, u64, u64)> =
+            Vec::new();
+        for row in rows {
+            if groups.last().is_none_or(|(group, ..)| *group != row.group) {
+                groups.push((row.group.clone(), Default::default(), 0, 0));
+            }
+            let (_, outcomes, writes, refused) = groups.last_mut().expect("pushed above");
+            outcomes.insert(row.outcome, row.count.into());
+            *writes += row.count;
+            *refused += row.refused;
+        }
+        let share = |refused: u64, writes: u64| {
+            if writes == 0 {
+                0.0
+            } else {
+                refused as f64 / writes as f64
+            }
+        };
+        let (writes, refused) = groups
+            .iter()
+            .fold((0, 0), |(w, r), (_, _, writes, refused)| {
+                (w + writes, r + refused)
+            });
+        let groups: Vec<serde_json::Value> = groups
+            .into_iter()
+            .map(|(group, outcomes, writes, refused)| {
+                json!({"group": group, "writes": writes, "refused": refused,
+                       "refused_share": share(refused, writes), "outcomes": outcomes})
+            })
+            .collect();
+        Ok(Reply::json(
+            StatusCode::OK,
+            &json!({"by": by_name, "writes": writes, "refused": refused,
+                    "refused_share": share(refused, writes), "groups": groups}),
+            None,
+        ))
+    })
+    .await
+}
+
+/// An instant from the query, or 400 naming the parameter.
+fn instant(name: &str, text: Option<String>) -> Result<Option<UtcMillis>, Problem> {
+    text.map(|t| {
+        t.parse::<UtcMillis>()
+            .map_err(|e| Problem::bad_request(format!("{name}: {e}")))
+    })
+    .transpose()
 }

@@ -3,9 +3,20 @@
 use super::conflicts::conflicts_where;
 use super::records::versions_from;
 use super::*;
-use crate::store::{Claimed, QueueEvent, Released, Store, SyncEntry, SyncFilter};
+use crate::store::{
+    Claimed, QueueEvent, Released, StatsBy, StatsRow, Store, SyncEntry, SyncFilter,
+};
 
 impl Store for PgStore {
+    fn sync_stats(
+        &self,
+        by: StatsBy,
+        since: Option<UtcMillis>,
+        until: Option<UtcMillis>,
+    ) -> Result<Vec<StatsRow>, StoreError> {
+        self.sync_stats_on(by, since, until)
+    }
+
     fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
         self.log_sync_on(entry)
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::store::rows::{RawSync, SYNC_COLUMNS};
-use crate::store::{SyncEntry, SyncFilter};
+use crate::store::{StatsBy, StatsRow, SyncEntry, SyncFilter};
 
 impl PgStore {
     pub(super) fn log_sync_on(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
@@ -28,6 +28,34 @@ impl PgStore {
             ],
         )?;
         tx.commit()
+    }
+
+    pub(super) fn sync_stats_on(
+        &self,
+        by: StatsBy,
+        since: Option<UtcMillis>,
+        until: Option<UtcMillis>,
+    ) -> Result<Vec<StatsRow>, StoreError> {
+        let key = by.key_sql();
+        let rows = self.client.borrow_mut().query(
+            &format!(
+                "SELECT {key}, outcome, COUNT(*), COUNT(*) FILTER (WHERE status IN (409, 412, 422))
+                 FROM syncs
+                 WHERE ($1::TEXT IS NULL OR at >= $1) AND ($2::TEXT IS NULL OR at < $2)
+                 GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            &[&since, &until],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatsRow {
+                    group: r.try_get(0)?,
+                    outcome: r.try_get(1)?,
+                    count: unsigned(r.try_get(2)?, "count")?,
+                    refused: unsigned(r.try_get(3)?, "count")?,
+                })
+            })
+            .collect()
     }
 
     pub(super) fn syncs_on(

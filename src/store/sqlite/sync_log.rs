@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::store::rows::{RawSync, SYNC_COLUMNS};
-use crate::store::{SyncEntry, SyncFilter};
+use crate::store::{StatsBy, StatsRow, SyncEntry, SyncFilter};
 
 impl SqliteStore {
     pub(super) fn log_sync_on(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
@@ -28,6 +28,39 @@ impl SqliteStore {
         ])?;
         unit.commit()?;
         Ok(())
+    }
+
+    pub(super) fn sync_stats_on(
+        &self,
+        by: StatsBy,
+        since: Option<UtcMillis>,
+        until: Option<UtcMillis>,
+    ) -> Result<Vec<StatsRow>, StoreError> {
+        let key = by.key_sql();
+        let sql = format!(
+            "SELECT {key}, outcome, COUNT(*), SUM(status IN (409, 412, 422)) FROM syncs
+             WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2)
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(params![since, until], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (group, outcome, count, refused) = row?;
+            Ok(StatsRow {
+                group,
+                outcome,
+                count: u64::try_from(count).unwrap_or(0),
+                refused: u64::try_from(refused).unwrap_or(0),
+            })
+        })
+        .collect()
     }
 
     pub(super) fn syncs_on(
