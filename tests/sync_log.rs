@@ -346,6 +346,62 @@ async fn every_write_is_logged_with_what_it_came_to(engine: Kind) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The numbers behind "a third of syncs fail", counted by hand from the morning above:
+    // 11 writes, of which 409 + 412 + 422 = 3.
+    let (status, _, by_user) = stats(&s, "?by=user").await;
+    assert_eq!(status, StatusCode::OK, "{by_user}");
+    assert_eq!(
+        (by_user["writes"].as_u64(), by_user["refused"].as_u64()),
+        (Some(11), Some(3))
+    );
+    assert!((by_user["refused_share"].as_f64().unwrap() - 3.0 / 11.0).abs() < 1e-9);
+    let group = |name: &str| {
+        by_user["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"] == name)
+            .unwrap_or_else(|| panic!("no group {name}: {by_user}"))
+            .clone()
+    };
+    let ana = group("ana");
+    assert_eq!(
+        (ana["writes"].as_u64(), ana["refused"].as_u64()),
+        (Some(6), Some(2))
+    );
+    assert_eq!(
+        ana["outcomes"],
+        json!({"created": 1, "refused": 1, "auto-merged": 1, "replayed": 1, "stale": 1, "invalid": 1})
+    );
+    assert_eq!(
+        group("ben")["outcomes"],
+        json!({"applied": 1, "edit-conflict": 1})
+    );
+    assert_eq!(
+        group("(unknown)")["refused"],
+        0,
+        "a 401 is refused, not a failed sync"
+    );
+    let (_, _, by_day) = stats(&s, "?by=day").await;
+    assert_eq!(by_day["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(by_day["groups"][0]["writes"], 11);
+    let (_, _, future) = stats(&s, "?since=2999-01-01T00:00:00Z").await;
+    assert_eq!(
+        (future["writes"].as_u64(), future["refused_share"].as_f64()),
+        (Some(0), Some(0.0))
+    );
+    assert_eq!(stats(&s, "?by=weekday").await.0, StatusCode::BAD_REQUEST);
+    let (status, _, _) = s
+        .send(Method::GET, "/v1/stats", "ana", None, &[], None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// `GET /v1/stats` as sue.
+async fn stats(s: &Server, query: &str) -> (StatusCode, Option<String>, Value) {
+    let path = format!("/v1/stats{query}");
+    s.send(Method::GET, &path, "sue", None, &[], None).await
 }
 
 on_both_engines! {
