@@ -386,3 +386,33 @@ fn syncs_tells_support_what_each_write_came_to() {
         .arg("syncs"));
     assert_eq!(code, 3, "technicians do not read the log: {err}");
 }
+
+#[test]
+fn stats_prints_the_share_of_syncs_refused() {
+    let live = Live::start();
+    live.with_conflict();
+    // created, applied, edit-conflict: one refused of three.
+    let (code, out, err) = run(syncdesk(&live).args(["stats", "--by", "user"]));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("USER") && lines[0].contains("SHARE"),
+        "{out}"
+    );
+    let ana = lines.iter().find(|l| l.starts_with("ana")).unwrap();
+    assert!(
+        ana.contains("50.0%") && ana.contains("edit-conflict 1"),
+        "{out}"
+    );
+    let all = lines.last().unwrap();
+    assert!(all.starts_with("all") && all.contains("33.3%"), "{out}");
+    let (code, out, _) = run(syncdesk(&live).args(["stats", "--json"]));
+    assert_eq!(code, 0);
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (stats["by"].as_str(), stats["writes"].as_u64()),
+        (Some("day"), Some(3))
+    );
+    let (code, _, _) = run(syncdesk(&live).args(["stats", "--by", "weekday"]));
+    assert_eq!(code, 2, "clap refuses a grouping it does not know");
+}

@@ -87,6 +87,8 @@ enum Command {
     Push(push_cmd::PushArgs),
     /// The sync log: every write to a record and what it came to, newest first.
     Syncs(syncs_cmd::SyncsArgs),
+    /// The sync log counted: outcomes per day, user, device or type, and the share refused.
+    Stats(syncs_cmd::StatsArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
 }
@@ -156,6 +158,7 @@ pub fn run() -> ExitCode {
         Some(Command::Export(args)) => export_cmd::run(&args),
         Some(Command::Push(args)) => push_cmd::run(&args),
         Some(Command::Syncs(args)) => syncs_cmd::run(&args),
+        Some(Command::Stats(args)) => syncs_cmd::stats(&args),
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -1,5 +1,6 @@
-//! `syncdesk syncs`: the sync log for the people who answer the phone — what each write
-//! came to, newest first, narrowed by outcome, user, device, type and time.
+//! `syncdesk syncs` and `syncdesk stats`: the sync log for the people who answer the
+//! phone — what each write came to, newest first, and the numbers behind "a third of
+//! syncs fail".
 
 use serde_json::{Value, json};
 
@@ -94,4 +95,71 @@ fn table(entries: &[Value]) -> String {
     let mut out = super::aligned(&rows);
     out.push_str(&format!("{} write(s)\n", entries.len()));
     out
+}
+
+#[derive(clap::Args)]
+pub struct StatsArgs {
+    /// Group by day, user, device or type.
+    #[arg(long, default_value = "day", value_parser = ["day", "user", "device", "type"])]
+    by: String,
+    /// From this instant on (RFC 3339, with its offset).
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// Print the server's JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn stats(args: &StatsArgs) -> Result<Exit, Failure> {
+    let remote = connect(&args.server)?;
+    let mut query = vec![("by", args.by.clone())];
+    if let Some(since) = &args.since {
+        query.push(("since", since.clone()));
+    }
+    let stats = remote.wait(remote.client.stats(&query)).map_err(failure)?;
+    if args.json {
+        return print(&stats.to_string());
+    }
+    print(&stats_table(&args.by, &stats))
+}
+
+/// One line a group: its writes, how many were refused (409, 412, 422) and their share,
+/// then its outcomes; the whole at the end.
+fn stats_table(by: &str, stats: &Value) -> String {
+    let share = |v: &Value| format!("{:.1}%", v.as_f64().unwrap_or(0.0) * 100.0);
+    let mut rows = vec![
+        [
+            by.to_uppercase(),
+            "WRITES".into(),
+            "REFUSED".into(),
+            "SHARE".into(),
+            "OUTCOMES".into(),
+        ]
+        .to_vec(),
+    ];
+    for group in stats["groups"].as_array().into_iter().flatten() {
+        let outcomes: Vec<String> = group["outcomes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, n)| format!("{} {n}", visible(name)))
+            .collect();
+        rows.push(vec![
+            visible(group["group"].as_str().unwrap_or("-")).into_owned(),
+            group["writes"].to_string(),
+            group["refused"].to_string(),
+            share(&group["refused_share"]),
+            outcomes.join(", "),
+        ]);
+    }
+    rows.push(vec![
+        "all".into(),
+        stats["writes"].to_string(),
+        stats["refused"].to_string(),
+        share(&stats["refused_share"]),
+        String::new(),
+    ]);
+    super::aligned(&rows)
 }

@@ -112,6 +112,16 @@ impl ServerClient {
         Ok(all)
     }
 
+    /// `GET /v1/stats` with this query, as the server sends it.
+    pub async fn stats(&self, query: &[(&str, String)]) -> Result<serde_json::Value, SourceError> {
+        let response = send(self.get("/v1/stats").query(query)).await?;
+        let (status, body) = read(response).await?;
+        if status != StatusCode::OK {
+            return Err(refused(status, &body));
+        }
+        parse(&body)
+    }
+
     /// `GET /v1/conflicts/{cid}`, with the schema of its record type.
     pub async fn load(&self, id: &str) -> Result<Loaded, SourceError> {
         let (body, etag) = self.detail_bytes(id).await?;
