@@ -36,7 +36,7 @@ fn needs(method: &str, path: &str) -> u8 {
     match (method, path) {
         (_, "/healthz") => 0,
         ("PUT", "/v1/master/{list}") => 3,
-        (_, "/v1/events" | "/v1/syncs" | "/v1/stats") => 2,
+        (_, "/v1/events" | "/v1/syncs" | "/v1/stats" | "/v1/audit") => 2,
         (_, p) if p.starts_with("/v1/conflicts") => 2,
         ("DELETE", _) => 2,
         _ => 1,

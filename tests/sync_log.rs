@@ -1,5 +1,6 @@
-//! The sync log (section 8a) on both engines: a scripted morning whose every write's
-//! outcome is known, then `GET /v1/syncs` read back, filtered and paged.
+//! The sync log (section 8a) and the audit trail (section 6) on both engines: a scripted
+//! morning whose every write's outcome is known, then `GET /v1/syncs`, `/v1/stats` and
+//! `/v1/audit` read back, filtered and paged.
 
 mod engines;
 
@@ -404,6 +405,113 @@ async fn stats(s: &Server, query: &str) -> (StatusCode, Option<String>, Value) {
     s.send(Method::GET, &path, "sue", None, &[], None).await
 }
 
+/// A genuine conflict on `id`: ben's web edit of the notes, then ana's tablet's; its id.
+async fn conflict_on(s: &Server, id: &str) -> String {
+    let create = json!({"id": id, "fields": {"notes": "a", "status": "open"}});
+    let (status, _, _) = s
+        .send(
+            Method::POST,
+            "/v1/inspections",
+            "ana",
+            None,
+            &[],
+            Some(create),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = format!("/v1/inspections/{id}");
+    let ben = json!({"base_version": 1, "fields": {"notes": "ben's", "status": "open"}});
+    assert_eq!(
+        s.send(Method::PUT, &path, "ben", None, &[], Some(ben))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let ana = json!({"base_version": 1, "device_id": "tab-1", "fields": {"notes": "ana's", "status": "open"}});
+    let (status, _, parked) = s
+        .send(Method::PUT, &path, "ana", None, &[], Some(ana))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    parked["conflict_id"].as_str().unwrap().to_owned()
+}
+
+async fn the_audit_trail_says_who_chose_what_newest_first(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = Server::start(&db).await;
+    let first = conflict_on(&s, "A1").await;
+    let second = conflict_on(&s, "A2").await;
+    for (cid, notes, choice) in [(&first, "ana's", "local"), (&second, "ben's", "server")] {
+        let detail = s
+            .client
+            .get(format!("{}/v1/conflicts/{cid}", s.base))
+            .bearer_auth("sue-token")
+            .send()
+            .await
+            .unwrap();
+        let tag = detail.headers()["etag"].to_str().unwrap().to_owned();
+        let body =
+            json!({"fields": {"notes": notes, "status": "open"}, "choices": {"/notes": choice}});
+        let path = format!("/v1/conflicts/{cid}/resolution");
+        let (status, _, _) = s
+            .send(
+                Method::POST,
+                &path,
+                "sue",
+                None,
+                &[("If-Match", &tag)],
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let audit = |query: &str| {
+        let path = format!("/v1/audit{query}");
+        let s = &s;
+        async move { s.send(Method::GET, &path, "sue", None, &[], None).await }
+    };
+    let (status, _, trail) = audit("").await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    let resolutions = trail["resolutions"].as_array().unwrap();
+    let ids: Vec<&str> = resolutions
+        .iter()
+        .map(|r| r["conflict_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second.as_str(), first.as_str()], "newest first");
+    let older = &resolutions[1];
+    assert_eq!(
+        (
+            older["by"].as_str(),
+            older["record_id"].as_str(),
+            older["kind"].as_str()
+        ),
+        (Some("sue"), Some("A1"), Some("edit-conflict"))
+    );
+    assert_eq!(older["resulting_version"], 3);
+    assert_eq!(
+        older["fields"],
+        json!([{"path": "/notes", "choice": "local", "value": "ana's", "discarded": {"server": "ben's"}}])
+    );
+    assert_eq!(
+        resolutions[0]["fields"][0]["discarded"],
+        json!({"local": "ana's"})
+    );
+    assert_eq!(audit("?by=tom").await.2["resolutions"], json!([]));
+    // A page at a time: no resolution lost or repeated.
+    let (_, _, page) = audit("?limit=1").await;
+    assert_eq!(page["resolutions"][0]["conflict_id"], second.as_str());
+    let next = page["next"].as_str().unwrap().to_owned();
+    let (_, _, page) = audit(&format!("?limit=1&cursor={next}")).await;
+    assert_eq!(page["resolutions"][0]["conflict_id"], first.as_str());
+    let next = page["next"].as_str().unwrap().to_owned();
+    let (_, _, page) = audit(&format!("?limit=1&cursor={next}")).await;
+    assert_eq!(
+        (page["resolutions"].as_array().unwrap().len(), &page["next"]),
+        (0, &Value::Null)
+    );
+    assert_eq!(audit("?cursor=yesterday").await.0, StatusCode::BAD_REQUEST);
+}
+
 on_both_engines! {
     every_write_is_logged_with_what_it_came_to,
+    the_audit_trail_says_who_chose_what_newest_first,
 }

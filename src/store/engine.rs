@@ -99,6 +99,14 @@ macro_rules! on_engine {
 }
 
 impl Store for Engine {
+    fn resolutions(
+        &self,
+        filter: &AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        on_engine!(self, s => Store::resolutions(s, filter, limit))
+    }
+
     fn sync_stats(
         &self,
         by: StatsBy,

@@ -14,7 +14,7 @@ pub use claims::{Claimed, Released};
 pub use engine::{Database, Engine};
 pub use postgres::{EVENTS_CHANNEL, PgStore, listen as listen_postgres};
 pub use sqlite::SqliteStore;
-pub use sync_log::{StatsBy, StatsRow, SyncEntry, SyncFilter};
+pub use sync_log::{AuditFilter, StatsBy, StatsRow, SyncEntry, SyncFilter};
 
 use crate::model::json::Object;
 use crate::model::{UtcMillis, Version};
@@ -160,6 +160,13 @@ pub trait Store {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<SyncEntry>, StoreError>;
+
+    /// The audit trail: resolved conflicts passing `filter`, newest resolution first.
+    fn resolutions(
+        &self,
+        filter: &AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError>;
 
     /// The log's entries from `since` until `until`, counted by group and outcome.
     fn sync_stats(

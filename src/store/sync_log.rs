@@ -68,6 +68,18 @@ pub struct StatsRow {
     pub refused: u64,
 }
 
+/// Which resolutions the audit trail lists; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub since: Option<UtcMillis>,
+    pub until: Option<UtcMillis>,
+    /// Resolved by this supervisor.
+    pub by: Option<String>,
+    pub record_type: Option<String>,
+    /// Older than this resolution (its time and conflict): the page before ended there.
+    pub before: Option<(UtcMillis, ConflictId)>,
+}
+
 /// Which entries to list; every field narrows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncFilter {

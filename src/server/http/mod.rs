@@ -34,6 +34,7 @@ use crate::sync::{
 };
 use sha2::{Digest, Sha256};
 
+mod audit;
 mod claims;
 mod conflicts;
 mod events;
@@ -46,6 +47,7 @@ mod state;
 mod sync_log;
 mod writes;
 
+use audit::*;
 use claims::*;
 use conflicts::*;
 use events::*;
@@ -86,6 +88,7 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<Arc<AppState>>)> {
         ("GET", "/v1/events", get(queue_events)),
         ("GET", "/v1/syncs", get(list_syncs)),
         ("GET", "/v1/stats", get(sync_stats)),
+        ("GET", "/v1/audit", get(read_audit)),
         ("GET", "/v1/master/{list}", get(read_master)),
         ("PUT", "/v1/master/{list}", put(put_master)),
         ("GET", "/v1/{record_type}", get(feed)),

@@ -351,7 +351,7 @@ pub(super) async fn sync_stats(
 }
 
 /// An instant from the query, or 400 naming the parameter.
-fn instant(name: &str, text: Option<String>) -> Result<Option<UtcMillis>, Problem> {
+pub(super) fn instant(name: &str, text: Option<String>) -> Result<Option<UtcMillis>, Problem> {
     text.map(|t| {
         t.parse::<UtcMillis>()
             .map_err(|e| Problem::bad_request(format!("{name}: {e}")))

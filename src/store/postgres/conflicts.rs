@@ -116,6 +116,34 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// The audit trail, newest resolution first (see `Store::resolutions`).
+    pub(super) fn resolutions_on(
+        &self,
+        filter: &crate::store::AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        let (before_at, before_id) = filter.before.unzip();
+        conflicts_where(
+            &mut self.client.borrow_mut(),
+            "status = 'resolved' AND ($1::TEXT IS NULL OR resolved_at >= $1)
+               AND ($2::TEXT IS NULL OR resolved_at < $2) AND ($3::TEXT IS NULL OR resolved_by = $3)
+               AND ($4::TEXT IS NULL OR record_type = $4)
+               AND ($5::TEXT IS NULL OR (resolved_at, id) < ($5, $6::BIGINT))
+             ORDER BY resolved_at DESC, id DESC LIMIT $7",
+            &[
+                &filter.since,
+                &filter.until,
+                &filter.by,
+                &filter.record_type,
+                &before_at,
+                &before_id,
+                &signed(limit as u64),
+            ],
+        )
+    }
+}
+
 /// Conflict rows matching a condition.
 pub(super) fn conflicts_where(
     client: &mut Connection,

@@ -4,10 +4,18 @@ use super::conflicts::conflicts_where;
 use super::records::versions_from;
 use super::*;
 use crate::store::{
-    Claimed, QueueEvent, Released, StatsBy, StatsRow, Store, SyncEntry, SyncFilter,
+    AuditFilter, Claimed, QueueEvent, Released, StatsBy, StatsRow, Store, SyncEntry, SyncFilter,
 };
 
 impl Store for PgStore {
+    fn resolutions(
+        &self,
+        filter: &AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        self.resolutions_on(filter, limit)
+    }
+
     fn sync_stats(
         &self,
         by: StatsBy,

@@ -115,6 +115,33 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The audit trail, newest resolution first (see `Store::resolutions`).
+    pub(super) fn resolutions_on(
+        &self,
+        filter: &crate::store::AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        let (before_at, before_id) = filter.before.unzip();
+        conflicts_where(
+            &self.conn,
+            "status = 'resolved' AND (?1 IS NULL OR resolved_at >= ?1) AND (?2 IS NULL OR resolved_at < ?2)
+               AND (?3 IS NULL OR resolved_by = ?3) AND (?4 IS NULL OR record_type = ?4)
+               AND (?5 IS NULL OR (resolved_at, id) < (?5, ?6))
+             ORDER BY resolved_at DESC, id DESC LIMIT ?7",
+            params![
+                filter.since,
+                filter.until,
+                filter.by,
+                filter.record_type,
+                before_at,
+                before_id,
+                signed(limit as u64)
+            ],
+        )
+    }
+}
+
 /// Conflict rows matching a condition.
 pub(super) fn conflicts_where(
     conn: &Connection,

@@ -2,10 +2,18 @@
 
 use super::*;
 use crate::store::{
-    Claimed, QueueEvent, Released, StatsBy, StatsRow, Store, SyncEntry, SyncFilter,
+    AuditFilter, Claimed, QueueEvent, Released, StatsBy, StatsRow, Store, SyncEntry, SyncFilter,
 };
 
 impl Store for SqliteStore {
+    fn resolutions(
+        &self,
+        filter: &AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<ConflictRow>, StoreError> {
+        self.resolutions_on(filter, limit)
+    }
+
     fn sync_stats(
         &self,
         by: StatsBy,
