@@ -416,3 +416,33 @@ fn stats_prints_the_share_of_syncs_refused() {
     let (code, _, _) = run(syncdesk(&live).args(["stats", "--by", "weekday"]));
     assert_eq!(code, 2, "clap refuses a grouping it does not know");
 }
+
+#[test]
+fn audit_says_who_took_which_value_over_which() {
+    let live = Live::start();
+    live.with_conflict();
+    let (code, _, err) =
+        run(syncdesk(&live).args(["conflicts", "resolve", "c-000001", "--take", "local"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(syncdesk(&live).arg("audit"));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("sue resolved c-000001 inspections/INS-1 (edit-conflict): version 3"),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim() == r#"/notes local: "ana's" over server "ben's""#),
+        "{out}"
+    );
+    assert_eq!(lines.last(), Some(&"1 resolution(s)"));
+    let (code, out, _) =
+        run(syncdesk(&live).args(["audit", "--json", "--since", "2999-01-01T00:00:00Z"]));
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        json!({"resolutions": []})
+    );
+}

@@ -89,6 +89,8 @@ enum Command {
     Syncs(syncs_cmd::SyncsArgs),
     /// The sync log counted: outcomes per day, user, device or type, and the share refused.
     Stats(syncs_cmd::StatsArgs),
+    /// The audit trail: the resolutions, newest first, with who chose what.
+    Audit(syncs_cmd::AuditArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
 }
@@ -159,6 +161,7 @@ pub fn run() -> ExitCode {
         Some(Command::Push(args)) => push_cmd::run(&args),
         Some(Command::Syncs(args)) => syncs_cmd::run(&args),
         Some(Command::Stats(args)) => syncs_cmd::stats(&args),
+        Some(Command::Audit(args)) => syncs_cmd::audit(&args),
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -1,6 +1,6 @@
-//! `syncdesk syncs` and `syncdesk stats`: the sync log for the people who answer the
-//! phone — what each write came to, newest first, and the numbers behind "a third of
-//! syncs fail".
+//! `syncdesk syncs`, `stats` and `audit`: for the people who answer the phone — what each
+//! write came to, newest first; the numbers behind "a third of syncs fail"; and who
+//! resolved what, choosing which value over which.
 
 use serde_json::{Value, json};
 
@@ -162,4 +162,74 @@ fn stats_table(by: &str, stats: &Value) -> String {
         String::new(),
     ]);
     super::aligned(&rows)
+}
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    /// Resolutions from this instant on (RFC 3339, with its offset).
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// At most this many resolutions, newest first.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Print `{"resolutions": [...]}` as the server sends them.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn audit(args: &AuditArgs) -> Result<Exit, Failure> {
+    let remote = connect(&args.server)?;
+    let filters: Vec<(&str, String)> = args.since.iter().map(|t| ("since", t.clone())).collect();
+    let resolutions = remote
+        .wait(remote.client.audit(&filters, args.limit.max(1)))
+        .map_err(failure)?;
+    if args.json {
+        return print(&json!({ "resolutions": resolutions }).to_string());
+    }
+    print(&audit_table(&resolutions))
+}
+
+/// One line a resolution, then a line a decided path: what was taken over what.
+fn audit_table(resolutions: &[Value]) -> String {
+    let text = |v: &Value| visible(v.as_str().unwrap_or("-")).into_owned();
+    let mut out = String::new();
+    for r in resolutions {
+        let made = if r["kept_deleted"] == true {
+            "kept deleted".to_string()
+        } else {
+            format!("version {}", r["resulting_version"])
+        };
+        out.push_str(&format!(
+            "{}  {} resolved {} {}/{} ({}): {made}\n",
+            text(&r["at"]),
+            text(&r["by"]),
+            text(&r["conflict_id"]),
+            text(&r["record_type"]),
+            text(&r["record_id"]),
+            text(&r["kind"]),
+        ));
+        for field in r["fields"].as_array().into_iter().flatten() {
+            let taken = visible(&field["value"].to_string()).into_owned();
+            let over: Vec<String> = field["discarded"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(side, v)| format!("{side} {}", visible(&v.to_string())))
+                .collect();
+            let over = if over.is_empty() {
+                String::new()
+            } else {
+                format!(" over {}", over.join(", "))
+            };
+            out.push_str(&format!(
+                "    {} {}: {taken}{over}\n",
+                text(&field["path"]),
+                text(&field["choice"]),
+            ));
+        }
+    }
+    out.push_str(&format!("{} resolution(s)\n", resolutions.len()));
+    out
 }

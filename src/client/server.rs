@@ -76,18 +76,34 @@ impl ServerClient {
         }
     }
 
-    /// `GET /v1/syncs` with these filters, newest first, up to `limit` entries (read a
-    /// page at a time). The entries as the server sends them.
+    /// `GET /v1/syncs` with these filters, newest first, up to `limit` entries. The
+    /// entries as the server sends them.
     pub async fn syncs(
         &self,
         filters: &[(&str, String)],
         limit: usize,
     ) -> Result<Vec<serde_json::Value>, SourceError> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            syncs: Vec<serde_json::Value>,
-            next: Option<String>,
-        }
+        self.paged("/v1/syncs", "syncs", filters, limit).await
+    }
+
+    /// `GET /v1/audit` with these filters, newest first, up to `limit` resolutions.
+    pub async fn audit(
+        &self,
+        filters: &[(&str, String)],
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, SourceError> {
+        self.paged("/v1/audit", "resolutions", filters, limit).await
+    }
+
+    /// Up to `limit` items of a paged list (`{member: [...], "next": cursor}`), a page at
+    /// a time.
+    async fn paged(
+        &self,
+        path: &str,
+        member: &str,
+        filters: &[(&str, String)],
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, SourceError> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         while all.len() < limit {
@@ -96,18 +112,27 @@ impl ServerClient {
             if let Some(c) = &cursor {
                 query.push(("cursor", c.clone()));
             }
-            let response = send(self.get("/v1/syncs").query(&query)).await?;
+            let response = send(self.get(path).query(&query)).await?;
             let (status, body) = read(response).await?;
             if status != StatusCode::OK {
                 return Err(refused(status, &body));
             }
-            let page: Page = parse(&body)?;
-            let done = page.next.is_none() || page.syncs.is_empty();
-            all.extend(page.syncs);
+            let mut page: serde_json::Value = parse(&body)?;
+            let items = match page[member].take() {
+                serde_json::Value::Array(items) => items,
+                _ => {
+                    return Err(SourceError::Garbage(format!(
+                        "no {member} list in the answer"
+                    )));
+                }
+            };
+            let next = page["next"].as_str().map(String::from);
+            let done = next.is_none() || items.is_empty();
+            all.extend(items);
             if done {
                 break;
             }
-            cursor = page.next;
+            cursor = next;
         }
         Ok(all)
     }
