@@ -9,6 +9,7 @@ use std::sync::Arc;
 use engines::{Kind, TestDb};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
+use syncdesk::server::clock::Clock;
 use syncdesk::server::config::Config;
 use syncdesk::server::http::{AppState, serve};
 
@@ -43,10 +44,17 @@ static KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Server {
     async fn start(db: &TestDb) -> Self {
-        let config = Config::from_toml(CONFIG).unwrap();
+        Self::start_with(db, CONFIG, Clock::system()).await
+    }
+
+    /// A server with this configuration, on this clock.
+    async fn start_with(db: &TestDb, config: &str, clock: Clock) -> Self {
+        let config = Config::from_toml(config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(AppState::open(config, db.database()).unwrap());
+        let mut state = AppState::open(config, db.database()).unwrap();
+        state.clock = clock;
+        let state = Arc::new(state);
         tokio::spawn(serve(state, listener));
         Self {
             base,
@@ -511,7 +519,53 @@ async fn the_audit_trail_says_who_chose_what_newest_first(engine: Kind) {
     assert_eq!(audit("?cursor=yesterday").await.0, StatusCode::BAD_REQUEST);
 }
 
+async fn entries_older_than_the_retention_go_as_new_ones_come(engine: Kind) {
+    let db = TestDb::new(engine);
+    let clock = Clock::set_to("2026-11-20T08:00:00.000Z".parse().unwrap());
+    let config = format!("sync_log_days = 1\n{CONFIG}");
+    let s = Server::start_with(&db, &config, clock.clone()).await;
+    let create = |id: String| {
+        let body = json!({"id": id, "fields": {"notes": "n", "status": "open"}});
+        let s = &s;
+        async move {
+            let answer = s
+                .send(
+                    Method::POST,
+                    "/v1/inspections",
+                    "ana",
+                    None,
+                    &[],
+                    Some(body),
+                )
+                .await;
+            assert_eq!(answer.0, StatusCode::CREATED);
+        }
+    };
+    for i in 0..6 {
+        create(format!("OLD-{i}")).await;
+    }
+    // Two days on, each new entry takes a few of the expired with it.
+    clock.set("2026-11-22T08:00:00.000Z".parse().unwrap());
+    create("NEW-1".into()).await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["syncs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["record_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&s.syncs("").await), ["NEW-1", "OLD-5", "OLD-4"]);
+    create("NEW-2".into()).await;
+    assert_eq!(
+        ids(&s.syncs("").await),
+        ["NEW-2", "NEW-1"],
+        "the log is back within its day"
+    );
+}
+
 on_both_engines! {
+    entries_older_than_the_retention_go_as_new_ones_come,
     every_write_is_logged_with_what_it_came_to,
     the_audit_trail_says_who_chose_what_newest_first,
 }

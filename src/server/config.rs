@@ -45,6 +45,8 @@ pub struct Config {
     pub database: String,
     pub max_body_bytes: usize,
     pub idempotency_ttl_hours: u64,
+    /// Sync log entries older than this many days go (0: kept for ever).
+    pub sync_log_days: u64,
     /// A connection that has not sent a whole request head in this time is closed.
     pub header_timeout: std::time::Duration,
     /// A request whose body has not arrived in this time gets 408; also the most a stop
@@ -80,6 +82,8 @@ struct RawConfig {
     max_body_bytes: usize,
     #[serde(default = "default_ttl")]
     idempotency_ttl_hours: u64,
+    #[serde(default = "default_sync_log_days")]
+    sync_log_days: u64,
     #[serde(default = "default_header_timeout")]
     header_timeout_s: u64,
     #[serde(default = "default_request_timeout")]
@@ -117,6 +121,10 @@ fn default_database() -> String {
 
 fn default_max_body_bytes() -> usize {
     1024 * 1024
+}
+
+fn default_sync_log_days() -> u64 {
+    90
 }
 
 fn default_ttl() -> u64 {
@@ -183,6 +191,7 @@ impl Config {
             database: raw.database,
             max_body_bytes: raw.max_body_bytes,
             idempotency_ttl_hours: raw.idempotency_ttl_hours,
+            sync_log_days: raw.sync_log_days,
             header_timeout: std::time::Duration::from_secs(raw.header_timeout_s),
             request_timeout: std::time::Duration::from_secs(raw.request_timeout_s),
             idle_timeout: std::time::Duration::from_secs(raw.idle_timeout_s),

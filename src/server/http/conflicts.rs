@@ -174,6 +174,7 @@ pub(super) async fn resolve_conflict(
         let schema = state.config.types.get(&conflict.record_type).cloned();
         let logged = Some(Logged {
             clock: state.clock.clone(),
+            keep_days: state.config.sync_log_days,
             method: "RESOLVE",
             user: write.user.name.clone(),
             record_type: conflict.record_type.clone(),

@@ -25,6 +25,8 @@ const OUTCOMES: &[&str] = &[
 /// What the log keeps of a write besides its answer.
 pub(super) struct Logged {
     pub(super) clock: crate::server::clock::Clock,
+    /// Entries older than this many days go as new ones come (0: kept for ever).
+    pub(super) keep_days: u64,
     /// `PUT`, `POST`, `DELETE`, or `RESOLVE`.
     pub(super) method: &'static str,
     pub(super) user: String,
@@ -47,10 +49,24 @@ pub(super) fn logging(
         let Some(logged) = logged else {
             return answer;
         };
-        if let Some(entry) = entry_of(logged, &answer)
-            && let Err(e) = store.log_sync(&entry)
-        {
-            tracing::warn!("sync log: {e}");
+        let keep_days = logged.keep_days;
+        if let Some(entry) = entry_of(logged, &answer) {
+            if let Err(e) = store.log_sync(&entry) {
+                tracing::warn!("sync log: {e}");
+            }
+            if keep_days > 0 {
+                let days = i64::try_from(keep_days).unwrap_or(i64::MAX / 86_400_000);
+                let cutoff = entry
+                    .at
+                    .as_millis()
+                    .saturating_sub(days.saturating_mul(86_400_000));
+                // A few a write: the log stays bounded, and no write waits for a purge.
+                if let Some(cutoff) = UtcMillis::from_millis(cutoff)
+                    && let Err(e) = store.prune_syncs(cutoff, PRUNE_AT_ONCE)
+                {
+                    tracing::warn!("sync log: {e}");
+                }
+            }
         }
         // Marked, so that the refusals' layer does not log it again.
         let mut reply = answer.unwrap_or_else(Reply::from);
@@ -58,6 +74,10 @@ pub(super) fn logging(
         Ok(reply)
     }
 }
+
+/// Old entries dropped with each one written: more than one, so a log past its window
+/// shrinks back, few enough that a write never notices.
+const PRUNE_AT_ONCE: usize = 4;
 
 /// On a response: its write is in the sync log already.
 #[derive(Debug, Clone, Copy)]

@@ -16,6 +16,7 @@ pub(super) async fn delete(
         let write = Idempotent::of(user, &headers, false, ("DELETE", &path), b"", if_match)?;
         let logged = Some(Logged {
             clock: state.clock.clone(),
+            keep_days: state.config.sync_log_days,
             method: "DELETE",
             user: write.user.name.clone(),
             record_type: record_type.clone(),
@@ -177,6 +178,7 @@ pub(super) async fn sync(
         let body = body_of::<SyncBody>(&bytes)?.into_owned();
         let logged = (!query.dry_run).then(|| Logged {
             clock: state.clock.clone(),
+            keep_days: state.config.sync_log_days,
             method: "PUT",
             user: write.user.name.clone(),
             record_type: record_type.clone(),
@@ -281,6 +283,7 @@ pub(super) async fn create(
         let body = body_of::<CreateBody>(&bytes)?.into_owned();
         let logged = (!query.dry_run).then(|| Logged {
             clock: state.clock.clone(),
+            keep_days: state.config.sync_log_days,
             method: "POST",
             user: write.user.name.clone(),
             record_type: record_type.clone(),

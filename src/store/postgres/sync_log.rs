@@ -30,6 +30,22 @@ impl PgStore {
         tx.commit()
     }
 
+    pub(super) fn prune_syncs_on(
+        &mut self,
+        older_than: UtcMillis,
+        at_most: usize,
+    ) -> Result<usize, StoreError> {
+        // The oldest entries by number are the oldest by time (see the SQLite store).
+        let tx = self.unit()?;
+        let gone = tx.client.execute(
+            "DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT $1)
+             AND at < $2",
+            &[&signed(at_most as u64), &older_than],
+        )?;
+        tx.commit()?;
+        Ok(gone as usize)
+    }
+
     pub(super) fn sync_stats_on(
         &self,
         by: StatsBy,
