@@ -446,3 +446,111 @@ fn audit_says_who_took_which_value_over_which() {
         json!({"resolutions": []})
     );
 }
+
+/// A genuine conflict on `id`: ben changes `ben`, ana's tablet changes `ana` from v1.
+fn conflict_on(live: &Live, id: &str, ben: Value, ana: Value) {
+    let base = json!({"site_id": "S-4", "notes": "a", "status": "open", "temperature": 20});
+    let (s, _) = live.call(
+        "POST",
+        "/v1/inspections",
+        "ana",
+        Some(json!({"id": id, "fields": base})),
+    );
+    assert_eq!(s, reqwest::StatusCode::CREATED);
+    let merge = |changes: &Value| {
+        let mut fields = base.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            fields[k] = v.clone();
+        }
+        fields
+    };
+    let path = format!("/v1/inspections/{id}");
+    let ben = json!({"base_version": 1, "fields": merge(&ben)});
+    assert_eq!(
+        live.call("PUT", &path, "ben", Some(ben)).0,
+        reqwest::StatusCode::OK
+    );
+    let ana = json!({"base_version": 1, "device_id": "tab-1", "fields": merge(&ana)});
+    assert_eq!(
+        live.call("PUT", &path, "ana", Some(ana)).0,
+        reqwest::StatusCode::CONFLICT
+    );
+}
+
+#[test]
+fn resolve_all_takes_one_side_for_many_and_leaves_what_it_does_not_settle() {
+    let live = Live::start();
+    conflict_on(
+        &live,
+        "B-1",
+        json!({"notes": "ben 1"}),
+        json!({"notes": "ana 1"}),
+    );
+    conflict_on(
+        &live,
+        "B-2",
+        json!({"notes": "ben 2"}),
+        json!({"notes": "ana 2"}),
+    );
+    // This one conflicts on the status too: --path /notes does not settle it.
+    conflict_on(
+        &live,
+        "B-3",
+        json!({"notes": "ben 3", "status": "passed"}),
+        json!({"notes": "ana 3", "status": "failed"}),
+    );
+    let bulk = [
+        "conflicts",
+        "resolve",
+        "--all",
+        "--path",
+        "/notes",
+        "--take",
+        "local",
+    ];
+    let (code, out, err) = run(syncdesk(&live).args(bulk).arg("--dry-run"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("c-000001 inspections/B-1: would apply: /notes → local"),
+        "{out}"
+    );
+    assert!(
+        out.contains("c-000003 inspections/B-3: left open: the decision does not settle /status"),
+        "{out}"
+    );
+    assert_eq!(live.queue("open").len(), 3, "a dry run changes nothing");
+    let (code, out, err) = run(syncdesk(&live).args(bulk).arg("--json"));
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let results: Vec<(&str, &str)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["record_id"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [("B-1", "applied"), ("B-2", "applied"), ("B-3", "left-open")]
+    );
+    assert_eq!(live.record("B-1")["fields"]["notes"], "ana 1");
+    assert_eq!(live.record("B-2")["fields"]["notes"], "ana 2");
+    let open = live.queue("open");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["record_id"], "B-3", "never forced");
+    // Again: nothing left that the decision settles; B-3 still reported, never forced.
+    let (code, out, _) = run(syncdesk(&live).args(bulk));
+    assert_eq!(code, 0);
+    assert!(
+        out.ends_with(
+            "1 conflict(s): 0 applied, 0 would apply, 1 left open, 0 stale, 0 closed, 0 refused\n"
+        ),
+        "{out}"
+    );
+    let (code, _, err) = run(syncdesk(&live).args(["conflicts", "resolve", "--all"]));
+    assert_eq!(code, 2, "--all needs --take: {err}");
+}

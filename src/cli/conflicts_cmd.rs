@@ -48,11 +48,28 @@ pub struct ShowArgs {
 
 #[derive(clap::Args)]
 pub struct ResolveArgs {
-    /// The conflict (c-000042).
-    id: String,
+    /// The conflict (c-000042); or --all.
+    #[arg(required_unless_present = "all")]
+    id: Option<String>,
+    /// Every open conflict the filters below let through, with one --take for all
+    /// (conflicts the decision does not settle are left open, never forced).
+    #[arg(long, conflicts_with_all = ["id", "fields", "restore", "keep_deleted"], requires = "take")]
+    pub(super) all: bool,
+    /// With --all: only conflicts of this kind.
+    #[arg(long, requires = "all", value_parser = ["edit-conflict", "invalid-reference", "deleted-on-server"])]
+    pub(super) kind: Option<String>,
+    /// With --all: only conflicts on records of this type.
+    #[arg(long = "type", value_name = "TYPE", requires = "all")]
+    pub(super) record_type: Option<String>,
+    /// With --all: only conflicts on this path, and --take decides this path alone.
+    #[arg(long, value_name = "PATH", requires = "all")]
+    pub(super) path: Option<String>,
+    /// With --all: say what would happen to each conflict, send nothing.
+    #[arg(long, requires = "all")]
+    pub(super) dry_run: bool,
     /// Take this side for every conflicting field not named by --field.
     #[arg(long, value_parser = ["local", "server"])]
-    take: Option<String>,
+    pub(super) take: Option<String>,
     /// PATH=local, PATH=server, or PATH==JSON for a value of your own (repeatable).
     #[arg(long = "field", value_name = "PATH=local|server|=JSON")]
     fields: Vec<String>,
@@ -64,9 +81,9 @@ pub struct ResolveArgs {
     keep_deleted: bool,
     /// Print the outcome as JSON.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     #[command(flatten)]
-    server: ServerArgs,
+    pub(super) server: ServerArgs,
 }
 
 pub fn run(command: &ConflictsCommand) -> Result<Exit, Failure> {
@@ -198,14 +215,18 @@ fn show_one(args: &ShowArgs) -> Result<Exit, Failure> {
 }
 
 /// A conflict on a desk of its own (merged, with the schema of its type).
-fn load(remote: &Remote, id: &str) -> Result<Desk, Failure> {
+pub(super) fn load(remote: &Remote, id: &str) -> Result<Desk, Failure> {
     let loaded = remote.wait(remote.client.load(id)).map_err(failure)?;
     Ok(Desk::new(loaded, None))
 }
 
 fn resolve(args: &ResolveArgs) -> Result<Exit, Failure> {
+    if args.all {
+        return super::bulk_resolve::run(args);
+    }
+    let id = args.id.as_deref().unwrap_or_default();
     let remote = connect(&args.server)?;
-    let mut desk = load(&remote, &args.id)?;
+    let mut desk = load(&remote, id)?;
     if desk.detail.status == Status::Resolved {
         let by = desk
             .detail
@@ -218,7 +239,7 @@ fn resolve(args: &ResolveArgs) -> Result<Exit, Failure> {
     if deleted && !args.restore && !args.keep_deleted {
         return Err(Failure::input(format!(
             "{}: {} was deleted on the server; give --restore (with the fields as decided) or --keep-deleted",
-            args.id,
+            id,
             visible(&desk.detail.record_id)
         )));
     }
@@ -231,7 +252,7 @@ fn resolve(args: &ResolveArgs) -> Result<Exit, Failure> {
         return Err(Failure::input(format!(
             "{flag}: {} is not deleted on the server ({} is {})",
             visible(&desk.detail.record_id),
-            args.id,
+            id,
             desk.detail.kind.name()
         )));
     }
@@ -240,7 +261,7 @@ fn resolve(args: &ResolveArgs) -> Result<Exit, Failure> {
         let Some(row) = desk.rows.iter().position(|r| r.path == path) else {
             return Err(Failure::input(format!(
                 "--field {field}: {} has no field {path}",
-                args.id
+                id
             )));
         };
         let choice = match choice {

@@ -1,5 +1,6 @@
 //! The command line: clap definitions, and one short function a command.
 
+mod bulk_resolve;
 mod conflicts_cmd;
 mod demo_cmd;
 mod desk_cmd;

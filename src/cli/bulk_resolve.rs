@@ -1,0 +1,212 @@
+//! `syncdesk conflicts resolve --all [--kind K] [--type T] [--path P] --take local|server
+//! [--dry-run]`: one decision for many conflicts after a bad morning. Each conflict is
+//! decided on its own detail and sent with its own `If-Match` and key; one the decision
+//! does not settle is left open, never forced; one that went stale is read again and
+//! tried once more.
+
+use serde_json::json;
+
+use super::conflicts_cmd::{ResolveArgs, load, print};
+use super::remote::{Remote, connect, failure};
+use super::{Exit, Failure};
+use crate::client::SubmitOutcome;
+use crate::merge::Choice;
+use crate::protocol::ConflictSummary;
+use crate::sanitize::visible;
+use crate::tui::desk::Desk;
+
+/// What one conflict came to.
+#[derive(Debug, Clone, PartialEq)]
+enum Settled {
+    Applied(Option<u64>),
+    WouldApply(Vec<String>),
+    LeftOpen(String),
+    Stale,
+    Closed(String),
+    Invalid(String),
+}
+
+impl Settled {
+    fn name(&self) -> &'static str {
+        match self {
+            Settled::Applied(_) => "applied",
+            Settled::WouldApply(_) => "would-apply",
+            Settled::LeftOpen(_) => "left-open",
+            Settled::Stale => "stale",
+            Settled::Closed(_) => "closed",
+            Settled::Invalid(_) => "invalid",
+        }
+    }
+
+    /// Stale, closed or refused: the command then ends 1.
+    fn failed(&self) -> bool {
+        matches!(
+            self,
+            Settled::Stale | Settled::Closed(_) | Settled::Invalid(_)
+        )
+    }
+
+    fn said(&self) -> String {
+        match self {
+            Settled::Applied(version) => format!(
+                "applied: version {}",
+                version.map_or("?".into(), |v| v.to_string())
+            ),
+            Settled::WouldApply(changes) => format!("would apply: {}", changes.join(", ")),
+            Settled::LeftOpen(why) => format!("left open: {why}"),
+            Settled::Stale => "stale: changed again while it was being resolved".into(),
+            Settled::Closed(by) => format!("closed: {by} resolved it first"),
+            Settled::Invalid(why) => format!("refused: {why}"),
+        }
+    }
+}
+
+pub(super) fn run(args: &ResolveArgs) -> Result<Exit, Failure> {
+    let remote = connect(&args.server)?;
+    let queue = remote
+        .wait(remote.client.conflicts("open"))
+        .map_err(failure)?;
+    let chosen: Vec<&ConflictSummary> = queue.iter().filter(|c| wanted(args, c)).collect();
+    let mut results = Vec::with_capacity(chosen.len());
+    for conflict in chosen {
+        let result = settle(&remote, args, &conflict.id)?;
+        results.push((conflict, result));
+    }
+    let failed = results.iter().any(|(_, r)| r.failed());
+    if args.json {
+        let items: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(c, r)| json!({"conflict_id": c.id, "record_id": c.record_id, "result": r.name(), "detail": r.said()}))
+            .collect();
+        print(&json!({"results": items}).to_string())?;
+    } else {
+        let mut out = String::new();
+        for (c, r) in &results {
+            out.push_str(&format!(
+                "{} {}/{}: {}\n",
+                visible(&c.id),
+                visible(&c.record_type),
+                visible(&c.record_id),
+                visible(&r.said())
+            ));
+        }
+        let count = |name: &str| results.iter().filter(|(_, r)| r.name() == name).count();
+        out.push_str(&format!(
+            "{} conflict(s): {} applied, {} would apply, {} left open, {} stale, {} closed, {} refused\n",
+            results.len(),
+            count("applied"),
+            count("would-apply"),
+            count("left-open"),
+            count("stale"),
+            count("closed"),
+            count("invalid"),
+        ));
+        print(&out)?;
+    }
+    Ok(if failed { Exit::Conflict } else { Exit::Ok })
+}
+
+/// Whether the filters let a conflict through.
+fn wanted(args: &ResolveArgs, conflict: &ConflictSummary) -> bool {
+    args.kind
+        .as_deref()
+        .is_none_or(|k| conflict.kind.name() == k)
+        && args
+            .record_type
+            .as_deref()
+            .is_none_or(|t| conflict.record_type == t)
+        && args
+            .path
+            .as_deref()
+            .is_none_or(|p| conflict.conflicting_paths.iter().any(|c| c == p))
+}
+
+/// Decides one conflict and sends it; a stale one is read again and tried once more.
+fn settle(remote: &Remote, args: &ResolveArgs, id: &str) -> Result<Settled, Failure> {
+    let mut result = attempt(remote, args, id)?;
+    if result == Settled::Stale {
+        result = attempt(remote, args, id)?;
+    }
+    Ok(result)
+}
+
+fn attempt(remote: &Remote, args: &ResolveArgs, id: &str) -> Result<Settled, Failure> {
+    let mut desk = load(remote, id)?;
+    if let Some(resolution) = &desk.detail.resolution {
+        return Ok(Settled::Closed(resolution.by.clone()));
+    }
+    if desk.deleted_on_server() {
+        return Ok(Settled::LeftOpen(
+            "deleted on the server: restore or keep the deletion one by one (--restore, --keep-deleted)".into(),
+        ));
+    }
+    if let Some(undecided) = decide(&mut desk, args) {
+        return Ok(Settled::LeftOpen(format!(
+            "the decision does not settle {undecided}"
+        )));
+    }
+    let faults = desk.faults();
+    if let Some(fault) = faults.first() {
+        return Ok(Settled::LeftOpen(format!(
+            "taking {} leaves {} invalid: {}",
+            args.take.as_deref().unwrap_or("?"),
+            fault.path,
+            fault.message
+        )));
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let Ok(submission) = desk.submission(&user, false) else {
+        return Ok(Settled::LeftOpen("undecided fields remain".into()));
+    };
+    if args.dry_run {
+        let changes = desk
+            .choices
+            .iter()
+            .map(|(path, choice)| format!("{path} → {}", choice_name(choice)))
+            .collect();
+        return Ok(Settled::WouldApply(changes));
+    }
+    Ok(
+        match remote
+            .wait(remote.client.resolve(&submission))
+            .map_err(failure)?
+        {
+            SubmitOutcome::Resolved { version, .. } => Settled::Applied(version),
+            SubmitOutcome::Stale => Settled::Stale,
+            SubmitOutcome::Closed { by } => Settled::Closed(by),
+            SubmitOutcome::Invalid { errors } => Settled::Invalid(
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.path, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        },
+    )
+}
+
+/// Applies `--take` (to `--path` alone when given); the conflicting paths it leaves
+/// undecided, if any.
+fn decide(desk: &mut Desk, args: &ResolveArgs) -> Option<String> {
+    let choice = match args.take.as_deref() {
+        Some("local") => Choice::Local,
+        _ => Choice::Server,
+    };
+    let mut undecided = Vec::new();
+    for row in desk.rows.iter().filter(|r| r.needs_decision()) {
+        if args.path.as_deref().is_none_or(|p| p == row.path) {
+            desk.choices.insert(row.path.clone(), choice.clone());
+        } else {
+            undecided.push(row.path.clone());
+        }
+    }
+    (!undecided.is_empty()).then(|| undecided.join(", "))
+}
+
+fn choice_name(choice: &Choice) -> &'static str {
+    match choice {
+        Choice::Local => "local",
+        Choice::Server => "server",
+        _ => "manual",
+    }
+}
