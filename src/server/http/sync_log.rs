@@ -190,7 +190,14 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
             None => "refused",
         }
     };
-    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    // Only a refusal (its problem, paths, conflict) or a create without an id of its own
+    // has anything in its answer the log needs: an accepted record is not read again.
+    let read_answer = status >= 400 || logged.record_id.is_none();
+    let answer: serde_json::Value = if read_answer {
+        serde_json::from_str(&body).unwrap_or_default()
+    } else {
+        serde_json::Value::Null
+    };
     let problem = answer["type"]
         .as_str()
         .and_then(|t| t.rsplit_once("/problems/"))
