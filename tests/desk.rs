@@ -498,3 +498,44 @@ fn the_queue_moves_on_screen_without_a_key_and_claims_show_who_is_on_what() {
         claimed_by(&live).is_null()
     });
 }
+
+#[test]
+fn tab_shows_the_sync_log_and_enter_opens_the_conflict_a_write_parked() {
+    let live = Live::start();
+    live.with_conflict();
+    // A write the rules refuse: its body is kept and shown.
+    let bad = json!({"base_version": 2, "fields": {"site_id": "S-4", "status": "maybe"}});
+    let (status, _) = live.call("PUT", "/v1/inspections/INS-1", "ana", Some(bad));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&live.base, drafts.path());
+    press(&mut desk, &["Tab"]);
+    assert_eq!(desk.app.screen, Screen::Syncs);
+    let log = screen(&mut desk);
+    assert!(
+        log.contains("Sync log") && log.contains("row 1 of 4"),
+        "{log}"
+    );
+    assert!(
+        log.contains("invalid") && log.contains("Sent: ") && log.contains("maybe"),
+        "{log}"
+    );
+    press(&mut desk, &["Enter"]);
+    assert!(
+        desk.app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("parked no conflict: invalid (422)"),
+        "{:?}",
+        desk.app.message
+    );
+    press(&mut desk, &["j"]);
+    assert!(screen(&mut desk).contains("edit-conflict"));
+    press(&mut desk, &["Enter"]);
+    assert_eq!(desk.app.screen, Screen::Detail);
+    assert_eq!(desk.app.desk.as_ref().unwrap().detail.id, "c-000001");
+    press(&mut desk, &["q", "Tab", "Tab"]);
+    assert_eq!(desk.app.screen, Screen::List, "Tab goes back to the queue");
+}

@@ -316,3 +316,52 @@ fn the_text_merge_editor() {
     assert!(text.contains("1 overlap(s) marked"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn sync_log() {
+    let mut app = app();
+    let entry = |seq: u64,
+                 user: &str,
+                 outcome: &str,
+                 status: u16,
+                 conflict: Option<&str>,
+                 body: Option<&str>| {
+        syncdesk::protocol::SyncLogEntry {
+            seq,
+            at: "2026-11-20T17:4{seq}:00.000Z"
+                .replace("{seq}", &seq.to_string())
+                .parse()
+                .unwrap(),
+            user: user.into(),
+            device_id: Some("tab-17".into()),
+            method: "PUT".into(),
+            record_type: "inspections".into(),
+            record_id: Some("INS-1001".into()),
+            status,
+            outcome: outcome.into(),
+            problem: None,
+            paths: if status == 200 {
+                vec![]
+            } else {
+                vec!["/notes".into()]
+            },
+            conflict_id: conflict.map(String::from),
+            body: body.map(String::from),
+        }
+    };
+    app.syncs.entries = vec![
+        entry(
+            3,
+            "ana",
+            "invalid",
+            422,
+            None,
+            Some(r#"{"fields": {"status": "maybe"}}"#),
+        ),
+        entry(2, "ana", "edit-conflict", 409, Some("c-000001"), None),
+        entry(1, "ben", "applied", 200, None, None),
+    ];
+    app.syncs.loaded = true;
+    app.screen = syncdesk::tui::app::Screen::Syncs;
+    insta::assert_snapshot!(screen(&app, 120, 12));
+}

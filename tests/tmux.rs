@@ -394,6 +394,13 @@ fn the_desk_in_tmux_shows_a_parked_conflict_and_a_claim_without_a_key() {
     tmux.keys(&["Enter"]);
     let asked = tmux.wait_for("tom is on c-000001");
     assert!(asked.contains("Open it anyway?"), "{asked}");
-    tmux.keys(&["n", "q"]);
+    // Tab: the sync log, the parked write among the others.
+    tmux.keys(&["n", "Tab"]);
+    let log = tmux.wait_for("Sync log");
+    assert!(
+        log.contains("edit-conflict") && log.contains("c-000001"),
+        "{log}"
+    );
+    tmux.keys(&["Tab", "q"]);
     assert_eq!(exit_of(&done), "exit=0", "{}", tmux.screen());
 }

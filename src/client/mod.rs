@@ -111,6 +111,26 @@ impl ConflictSource {
         }
     }
 
+    /// The newest entries of the sync log (a server's; an export file has none).
+    pub async fn syncs(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::protocol::SyncLogEntry>, SourceError> {
+        match self {
+            ConflictSource::Server(s) => s
+                .syncs(&[], limit)
+                .await?
+                .into_iter()
+                .map(|entry| {
+                    serde_json::from_value(entry).map_err(|e| SourceError::Garbage(e.to_string()))
+                })
+                .collect(),
+            ConflictSource::Export(_) => Err(SourceError::File(
+                "the sync log is the server's: an export file holds conflicts only".into(),
+            )),
+        }
+    }
+
     /// Sends (or, offline, records) a resolution.
     pub async fn submit(&self, submission: &Submission) -> Result<SubmitOutcome, SourceError> {
         match self {

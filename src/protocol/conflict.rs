@@ -69,6 +69,30 @@ impl QueueEventKind {
     }
 }
 
+/// One write of the sync log, as `GET /v1/syncs` sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncLogEntry {
+    pub seq: u64,
+    pub at: UtcMillis,
+    pub user: String,
+    #[serde(default)]
+    pub device_id: Option<String>,
+    pub method: String,
+    pub record_type: String,
+    #[serde(default)]
+    pub record_id: Option<String>,
+    pub status: u16,
+    pub outcome: String,
+    #[serde(default)]
+    pub problem: Option<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub conflict_id: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
 /// Who is on a conflict (an advisory claim), until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimInfo {

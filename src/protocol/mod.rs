@@ -7,7 +7,7 @@ mod master;
 
 pub use conflict::{
     BaseSide, ClaimInfo, ConflictDetail, ConflictSummary, FieldRow, LocalSide, ParkKind, Problem,
-    QueueEventKind, ResolutionInfo, ServerSide, Status,
+    QueueEventKind, ResolutionInfo, ServerSide, Status, SyncLogEntry,
 };
 pub use files::{
     EXPORT_FORMAT, ExportFile, ExportIndex, FileError, RESOLUTIONS_FORMAT, ResolutionEntry,

@@ -28,6 +28,8 @@ pub enum Command {
     Sort,
     Open,
     Refresh,
+    /// The queue or the sync log.
+    SwitchView,
     NextConflict,
     PreviousConflict,
     /// The next (previous) conflict of the queue, from the detail.
@@ -102,6 +104,8 @@ pub enum Action {
     EditorKey(ratatui::crossterm::event::KeyEvent),
     /// Time passes (the spinner turns, ages grow).
     Tick,
+    /// The newest entries of the sync log, or why they could not be read.
+    SyncsLoaded(Result<Vec<crate::protocol::SyncLogEntry>, SourceError>),
     /// A change of the queue, heard from the server as it happened.
     QueueEvent(Box<QueueEvent>),
     /// The server's events could not be heard for a while: the queue may have moved.

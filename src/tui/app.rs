@@ -12,6 +12,16 @@ use crate::protocol::{ConflictSummary, Status};
 pub enum Screen {
     List,
     Detail,
+    /// The sync log, newest first.
+    Syncs,
+}
+
+/// The sync log as the desk shows it: the newest entries, one selected.
+#[derive(Debug, Default)]
+pub struct SyncLog {
+    pub entries: Vec<crate::protocol::SyncLogEntry>,
+    pub selected: usize,
+    pub loaded: bool,
 }
 
 /// What is drawn over the screen and takes the keys first.
@@ -387,6 +397,8 @@ pub struct App {
     pub quit: bool,
     /// Quit with `Ctrl-C` (the process then ends 130).
     pub interrupted: bool,
+    /// The sync log as last read.
+    pub syncs: SyncLog,
     /// What the server told of the queue since it was last read (applied again on top of
     /// a read that may predate them), and the name it knows this desk by.
     pub live: super::live::Live,
@@ -421,6 +433,7 @@ impl App {
             resolved: Vec::new(),
             quit: false,
             interrupted: false,
+            syncs: Default::default(),
             live: Default::default(),
         }
     }
@@ -463,7 +476,7 @@ impl App {
                 ),
                 _,
             ) => Scope::Preview,
-            (_, Screen::List) => Scope::List,
+            (_, Screen::List | Screen::Syncs) => Scope::List,
             (_, Screen::Detail) => Scope::Detail,
         }
     }

@@ -8,6 +8,8 @@ use crate::merge::Choices;
 pub enum Effect {
     /// Read the queue (`all`: resolved conflicts too).
     LoadQueue { all: bool },
+    /// Read the newest entries of the sync log.
+    LoadSyncs,
     /// Read one conflict (and its draft) and prepare it for the desk.
     LoadConflict { id: String },
     /// Send a resolution.

@@ -252,6 +252,13 @@ impl Default for Keymap {
                     Some("refresh"),
                 ),
                 row(
+                    List,
+                    &[Key::code(K::Tab)],
+                    SwitchView,
+                    "the queue / the sync log (what each write came to)",
+                    Some("sync log"),
+                ),
+                row(
                     Detail,
                     &[c('j'), Key::code(K::Down)],
                     Down,

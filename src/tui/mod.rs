@@ -11,6 +11,7 @@ pub mod keymap;
 pub mod live;
 mod runner;
 pub mod session;
+mod sync_view;
 pub mod update;
 pub mod view;
 

@@ -32,6 +32,9 @@ pub struct Runner {
     claim: Option<(String, tokio::task::JoinHandle<()>)>,
 }
 
+/// Entries of the sync log the desk reads at once (newest first).
+const SYNCS_SHOWN: usize = 500;
+
 /// A claim lives 120 s on the server: renewed well before.
 const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -196,6 +199,9 @@ impl Runner {
             }),
             Effect::SaveDraft { id, choices } => self.draft(DraftJob::Save(id, choices)),
             Effect::DropDraft { id } => self.draft(DraftJob::Drop(id)),
+            Effect::LoadSyncs => {
+                self.spawn(async move |source| Action::SyncsLoaded(source.syncs(SYNCS_SHOWN).await))
+            }
             Effect::Claim { id } => self.claim(id),
             Effect::ReleaseClaim => self.release_claim(),
             Effect::EditExternally { .. } => {}

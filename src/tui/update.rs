@@ -58,6 +58,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.warn(format!("Draft not saved: {e}"));
             Vec::new()
         }
+        Action::SyncsLoaded(result) => {
+            super::sync_view::loaded(app, result);
+            Vec::new()
+        }
         Action::QueueEvent(event) => super::live::heard(app, *event),
         Action::QueueStale => super::live::stale(app),
         Action::ClaimAnswered {
@@ -183,6 +187,7 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
     }
     match app.screen {
         Screen::List => list_command(app, command),
+        Screen::Syncs => super::sync_view::command(app, command),
         Screen::Detail => detail_command(app, command),
     }
 }
@@ -222,6 +227,12 @@ fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
             app.say(format!("Sorted: {name}"));
         }
         Command::Refresh => return load_queue(app),
+        Command::SwitchView => {
+            app.screen = Screen::Syncs;
+            app.moved_to(None);
+            app.busy = Some("Reading the sync log".into());
+            return vec![Effect::LoadSyncs];
+        }
         Command::Open => {
             if let Some(id) = queue.selected_item().map(|c| c.id.clone()) {
                 if let Some(ask) = super::live::open_guarded(app, id.clone()) {
@@ -240,7 +251,7 @@ fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
 const PAGE: usize = 10;
 
 /// Fetches a conflict to show it.
-fn open(app: &mut App, id: String) -> Vec<Effect> {
+pub(super) fn open(app: &mut App, id: String) -> Vec<Effect> {
     app.busy = Some(format!("Opening {id}"));
     app.opening = Some(id.clone());
     vec![Effect::LoadConflict { id }]

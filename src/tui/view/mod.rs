@@ -6,6 +6,7 @@ mod list;
 
 pub use list::local_time;
 mod overlay;
+mod syncs;
 mod theme;
 
 use ratatui::Frame;
@@ -47,6 +48,7 @@ pub fn view(app: &App, frame: &mut Frame) {
     title(app, frame, top);
     match app.screen {
         Screen::List => list::draw(app, frame, body),
+        Screen::Syncs => syncs::draw(app, frame, body),
         Screen::Detail => match &app.desk {
             Some(desk) => detail::draw(app, desk, frame, body),
             None => list::draw(app, frame, body),

@@ -1,0 +1,63 @@
+//! The sync log in the desk: what each write came to, newest first; `Enter` on one that
+//! parked a conflict opens it. Pure: the reading is an effect.
+
+use super::action::Command;
+use super::app::{App, Screen};
+use super::effect::Effect;
+use crate::client::SourceError;
+use crate::protocol::SyncLogEntry;
+use crate::sanitize::visible;
+
+/// Rows a page key moves.
+const PAGE: usize = 10;
+
+pub(super) fn loaded(app: &mut App, result: Result<Vec<SyncLogEntry>, SourceError>) {
+    app.busy = None;
+    match result {
+        Ok(entries) => {
+            app.syncs.selected = app.syncs.selected.min(entries.len().saturating_sub(1));
+            app.syncs.entries = entries;
+            app.syncs.loaded = true;
+        }
+        Err(e) => app.warn(format!("Could not read the sync log: {e}")),
+    }
+}
+
+pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
+    let log = &mut app.syncs;
+    let last = log.entries.len().saturating_sub(1);
+    match command {
+        Command::SwitchView | Command::Back | Command::Close => {
+            app.screen = Screen::List;
+            app.moved_to(None);
+        }
+        Command::Down => log.selected = (log.selected + 1).min(last),
+        Command::Up => log.selected = log.selected.saturating_sub(1),
+        Command::PageDown => log.selected = (log.selected + PAGE).min(last),
+        Command::PageUp => log.selected = log.selected.saturating_sub(PAGE),
+        Command::Top => log.selected = 0,
+        Command::Bottom => log.selected = last,
+        Command::Refresh => {
+            app.busy = Some("Reading the sync log".into());
+            return vec![Effect::LoadSyncs];
+        }
+        Command::Open => {
+            let Some(entry) = log.entries.get(log.selected) else {
+                return Vec::new();
+            };
+            match entry.conflict_id.clone() {
+                Some(id) => return super::update::open(app, id),
+                None => {
+                    let said = format!(
+                        "This write parked no conflict: {} ({}).",
+                        visible(&entry.outcome),
+                        entry.status
+                    );
+                    app.say(said);
+                }
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}

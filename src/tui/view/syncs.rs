@@ -1,0 +1,110 @@
+//! The sync log: a line a write, newest first, and what the selected one sent.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::list::local_time;
+use crate::protocol::SyncLogEntry;
+use crate::sanitize::visible;
+use crate::tui::app::App;
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let log = &app.syncs;
+    let [head, table_area, sent] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(2),
+    ])
+    .areas(area);
+    let position = if log.entries.is_empty() {
+        0
+    } else {
+        log.selected + 1
+    };
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled("Sync log", theme.title()),
+            Span::raw(format!(
+                " · newest first · row {position} of {} · Enter opens its conflict · Tab the queue",
+                log.entries.len()
+            )),
+        ]),
+        head,
+    );
+    if log.entries.is_empty() {
+        let text = if log.loaded {
+            "No writes logged yet."
+        } else {
+            "Reading the sync log…"
+        };
+        frame.render_widget(Paragraph::new(text).style(theme.dim()), table_area);
+        return;
+    }
+    let header = Row::new([
+        "At", "User", "Device", "Write", "Record", "Status", "Outcome", "Paths", "Conflict",
+    ])
+    .style(theme.title());
+    let rows_shown = table_area.height.saturating_sub(1) as usize;
+    let first = log.selected.saturating_sub(rows_shown.saturating_sub(1));
+    let rows = log.entries[first..]
+        .iter()
+        .take(rows_shown)
+        .map(|e| line(app, e));
+    let widths = [
+        Constraint::Length(16),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(7),
+        Constraint::Fill(2),
+        Constraint::Length(6),
+        Constraint::Length(17),
+        Constraint::Fill(1),
+        Constraint::Length(8),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .row_highlight_style(theme.selected());
+    let mut state = TableState::default().with_selected(Some(log.selected - first));
+    frame.render_stateful_widget(table, table_area, &mut state);
+    if let Some(body) = log
+        .entries
+        .get(log.selected)
+        .and_then(|e| e.body.as_deref())
+    {
+        frame.render_widget(
+            Paragraph::new(format!("Sent: {}", visible(body))).style(theme.dim()),
+            sent,
+        );
+    }
+}
+
+fn line<'a>(app: &App, e: &'a SyncLogEntry) -> Row<'a> {
+    let theme = app.theme;
+    let refused = e.status >= 400;
+    let outcome = Span::styled(
+        visible(&e.outcome).into_owned(),
+        if refused {
+            theme.error()
+        } else {
+            theme.decided()
+        },
+    );
+    Row::new(vec![
+        Cell::from(local_time(e.at, &app.tz)),
+        Cell::from(visible(&e.user).into_owned()),
+        Cell::from(visible(e.device_id.as_deref().unwrap_or("—")).into_owned()),
+        Cell::from(e.method.clone()),
+        Cell::from(format!(
+            "{}/{}",
+            visible(&e.record_type),
+            visible(e.record_id.as_deref().unwrap_or("—"))
+        )),
+        Cell::from(e.status.to_string()),
+        Cell::from(outcome),
+        Cell::from(visible(&e.paths.join(" ")).into_owned()),
+        Cell::from(visible(e.conflict_id.as_deref().unwrap_or("")).into_owned()),
+    ])
+}
