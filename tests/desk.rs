@@ -536,6 +536,15 @@ fn tab_shows_the_sync_log_and_enter_opens_the_conflict_a_write_parked() {
     press(&mut desk, &["Enter"]);
     assert_eq!(desk.app.screen, Screen::Detail);
     assert_eq!(desk.app.desk.as_ref().unwrap().detail.id, "c-000001");
+    // Tab in turn: the queue, the log, its numbers (4 writes, the 409 and the 422 refused).
     press(&mut desk, &["q", "Tab", "Tab"]);
+    assert_eq!(desk.app.screen, Screen::Stats);
+    let numbers = screen(&mut desk);
+    assert!(numbers.contains("Refused: 50.0% of 4 writes"), "{numbers}");
+    assert!(
+        numbers.contains("saved 2 · saved with a merge notice 0 · needs attention 2"),
+        "{numbers}"
+    );
+    press(&mut desk, &["Tab"]);
     assert_eq!(desk.app.screen, Screen::List, "Tab goes back to the queue");
 }

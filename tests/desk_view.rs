@@ -365,3 +365,43 @@ fn sync_log() {
     app.screen = syncdesk::tui::app::Screen::Syncs;
     insta::assert_snapshot!(screen(&app, 120, 12));
 }
+
+#[test]
+fn sync_log_in_numbers() {
+    let mut app = app();
+    let day = |group: &str, outcomes: &[(&str, u64)]| {
+        let outcomes: std::collections::BTreeMap<String, u64> =
+            outcomes.iter().map(|(o, n)| (o.to_string(), *n)).collect();
+        let writes = outcomes.values().sum();
+        let refused = ["edit-conflict", "stale", "invalid"]
+            .iter()
+            .filter_map(|o| outcomes.get(*o))
+            .sum::<u64>();
+        syncdesk::protocol::StatsGroup {
+            group: group.into(),
+            writes,
+            refused,
+            refused_share: refused as f64 / writes as f64,
+            outcomes,
+        }
+    };
+    let groups = vec![
+        day(
+            "2026-11-19",
+            &[("applied", 6), ("edit-conflict", 3), ("stale", 1)],
+        ),
+        day(
+            "2026-11-20",
+            &[("applied", 8), ("auto-merged", 3), ("invalid", 1)],
+        ),
+    ];
+    app.syncs.stats = Some(syncdesk::protocol::SyncStats {
+        by: "day".into(),
+        writes: 22,
+        refused: 5,
+        refused_share: 5.0 / 22.0,
+        groups,
+    });
+    app.screen = syncdesk::tui::app::Screen::Stats;
+    insta::assert_snapshot!(screen(&app, 80, 20));
+}

@@ -131,6 +131,19 @@ impl ConflictSource {
         }
     }
 
+    /// The sync log counted by day (a server's; an export file has none).
+    pub async fn stats(&self) -> Result<crate::protocol::SyncStats, SourceError> {
+        match self {
+            ConflictSource::Server(s) => {
+                serde_json::from_value(s.stats(&[("by", "day".into())]).await?)
+                    .map_err(|e| SourceError::Garbage(e.to_string()))
+            }
+            ConflictSource::Export(_) => Err(SourceError::File(
+                "the sync log is the server's: an export file holds conflicts only".into(),
+            )),
+        }
+    }
+
     /// Sends (or, offline, records) a resolution.
     pub async fn submit(&self, submission: &Submission) -> Result<SubmitOutcome, SourceError> {
         match self {

@@ -93,6 +93,82 @@ pub struct SyncLogEntry {
     pub body: Option<String>,
 }
 
+/// The sync log counted, as `GET /v1/stats` sends it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SyncStats {
+    pub by: String,
+    pub writes: u64,
+    pub refused: u64,
+    pub refused_share: f64,
+    pub groups: Vec<StatsGroup>,
+}
+
+/// One group of `SyncStats`: a day, a user, a device or a type.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StatsGroup {
+    pub group: String,
+    pub writes: u64,
+    pub refused: u64,
+    pub refused_share: f64,
+    pub outcomes: std::collections::BTreeMap<String, u64>,
+}
+
+/// The three things a technician sees after a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tiers {
+    /// Saved as sent (or already there).
+    pub saved: u64,
+    /// Saved, with a notice that other edits were merged in.
+    pub merged: u64,
+    /// Not saved as sent: a supervisor or the technician must act.
+    pub attention: u64,
+}
+
+#[cfg(test)]
+mod tiers_tests {
+    use super::Tiers;
+
+    #[test]
+    fn outcomes_fall_into_the_three_tiers_a_technician_sees() {
+        let outcomes = [
+            ("created", 2),
+            ("applied", 3),
+            ("replayed", 1),
+            ("auto-merged", 4),
+            ("edit-conflict", 5),
+            ("stale", 1),
+            ("refused", 1),
+        ]
+        .into_iter()
+        .map(|(o, n)| (o.to_string(), n))
+        .collect();
+        assert_eq!(
+            Tiers::of(&outcomes),
+            Tiers {
+                saved: 6,
+                merged: 4,
+                attention: 7
+            }
+        );
+    }
+}
+
+impl Tiers {
+    /// Outcome counts sorted into the three tiers.
+    pub fn of(outcomes: &std::collections::BTreeMap<String, u64>) -> Self {
+        let mut tiers = Tiers::default();
+        for (outcome, n) in outcomes {
+            match outcome.as_str() {
+                "auto-merged" => tiers.merged += n,
+                "created" | "applied" | "no-op" | "replayed" | "superseded" | "resolved"
+                | "deleted" => tiers.saved += n,
+                _ => tiers.attention += n,
+            }
+        }
+        tiers
+    }
+}
+
 /// Who is on a conflict (an advisory claim), until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimInfo {

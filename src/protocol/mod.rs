@@ -7,7 +7,7 @@ mod master;
 
 pub use conflict::{
     BaseSide, ClaimInfo, ConflictDetail, ConflictSummary, FieldRow, LocalSide, ParkKind, Problem,
-    QueueEventKind, ResolutionInfo, ServerSide, Status, SyncLogEntry,
+    QueueEventKind, ResolutionInfo, ServerSide, StatsGroup, Status, SyncLogEntry, SyncStats, Tiers,
 };
 pub use files::{
     EXPORT_FORMAT, ExportFile, ExportIndex, FileError, RESOLUTIONS_FORMAT, ResolutionEntry,

@@ -14,6 +14,8 @@ pub enum Screen {
     Detail,
     /// The sync log, newest first.
     Syncs,
+    /// The sync log's numbers by day.
+    Stats,
 }
 
 /// The sync log as the desk shows it: the newest entries, one selected.
@@ -22,6 +24,8 @@ pub struct SyncLog {
     pub entries: Vec<crate::protocol::SyncLogEntry>,
     pub selected: usize,
     pub loaded: bool,
+    /// Its numbers by day, once read.
+    pub stats: Option<crate::protocol::SyncStats>,
 }
 
 /// What is drawn over the screen and takes the keys first.
@@ -476,7 +480,7 @@ impl App {
                 ),
                 _,
             ) => Scope::Preview,
-            (_, Screen::List | Screen::Syncs) => Scope::List,
+            (_, Screen::List | Screen::Syncs | Screen::Stats) => Scope::List,
             (_, Screen::Detail) => Scope::Detail,
         }
     }

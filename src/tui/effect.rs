@@ -10,6 +10,8 @@ pub enum Effect {
     LoadQueue { all: bool },
     /// Read the newest entries of the sync log.
     LoadSyncs,
+    /// Read the sync log counted by day.
+    LoadStats,
     /// Read one conflict (and its draft) and prepare it for the desk.
     LoadConflict { id: String },
     /// Send a resolution.

@@ -255,7 +255,7 @@ impl Default for Keymap {
                     List,
                     &[Key::code(K::Tab)],
                     SwitchView,
-                    "the queue / the sync log (what each write came to)",
+                    "in turn: the queue, the sync log, its numbers by day",
                     Some("sync log"),
                 ),
                 row(

@@ -199,6 +199,9 @@ impl Runner {
             }),
             Effect::SaveDraft { id, choices } => self.draft(DraftJob::Save(id, choices)),
             Effect::DropDraft { id } => self.draft(DraftJob::Drop(id)),
+            Effect::LoadStats => {
+                self.spawn(async move |source| Action::StatsLoaded(source.stats().await))
+            }
             Effect::LoadSyncs => {
                 self.spawn(async move |source| Action::SyncsLoaded(source.syncs(SYNCS_SHOWN).await))
             }

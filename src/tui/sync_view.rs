@@ -1,5 +1,5 @@
-//! The sync log in the desk: what each write came to, newest first; `Enter` on one that
-//! parked a conflict opens it. Pure: the reading is an effect.
+//! The sync log in the desk: what each write came to, newest first (`Enter` on one that
+//! parked a conflict opens it), then its numbers by day. Pure: the reading is an effect.
 
 use super::action::Command;
 use super::app::{App, Screen};
@@ -27,7 +27,12 @@ pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
     let log = &mut app.syncs;
     let last = log.entries.len().saturating_sub(1);
     match command {
-        Command::SwitchView | Command::Back | Command::Close => {
+        Command::SwitchView => {
+            app.screen = Screen::Stats;
+            app.busy = Some("Counting the sync log".into());
+            return vec![Effect::LoadStats];
+        }
+        Command::Back | Command::Close => {
             app.screen = Screen::List;
             app.moved_to(None);
         }
@@ -56,6 +61,29 @@ pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
                     app.say(said);
                 }
             }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+pub(super) fn stats_loaded(app: &mut App, result: Result<crate::protocol::SyncStats, SourceError>) {
+    app.busy = None;
+    match result {
+        Ok(stats) => app.syncs.stats = Some(stats),
+        Err(e) => app.warn(format!("Could not count the sync log: {e}")),
+    }
+}
+
+pub(super) fn stats_command(app: &mut App, command: Command) -> Vec<Effect> {
+    match command {
+        Command::SwitchView | Command::Back | Command::Close => {
+            app.screen = Screen::List;
+            app.moved_to(None);
+        }
+        Command::Refresh => {
+            app.busy = Some("Counting the sync log".into());
+            return vec![Effect::LoadStats];
         }
         _ => {}
     }

@@ -62,6 +62,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             super::sync_view::loaded(app, result);
             Vec::new()
         }
+        Action::StatsLoaded(result) => {
+            super::sync_view::stats_loaded(app, result);
+            Vec::new()
+        }
         Action::QueueEvent(event) => super::live::heard(app, *event),
         Action::QueueStale => super::live::stale(app),
         Action::ClaimAnswered {
@@ -188,6 +192,7 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
     match app.screen {
         Screen::List => list_command(app, command),
         Screen::Syncs => super::sync_view::command(app, command),
+        Screen::Stats => super::sync_view::stats_command(app, command),
         Screen::Detail => detail_command(app, command),
     }
 }

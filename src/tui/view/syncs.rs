@@ -108,3 +108,89 @@ fn line<'a>(app: &App, e: &'a SyncLogEntry) -> Row<'a> {
         Cell::from(visible(e.conflict_id.as_deref().unwrap_or("")).into_owned()),
     ])
 }
+
+/// The sync log's numbers: the share refused (the figure the field quotes), the three
+/// tiers a technician sees, writes per day as bars and the refused share as a sparkline.
+pub fn draw_stats(app: &App, frame: &mut Frame, area: Rect) {
+    use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Sparkline};
+
+    let theme = app.theme;
+    let [head, figure, tiers, bars, spark] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(4),
+        Constraint::Length(3),
+    ])
+    .areas(area);
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled("Sync log in numbers", theme.title()),
+            Span::raw(" · by day · r refresh · Tab the queue"),
+        ]),
+        head,
+    );
+    let Some(stats) = &app.syncs.stats else {
+        frame.render_widget(
+            Paragraph::new("Counting the sync log…").style(theme.dim()),
+            figure,
+        );
+        return;
+    };
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled(
+                format!("Refused: {:.1}%", stats.refused_share * 100.0),
+                theme.error(),
+            ),
+            Span::raw(format!(
+                " of {} writes ({} answered 409, 412 or 422)",
+                stats.writes, stats.refused
+            )),
+        ]),
+        figure,
+    );
+    let mut all = std::collections::BTreeMap::new();
+    for group in &stats.groups {
+        for (outcome, n) in &group.outcomes {
+            *all.entry(outcome.clone()).or_insert(0) += n;
+        }
+    }
+    let t = crate::protocol::Tiers::of(&all);
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled(format!("saved {}", t.saved), theme.decided()),
+            Span::raw(format!(" · saved with a merge notice {} · ", t.merged)),
+            Span::styled(format!("needs attention {}", t.attention), theme.error()),
+        ]),
+        tiers,
+    );
+    let days: Vec<Bar> = stats
+        .groups
+        .iter()
+        .map(|g| {
+            let day = g.group.get(5..).unwrap_or(&g.group).to_string();
+            Bar::default().value(g.writes).label(Line::from(day))
+        })
+        .collect();
+    frame.render_widget(
+        BarChart::default()
+            .block(Block::bordered().title(" writes per day "))
+            .bar_width(5)
+            .bar_gap(1)
+            .data(BarGroup::default().bars(&days)),
+        bars,
+    );
+    let shares: Vec<u64> = stats
+        .groups
+        .iter()
+        .map(|g| (g.refused_share * 100.0).round() as u64)
+        .collect();
+    frame.render_widget(
+        Sparkline::default()
+            .block(Block::bordered().title(" refused share per day (the highest fills it) "))
+            .max(shares.iter().copied().max().unwrap_or(0).max(1))
+            .data(&shares),
+        spark,
+    );
+}
