@@ -536,14 +536,28 @@ fn tab_shows_the_sync_log_and_enter_opens_the_conflict_a_write_parked() {
     press(&mut desk, &["Enter"]);
     assert_eq!(desk.app.screen, Screen::Detail);
     assert_eq!(desk.app.desk.as_ref().unwrap().detail.id, "c-000001");
-    // Tab in turn: the queue, the log, its numbers (4 writes, the 409 and the 422 refused).
-    press(&mut desk, &["q", "Tab", "Tab"]);
+    // Resolved from there (local for all); then Tab in turn: the log, its numbers (5
+    // writes, the 409 and the 422 refused), the audit trail.
+    press(&mut desk, &["L", "w", "y"]);
+    assert_eq!(desk.app.screen, Screen::List, "{:?}", desk.app.message);
+    press(&mut desk, &["Tab", "Tab"]);
     assert_eq!(desk.app.screen, Screen::Stats);
     let numbers = screen(&mut desk);
-    assert!(numbers.contains("Refused: 50.0% of 4 writes"), "{numbers}");
+    assert!(numbers.contains("Refused: 40.0% of 5 writes"), "{numbers}");
     assert!(
-        numbers.contains("saved 2 · saved with a merge notice 0 · needs attention 2"),
+        numbers.contains("saved 3 · saved with a merge notice 0 · needs attention 2"),
         "{numbers}"
+    );
+    press(&mut desk, &["Tab"]);
+    assert_eq!(desk.app.screen, Screen::Audit);
+    let trail = screen(&mut desk);
+    assert!(
+        trail.contains("Audit trail") && trail.contains("c-000001"),
+        "{trail}"
+    );
+    assert!(
+        trail.contains(r#"/notes local: "ana's" over server "ben's""#),
+        "{trail}"
     );
     press(&mut desk, &["Tab"]);
     assert_eq!(desk.app.screen, Screen::List, "Tab goes back to the queue");

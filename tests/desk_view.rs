@@ -405,3 +405,19 @@ fn sync_log_in_numbers() {
     app.screen = syncdesk::tui::app::Screen::Stats;
     insta::assert_snapshot!(screen(&app, 80, 20));
 }
+
+#[test]
+fn audit_trail() {
+    let mut app = app();
+    let entry: syncdesk::protocol::AuditEntry = serde_json::from_value(serde_json::json!({
+        "conflict_id": "c-000001", "record_type": "inspections", "record_id": "INS-1001",
+        "kind": "edit-conflict", "by": "sue", "at": "2026-11-20T17:45:00.000Z",
+        "resulting_version": 8, "kept_deleted": false, "choices": {"/notes": "local"},
+        "fields": [{"path": "/notes", "choice": "local", "value": "Pump leaks badly.",
+                    "discarded": {"server": "Pump leaks."}}]
+    }))
+    .unwrap();
+    app.syncs.audit = Some(vec![entry]);
+    app.screen = syncdesk::tui::app::Screen::Audit;
+    insta::assert_snapshot!(screen(&app, 100, 12));
+}

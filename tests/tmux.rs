@@ -405,6 +405,8 @@ fn the_desk_in_tmux_shows_a_parked_conflict_and_a_claim_without_a_key() {
     tmux.keys(&["Tab"]);
     let numbers = tmux.wait_for("Refused: ");
     assert!(numbers.contains("of 3 writes"), "{numbers}");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("Audit trail");
     tmux.keys(&["Tab", "q"]);
     assert_eq!(exit_of(&done), "exit=0", "{}", tmux.screen());
 }

@@ -131,6 +131,26 @@ impl ConflictSource {
         }
     }
 
+    /// The newest resolutions of the audit trail (a server's; an export file has none).
+    pub async fn audit(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::protocol::AuditEntry>, SourceError> {
+        match self {
+            ConflictSource::Server(s) => s
+                .audit(&[], limit)
+                .await?
+                .into_iter()
+                .map(|entry| {
+                    serde_json::from_value(entry).map_err(|e| SourceError::Garbage(e.to_string()))
+                })
+                .collect(),
+            ConflictSource::Export(_) => Err(SourceError::File(
+                "the audit trail is the server's: an export file holds conflicts only".into(),
+            )),
+        }
+    }
+
     /// The sync log counted by day (a server's; an export file has none).
     pub async fn stats(&self) -> Result<crate::protocol::SyncStats, SourceError> {
         match self {

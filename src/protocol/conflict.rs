@@ -193,6 +193,17 @@ pub struct ResolutionInfo {
     pub fields: Vec<Decided>,
 }
 
+/// One resolution of the audit trail, as `GET /v1/audit` sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub conflict_id: String,
+    pub record_type: String,
+    pub record_id: String,
+    pub kind: ParkKind,
+    #[serde(flatten)]
+    pub resolution: ResolutionInfo,
+}
+
 /// One line of the queue (`GET /v1/conflicts`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConflictSummary {

@@ -6,8 +6,9 @@ mod files;
 mod master;
 
 pub use conflict::{
-    BaseSide, ClaimInfo, ConflictDetail, ConflictSummary, FieldRow, LocalSide, ParkKind, Problem,
-    QueueEventKind, ResolutionInfo, ServerSide, StatsGroup, Status, SyncLogEntry, SyncStats, Tiers,
+    AuditEntry, BaseSide, ClaimInfo, ConflictDetail, ConflictSummary, FieldRow, LocalSide,
+    ParkKind, Problem, QueueEventKind, ResolutionInfo, ServerSide, StatsGroup, Status,
+    SyncLogEntry, SyncStats, Tiers,
 };
 pub use files::{
     EXPORT_FORMAT, ExportFile, ExportIndex, FileError, RESOLUTIONS_FORMAT, ResolutionEntry,

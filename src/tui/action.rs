@@ -28,7 +28,7 @@ pub enum Command {
     Sort,
     Open,
     Refresh,
-    /// The queue, the sync log, its numbers, in turn.
+    /// The queue, the sync log, its numbers, the audit trail, in turn.
     SwitchView,
     NextConflict,
     PreviousConflict,
@@ -106,6 +106,8 @@ pub enum Action {
     Tick,
     /// The newest entries of the sync log, or why they could not be read.
     SyncsLoaded(Result<Vec<crate::protocol::SyncLogEntry>, SourceError>),
+    /// The newest resolutions, or why they could not be read.
+    AuditLoaded(Result<Vec<crate::protocol::AuditEntry>, SourceError>),
     /// The sync log counted, or why it could not be read.
     StatsLoaded(Result<crate::protocol::SyncStats, SourceError>),
     /// A change of the queue, heard from the server as it happened.

@@ -16,6 +16,8 @@ pub enum Screen {
     Syncs,
     /// The sync log's numbers by day.
     Stats,
+    /// The audit trail: the resolutions, newest first.
+    Audit,
 }
 
 /// The sync log as the desk shows it: the newest entries, one selected.
@@ -26,6 +28,9 @@ pub struct SyncLog {
     pub loaded: bool,
     /// Its numbers by day, once read.
     pub stats: Option<crate::protocol::SyncStats>,
+    /// The newest resolutions, once read, and the one selected.
+    pub audit: Option<Vec<crate::protocol::AuditEntry>>,
+    pub audit_selected: usize,
 }
 
 /// What is drawn over the screen and takes the keys first.
@@ -480,7 +485,7 @@ impl App {
                 ),
                 _,
             ) => Scope::Preview,
-            (_, Screen::List | Screen::Syncs | Screen::Stats) => Scope::List,
+            (_, Screen::List | Screen::Syncs | Screen::Stats | Screen::Audit) => Scope::List,
             (_, Screen::Detail) => Scope::Detail,
         }
     }

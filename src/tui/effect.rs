@@ -12,6 +12,8 @@ pub enum Effect {
     LoadSyncs,
     /// Read the sync log counted by day.
     LoadStats,
+    /// Read the newest resolutions of the audit trail.
+    LoadAudit,
     /// Read one conflict (and its draft) and prepare it for the desk.
     LoadConflict { id: String },
     /// Send a resolution.

@@ -255,7 +255,7 @@ impl Default for Keymap {
                     List,
                     &[Key::code(K::Tab)],
                     SwitchView,
-                    "in turn: the queue, the sync log, its numbers by day",
+                    "in turn: the queue, the sync log, its numbers, the audit trail",
                     Some("sync log"),
                 ),
                 row(

@@ -199,6 +199,9 @@ impl Runner {
             }),
             Effect::SaveDraft { id, choices } => self.draft(DraftJob::Save(id, choices)),
             Effect::DropDraft { id } => self.draft(DraftJob::Drop(id)),
+            Effect::LoadAudit => {
+                self.spawn(async move |source| Action::AuditLoaded(source.audit(SYNCS_SHOWN).await))
+            }
             Effect::LoadStats => {
                 self.spawn(async move |source| Action::StatsLoaded(source.stats().await))
             }

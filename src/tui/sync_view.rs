@@ -77,13 +77,59 @@ pub(super) fn stats_loaded(app: &mut App, result: Result<crate::protocol::SyncSt
 
 pub(super) fn stats_command(app: &mut App, command: Command) -> Vec<Effect> {
     match command {
-        Command::SwitchView | Command::Back | Command::Close => {
+        Command::SwitchView => {
+            app.screen = Screen::Audit;
+            app.busy = Some("Reading the audit trail".into());
+            return vec![Effect::LoadAudit];
+        }
+        Command::Back | Command::Close => {
             app.screen = Screen::List;
             app.moved_to(None);
         }
         Command::Refresh => {
             app.busy = Some("Counting the sync log".into());
             return vec![Effect::LoadStats];
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+pub(super) fn audit_loaded(
+    app: &mut App,
+    result: Result<Vec<crate::protocol::AuditEntry>, SourceError>,
+) {
+    app.busy = None;
+    match result {
+        Ok(entries) => {
+            app.syncs.audit_selected = app
+                .syncs
+                .audit_selected
+                .min(entries.len().saturating_sub(1));
+            app.syncs.audit = Some(entries);
+        }
+        Err(e) => app.warn(format!("Could not read the audit trail: {e}")),
+    }
+}
+
+pub(super) fn audit_command(app: &mut App, command: Command) -> Vec<Effect> {
+    let shown = app.syncs.audit.as_ref().map_or(0, Vec::len);
+    let last = shown.saturating_sub(1);
+    let selected = &mut app.syncs.audit_selected;
+    match command {
+        Command::SwitchView | Command::Back | Command::Close => {
+            app.screen = Screen::List;
+            app.moved_to(None);
+        }
+        Command::Down => *selected = (*selected + 1).min(last),
+        Command::Up => *selected = selected.saturating_sub(1),
+        Command::PageDown => *selected = (*selected + PAGE).min(last),
+        Command::PageUp => *selected = selected.saturating_sub(PAGE),
+        Command::Top => *selected = 0,
+        Command::Bottom => *selected = last,
+        Command::Refresh => {
+            app.busy = Some("Reading the audit trail".into());
+            return vec![Effect::LoadAudit];
         }
         _ => {}
     }

@@ -62,6 +62,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             super::sync_view::loaded(app, result);
             Vec::new()
         }
+        Action::AuditLoaded(result) => {
+            super::sync_view::audit_loaded(app, result);
+            Vec::new()
+        }
         Action::StatsLoaded(result) => {
             super::sync_view::stats_loaded(app, result);
             Vec::new()
@@ -193,6 +197,7 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
         Screen::List => list_command(app, command),
         Screen::Syncs => super::sync_view::command(app, command),
         Screen::Stats => super::sync_view::stats_command(app, command),
+        Screen::Audit => super::sync_view::audit_command(app, command),
         Screen::Detail => detail_command(app, command),
     }
 }

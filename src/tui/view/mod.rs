@@ -50,6 +50,7 @@ pub fn view(app: &App, frame: &mut Frame) {
         Screen::List => list::draw(app, frame, body),
         Screen::Syncs => syncs::draw(app, frame, body),
         Screen::Stats => syncs::draw_stats(app, frame, body),
+        Screen::Audit => syncs::draw_audit(app, frame, body),
         Screen::Detail => match &app.desk {
             Some(desk) => detail::draw(app, desk, frame, body),
             None => list::draw(app, frame, body),

@@ -194,3 +194,102 @@ pub fn draw_stats(app: &App, frame: &mut Frame, area: Rect) {
         spark,
     );
 }
+
+/// The audit trail: a line a resolution, newest first; under the table, each decided path
+/// of the selected one — which value was taken over which.
+pub fn draw_audit(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let [head, table_area, paths] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(6),
+    ])
+    .areas(area);
+    let entries = app.syncs.audit.as_deref().unwrap_or_default();
+    let selected = app.syncs.audit_selected;
+    let position = if entries.is_empty() { 0 } else { selected + 1 };
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled("Audit trail", theme.title()),
+            Span::raw(format!(
+                " · newest first · row {position} of {} · Tab the queue",
+                entries.len()
+            )),
+        ]),
+        head,
+    );
+    if entries.is_empty() {
+        let text = if app.syncs.audit.is_some() {
+            "Nothing resolved yet."
+        } else {
+            "Reading the audit trail…"
+        };
+        frame.render_widget(Paragraph::new(text).style(theme.dim()), table_area);
+        return;
+    }
+    let header =
+        Row::new(["Resolved", "By", "Conflict", "Record", "Kind", "Made"]).style(theme.title());
+    let rows_shown = table_area.height.saturating_sub(1) as usize;
+    let first = selected.saturating_sub(rows_shown.saturating_sub(1));
+    let rows = entries[first..].iter().take(rows_shown).map(|e| {
+        let r = &e.resolution;
+        let made = if r.kept_deleted {
+            "kept deleted".to_string()
+        } else {
+            r.resulting_version
+                .map_or("—".into(), |v| format!("version {v}"))
+        };
+        Row::new(vec![
+            Cell::from(local_time(r.at, &app.tz)),
+            Cell::from(visible(&r.by).into_owned()),
+            Cell::from(visible(&e.conflict_id).into_owned()),
+            Cell::from(format!(
+                "{}/{}",
+                visible(&e.record_type),
+                visible(&e.record_id)
+            )),
+            Cell::from(e.kind.name()),
+            Cell::from(made),
+        ])
+    });
+    let widths = [
+        Constraint::Length(16),
+        Constraint::Fill(1),
+        Constraint::Length(9),
+        Constraint::Fill(2),
+        Constraint::Length(17),
+        Constraint::Length(12),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .row_highlight_style(theme.selected());
+    let mut state = TableState::default().with_selected(Some(selected - first));
+    frame.render_stateful_widget(table, table_area, &mut state);
+    let lines: Vec<Line> = entries
+        .get(selected)
+        .into_iter()
+        .flat_map(|e| &e.resolution.fields)
+        .map(|field| {
+            let taken = field
+                .value
+                .as_ref()
+                .map_or("(removed)".into(), |v| visible(&v.to_string()).into_owned());
+            let over: Vec<String> = field
+                .discarded
+                .iter()
+                .map(|(side, v)| format!("{side} {}", visible(&v.to_string())))
+                .collect();
+            let over = if over.is_empty() {
+                String::new()
+            } else {
+                format!(" over {}", over.join(", "))
+            };
+            Line::from(format!(
+                "{} {}: {taken}{over}",
+                visible(&field.path),
+                visible(&field.choice)
+            ))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).style(theme.dim()), paths);
+}
