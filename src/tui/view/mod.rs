@@ -133,14 +133,26 @@ fn hints(app: &App, frame: &mut Frame, area: Rect) {
         }
         // A deleted record is restored or kept deleted, not submitted.
         let deleted = app.desk.as_ref().is_some_and(|d| d.deleted_on_server());
+        // The sync log's views share the list's keys, but neither filter nor sort there,
+        // and only the log's lines open anything.
+        let log_view = matches!(app.screen, Screen::Syncs | Screen::Stats | Screen::Audit);
         let offered = match command {
             Command::Submit => !deleted,
             Command::Restore | Command::KeepDeleted => deleted,
+            Command::Filter | Command::Sort => !log_view,
+            Command::Open => matches!(app.screen, Screen::List | Screen::Syncs | Screen::Detail),
             _ => true,
         };
         if !offered {
             continue;
         }
+        // `Tab` names where it goes from here.
+        let word = match (command, app.screen) {
+            (Command::SwitchView, Screen::Syncs) => "numbers",
+            (Command::SwitchView, Screen::Stats) => "audit",
+            (Command::SwitchView, Screen::Audit) => "queue",
+            _ => word,
+        };
         if !spans.is_empty() {
             spans.push(Span::raw("  "));
         }
