@@ -9,6 +9,7 @@ use std::time::Duration;
 use engines::{Kind, TestDb};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
+use syncdesk::server::clock::Clock;
 use syncdesk::server::config::Config;
 use syncdesk::server::http::{AppState, serve};
 
@@ -44,10 +45,17 @@ struct Server {
 }
 
 async fn start(db: &TestDb) -> Server {
-    let config = Config::from_toml(CONFIG).unwrap();
+    start_with(db, CONFIG, Clock::system()).await
+}
+
+/// A server with this configuration, on this clock.
+async fn start_with(db: &TestDb, config: &str, clock: Clock) -> Server {
+    let config = Config::from_toml(config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState::open(config, db.database()).unwrap());
+    let mut state = AppState::open(config, db.database()).unwrap();
+    state.clock = clock;
+    let state = Arc::new(state);
     tokio::spawn(serve(state, listener));
     Server {
         base,
@@ -332,7 +340,25 @@ async fn events_follow_the_queue_and_resume_without_a_gap(engine: Kind) {
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
 
+async fn events_older_than_the_retention_go_as_new_writes_come(engine: Kind) {
+    let db = TestDb::new(engine);
+    let clock = Clock::set_to("2026-11-20T08:00:00.000Z".parse().unwrap());
+    let s = start_with(&db, &format!("sync_log_days = 1\n{CONFIG}"), clock.clone()).await;
+    let old = s.genuine_conflict("OLD").await;
+    clock.set("2026-11-22T08:00:00.000Z".parse().unwrap());
+    let new = s.genuine_conflict("NEW").await;
+    // From the very start: the old conflict's event went with the old log entries.
+    let mut events = s.events("sue", Some("0")).await;
+    let first = events.next().await;
+    assert_eq!(
+        (first.kind.as_str(), first.data["id"].as_str()),
+        ("conflict-opened", Some(new.as_str())),
+        "{old} opened two days ago, beyond the retention"
+    );
+}
+
 on_both_engines! {
+    events_older_than_the_retention_go_as_new_writes_come,
     claims_hold_name_their_holder_and_end_with_the_resolution,
     events_follow_the_queue_and_resume_without_a_gap,
 }

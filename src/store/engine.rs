@@ -99,8 +99,8 @@ macro_rules! on_engine {
 }
 
 impl Store for Engine {
-    fn prune_syncs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError> {
-        on_engine!(mut self, s => Store::prune_syncs(s, older_than, at_most))
+    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError> {
+        on_engine!(mut self, s => Store::prune_logs(s, older_than, at_most))
     }
 
     fn resolutions(

@@ -153,9 +153,10 @@ pub trait Store {
 
     /// Keeps a write's entry in the sync log (in the batch under way, when there is one).
     fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError>;
-    /// Drops at most `at_most` of the oldest log entries from before `older_than`: called
-    /// with each entry written, so the log stays bounded at a constant cost a write.
-    fn prune_syncs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError>;
+    /// Drops at most `at_most` of the oldest sync log entries, and as many of the queue's
+    /// events, from before `older_than`: called with each entry written, so both stay
+    /// bounded at a constant cost a write.
+    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError>;
     /// The sync log, newest first: entries passing `filter`, older than `before`.
     fn syncs(
         &self,

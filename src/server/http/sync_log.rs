@@ -62,7 +62,7 @@ pub(super) fn logging(
                     .saturating_sub(days.saturating_mul(86_400_000));
                 // A few a write: the log stays bounded, and no write waits for a purge.
                 if let Some(cutoff) = UtcMillis::from_millis(cutoff)
-                    && let Err(e) = store.prune_syncs(cutoff, PRUNE_AT_ONCE)
+                    && let Err(e) = store.prune_logs(cutoff, PRUNE_AT_ONCE)
                 {
                     tracing::warn!("sync log: {e}");
                 }

@@ -30,18 +30,23 @@ impl PgStore {
         tx.commit()
     }
 
-    pub(super) fn prune_syncs_on(
+    pub(super) fn prune_logs_on(
         &mut self,
         older_than: UtcMillis,
         at_most: usize,
     ) -> Result<usize, StoreError> {
         // The oldest entries by number are the oldest by time (see the SQLite store).
         let tx = self.unit()?;
-        let gone = tx.client.execute(
-            "DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT $1)
-             AND at < $2",
-            &[&signed(at_most as u64), &older_than],
-        )?;
+        let mut gone = 0;
+        for table in ["syncs", "events"] {
+            gone += tx.client.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT $1)
+                     AND at < $2"
+                ),
+                &[&signed(at_most as u64), &older_than],
+            )?;
+        }
         tx.commit()?;
         Ok(gone as usize)
     }

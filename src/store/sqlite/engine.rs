@@ -23,8 +23,8 @@ impl Store for SqliteStore {
         self.sync_stats_on(by, since, until)
     }
 
-    fn prune_syncs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError> {
-        self.prune_syncs_on(older_than, at_most)
+    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError> {
+        self.prune_logs_on(older_than, at_most)
     }
 
     fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {

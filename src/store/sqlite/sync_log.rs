@@ -30,7 +30,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) fn prune_syncs_on(
+    pub(super) fn prune_logs_on(
         &mut self,
         older_than: UtcMillis,
         at_most: usize,
@@ -38,12 +38,15 @@ impl SqliteStore {
         // The oldest entries by number are the oldest by time: a look at the first tells
         // whether any is due, at the cost of one index step when none is.
         let unit = self.unit()?;
-        let gone = unit
-            .prepare_cached(
-                "DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT ?1)
-                 AND at < ?2",
-            )?
-            .execute(params![signed(at_most as u64), older_than])?;
+        let mut gone = 0;
+        for table in ["syncs", "events"] {
+            gone += unit
+                .prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT ?1)
+                     AND at < ?2"
+                ))?
+                .execute(params![signed(at_most as u64), older_than])?;
+        }
         unit.commit()?;
         Ok(gone)
     }
