@@ -520,6 +520,7 @@ fn tab_shows_the_sync_log_and_enter_opens_the_conflict_a_write_parked() {
         log.contains("invalid") && log.contains("Sent: ") && log.contains("maybe"),
         "{log}"
     );
+    assert!(log.contains("Problem: validation at /status"), "{log}");
     press(&mut desk, &["Enter"]);
     assert!(
         desk.app

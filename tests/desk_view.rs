@@ -339,7 +339,14 @@ fn sync_log() {
             record_id: Some("INS-1001".into()),
             status,
             outcome: outcome.into(),
-            problem: None,
+            problem: (status >= 400).then(|| {
+                if status == 409 {
+                    "edit-conflict"
+                } else {
+                    "validation"
+                }
+                .into()
+            }),
             paths: if status == 200 {
                 vec![]
             } else {

@@ -69,15 +69,21 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .row_highlight_style(theme.selected());
     let mut state = TableState::default().with_selected(Some(log.selected - first));
     frame.render_stateful_widget(table, table_area, &mut state);
-    if let Some(body) = log
-        .entries
-        .get(log.selected)
-        .and_then(|e| e.body.as_deref())
-    {
-        frame.render_widget(
-            Paragraph::new(format!("Sent: {}", visible(body))).style(theme.dim()),
-            sent,
-        );
+    // The selected write's refusal in full: its problem and paths, and what was sent.
+    if let Some(entry) = log.entries.get(log.selected) {
+        let mut lines = Vec::new();
+        if let Some(problem) = &entry.problem {
+            let paths = if entry.paths.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", visible(&entry.paths.join(", ")))
+            };
+            lines.push(Line::from(format!("Problem: {}{paths}", visible(problem))));
+        }
+        if let Some(body) = &entry.body {
+            lines.push(Line::from(format!("Sent: {}", visible(body))));
+        }
+        frame.render_widget(Paragraph::new(lines).style(theme.dim()), sent);
     }
 }
 
