@@ -117,17 +117,8 @@ impl ConflictSource {
         limit: usize,
     ) -> Result<Vec<crate::protocol::SyncLogEntry>, SourceError> {
         match self {
-            ConflictSource::Server(s) => s
-                .syncs(&[], limit)
-                .await?
-                .into_iter()
-                .map(|entry| {
-                    serde_json::from_value(entry).map_err(|e| SourceError::Garbage(e.to_string()))
-                })
-                .collect(),
-            ConflictSource::Export(_) => Err(SourceError::File(
-                "the sync log is the server's: an export file holds conflicts only".into(),
-            )),
+            ConflictSource::Server(s) => typed(s.syncs(&[], limit).await?),
+            ConflictSource::Export(_) => Err(server_only("the sync log")),
         }
     }
 
@@ -137,17 +128,8 @@ impl ConflictSource {
         limit: usize,
     ) -> Result<Vec<crate::protocol::AuditEntry>, SourceError> {
         match self {
-            ConflictSource::Server(s) => s
-                .audit(&[], limit)
-                .await?
-                .into_iter()
-                .map(|entry| {
-                    serde_json::from_value(entry).map_err(|e| SourceError::Garbage(e.to_string()))
-                })
-                .collect(),
-            ConflictSource::Export(_) => Err(SourceError::File(
-                "the audit trail is the server's: an export file holds conflicts only".into(),
-            )),
+            ConflictSource::Server(s) => typed(s.audit(&[], limit).await?),
+            ConflictSource::Export(_) => Err(server_only("the audit trail")),
         }
     }
 
@@ -158,9 +140,7 @@ impl ConflictSource {
                 serde_json::from_value(s.stats(&[("by", "day".into())]).await?)
                     .map_err(|e| SourceError::Garbage(e.to_string()))
             }
-            ConflictSource::Export(_) => Err(SourceError::File(
-                "the sync log is the server's: an export file holds conflicts only".into(),
-            )),
+            ConflictSource::Export(_) => Err(server_only("the sync log")),
         }
     }
 
@@ -171,4 +151,21 @@ impl ConflictSource {
             ConflictSource::Export(e) => e.resolve(submission),
         }
     }
+}
+
+/// Items as the server sent them, read as the protocol's type.
+fn typed<T: serde::de::DeserializeOwned>(
+    items: Vec<serde_json::Value>,
+) -> Result<Vec<T>, SourceError> {
+    items
+        .into_iter()
+        .map(|item| serde_json::from_value(item).map_err(|e| SourceError::Garbage(e.to_string())))
+        .collect()
+}
+
+/// What an export file cannot give: what only a server keeps.
+fn server_only(what: &str) -> SourceError {
+    SourceError::File(format!(
+        "{what} is the server's: an export file holds conflicts only"
+    ))
 }

@@ -23,9 +23,26 @@ pub(super) fn loaded(app: &mut App, result: Result<Vec<SyncLogEntry>, SourceErro
     }
 }
 
+/// Where a navigation key moves a selection among `shown` lines; `None` for other keys.
+fn moved(selected: usize, shown: usize, command: Command) -> Option<usize> {
+    let last = shown.saturating_sub(1);
+    Some(match command {
+        Command::Down => (selected + 1).min(last),
+        Command::Up => selected.saturating_sub(1),
+        Command::PageDown => (selected + PAGE).min(last),
+        Command::PageUp => selected.saturating_sub(PAGE),
+        Command::Top => 0,
+        Command::Bottom => last,
+        _ => return None,
+    })
+}
+
 pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
     let log = &mut app.syncs;
-    let last = log.entries.len().saturating_sub(1);
+    if let Some(to) = moved(log.selected, log.entries.len(), command) {
+        log.selected = to;
+        return Vec::new();
+    }
     match command {
         Command::SwitchView => {
             app.screen = Screen::Stats;
@@ -36,12 +53,6 @@ pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
             app.screen = Screen::List;
             app.moved_to(None);
         }
-        Command::Down => log.selected = (log.selected + 1).min(last),
-        Command::Up => log.selected = log.selected.saturating_sub(1),
-        Command::PageDown => log.selected = (log.selected + PAGE).min(last),
-        Command::PageUp => log.selected = log.selected.saturating_sub(PAGE),
-        Command::Top => log.selected = 0,
-        Command::Bottom => log.selected = last,
         Command::Refresh => {
             app.busy = Some("Reading the sync log".into());
             return vec![Effect::LoadSyncs];
@@ -114,19 +125,15 @@ pub(super) fn audit_loaded(
 
 pub(super) fn audit_command(app: &mut App, command: Command) -> Vec<Effect> {
     let shown = app.syncs.audit.as_ref().map_or(0, Vec::len);
-    let last = shown.saturating_sub(1);
-    let selected = &mut app.syncs.audit_selected;
+    if let Some(to) = moved(app.syncs.audit_selected, shown, command) {
+        app.syncs.audit_selected = to;
+        return Vec::new();
+    }
     match command {
         Command::SwitchView | Command::Back | Command::Close => {
             app.screen = Screen::List;
             app.moved_to(None);
         }
-        Command::Down => *selected = (*selected + 1).min(last),
-        Command::Up => *selected = selected.saturating_sub(1),
-        Command::PageDown => *selected = (*selected + PAGE).min(last),
-        Command::PageUp => *selected = selected.saturating_sub(PAGE),
-        Command::Top => *selected = 0,
-        Command::Bottom => *selected = last,
         Command::Refresh => {
             app.busy = Some("Reading the audit trail".into());
             return vec![Effect::LoadAudit];
