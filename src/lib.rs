@@ -10,6 +10,7 @@ pub mod model;
 pub mod protocol;
 pub mod sanitize;
 pub mod server;
+pub mod simulate;
 pub mod store;
 pub mod sync;
 pub mod tui;

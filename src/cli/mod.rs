@@ -9,6 +9,7 @@ mod merge_cmd;
 mod push_cmd;
 mod remote;
 mod serve_cmd;
+mod simulate_cmd;
 mod syncs_cmd;
 pub mod user_config;
 
@@ -92,6 +93,11 @@ enum Command {
     Stats(syncs_cmd::StatsArgs),
     /// The audit trail: the resolutions, newest first, with who chose what.
     Audit(syncs_cmd::AuditArgs),
+    /// Days of offline field work played through the protocol and judged against the
+    /// simulator's own ground truth, beside three naive rules' refusals (exit 1 if the
+    /// server refused falsely, missed a conflict, merged wrongly, duplicated or replayed
+    /// badly). On an embedded server unless --server names one, whose queue it fills.
+    Simulate(simulate_cmd::SimulateArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
 }
@@ -163,6 +169,7 @@ pub fn run() -> ExitCode {
         Some(Command::Syncs(args)) => syncs_cmd::run(&args),
         Some(Command::Stats(args)) => syncs_cmd::stats(&args),
         Some(Command::Audit(args)) => syncs_cmd::audit(&args),
+        Some(Command::Simulate(args)) => simulate_cmd::run(&args),
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
             clap_complete::generate(
