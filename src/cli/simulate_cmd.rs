@@ -126,7 +126,11 @@ pub fn run(args: &SimulateArgs) -> Result<Exit, Failure> {
     let bar = if args.json || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
-        indicatif::ProgressBar::new(plan.acts.len() as u64)
+        let style = indicatif::ProgressStyle::with_template(
+            "playing the field's day(s) {bar:40} {pos}/{len} steps, {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        indicatif::ProgressBar::new(plan.acts.len() as u64).with_style(style)
     };
     let tally = runtime
         .block_on(play(&plan, &target, |done| bar.set_position(done as u64)))
