@@ -354,6 +354,9 @@ fn sync_log() {
             },
             conflict_id: conflict.map(String::from),
             body: body.map(String::from),
+            base_version: Some(4),
+            version: Some(if status == 200 { 5 } else { 6 }),
+            kept: vec![],
         }
     };
     app.syncs.entries = vec![

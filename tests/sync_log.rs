@@ -278,6 +278,39 @@ async fn every_write_is_logged_with_what_it_came_to(engine: Kind) {
     );
     assert_eq!(conflict["paths"], json!(["/notes"]));
     assert_eq!(conflict["problem"], "edit-conflict");
+    // What each sync was based on and came to, so that it can explain itself.
+    assert_eq!(
+        (
+            conflict["base_version"].as_u64(),
+            conflict["version"].as_u64()
+        ),
+        (Some(1), Some(3)),
+        "based on 1, met the server's 3"
+    );
+    let merge = &entries[6];
+    assert_eq!(
+        (merge["base_version"].as_u64(), merge["version"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(
+        merge["paths"],
+        json!(["/notes"]),
+        "ana's own change, applied"
+    );
+    assert_eq!(merge["kept"], json!(["/status"]), "ben's change, kept");
+    assert_eq!(
+        (
+            entries[7]["base_version"].as_u64(),
+            entries[7]["version"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(entries[7]["kept"], json!([]));
+    assert_eq!(
+        entries[10]["version"].as_u64(),
+        Some(1),
+        "the create made version 1"
+    );
     let refused = &entries[2];
     assert_eq!(refused["paths"], json!(["/status"]));
     assert!(

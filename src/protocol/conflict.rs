@@ -91,6 +91,15 @@ pub struct SyncLogEntry {
     pub conflict_id: Option<String>,
     #[serde(default)]
     pub body: Option<String>,
+    /// The version a sync was based on.
+    #[serde(default)]
+    pub base_version: Option<u64>,
+    /// The record's version after the write: the one it made, or the current one it met.
+    #[serde(default)]
+    pub version: Option<u64>,
+    /// The server's changes since the base that a merge kept.
+    #[serde(default)]
+    pub kept: Vec<String>,
 }
 
 /// The sync log counted, as `GET /v1/stats` sends it.

@@ -142,10 +142,14 @@ pub(crate) struct RawSync {
     pub(crate) paths: String,
     pub(crate) conflict_id: Option<ConflictId>,
     pub(crate) body: Option<String>,
+    pub(crate) base_version: Option<Version>,
+    pub(crate) version: Option<Version>,
+    /// A JSON list; null in entries logged before it was kept.
+    pub(crate) kept: Option<String>,
 }
 
 /// The columns a `RawSync` is read from, in order.
-pub(crate) const SYNC_COLUMNS: &str = "seq, at, \"user\", device_id, method, record_type, record_id, status, outcome, problem, paths, conflict_id, body";
+pub(crate) const SYNC_COLUMNS: &str = "seq, at, \"user\", device_id, method, record_type, record_id, status, outcome, problem, paths, conflict_id, body, base_version, version, kept";
 
 impl RawSync {
     pub(crate) fn check(self) -> Result<super::SyncEntry, StoreError> {
@@ -164,6 +168,12 @@ impl RawSync {
             paths: serde_json::from_str(&self.paths).map_err(|_| corrupt())?,
             conflict_id: self.conflict_id,
             body: self.body,
+            base_version: self.base_version,
+            version: self.version,
+            kept: match self.kept {
+                Some(kept) => serde_json::from_str(&kept).map_err(|_| corrupt())?,
+                None => Vec::new(),
+            },
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use super::ConflictId;
 use crate::model::UtcMillis;
+use crate::model::Version;
 
 /// One write as the log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,13 @@ pub struct SyncEntry {
     pub conflict_id: Option<ConflictId>,
     /// What the device sent, kept for refused writes.
     pub body: Option<String>,
+    /// The version a sync said it was based on.
+    pub base_version: Option<Version>,
+    /// The record's version after the write: the one it made, or the current one it met.
+    pub version: Option<Version>,
+    /// The server's changes since the base that a merge kept (`paths` then holds the
+    /// submission's own changes it applied).
+    pub kept: Vec<String>,
 }
 
 /// How `GET /v1/stats` groups the log.

@@ -181,6 +181,7 @@ pub(super) async fn resolve_conflict(
             record_id: Some(conflict.record_id.clone()),
             device_id: None,
             body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+            base_version: None,
         });
         blocking(
             state.clone(),

@@ -70,6 +70,9 @@ pub(super) fn written(
     // Without a key to remember under, the store asks for no answer: make it here.
     let mut reply = reply.unwrap_or_else(|| outcome.reply(key.record_type, key.id, &stored));
     reply.outcome = Some(outcome.name());
+    if let Outcome::Merged(report) = &outcome {
+        reply.merged = Some((report.auto_merged.clone(), report.kept_server.clone()));
+    }
     Ok(reply)
 }
 

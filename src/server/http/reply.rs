@@ -19,6 +19,10 @@ pub(super) struct Reply {
     /// Its write is in the sync log already.
     #[serde(skip)]
     pub(super) logged: bool,
+    /// A merge's paths, for the sync log: the submission's changes applied on a newer
+    /// version, and the server's changes since the base kept.
+    #[serde(skip)]
+    pub(super) merged: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl Reply {
@@ -32,6 +36,7 @@ impl Reply {
             replayed: false,
             outcome: None,
             logged: false,
+            merged: None,
         }
     }
 
@@ -54,6 +59,7 @@ impl From<Problem> for Reply {
             replayed: false,
             outcome: None,
             logged: false,
+            merged: None,
         }
     }
 }
@@ -307,6 +313,7 @@ pub(super) fn record_reply(
         replayed: false,
         outcome: None,
         logged: false,
+        merged: None,
     }
 }
 

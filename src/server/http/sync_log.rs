@@ -35,6 +35,8 @@ pub(super) struct Logged {
     pub(super) device_id: Option<String>,
     /// The request body, kept when the write is refused.
     pub(super) body: Option<String>,
+    /// The version a sync said it was based on.
+    pub(super) base_version: Option<Version>,
 }
 
 /// A write's work on the writer, followed by its entry in the sync log (`None`: a dry
@@ -159,21 +161,26 @@ fn refusal(state: &AppState, method: &str, user: String, target: &str, status: u
         paths: Vec::new(),
         conflict_id: None,
         body: None,
+        base_version: None,
+        version: None,
+        kept: Vec::new(),
     }
 }
 
 /// The entry for an answer; none for a server error (nothing was decided).
 fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
-    let (status, name, replayed, body) = match answer {
+    let (status, name, replayed, body, etag, merged) = match answer {
         Ok(reply) => (
             reply.status,
             reply.outcome,
             reply.replayed,
             reply.body.clone(),
+            reply.etag.clone(),
+            reply.merged.clone(),
         ),
         Err(problem) => {
-            let (status, body, _) = problem.clone().into_parts();
-            (status.as_u16(), None, false, body)
+            let (status, body, etag) = problem.clone().into_parts();
+            (status.as_u16(), None, false, body, etag, None)
         }
     };
     if status >= 500 {
@@ -216,6 +223,15 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
         .filter_map(|p| p.as_str().map(String::from))
         .collect();
     paths.dedup();
+    let (applied, kept) = merged.unwrap_or_default();
+    if paths.is_empty() {
+        paths = applied;
+    }
+    // The version the write made or met: its answer's tag, or a conflict's server_etag.
+    let tag = etag.or_else(|| answer["server_etag"].as_str().map(String::from));
+    let version = tag
+        .and_then(|t| t.parse::<crate::model::Etag>().ok())
+        .map(|t| t.version);
     Some(SyncEntry {
         seq: 0,
         at: logged.clock.now(),
@@ -232,6 +248,9 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
         paths,
         conflict_id: answer["conflict_id"].as_str().and_then(|c| c.parse().ok()),
         body: logged.body.filter(|_| status >= 400),
+        base_version: logged.base_version,
+        version,
+        kept,
     })
 }
 
@@ -310,6 +329,9 @@ fn entry_json(entry: &SyncEntry) -> serde_json::Value {
         "paths": entry.paths,
         "conflict_id": entry.conflict_id.map(|c| c.to_string()),
         "body": entry.body,
+        "base_version": entry.base_version,
+        "version": entry.version,
+        "kept": entry.kept,
     })
 }
 

@@ -23,6 +23,7 @@ pub(super) async fn delete(
             record_id: Some(id.clone()),
             device_id: None,
             body: None,
+            base_version: None,
         });
         blocking(
             state.clone(),
@@ -185,6 +186,7 @@ pub(super) async fn sync(
             record_id: Some(id.clone()),
             device_id: body.device_id.as_deref().map(String::from),
             body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+            base_version: body.base_version,
         });
         blocking(
             state.clone(),
@@ -290,6 +292,7 @@ pub(super) async fn create(
             record_id: body.id.as_deref().map(String::from),
             device_id: body.device_id.as_deref().map(String::from),
             body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+            base_version: None,
         });
         blocking(
             state.clone(),

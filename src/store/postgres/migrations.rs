@@ -107,6 +107,12 @@ CREATE TABLE syncs (
     body        TEXT
 );
 "#,
+    // What a sync was based on and came to, and the server's changes it kept.
+    r#"
+ALTER TABLE syncs ADD COLUMN base_version BIGINT;
+ALTER TABLE syncs ADD COLUMN version BIGINT;
+ALTER TABLE syncs ADD COLUMN kept TEXT;
+"#,
 ];
 
 /// Applies the migrations the database lacks; refuses a database migrated further than

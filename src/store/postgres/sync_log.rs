@@ -9,8 +9,10 @@ impl PgStore {
         let tx = self.unit()?;
         tx.client.execute(
             "INSERT INTO syncs (seq, at, \"user\", device_id, method, record_type, record_id,
-                                status, outcome, problem, paths, conflict_id, body)
-             SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                                status, outcome, problem, paths, conflict_id, body,
+                                base_version, version, kept)
+             SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                    $13, $14, $15
              FROM syncs",
             &[
                 &entry.at,
@@ -25,6 +27,9 @@ impl PgStore {
                 &serde_json::to_string(&entry.paths)?,
                 &entry.conflict_id,
                 &entry.body,
+                &entry.base_version,
+                &entry.version,
+                &serde_json::to_string(&entry.kept)?,
             ],
         )?;
         tx.commit()
@@ -121,6 +126,9 @@ impl PgStore {
                     paths: r.try_get(10)?,
                     conflict_id: r.try_get(11)?,
                     body: r.try_get(12)?,
+                    base_version: r.try_get(13)?,
+                    version: r.try_get(14)?,
+                    kept: r.try_get(15)?,
                 }
                 .check()
             })

@@ -158,6 +158,13 @@ CREATE TABLE syncs (
     body        TEXT
 );
 "#,
+    // What a sync was based on and came to, and the server's changes it kept: each entry
+    // explains itself.
+    r#"
+ALTER TABLE syncs ADD COLUMN base_version INTEGER;
+ALTER TABLE syncs ADD COLUMN version INTEGER;
+ALTER TABLE syncs ADD COLUMN kept TEXT;
+"#,
 ];
 
 /// Applies the migrations the database lacks, up to the first `upto`; `user_version`

@@ -9,8 +9,9 @@ impl SqliteStore {
         let unit = self.unit()?;
         unit.prepare_cached(
             "INSERT INTO syncs (at, \"user\", device_id, method, record_type, record_id, status,
-                                outcome, problem, paths, conflict_id, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                outcome, problem, paths, conflict_id, body, base_version,
+                                version, kept)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?
         .execute(params![
             entry.at,
@@ -25,6 +26,9 @@ impl SqliteStore {
             serde_json::to_string(&entry.paths)?,
             entry.conflict_id,
             entry.body,
+            entry.base_version,
+            entry.version,
+            serde_json::to_string(&entry.kept)?,
         ])?;
         unit.commit()?;
         Ok(())
@@ -124,6 +128,9 @@ impl SqliteStore {
                     paths: r.get(10)?,
                     conflict_id: r.get(11)?,
                     body: r.get(12)?,
+                    base_version: r.get(13)?,
+                    version: r.get(14)?,
+                    kept: r.get(15)?,
                 })
             },
         )?;
