@@ -532,8 +532,28 @@ fn tab_shows_the_sync_log_and_enter_opens_the_conflict_a_write_parked() {
         "{:?}",
         desk.app.message
     );
+    assert!(
+        log.contains("Why: The form failed the type's rules at /status"),
+        "{log}"
+    );
     press(&mut desk, &["j"]);
     assert!(screen(&mut desk).contains("edit-conflict"));
+    // Its explanation names what happened on the server since ana's base, read from the
+    // record's history.
+    wait_for(&mut desk, "the conflict explained", |desk| {
+        screen(desk).contains("Since then version 2 by ben at ")
+    });
+    let why = screen(&mut desk);
+    assert!(why.contains("Why: Based on version 1."), "{why}");
+    assert!(
+        why.contains("a genuine conflict, parked as c-000001"),
+        "{why}"
+    );
+    press(&mut desk, &["j"]);
+    wait_for(&mut desk, "the merge-free write explained", |desk| {
+        screen(desk).contains("Why: Based on version 1 — the current one.")
+    });
+    press(&mut desk, &["k"]);
     press(&mut desk, &["Enter"]);
     assert_eq!(desk.app.screen, Screen::Detail);
     assert_eq!(desk.app.desk.as_ref().unwrap().detail.id, "c-000001");

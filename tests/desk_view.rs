@@ -373,7 +373,51 @@ fn sync_log() {
     ];
     app.syncs.loaded = true;
     app.screen = syncdesk::tui::app::Screen::Syncs;
-    insta::assert_snapshot!(screen(&app, 120, 12));
+    insta::assert_snapshot!(screen(&app, 120, 14));
+}
+
+#[test]
+fn sync_log_explains_a_conflict_with_who_changed_what_since() {
+    let mut app = app();
+    let version = |n: u64, by: &str, device: &str| syncdesk::protocol::VersionSummary {
+        version: n,
+        last_modified: format!("2026-11-20T16:0{n}:00Z").parse().unwrap(),
+        modified_by: by.into(),
+        device_id: Some(device.into()),
+        deleted: false,
+    };
+    app.syncs.entries = vec![syncdesk::protocol::SyncLogEntry {
+        seq: 2,
+        at: "2026-11-20T17:42:00Z".parse().unwrap(),
+        user: "ana".into(),
+        device_id: Some("tab-17".into()),
+        method: "PUT".into(),
+        record_type: "inspections".into(),
+        record_id: Some("INS-1001".into()),
+        status: 409,
+        outcome: "edit-conflict".into(),
+        problem: Some("edit-conflict".into()),
+        paths: vec!["/notes".into()],
+        conflict_id: Some("c-000001".into()),
+        body: None,
+        base_version: Some(4),
+        version: Some(6),
+        kept: vec![],
+    }];
+    app.syncs.loaded = true;
+    app.syncs.histories.insert(
+        ("inspections".into(), "INS-1001".into()),
+        Ok((1..=6)
+            .map(|n| version(n, if n == 5 { "ben" } else { "sue" }, "web"))
+            .collect()),
+    );
+    app.screen = syncdesk::tui::app::Screen::Syncs;
+    let text = screen(&app, 120, 12);
+    assert!(
+        text.contains("version 5 by ben (web) at 2026-11-20 16:05, version 6 by sue (web)"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
 }
 
 #[test]

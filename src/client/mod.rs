@@ -133,6 +133,18 @@ impl ConflictSource {
         }
     }
 
+    /// A record's versions: who made each, when, from which device (a server's).
+    pub async fn versions(
+        &self,
+        record_type: &str,
+        id: &str,
+    ) -> Result<Vec<crate::protocol::VersionSummary>, SourceError> {
+        match self {
+            ConflictSource::Server(s) => s.versions(record_type, id).await,
+            ConflictSource::Export(_) => Err(server_only("a record's history")),
+        }
+    }
+
     /// The sync log counted by day (a server's; an export file has none).
     pub async fn stats(&self) -> Result<crate::protocol::SyncStats, SourceError> {
         match self {

@@ -137,6 +137,29 @@ impl ServerClient {
         Ok(all)
     }
 
+    /// `GET /v1/{type}/{id}/versions`: who made each version of a record, when, from where.
+    pub async fn versions(
+        &self,
+        record_type: &str,
+        id: &str,
+    ) -> Result<Vec<crate::protocol::VersionSummary>, SourceError> {
+        let mut url = reqwest::Url::parse(&self.base)
+            .map_err(|e| SourceError::Garbage(format!("server URL: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|_| SourceError::Garbage("server URL cannot take a path".into()))?
+            .extend(["v1", record_type, id, "versions"]);
+        let response = send(self.http.get(url).bearer_auth(&self.token)).await?;
+        let (status, body) = read(response).await?;
+        if status != StatusCode::OK {
+            return Err(refused(status, &body));
+        }
+        #[derive(serde::Deserialize)]
+        struct Versions {
+            versions: Vec<crate::protocol::VersionSummary>,
+        }
+        Ok(parse::<Versions>(&body)?.versions)
+    }
+
     /// `GET /v1/stats` with this query, as the server sends it.
     pub async fn stats(&self, query: &[(&str, String)]) -> Result<serde_json::Value, SourceError> {
         let response = send(self.get("/v1/stats").query(query)).await?;

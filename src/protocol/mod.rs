@@ -2,6 +2,7 @@
 //! resolutions files, problem details. Shapes are sections 6, 7 and 9 of the contract.
 
 mod conflict;
+mod explain;
 mod files;
 mod master;
 
@@ -10,6 +11,7 @@ pub use conflict::{
     ParkKind, Problem, QueueEventKind, ResolutionInfo, ServerSide, StatsGroup, Status,
     SyncLogEntry, SyncStats, Tiers,
 };
+pub use explain::{VersionSummary, explain};
 pub use files::{
     EXPORT_FORMAT, ExportFile, ExportIndex, FileError, RESOLUTIONS_FORMAT, ResolutionEntry,
     ResolutionsFile, choice_names, strip_position,

@@ -106,6 +106,12 @@ pub enum Action {
     Tick,
     /// The newest entries of the sync log, or why they could not be read.
     SyncsLoaded(Result<Vec<crate::protocol::SyncLogEntry>, SourceError>),
+    /// A record's versions (for the sync log's explanations), or why they could not be read.
+    HistoryLoaded {
+        record_type: String,
+        id: String,
+        result: Result<Vec<crate::protocol::VersionSummary>, SourceError>,
+    },
     /// The newest resolutions, or why they could not be read.
     AuditLoaded(Result<Vec<crate::protocol::AuditEntry>, SourceError>),
     /// The sync log counted, or why it could not be read.

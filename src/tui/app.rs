@@ -28,6 +28,12 @@ pub struct SyncLog {
     pub loaded: bool,
     /// Its numbers by day, once read.
     pub stats: Option<crate::protocol::SyncStats>,
+    /// Records' versions, by (type, id), read to explain the entries about them; `Err`
+    /// says why they could not be read.
+    pub histories: std::collections::HashMap<
+        (String, String),
+        Result<Vec<crate::protocol::VersionSummary>, String>,
+    >,
     /// The newest resolutions, once read, and the one selected.
     pub audit: Option<Vec<crate::protocol::AuditEntry>>,
     pub audit_selected: usize,

@@ -10,6 +10,8 @@ pub enum Effect {
     LoadQueue { all: bool },
     /// Read the newest entries of the sync log.
     LoadSyncs,
+    /// Read a record's versions, to explain the sync log's entries about it.
+    LoadHistory { record_type: String, id: String },
     /// Read the sync log counted by day.
     LoadStats,
     /// Read the newest resolutions of the audit trail.

@@ -205,6 +205,14 @@ impl Runner {
             Effect::LoadStats => {
                 self.spawn(async move |source| Action::StatsLoaded(source.stats().await))
             }
+            Effect::LoadHistory { record_type, id } => self.spawn(async move |source| {
+                let result = source.versions(&record_type, &id).await;
+                Action::HistoryLoaded {
+                    record_type,
+                    id,
+                    result,
+                }
+            }),
             Effect::LoadSyncs => {
                 self.spawn(async move |source| Action::SyncsLoaded(source.syncs(SYNCS_SHOWN).await))
             }

@@ -11,16 +11,53 @@ use crate::sanitize::visible;
 /// Rows a page key moves.
 const PAGE: usize = 10;
 
-pub(super) fn loaded(app: &mut App, result: Result<Vec<SyncLogEntry>, SourceError>) {
+pub(super) fn loaded(app: &mut App, result: Result<Vec<SyncLogEntry>, SourceError>) -> Vec<Effect> {
     app.busy = None;
     match result {
         Ok(entries) => {
             app.syncs.selected = app.syncs.selected.min(entries.len().saturating_sub(1));
             app.syncs.entries = entries;
             app.syncs.loaded = true;
+            // Read again: a history read before may have grown since.
+            app.syncs.histories.clear();
+            explain_selected(app)
         }
-        Err(e) => app.warn(format!("Could not read the sync log: {e}")),
+        Err(e) => {
+            app.warn(format!("Could not read the sync log: {e}"));
+            Vec::new()
+        }
     }
+}
+
+/// Reads the history of the selected entry's record, unless it is at hand: what its
+/// explanation needs.
+fn explain_selected(app: &mut App) -> Vec<Effect> {
+    let Some(entry) = app.syncs.entries.get(app.syncs.selected) else {
+        return Vec::new();
+    };
+    let Some(id) = entry.record_id.clone() else {
+        return Vec::new();
+    };
+    let key = (entry.record_type.clone(), id.clone());
+    if app.syncs.histories.contains_key(&key) {
+        return Vec::new();
+    }
+    // Asked once: an answer (or a fault) fills the place.
+    app.syncs.histories.insert(key, Ok(Vec::new()));
+    vec![Effect::LoadHistory {
+        record_type: entry.record_type.clone(),
+        id,
+    }]
+}
+
+pub(super) fn history_loaded(
+    app: &mut App,
+    record_type: String,
+    id: String,
+    result: Result<Vec<crate::protocol::VersionSummary>, SourceError>,
+) {
+    let result = result.map_err(|e| e.to_string());
+    app.syncs.histories.insert((record_type, id), result);
 }
 
 /// Where a navigation key moves a selection among `shown` lines; `None` for other keys.
@@ -41,7 +78,7 @@ pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
     let log = &mut app.syncs;
     if let Some(to) = moved(log.selected, log.entries.len(), command) {
         log.selected = to;
-        return Vec::new();
+        return explain_selected(app);
     }
     match command {
         Command::SwitchView => {

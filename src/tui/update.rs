@@ -58,8 +58,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.warn(format!("Draft not saved: {e}"));
             Vec::new()
         }
-        Action::SyncsLoaded(result) => {
-            super::sync_view::loaded(app, result);
+        Action::SyncsLoaded(result) => super::sync_view::loaded(app, result),
+        Action::HistoryLoaded {
+            record_type,
+            id,
+            result,
+        } => {
+            super::sync_view::history_loaded(app, record_type, id, result);
             Vec::new()
         }
         Action::AuditLoaded(result) => {

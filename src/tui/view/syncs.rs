@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::list::local_time;
-use crate::protocol::SyncLogEntry;
+use crate::protocol::{SyncLogEntry, explain};
 use crate::sanitize::visible;
 use crate::tui::app::App;
 
@@ -16,7 +16,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let [head, table_area, sent] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(2),
+        Constraint::Length(5),
     ])
     .areas(area);
     let position = if log.entries.is_empty() {
@@ -69,21 +69,36 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .row_highlight_style(theme.selected());
     let mut state = TableState::default().with_selected(Some(log.selected - first));
     frame.render_stateful_widget(table, table_area, &mut state);
-    // The selected write's refusal in full: its problem and paths, and what was sent.
+    // The selected write in plain words, then a refusal in full: its problem and paths,
+    // and what was sent.
     if let Some(entry) = log.entries.get(log.selected) {
-        let mut lines = Vec::new();
+        let history = entry.record_id.as_ref().and_then(|id| {
+            match log.histories.get(&(entry.record_type.clone(), id.clone())) {
+                // Empty: asked, not answered yet (a record has at least one version).
+                Some(Ok(versions)) if !versions.is_empty() => Some(versions.as_slice()),
+                _ => None,
+            }
+        });
+        let why = explain(entry, history, &|at| local_time(at, &app.tz));
+        let mut lines = vec![Line::from(vec![
+            Span::styled("Why: ", theme.title()),
+            Span::raw(why),
+        ])];
         if let Some(problem) = &entry.problem {
             let paths = if entry.paths.is_empty() {
                 String::new()
             } else {
                 format!(" at {}", visible(&entry.paths.join(", ")))
             };
-            lines.push(Line::from(format!("Problem: {}{paths}", visible(problem))));
+            lines.push(
+                Line::from(format!("Problem: {}{paths}", visible(problem))).style(theme.dim()),
+            );
         }
         if let Some(body) = &entry.body {
-            lines.push(Line::from(format!("Sent: {}", visible(body))));
+            lines.push(Line::from(format!("Sent: {}", visible(body))).style(theme.dim()));
         }
-        frame.render_widget(Paragraph::new(lines).style(theme.dim()), sent);
+        let wrapped = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true });
+        frame.render_widget(wrapped, sent);
     }
 }
 
