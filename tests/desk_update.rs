@@ -864,3 +864,24 @@ fn the_picker_moves_filters_and_takes_an_item() {
     assert!(matches!(effects[..], [Effect::SaveDraft { .. }]));
     assert!(app.overlay.is_none());
 }
+
+#[test]
+fn number_keys_go_straight_to_each_view_but_never_out_of_a_conflict() {
+    let mut app = app();
+    assert_eq!(run(&mut app, &[Command::ViewStats]), [Effect::LoadStats]);
+    assert_eq!(app.screen, Screen::Stats);
+    assert_eq!(run(&mut app, &[Command::ViewSyncs]), [Effect::LoadSyncs]);
+    assert_eq!(app.screen, Screen::Syncs);
+    assert_eq!(run(&mut app, &[Command::ViewAudit]), [Effect::LoadAudit]);
+    assert_eq!(app.screen, Screen::Audit);
+    assert!(run(&mut app, &[Command::ViewQueue]).is_empty());
+    assert_eq!(app.screen, Screen::List);
+    let mut app = app_with_desk();
+    assert_eq!(app.screen, Screen::Detail);
+    assert!(run(&mut app, &[Command::ViewSyncs]).is_empty());
+    assert_eq!(
+        app.screen,
+        Screen::Detail,
+        "a decision in progress is left with q only"
+    );
+}

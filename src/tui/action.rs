@@ -30,6 +30,11 @@ pub enum Command {
     Refresh,
     /// The queue, the sync log, its numbers, the audit trail, in turn.
     SwitchView,
+    /// Straight to one of them (`1` … `4`).
+    ViewQueue,
+    ViewSyncs,
+    ViewStats,
+    ViewAudit,
     NextConflict,
     PreviousConflict,
     /// The next (previous) conflict of the queue, from the detail.

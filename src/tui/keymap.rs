@@ -258,6 +258,10 @@ impl Default for Keymap {
                     "in turn: the queue, the sync log, its numbers, the audit trail",
                     Some("sync log"),
                 ),
+                row(List, &[c('1')], ViewQueue, "the queue", None),
+                row(List, &[c('2')], ViewSyncs, "the sync log", None),
+                row(List, &[c('3')], ViewStats, "the sync log's numbers", None),
+                row(List, &[c('4')], ViewAudit, "the audit trail", None),
                 row(
                     Detail,
                     &[c('j'), Key::code(K::Down)],

@@ -74,6 +74,33 @@ fn moved(selected: usize, shown: usize, command: Command) -> Option<usize> {
     })
 }
 
+/// Shows one of the views beside the queue (read afresh), or the queue itself.
+pub(super) fn go_to(app: &mut App, screen: Screen) -> Vec<Effect> {
+    if app.screen == Screen::Detail {
+        return Vec::new(); // the detail is left with q or Esc, never by a view key
+    }
+    app.screen = screen;
+    match screen {
+        Screen::Syncs => {
+            app.moved_to(None);
+            app.busy = Some("Reading the sync log".into());
+            vec![Effect::LoadSyncs]
+        }
+        Screen::Stats => {
+            app.busy = Some("Counting the sync log".into());
+            vec![Effect::LoadStats]
+        }
+        Screen::Audit => {
+            app.busy = Some("Reading the audit trail".into());
+            vec![Effect::LoadAudit]
+        }
+        Screen::List | Screen::Detail => {
+            app.moved_to(None);
+            Vec::new()
+        }
+    }
+}
+
 pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
     let log = &mut app.syncs;
     if let Some(to) = moved(log.selected, log.entries.len(), command) {
@@ -81,15 +108,8 @@ pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
         return explain_selected(app);
     }
     match command {
-        Command::SwitchView => {
-            app.screen = Screen::Stats;
-            app.busy = Some("Counting the sync log".into());
-            return vec![Effect::LoadStats];
-        }
-        Command::Back | Command::Close => {
-            app.screen = Screen::List;
-            app.moved_to(None);
-        }
+        Command::SwitchView => return go_to(app, Screen::Stats),
+        Command::Back | Command::Close => return go_to(app, Screen::List),
         Command::Refresh => {
             app.busy = Some("Reading the sync log".into());
             return vec![Effect::LoadSyncs];
@@ -125,15 +145,8 @@ pub(super) fn stats_loaded(app: &mut App, result: Result<crate::protocol::SyncSt
 
 pub(super) fn stats_command(app: &mut App, command: Command) -> Vec<Effect> {
     match command {
-        Command::SwitchView => {
-            app.screen = Screen::Audit;
-            app.busy = Some("Reading the audit trail".into());
-            return vec![Effect::LoadAudit];
-        }
-        Command::Back | Command::Close => {
-            app.screen = Screen::List;
-            app.moved_to(None);
-        }
+        Command::SwitchView => return go_to(app, Screen::Audit),
+        Command::Back | Command::Close => return go_to(app, Screen::List),
         Command::Refresh => {
             app.busy = Some("Counting the sync log".into());
             return vec![Effect::LoadStats];
@@ -167,10 +180,7 @@ pub(super) fn audit_command(app: &mut App, command: Command) -> Vec<Effect> {
         return Vec::new();
     }
     match command {
-        Command::SwitchView | Command::Back | Command::Close => {
-            app.screen = Screen::List;
-            app.moved_to(None);
-        }
+        Command::SwitchView | Command::Back | Command::Close => return go_to(app, Screen::List),
         Command::Refresh => {
             app.busy = Some("Reading the audit trail".into());
             return vec![Effect::LoadAudit];

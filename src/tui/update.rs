@@ -198,6 +198,16 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
         }
         return Vec::new();
     }
+    let wanted = match command {
+        Command::ViewQueue => Some(Screen::List),
+        Command::ViewSyncs => Some(Screen::Syncs),
+        Command::ViewStats => Some(Screen::Stats),
+        Command::ViewAudit => Some(Screen::Audit),
+        _ => None,
+    };
+    if let Some(screen) = wanted {
+        return super::sync_view::go_to(app, screen);
+    }
     match app.screen {
         Screen::List => list_command(app, command),
         Screen::Syncs => super::sync_view::command(app, command),
@@ -242,12 +252,7 @@ fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
             app.say(format!("Sorted: {name}"));
         }
         Command::Refresh => return load_queue(app),
-        Command::SwitchView => {
-            app.screen = Screen::Syncs;
-            app.moved_to(None);
-            app.busy = Some("Reading the sync log".into());
-            return vec![Effect::LoadSyncs];
-        }
+        Command::SwitchView => return super::sync_view::go_to(app, Screen::Syncs),
         Command::Open => {
             if let Some(id) = queue.selected_item().map(|c| c.id.clone()) {
                 if let Some(ask) = super::live::open_guarded(app, id.clone()) {
