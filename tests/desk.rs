@@ -583,3 +583,181 @@ fn tab_shows_the_sync_log_and_enter_opens_the_conflict_a_write_parked() {
     press(&mut desk, &["Tab"]);
     assert_eq!(desk.app.screen, Screen::List, "Tab goes back to the queue");
 }
+
+/// Three records, each with ben's web edit of the notes and ana's offline edit of the
+/// notes from version 1 parked: c-000001 … c-000003 on INS-1 … INS-3.
+fn three_conflicts(live: &Live) {
+    for i in 1..=3 {
+        let id = format!("INS-{i}");
+        let fields = json!({"site_id": "S-4", "notes": "a", "status": "open", "temperature": 20});
+        let (s, _) = live.call(
+            "POST",
+            "/v1/inspections",
+            "ana",
+            Some(json!({"id": id, "fields": fields})),
+        );
+        assert_eq!(s, StatusCode::CREATED);
+        let ben = json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open", "temperature": 20}});
+        assert_eq!(
+            live.call("PUT", &format!("/v1/inspections/{id}"), "ben", Some(ben))
+                .0,
+            StatusCode::OK
+        );
+        let ana = json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open", "temperature": 20}});
+        let (s, p) = live.call("PUT", &format!("/v1/inspections/{id}"), "ana", Some(ana));
+        assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    }
+}
+
+#[test]
+fn one_decision_for_many_is_sent_one_request_each_and_reports_what_went_stale_or_closed() {
+    let live = Live::start();
+    three_conflicts(&live);
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&live.base, drafts.path());
+    wait_for(&mut desk, "the queue", |desk| {
+        desk.app.queue.items.len() == 3
+    });
+    press(&mut desk, &["a", "b"]);
+    wait_for(&mut desk, "the marked conflicts read", |desk| {
+        screen(desk).contains("3 marked conflict(s). Decide for:")
+    });
+    assert!(screen(&mut desk).contains("/notes"));
+    press(&mut desk, &["l"]);
+    let preview = screen(&mut desk);
+    assert!(
+        preview.contains("Decision: take local for every conflicting field"),
+        "{preview}"
+    );
+    assert_eq!(
+        preview.matches("would apply: /notes → local").count(),
+        3,
+        "{preview}"
+    );
+    assert!(preview.contains("y sends 3, one request each"), "{preview}");
+    // Meanwhile: another supervisor resolves c-000002, and ben changes INS-3 again.
+    let (_, detail) = live.call("GET", "/v1/conflicts/c-000002", "sue", None);
+    let tag = detail["server"]["etag"].as_str().unwrap().to_string();
+    let resolved = live.rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/conflicts/c-000002/resolution", live.base))
+            .bearer_auth("sue-token")
+            .header("If-Match", tag)
+            .header("Idempotency-Key", "elsewhere-1")
+            .json(&json!({"fields": {"site_id": "S-4", "notes": "ben's", "status": "open", "temperature": 20}}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(resolved, StatusCode::OK);
+    let ben = json!({"base_version": 2, "fields": {"site_id": "S-4", "notes": "ben's", "status": "passed", "temperature": 20}});
+    assert_eq!(
+        live.call("PUT", "/v1/inspections/INS-3", "ben", Some(ben))
+            .0,
+        StatusCode::OK
+    );
+    press(&mut desk, &["y"]);
+    wait_for(&mut desk, "the results", |desk| {
+        screen(desk).contains("What each came to")
+    });
+    let results = screen(&mut desk);
+    assert!(
+        results.contains("c-000001   applied: version 3"),
+        "{results}"
+    );
+    assert!(
+        results.contains("c-000002   closed: sue resolved it first"),
+        "{results}"
+    );
+    // Changed after the preview: each conflict is read afresh just before its request and
+    // decided on that, so ben's later change is kept, never overwritten.
+    assert!(
+        results.contains("c-000003   applied: version 4"),
+        "{results}"
+    );
+    let notes = |id: &str| live.record(id)["fields"]["notes"].clone();
+    assert_eq!(notes("INS-1"), "ana's");
+    assert_eq!(
+        notes("INS-2"),
+        "ben's",
+        "the other supervisor's resolution stands"
+    );
+    let ins3 = live.record("INS-3");
+    assert_eq!(ins3["fields"]["notes"], "ana's");
+    assert_eq!(
+        ins3["fields"]["status"], "passed",
+        "ben's later change kept"
+    );
+    assert_eq!(ins3["version"], 4, "applied once");
+    press(&mut desk, &["Esc"]);
+    wait_for(&mut desk, "the queue read again", |desk| {
+        desk.app.queue.items.iter().all(|c| c.id != "c-000001")
+    });
+    assert!(
+        !desk.app.queue.marked.contains("c-000001"),
+        "applied: unmarked"
+    );
+    assert!(
+        !desk.app.queue.marked.contains("c-000003"),
+        "applied: unmarked"
+    );
+}
+
+#[test]
+fn a_conflict_that_goes_stale_under_a_bulk_request_is_read_again_and_applied_once() {
+    let live = Live::start();
+    three_conflicts(&live);
+    let proxy = common::Proxy::start(&live.base);
+    // Just before the first resolution reaches the server, ben changes INS-1's status:
+    // that request's If-Match is then stale (412).
+    let base = live.base.clone();
+    *proxy.before_next_post.lock().unwrap() = Some(Box::new(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let status = rt.block_on(async {
+            reqwest::Client::new()
+                .put(format!("{base}/v1/inspections/INS-1"))
+                .bearer_auth("ben-token")
+                .header("Idempotency-Key", "ben-slips-in")
+                .json(&json!({"base_version": 2, "fields": {"site_id": "S-4", "notes": "ben's", "status": "passed", "temperature": 20}}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert_eq!(status, StatusCode::OK);
+    }));
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&proxy.base, drafts.path());
+    wait_for(&mut desk, "the queue", |desk| {
+        desk.app.queue.items.len() == 3
+    });
+    press(&mut desk, &[" ", "b"]);
+    wait_for(&mut desk, "the marked conflict read", |desk| {
+        screen(desk).contains("1 marked conflict(s). Decide for:")
+    });
+    press(&mut desk, &["l", "y"]);
+    wait_for(&mut desk, "the results", |desk| {
+        screen(desk).contains("What each came to")
+    });
+    let results = screen(&mut desk);
+    assert!(
+        results.contains("c-000001   applied: version 4"),
+        "{results}"
+    );
+    let ins1 = live.record("INS-1");
+    assert_eq!(ins1["fields"]["notes"], "ana's");
+    assert_eq!(
+        ins1["fields"]["status"], "passed",
+        "ben's change, made in between, kept"
+    );
+    let (_, versions) = live.call("GET", "/v1/inspections/INS-1/versions", "sue", None);
+    assert_eq!(
+        versions["versions"].as_array().unwrap().len(),
+        4,
+        "one resolution, applied once"
+    );
+}

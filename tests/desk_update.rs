@@ -885,3 +885,162 @@ fn number_keys_go_straight_to_each_view_but_never_out_of_a_conflict() {
         "a decision in progress is left with q only"
     );
 }
+
+/// The invalid-reference conflict with the sites list at hand.
+fn invalid_desk() -> syncdesk::tui::desk::Desk {
+    let mut desk = desk_of(fixture::invalid_json());
+    desk.schema = Some(fixture::schema_with_sites());
+    desk.lists = fixture::sites();
+    syncdesk::tui::desk::Desk::new(
+        syncdesk::client::Loaded {
+            detail: desk.detail.clone(),
+            etag: desk.etag.clone(),
+            schema: desk.schema.clone(),
+            lists: desk.lists.clone(),
+        },
+        None,
+    )
+}
+
+#[test]
+fn space_marks_a_marks_all_the_filter_shows_and_b_reads_the_marked() {
+    use syncdesk::tui::bulk::Settled;
+    let mut app = app();
+    assert!(run(&mut app, &[Command::Bulk]).is_empty(), "nothing marked");
+    assert!(app.message.as_ref().unwrap().text.contains("Space marks"));
+    run(&mut app, &[Command::Mark, Command::Down, Command::Mark]);
+    assert_eq!(app.queue.marked.len(), 2);
+    run(&mut app, &[Command::Mark]);
+    assert_eq!(app.queue.marked.len(), 1, "Space again unmarks");
+    run(&mut app, &[Command::MarkAll]);
+    assert_eq!(app.queue.marked.len(), 3);
+    run(&mut app, &[Command::MarkAll]);
+    assert!(app.queue.marked.is_empty(), "a again unmarks all shown");
+    type_text(&mut app, "");
+    run(&mut app, &[Command::MarkAll]);
+    let effects = run(&mut app, &[Command::Bulk]);
+    let Some(Effect::LoadBulk { ids }) = effects.first() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(ids, &["c-000003", "c-000001", "c-000002"], "queue order");
+    assert_eq!(app.overlay, Some(Overlay::Bulk));
+    // Read: two edit conflicts on /notes and /status, one invalid reference.
+    let edit = |id: &str, record: &str| {
+        Ok(Box::new(desk_of(detail_json(
+            id,
+            record,
+            "2026-11-20T10:00:00.000Z",
+        ))))
+    };
+    update(
+        &mut app,
+        syncdesk::tui::Action::BulkLoaded(vec![
+            ("c-000003".into(), edit("c-000003", "INS-1003")),
+            ("c-000001".into(), edit("c-000001", "INS-1001")),
+            ("c-000002".into(), Ok(Box::new(invalid_desk()))),
+        ]),
+    );
+    let bulk = app.bulk.as_ref().unwrap();
+    assert_eq!(bulk.paths, ["/notes", "/status", "/site_id"]);
+    // Local for /notes alone settles neither kind: /status stays, /site_id is not it.
+    run(&mut app, &[Command::Down, Command::TakeLocal]);
+    let outcomes = &app.bulk.as_ref().unwrap().outcomes;
+    assert!(
+        matches!(&outcomes[0].1, Settled::LeftOpen(why) if why.contains("does not settle /status")),
+        "{outcomes:?}"
+    );
+    assert!(
+        run(&mut app, &[Command::Confirm]).is_empty(),
+        "settles none: nothing sent"
+    );
+    // Back, then local for every conflicting field: the two edit conflicts settle; the
+    // removed site stays open (local names S-3, no longer listed), never forced.
+    run(
+        &mut app,
+        &[Command::Close, Command::Top, Command::TakeLocal],
+    );
+    let bulk = app.bulk.as_ref().unwrap();
+    assert_eq!(bulk.settling(), 2);
+    assert!(
+        matches!(&bulk.outcomes[0].1, Settled::WouldApply(c) if c == &["/notes → local", "/status → local"]),
+        "{:?}",
+        bulk.outcomes
+    );
+    assert!(
+        matches!(&bulk.outcomes[2].1, Settled::LeftOpen(why) if why.contains("/site_id")),
+        "{:?}",
+        bulk.outcomes
+    );
+    let effects = run(&mut app, &[Command::Confirm]);
+    let Some(Effect::SubmitBulk {
+        ids,
+        decision,
+        user,
+    }) = effects.first()
+    else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(ids, &["c-000003", "c-000001"]);
+    assert_eq!(user, "sue");
+    assert_eq!(decision.said(), "take local for every conflicting field");
+    assert!(
+        run(&mut app, &[Command::Close]).is_empty(),
+        "waits for the answers"
+    );
+    assert_eq!(app.overlay, Some(Overlay::Bulk));
+    let effects = update(
+        &mut app,
+        syncdesk::tui::Action::BulkSent(vec![
+            ("c-000003".into(), Settled::Applied(Some(8))),
+            ("c-000001".into(), Settled::Closed("tom".into())),
+        ]),
+    );
+    assert_eq!(effects, [Effect::LoadQueue { all: false }]);
+    assert_eq!(
+        app.message.as_ref().unwrap().text,
+        "1 applied, 0 stale, 1 closed, 0 refused, 1 left open."
+    );
+    assert!(!app.queue.marked.contains("c-000003"), "applied: unmarked");
+    assert!(
+        app.queue.marked.contains("c-000001"),
+        "not applied: still marked"
+    );
+    run(&mut app, &[Command::Close]);
+    assert_eq!(app.overlay, None);
+    assert!(app.bulk.is_none());
+}
+
+#[test]
+fn a_reference_field_is_set_to_an_item_picked_from_its_list_for_all() {
+    use syncdesk::tui::bulk::Settled;
+    let mut app = app();
+    run(&mut app, &[Command::Mark]);
+    run(&mut app, &[Command::Bulk]);
+    update(
+        &mut app,
+        syncdesk::tui::Action::BulkLoaded(vec![("c-000001".into(), Ok(Box::new(invalid_desk())))]),
+    );
+    run(&mut app, &[Command::Open]);
+    assert!(
+        app.bulk.as_ref().unwrap().picking.is_none(),
+        "every field is no reference"
+    );
+    run(&mut app, &[Command::Down, Command::Open]);
+    let (path, items, _) = app.bulk.as_ref().unwrap().picking.clone().unwrap();
+    assert_eq!(path, "/site_id");
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["S-1", "S-2"], "only listed items are offered");
+    run(&mut app, &[Command::Down, Command::Open]);
+    let bulk = app.bulk.as_ref().unwrap();
+    assert_eq!(
+        bulk.decision.as_ref().unwrap().said(),
+        "set /site_id to S-2"
+    );
+    assert_eq!(
+        bulk.outcomes,
+        [(
+            "c-000001".to_string(),
+            Settled::WouldApply(vec!["/site_id → S-2".into()])
+        )]
+    );
+}

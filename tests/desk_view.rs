@@ -90,7 +90,7 @@ fn help_scrolls_on_a_short_terminal() {
         top.contains("j/k scroll") && top.contains("everywhere"),
         "{top}"
     );
-    press(&mut app, &[Command::Down; 40]);
+    press(&mut app, &[Command::Down; 80]);
     let bottom = screen(&app, 90, 24);
     assert!(
         bottom.contains("★") && !bottom.contains("everywhere"),
@@ -474,4 +474,39 @@ fn audit_trail() {
     app.syncs.audit = Some(vec![entry]);
     app.screen = syncdesk::tui::app::Screen::Audit;
     insta::assert_snapshot!(screen(&app, 100, 12));
+}
+
+#[test]
+fn bulk_triage_previews_each_conflict_and_names_what_stays_open() {
+    let mut app = app();
+    update(&mut app, Action::Command(Command::MarkAll));
+    let list = screen(&app, 120, 14);
+    assert!(list.contains("3 marked (b decides for all)"), "{list}");
+    assert_eq!(list.matches('◆').count(), 3, "{list}");
+    update(&mut app, Action::Command(Command::Bulk));
+    let mut invalid = desk_of(fixture::invalid_json());
+    invalid.schema = Some(fixture::schema_with_sites());
+    invalid.lists = fixture::sites();
+    let edit = |id: &str, record: &str| {
+        Ok(Box::new(desk_of(detail_json(
+            id,
+            record,
+            "2026-11-20T10:00:00.000Z",
+        ))))
+    };
+    update(
+        &mut app,
+        Action::BulkLoaded(vec![
+            ("c-000001".into(), edit("c-000001", "INS-1001")),
+            ("c-000002".into(), Ok(Box::new(invalid))),
+            ("c-000003".into(), edit("c-000003", "INS-1003")),
+        ]),
+    );
+    let choosing = screen(&app, 120, 20);
+    assert!(
+        choosing.contains("3 marked conflict(s). Decide for:"),
+        "{choosing}"
+    );
+    update(&mut app, Action::Command(Command::TakeServer));
+    insta::assert_snapshot!(screen(&app, 120, 20));
 }

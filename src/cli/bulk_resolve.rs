@@ -10,56 +10,9 @@ use super::conflicts_cmd::{ResolveArgs, load, print};
 use super::remote::{Remote, connect, failure};
 use super::{Exit, Failure};
 use crate::client::SubmitOutcome;
-use crate::merge::Choice;
 use crate::protocol::ConflictSummary;
 use crate::sanitize::visible;
-use crate::tui::desk::Desk;
-
-/// What one conflict came to.
-#[derive(Debug, Clone, PartialEq)]
-enum Settled {
-    Applied(Option<u64>),
-    WouldApply(Vec<String>),
-    LeftOpen(String),
-    Stale,
-    Closed(String),
-    Invalid(String),
-}
-
-impl Settled {
-    fn name(&self) -> &'static str {
-        match self {
-            Settled::Applied(_) => "applied",
-            Settled::WouldApply(_) => "would-apply",
-            Settled::LeftOpen(_) => "left-open",
-            Settled::Stale => "stale",
-            Settled::Closed(_) => "closed",
-            Settled::Invalid(_) => "invalid",
-        }
-    }
-
-    /// Stale, closed or refused: the command then ends 1.
-    fn failed(&self) -> bool {
-        matches!(
-            self,
-            Settled::Stale | Settled::Closed(_) | Settled::Invalid(_)
-        )
-    }
-
-    fn said(&self) -> String {
-        match self {
-            Settled::Applied(version) => format!(
-                "applied: version {}",
-                version.map_or("?".into(), |v| v.to_string())
-            ),
-            Settled::WouldApply(changes) => format!("would apply: {}", changes.join(", ")),
-            Settled::LeftOpen(why) => format!("left open: {why}"),
-            Settled::Stale => "stale: changed again while it was being resolved".into(),
-            Settled::Closed(by) => format!("closed: {by} resolved it first"),
-            Settled::Invalid(why) => format!("refused: {why}"),
-        }
-    }
-}
+use crate::tui::bulk::{BulkDecision, Settled, decide};
 
 pub(super) fn run(args: &ResolveArgs) -> Result<Exit, Failure> {
     let remote = connect(&args.server)?;
@@ -135,37 +88,21 @@ fn attempt(remote: &Remote, args: &ResolveArgs, id: &str) -> Result<Settled, Fai
     if let Some(resolution) = &desk.detail.resolution {
         return Ok(Settled::Closed(resolution.by.clone()));
     }
-    if desk.deleted_on_server() {
-        return Ok(Settled::LeftOpen(
-            "deleted on the server: restore or keep the deletion one by one (--restore, --keep-deleted)".into(),
-        ));
-    }
-    if let Some(undecided) = decide(&mut desk, args) {
-        return Ok(Settled::LeftOpen(format!(
-            "the decision does not settle {undecided}"
-        )));
-    }
-    let faults = desk.faults();
-    if let Some(fault) = faults.first() {
-        return Ok(Settled::LeftOpen(format!(
-            "taking {} leaves {} invalid: {}",
-            args.take.as_deref().unwrap_or("?"),
-            fault.path,
-            fault.message
-        )));
+    let decision = BulkDecision::Take {
+        local: args.take.as_deref() == Some("local"),
+        path: args.path.clone(),
+    };
+    let changes = match decide(&mut desk, &decision) {
+        Ok(changes) => changes,
+        Err(why) => return Ok(Settled::LeftOpen(why)),
+    };
+    if args.dry_run {
+        return Ok(Settled::WouldApply(changes));
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
     let Ok(submission) = desk.submission(&user, false) else {
         return Ok(Settled::LeftOpen("undecided fields remain".into()));
     };
-    if args.dry_run {
-        let changes = desk
-            .choices
-            .iter()
-            .map(|(path, choice)| format!("{path} → {}", choice_name(choice)))
-            .collect();
-        return Ok(Settled::WouldApply(changes));
-    }
     Ok(
         match remote
             .wait(remote.client.resolve(&submission))
@@ -183,30 +120,4 @@ fn attempt(remote: &Remote, args: &ResolveArgs, id: &str) -> Result<Settled, Fai
             ),
         },
     )
-}
-
-/// Applies `--take` (to `--path` alone when given); the conflicting paths it leaves
-/// undecided, if any.
-fn decide(desk: &mut Desk, args: &ResolveArgs) -> Option<String> {
-    let choice = match args.take.as_deref() {
-        Some("local") => Choice::Local,
-        _ => Choice::Server,
-    };
-    let mut undecided = Vec::new();
-    for row in desk.rows.iter().filter(|r| r.needs_decision()) {
-        if args.path.as_deref().is_none_or(|p| p == row.path) {
-            desk.choices.insert(row.path.clone(), choice.clone());
-        } else {
-            undecided.push(row.path.clone());
-        }
-    }
-    (!undecided.is_empty()).then(|| undecided.join(", "))
-}
-
-fn choice_name(choice: &Choice) -> &'static str {
-    match choice {
-        Choice::Local => "local",
-        Choice::Server => "server",
-        _ => "manual",
-    }
 }

@@ -35,6 +35,12 @@ pub enum Command {
     ViewSyncs,
     ViewStats,
     ViewAudit,
+    /// Mark (unmark) the selected conflict for one decision for many.
+    Mark,
+    /// Mark every conflict the filter shows (unmark them when all are).
+    MarkAll,
+    /// One decision for the marked conflicts.
+    Bulk,
     NextConflict,
     PreviousConflict,
     /// The next (previous) conflict of the queue, from the detail.
@@ -117,6 +123,10 @@ pub enum Action {
         id: String,
         result: Result<Vec<crate::protocol::VersionSummary>, SourceError>,
     },
+    /// The marked conflicts read for one decision, each with its desk or why not.
+    BulkLoaded(Vec<(String, Result<Box<super::desk::Desk>, String>)>),
+    /// What one decision for many came to, conflict by conflict.
+    BulkSent(Vec<(String, super::bulk::Settled)>),
     /// The newest resolutions, or why they could not be read.
     AuditLoaded(Result<Vec<crate::protocol::AuditEntry>, SourceError>),
     /// The sync log counted, or why it could not be read.

@@ -61,6 +61,8 @@ pub enum Overlay {
     },
     /// Editing a text inside the desk (`App::editor` holds it).
     Text,
+    /// One decision for the marked conflicts (`App::bulk` holds it).
+    Bulk,
     /// Opening a conflict another supervisor has claimed asks first, naming them.
     ClaimedOpen {
         id: String,
@@ -226,6 +228,8 @@ pub struct Queue {
     /// Whether `items` holds resolved conflicts too.
     pub has_resolved: bool,
     pub loaded: bool,
+    /// Conflicts marked for one decision for many, by id.
+    pub marked: std::collections::BTreeSet<String>,
 }
 
 impl Queue {
@@ -396,6 +400,8 @@ pub struct App {
     /// Long text goes to `$VISUAL`/`$EDITOR` when one is set; else to `editor`.
     pub external_editor: bool,
     pub editor: Option<TextEditor>,
+    /// One decision for many, while its overlay is open.
+    pub bulk: Option<super::triage::Bulk>,
     /// What the desk waits for, shown with a spinner.
     pub busy: Option<String>,
     pub spinner: usize,
@@ -439,6 +445,7 @@ impl App {
             story: Vec::new(),
             external_editor: false,
             editor: None,
+            bulk: None,
             busy: None,
             spinner: 0,
             message: None,
@@ -491,6 +498,7 @@ impl App {
                 ),
                 _,
             ) => Scope::Preview,
+            (Some(Overlay::Bulk), _) => Scope::Triage,
             (_, Screen::List | Screen::Syncs | Screen::Stats | Screen::Audit) => Scope::List,
             (_, Screen::Detail) => Scope::Detail,
         }

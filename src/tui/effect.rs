@@ -16,6 +16,16 @@ pub enum Effect {
     LoadStats,
     /// Read the newest resolutions of the audit trail.
     LoadAudit,
+    /// Read the marked conflicts, for one decision for all of them.
+    LoadBulk { ids: Vec<String> },
+    /// Send one decision to each of these conflicts: read afresh, decided on its own
+    /// detail, one request with its own If-Match and key; a stale one read and tried
+    /// once more.
+    SubmitBulk {
+        ids: Vec<String>,
+        decision: super::bulk::BulkDecision,
+        user: String,
+    },
     /// Read one conflict (and its draft) and prepare it for the desk.
     LoadConflict { id: String },
     /// Send a resolution.

@@ -14,6 +14,8 @@ pub enum Scope {
     List,
     Detail,
     Preview,
+    /// One decision for the marked conflicts.
+    Triage,
 }
 
 impl Scope {
@@ -23,6 +25,7 @@ impl Scope {
             Scope::List => "list",
             Scope::Detail => "detail",
             Scope::Preview => "preview",
+            Scope::Triage => "one decision for many",
         }
     }
 }
@@ -257,6 +260,83 @@ impl Default for Keymap {
                     SwitchView,
                     "in turn: the queue, the sync log, its numbers, the audit trail",
                     Some("sync log"),
+                ),
+                row(
+                    List,
+                    &[c(' ')],
+                    Mark,
+                    "mark/unmark the conflict, for one decision for many",
+                    Some("mark"),
+                ),
+                row(
+                    List,
+                    &[c('a')],
+                    MarkAll,
+                    "mark all the filter shows (again: unmark them)",
+                    None,
+                ),
+                row(
+                    List,
+                    &[c('b')],
+                    Bulk,
+                    "one decision for the marked conflicts",
+                    Some("bulk"),
+                ),
+                row(
+                    Triage,
+                    &[c('j'), Key::code(K::Down)],
+                    Down,
+                    "next decision (item)",
+                    None,
+                ),
+                row(
+                    Triage,
+                    &[c('k'), Key::code(K::Up)],
+                    Up,
+                    "previous decision (item)",
+                    None,
+                ),
+                row(
+                    Triage,
+                    &[c('g'), Key::code(K::Home)],
+                    Top,
+                    "first decision (item)",
+                    None,
+                ),
+                row(
+                    Triage,
+                    &[c('G'), Key::code(K::End)],
+                    Bottom,
+                    "last decision (item)",
+                    None,
+                ),
+                row(
+                    Triage,
+                    &[c('s')],
+                    TakeServer,
+                    "server for the decision's field(s)",
+                    Some("server"),
+                ),
+                row(
+                    Triage,
+                    &[c('l')],
+                    TakeLocal,
+                    "local for the decision's field(s)",
+                    Some("local"),
+                ),
+                row(
+                    Triage,
+                    &[Key::code(K::Enter)],
+                    Open,
+                    "a reference field: pick an item of its list for all",
+                    Some("pick"),
+                ),
+                row(
+                    Triage,
+                    &[c('y')],
+                    Confirm,
+                    "send: one request a conflict, each with its own If-Match",
+                    Some("send"),
                 ),
                 row(List, &[c('1')], ViewQueue, "the queue", None),
                 row(List, &[c('2')], ViewSyncs, "the sync log", None),

@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod app;
+pub mod bulk;
 pub mod desk;
 pub mod drafts;
 pub mod effect;
@@ -12,6 +13,7 @@ pub mod live;
 mod runner;
 pub mod session;
 mod sync_view;
+pub mod triage;
 pub mod update;
 pub mod view;
 

@@ -193,6 +193,29 @@ impl Runner {
                     }
                 })
             }
+            Effect::LoadBulk { ids } => self.spawn(async move |source| {
+                let mut read = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let desk = match source.load(&id).await {
+                        Ok(loaded) => Ok(Box::new(Desk::new(loaded, None))),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    read.push((id, desk));
+                }
+                Action::BulkLoaded(read)
+            }),
+            Effect::SubmitBulk {
+                ids,
+                decision,
+                user,
+            } => self.spawn(async move |source| {
+                let mut results = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let settled = super::bulk::settle(&source, &id, &decision, &user).await;
+                    results.push((id, settled));
+                }
+                Action::BulkSent(results)
+            }),
             Effect::Submit(submission) => self.spawn(async move |source| Action::Submitted {
                 conflict_id: submission.conflict_id.clone(),
                 outcome: source.submit(&submission).await,

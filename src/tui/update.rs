@@ -75,6 +75,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             super::sync_view::stats_loaded(app, result);
             Vec::new()
         }
+        Action::BulkLoaded(conflicts) => {
+            super::triage::loaded(app, conflicts);
+            Vec::new()
+        }
+        Action::BulkSent(results) => {
+            app.busy = None;
+            super::triage::sent(app, results)
+        }
         Action::QueueEvent(event) => super::live::heard(app, *event),
         Action::QueueStale => super::live::stale(app),
         Action::ClaimAnswered {
@@ -135,6 +143,7 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
                 _ => Vec::new(),
             };
         }
+        Some(Overlay::Bulk) => return super::triage::command(app, command),
         Some(Overlay::ConfirmQuit { .. }) => {
             // `y` quits; any other key stays.
             app.quit = command == Command::Confirm;
@@ -253,6 +262,9 @@ fn list_command(app: &mut App, command: Command) -> Vec<Effect> {
         }
         Command::Refresh => return load_queue(app),
         Command::SwitchView => return super::sync_view::go_to(app, Screen::Syncs),
+        Command::Mark => super::triage::mark(app),
+        Command::MarkAll => super::triage::mark_all(app),
+        Command::Bulk => return super::triage::start(app),
         Command::Open => {
             if let Some(id) = queue.selected_item().map(|c| c.id.clone()) {
                 if let Some(ask) = super::live::open_guarded(app, id.clone()) {

@@ -287,9 +287,14 @@ pub fn buffer_text(buffer: &ratatui::buffer::Buffer) -> String {
 
 /// A TCP proxy in front of a server that can lose the answer to the next POST: the
 /// request reaches the server, the client sees its connection drop.
+/// Something to run once, from the proxy's thread.
+pub type Hook = Arc<std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>>;
+
 pub struct Proxy {
     pub base: String,
     pub drop_next_post_answer: Arc<std::sync::atomic::AtomicBool>,
+    /// Run once, just before the next POST goes upstream (another writer slipping in).
+    pub before_next_post: Hook,
 }
 
 impl Proxy {
@@ -301,6 +306,8 @@ impl Proxy {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let drop_next = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = drop_next.clone();
+        let before: Hook = Arc::default();
+        let hook = before.clone();
         // One HTTP/1.1 message: its head and, by Content-Length, its body.
         fn message(reader: &mut BufReader<std::net::TcpStream>) -> Option<Vec<u8>> {
             let mut head = Vec::new();
@@ -327,6 +334,7 @@ impl Proxy {
             for client in listener.incoming().flatten() {
                 let upstream = upstream.clone();
                 let flag = flag.clone();
+                let hook = hook.clone();
                 std::thread::spawn(move || {
                     let mut to_client = client.try_clone().unwrap();
                     let mut from_client = BufReader::new(client);
@@ -334,6 +342,11 @@ impl Proxy {
                     let mut to_server = server.try_clone().unwrap();
                     let mut from_server = BufReader::new(server);
                     while let Some(request) = message(&mut from_client) {
+                        if request.starts_with(b"POST")
+                            && let Some(run) = hook.lock().unwrap().take()
+                        {
+                            run();
+                        }
                         to_server.write_all(&request).unwrap();
                         let Some(answer) = message(&mut from_server) else {
                             return;
@@ -352,6 +365,7 @@ impl Proxy {
         Self {
             base,
             drop_next_post_answer: drop_next,
+            before_next_post: before,
         }
     }
 }

@@ -34,6 +34,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if !queue.filter.is_empty() {
         counter.push(Span::raw(format!(" · filter: {}", visible(&queue.filter))));
     }
+    if !queue.marked.is_empty() {
+        counter.push(Span::styled(
+            format!(" · {} marked (b decides for all)", queue.marked.len()),
+            theme.info(),
+        ));
+    }
     frame.render_widget(Line::from(counter), head);
 
     if queue.visible.is_empty() {
@@ -70,7 +76,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let rows_shown = table_area.height.saturating_sub(1) as usize;
     let first = queue.selected.saturating_sub(rows_shown.saturating_sub(1));
     let rows = queue.visible[first..].iter().take(rows_shown).map(|&i| {
-        let mut row = line(&queue.items[i], &app.tz, app.now, theme, narrow);
+        let marked = queue.marked.contains(&queue.items[i].id);
+        let mut row = line(&queue.items[i], &app.tz, app.now, theme, narrow, marked);
         if claims {
             let on_it = crate::tui::live::on_it(app, &queue.items[i]).unwrap_or_default();
             row.push(Cell::from(on_it));
@@ -119,8 +126,11 @@ fn line<'a>(
     now: Timestamp,
     theme: crate::tui::app::Theme,
     narrow: bool,
+    marked: bool,
 ) -> Vec<Cell<'a>> {
     let status = match c.status {
+        // Marked for one decision for many.
+        Status::Open if marked => Span::styled("◆", theme.info()),
         Status::Open => Span::styled("●", theme.error()),
         Status::Resolved => Span::styled("✓", theme.decided()),
     };

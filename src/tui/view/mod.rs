@@ -72,6 +72,7 @@ pub fn view(app: &App, frame: &mut Frame) {
             overlay::edit(app, *row, text, error.as_deref(), frame, body)
         }
         Some(Overlay::ConfirmQuit { reason }) => overlay::confirm_quit(app, reason, frame, body),
+        Some(Overlay::Bulk) => overlay::bulk(app, frame, body),
         Some(Overlay::ClaimedOpen { id, by, until }) => {
             overlay::claimed_open(app, id, by, until, frame, body)
         }

@@ -19,6 +19,7 @@ pub fn help(app: &App, scroll: u16, frame: &mut Frame, area: Rect) {
         Scope::List,
         Scope::Detail,
         Scope::Preview,
+        Scope::Triage,
     ] {
         lines.push(Line::styled(scope.title(), theme.title()));
         for b in app.keymap.bindings.iter().filter(|b| b.scope == scope) {
@@ -319,6 +320,101 @@ pub fn edit(app: &App, row: usize, text: &str, error: Option<&str>, frame: &mut 
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::bordered().title(format!(" Value for {path} · Enter accept · Esc cancel ")),
         ),
+        box_area,
+    );
+}
+
+/// One decision for the marked conflicts: the decisions offered (every conflicting field,
+/// then each path), an item list for a reference path, then each conflict's outcome —
+/// what the decision would apply or why it stays open, and after sending what it came to.
+pub fn bulk(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = app.theme;
+    let Some(bulk) = &app.bulk else {
+        return;
+    };
+    let mut lines = Vec::new();
+    let title = if bulk.conflicts.is_empty() {
+        lines.push(Line::styled(
+            format!("Reading the {} marked conflict(s)…", bulk.ids.len()),
+            theme.dim(),
+        ));
+        " One decision for many · Esc closes ".to_string()
+    } else if let Some((path, items, selected)) = &bulk.picking {
+        lines.push(Line::raw(format!(
+            "{} for every marked conflict: pick an item of its list",
+            visible(path)
+        )));
+        for (i, item) in items.iter().enumerate() {
+            let text = format!("  {}  {}", visible(&item.id), visible(&item.label));
+            lines.push(if i == *selected {
+                Line::styled(text, theme.selected())
+            } else {
+                Line::raw(text)
+            });
+        }
+        " Pick an item · j/k move · Enter takes it · Esc back ".to_string()
+    } else if let Some(decision) = &bulk.decision {
+        lines.push(Line::from(vec![
+            Span::styled("Decision: ", theme.title()),
+            Span::raw(visible(&decision.said()).into_owned()),
+        ]));
+        for (id, outcome) in &bulk.outcomes {
+            let style = match outcome {
+                crate::tui::bulk::Settled::Applied(_)
+                | crate::tui::bulk::Settled::WouldApply(_) => theme.decided(),
+                crate::tui::bulk::Settled::LeftOpen(_) => theme.dim(),
+                _ => theme.error(),
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {:<10} ", visible(id))),
+                Span::styled(visible(&outcome.said()).into_owned(), style),
+            ]));
+        }
+        let open = bulk.outcomes.len() - bulk.settling();
+        if bulk.sent {
+            " What each came to · Esc closes ".to_string()
+        } else if bulk.sending {
+            " Sending… ".to_string()
+        } else {
+            format!(
+                " y sends {}, one request each · {open} stay open · Esc back ",
+                bulk.settling()
+            )
+        }
+    } else {
+        lines.push(Line::raw(format!(
+            "{} marked conflict(s). Decide for:",
+            bulk.conflicts.len()
+        )));
+        let offered = std::iter::once("every conflicting field".to_string())
+            .chain(bulk.paths.iter().map(|p| visible(p).into_owned()));
+        for (i, label) in offered.enumerate() {
+            let text = format!("  {label}");
+            lines.push(if i == bulk.cursor {
+                Line::styled(text, theme.selected())
+            } else {
+                Line::raw(text)
+            });
+        }
+        lines.push(Line::styled(
+            "s server · l local · Enter on a reference field picks an item",
+            theme.dim(),
+        ));
+        " One decision for many · Esc closes ".to_string()
+    };
+    let width = area.width.saturating_sub(8).min(100);
+    // Long outcomes wrap: the box grows by the lines they take.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let taken: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = u16::try_from(taken + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
+    let box_area = centered(area, width, height);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title)),
         box_area,
     );
 }
