@@ -761,3 +761,31 @@ fn a_conflict_that_goes_stale_under_a_bulk_request_is_read_again_and_applied_onc
         "one resolution, applied once"
     );
 }
+
+#[test]
+fn the_sync_log_filtered_on_the_server_shows_only_what_the_filter_names() {
+    let live = Live::start();
+    live.with_conflict();
+    let drafts = tempfile::tempdir().unwrap();
+    let mut desk = desk_on(&live.base, drafts.path());
+    press(&mut desk, &["2"]);
+    wait_for(&mut desk, "the log", |desk| {
+        screen(desk).contains("row 1 of 3")
+    });
+    press(&mut desk, &["/"]);
+    let typed: Vec<String> = "user:ben".chars().map(String::from).collect();
+    press(
+        &mut desk,
+        &typed.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    press(&mut desk, &["Enter"]);
+    wait_for(&mut desk, "the filtered log", |desk| {
+        screen(desk).contains("row 1 of 1")
+    });
+    let log = screen(&mut desk);
+    assert!(log.contains("filter: user:ben"), "{log}");
+    assert!(
+        log.contains("applied") && !log.contains("edit-conflict"),
+        "{log}"
+    );
+}

@@ -870,7 +870,10 @@ fn number_keys_go_straight_to_each_view_but_never_out_of_a_conflict() {
     let mut app = app();
     assert_eq!(run(&mut app, &[Command::ViewStats]), [Effect::LoadStats]);
     assert_eq!(app.screen, Screen::Stats);
-    assert_eq!(run(&mut app, &[Command::ViewSyncs]), [Effect::LoadSyncs]);
+    assert_eq!(
+        run(&mut app, &[Command::ViewSyncs]),
+        [Effect::LoadSyncs { filters: vec![] }]
+    );
     assert_eq!(app.screen, Screen::Syncs);
     assert_eq!(run(&mut app, &[Command::ViewAudit]), [Effect::LoadAudit]);
     assert_eq!(app.screen, Screen::Audit);
@@ -1042,5 +1045,72 @@ fn a_reference_field_is_set_to_an_item_picked_from_its_list_for_all() {
             "c-000001".to_string(),
             Settled::WouldApply(vec!["/site_id → S-2".into()])
         )]
+    );
+}
+
+#[test]
+fn the_sync_log_filters_by_user_device_outcome_and_type_on_the_server() {
+    let mut app = app();
+    run(&mut app, &[Command::ViewSyncs, Command::Filter]);
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Filter {
+            before: String::new()
+        })
+    );
+    type_text(&mut app, "user:ana invalid device:tab-17");
+    assert!(
+        app.queue.filter.is_empty(),
+        "the queue's filter is not touched"
+    );
+    let effects = update(&mut app, syncdesk::tui::Action::Accept);
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        effects,
+        [Effect::LoadSyncs {
+            filters: pairs(&[
+                ("user", "ana"),
+                ("outcome", "invalid"),
+                ("device", "tab-17")
+            ])
+        }]
+    );
+    assert_eq!(
+        run(&mut app, &[Command::Refresh]),
+        effects,
+        "r keeps the filter"
+    );
+    // A word it cannot read: said, kept as typed to correct, nothing read.
+    run(&mut app, &[Command::Filter]);
+    type_text(&mut app, " colour:red");
+    assert!(update(&mut app, syncdesk::tui::Action::Accept).is_empty());
+    let said = &app.message.as_ref().unwrap().text;
+    assert!(
+        said.contains("\"colour:red\": filter with user:NAME"),
+        "{said}"
+    );
+    run(&mut app, &[Command::Filter]);
+    type_text(&mut app, "x");
+    run(&mut app, &[Command::Close]);
+    assert_eq!(
+        app.syncs.filter, "user:ana invalid device:tab-17 colour:red",
+        "Esc restores"
+    );
+    run(&mut app, &[Command::Filter]);
+    for _ in 0.."user:ana invalid device:tab-17 colour:red".len() {
+        update(&mut app, syncdesk::tui::Action::Erase);
+    }
+    type_text(&mut app, "outcome:maybe");
+    assert!(update(&mut app, syncdesk::tui::Action::Accept).is_empty());
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("\"maybe\" is no outcome")
     );
 }

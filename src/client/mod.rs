@@ -115,9 +115,16 @@ impl ConflictSource {
     pub async fn syncs(
         &self,
         limit: usize,
+        filters: &[(String, String)],
     ) -> Result<Vec<crate::protocol::SyncLogEntry>, SourceError> {
         match self {
-            ConflictSource::Server(s) => typed(s.syncs(&[], limit).await?),
+            ConflictSource::Server(s) => {
+                let filters: Vec<(&str, String)> = filters
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                typed(s.syncs(&filters, limit).await?)
+            }
             ConflictSource::Export(_) => Err(server_only("the sync log")),
         }
     }

@@ -28,6 +28,8 @@ pub struct SyncLog {
     pub loaded: bool,
     /// Its numbers by day, once read.
     pub stats: Option<crate::protocol::SyncStats>,
+    /// `user:ana outcome:invalid device:tab-17 type:inspections`, as typed after `/`.
+    pub filter: String,
     /// Records' versions, by (type, id), read to explain the entries about them; `Err`
     /// says why they could not be read.
     pub histories: std::collections::HashMap<
@@ -501,6 +503,15 @@ impl App {
             (Some(Overlay::Bulk), _) => Scope::Triage,
             (_, Screen::List | Screen::Syncs | Screen::Stats | Screen::Audit) => Scope::List,
             (_, Screen::Detail) => Scope::Detail,
+        }
+    }
+
+    /// The filter being typed: the sync log's on its view, else the queue's.
+    pub fn filter_text(&self) -> &str {
+        if self.screen == Screen::Syncs {
+            &self.syncs.filter
+        } else {
+            &self.queue.filter
         }
     }
 

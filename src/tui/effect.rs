@@ -8,8 +8,9 @@ use crate::merge::Choices;
 pub enum Effect {
     /// Read the queue (`all`: resolved conflicts too).
     LoadQueue { all: bool },
-    /// Read the newest entries of the sync log.
-    LoadSyncs,
+    /// Read the newest entries of the sync log, with these filters (`user`, `device`,
+    /// `outcome`, `type`).
+    LoadSyncs { filters: Vec<(String, String)> },
     /// Read a record's versions, to explain the sync log's entries about it.
     LoadHistory { record_type: String, id: String },
     /// Read the sync log counted by day.

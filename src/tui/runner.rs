@@ -236,9 +236,9 @@ impl Runner {
                     result,
                 }
             }),
-            Effect::LoadSyncs => {
-                self.spawn(async move |source| Action::SyncsLoaded(source.syncs(SYNCS_SHOWN).await))
-            }
+            Effect::LoadSyncs { filters } => self.spawn(async move |source| {
+                Action::SyncsLoaded(source.syncs(SYNCS_SHOWN, &filters).await)
+            }),
             Effect::Claim { id } => self.claim(id),
             Effect::ReleaseClaim => self.release_claim(),
             Effect::EditExternally { .. } => {}

@@ -29,6 +29,67 @@ pub(super) fn loaded(app: &mut App, result: Result<Vec<SyncLogEntry>, SourceErro
     }
 }
 
+/// The sync log's filter as the server's query: `user:`, `device:`, `outcome:` and
+/// `type:` words; a bare word that names an outcome filters by it.
+pub fn sync_filters(text: &str) -> Result<Vec<(String, String)>, String> {
+    const OUTCOMES: [&str; 14] = [
+        "created",
+        "applied",
+        "auto-merged",
+        "no-op",
+        "replayed",
+        "superseded",
+        "edit-conflict",
+        "deleted-on-server",
+        "invalid-reference",
+        "invalid",
+        "stale",
+        "refused",
+        "resolved",
+        "deleted",
+    ];
+    text.split_whitespace()
+        .map(|word| match word.split_once(':') {
+            Some((key @ ("user" | "device" | "outcome" | "type"), value)) if !value.is_empty() => {
+                if key == "outcome" && !OUTCOMES.contains(&value) {
+                    return Err(format!(
+                        "{value:?} is no outcome; one of {}",
+                        OUTCOMES.join(", ")
+                    ));
+                }
+                Ok((key.to_string(), value.to_string()))
+            }
+            None if OUTCOMES.contains(&word) => Ok(("outcome".into(), word.to_string())),
+            _ => Err(format!(
+                "{word:?}: filter with user:NAME, device:ID, outcome:NAME or type:NAME"
+            )),
+        })
+        .collect()
+}
+
+fn load_syncs(app: &mut App) -> Vec<Effect> {
+    match sync_filters(&app.syncs.filter) {
+        Ok(filters) => vec![Effect::LoadSyncs { filters }],
+        Err(e) => {
+            app.busy = None;
+            app.warn(format!("Sync log filter: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+/// `Enter` on the sync log's filter: read the log again through it. A filter it cannot
+/// read is kept as typed (`/` goes on editing it) and the log stays as it was.
+pub(super) fn filter_accepted(app: &mut App) -> Vec<Effect> {
+    if let Err(e) = sync_filters(&app.syncs.filter) {
+        app.warn(format!("Sync log filter: {e}"));
+        return Vec::new();
+    }
+    app.syncs.selected = 0;
+    app.busy = Some("Reading the sync log".into());
+    load_syncs(app)
+}
+
 /// Reads the history of the selected entry's record, unless it is at hand: what its
 /// explanation needs.
 fn explain_selected(app: &mut App) -> Vec<Effect> {
@@ -84,7 +145,7 @@ pub(super) fn go_to(app: &mut App, screen: Screen) -> Vec<Effect> {
         Screen::Syncs => {
             app.moved_to(None);
             app.busy = Some("Reading the sync log".into());
-            vec![Effect::LoadSyncs]
+            load_syncs(app)
         }
         Screen::Stats => {
             app.busy = Some("Counting the sync log".into());
@@ -112,7 +173,12 @@ pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Back | Command::Close => return go_to(app, Screen::List),
         Command::Refresh => {
             app.busy = Some("Reading the sync log".into());
-            return vec![Effect::LoadSyncs];
+            return load_syncs(app);
+        }
+        Command::Filter => {
+            app.overlay = Some(super::app::Overlay::Filter {
+                before: app.syncs.filter.clone(),
+            });
         }
         Command::Open => {
             let Some(entry) = log.entries.get(log.selected) else {

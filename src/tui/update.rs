@@ -150,7 +150,9 @@ fn command(app: &mut App, command: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Some(Overlay::Filter { before }) => {
-            if closing {
+            if closing && app.screen == Screen::Syncs {
+                app.syncs.filter = before;
+            } else if closing {
                 app.queue.filter = before;
                 app.queue.refilter();
             } else {
@@ -843,6 +845,12 @@ fn decide_manually(app: &mut App, row: usize, text: String) -> Vec<Effect> {
 
 fn typed(app: &mut App, c: Option<char>) -> Vec<Effect> {
     match &mut app.overlay {
+        Some(Overlay::Filter { .. }) if app.screen == Screen::Syncs => match c {
+            Some(c) => app.syncs.filter.push(c),
+            None => {
+                app.syncs.filter.pop();
+            }
+        },
         Some(Overlay::Filter { .. }) => {
             match c {
                 Some(c) => app.queue.filter.push(c),
@@ -882,6 +890,9 @@ fn typed(app: &mut App, c: Option<char>) -> Vec<Effect> {
 
 fn accept(app: &mut App) -> Vec<Effect> {
     match app.overlay.take() {
+        Some(Overlay::Filter { .. }) if app.screen == Screen::Syncs => {
+            super::sync_view::filter_accepted(app)
+        }
         Some(Overlay::Filter { .. }) => {
             if app.queue.wants_resolved() && !app.queue.has_resolved {
                 return load_queue(app);

@@ -106,7 +106,7 @@ fn message(app: &App, frame: &mut Frame, area: Rect) {
     let line = if let Some(Overlay::Filter { .. }) = &app.overlay {
         Line::from(vec![
             Span::styled("/", theme.key()),
-            Span::raw(visible(&app.queue.filter).into_owned()),
+            Span::raw(visible(app.filter_text()).into_owned()),
             Span::styled("█", theme.info()),
             Span::styled("   Enter keep · Esc cancel", theme.dim()),
         ])
@@ -134,13 +134,16 @@ fn hints(app: &App, frame: &mut Frame, area: Rect) {
         }
         // A deleted record is restored or kept deleted, not submitted.
         let deleted = app.desk.as_ref().is_some_and(|d| d.deleted_on_server());
-        // The sync log's views share the list's keys, but neither filter nor sort there,
-        // and only the log's lines open anything.
-        let log_view = matches!(app.screen, Screen::Syncs | Screen::Stats | Screen::Audit);
+        // The sync log's views share the list's keys, but only the log filters (by user,
+        // device, outcome, type), none sorts or marks, and only the log's lines open
+        // anything.
         let offered = match command {
             Command::Submit => !deleted,
             Command::Restore | Command::KeepDeleted => deleted,
-            Command::Filter | Command::Sort => !log_view,
+            Command::Filter => matches!(app.screen, Screen::List | Screen::Syncs),
+            Command::Sort | Command::Mark | Command::MarkAll | Command::Bulk => {
+                app.screen == Screen::List
+            }
             Command::Open => matches!(app.screen, Screen::List | Screen::Syncs | Screen::Detail),
             _ => true,
         };

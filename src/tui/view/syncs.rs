@@ -24,16 +24,17 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         log.selected + 1
     };
-    frame.render_widget(
-        Line::from(vec![
-            Span::styled("Sync log", theme.title()),
-            Span::raw(format!(
-                " · newest first · row {position} of {} · Enter opens its conflict · Tab the queue",
-                log.entries.len()
-            )),
-        ]),
-        head,
-    );
+    let mut title = vec![
+        Span::styled("Sync log", theme.title()),
+        Span::raw(format!(
+            " · newest first · row {position} of {} · Enter opens its conflict",
+            log.entries.len()
+        )),
+    ];
+    if !log.filter.is_empty() {
+        title.push(Span::raw(format!(" · filter: {}", visible(&log.filter))));
+    }
+    frame.render_widget(Line::from(title), head);
     if log.entries.is_empty() {
         let text = if log.loaded {
             "No writes logged yet."
