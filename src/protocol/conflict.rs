@@ -102,6 +102,24 @@ pub struct SyncLogEntry {
     pub kept: Vec<String>,
 }
 
+/// A sync log entry's outcomes, as the contract names them.
+pub const SYNC_OUTCOMES: &[&str] = &[
+    "created",
+    "applied",
+    "auto-merged",
+    "no-op",
+    "replayed",
+    "superseded",
+    "edit-conflict",
+    "deleted-on-server",
+    "invalid-reference",
+    "invalid",
+    "stale",
+    "refused",
+    "resolved",
+    "deleted",
+];
+
 /// The sync log counted, as `GET /v1/stats` sends it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SyncStats {

@@ -8,8 +8,8 @@ mod master;
 
 pub use conflict::{
     AuditEntry, BaseSide, ClaimInfo, ConflictDetail, ConflictSummary, FieldRow, LocalSide,
-    ParkKind, Problem, QueueEventKind, ResolutionInfo, ServerSide, StatsGroup, Status,
-    SyncLogEntry, SyncStats, Tiers,
+    ParkKind, Problem, QueueEventKind, ResolutionInfo, SYNC_OUTCOMES, ServerSide, StatsGroup,
+    Status, SyncLogEntry, SyncStats, Tiers,
 };
 pub use explain::{VersionSummary, explain};
 pub use files::{

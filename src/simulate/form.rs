@@ -148,23 +148,36 @@ pub fn checklist_path(item: &str) -> &'static str {
         .unwrap_or("/checklist/c1/ok")
 }
 
+/// A complete form for tests: site S-1, these values, inspected at 08:00 UTC, nothing
+/// ticked.
+#[cfg(test)]
+pub(super) fn test_form(status: &str, notes: &str, temperature: f64) -> Form {
+    let mut form = Form::new();
+    form.insert("/site_id", Value::Text("S-1".into()));
+    form.insert("/status", Value::Text(status.into()));
+    form.insert("/notes", Value::Text(notes.into()));
+    form.insert("/temperature", Value::Number(temperature));
+    if let Ok(at) = Value::instant("2026-03-29T08:00:00Z".into()) {
+        form.insert("/inspected_at", at);
+    }
+    for item in CHECKLIST {
+        form.insert(checklist_path(item), Value::Flag(false));
+    }
+    form
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A form with an offset datetime and one item ticked: what must survive the trip.
     fn sample() -> Form {
-        let mut form = Form::new();
-        form.insert("/site_id", Value::Text("S-1".into()));
-        form.insert("/status", Value::Text("open".into()));
-        form.insert("/notes", Value::Text(String::new()));
-        form.insert("/temperature", Value::Number(21.5));
+        let mut form = test_form("open", "", 21.5);
         form.insert(
             "/inspected_at",
             Value::instant("2026-03-29T03:30:00+02:00".into()).unwrap(),
         );
-        for item in CHECKLIST {
-            form.insert(checklist_path(item), Value::Flag(item == "c2"));
-        }
+        form.insert(checklist_path("c2"), Value::Flag(true));
         form
     }
 

@@ -321,24 +321,12 @@ pub fn percent(part: usize, whole: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::form::{CHECKLIST, Form, Value, checklist_path, to_fields};
+    use super::super::form::{Form, test_form, to_fields};
     use super::*;
     use serde_json::json;
 
     fn form(status: &str) -> Form {
-        let mut form = Form::new();
-        form.insert("/site_id", Value::Text("S-1".into()));
-        form.insert("/status", Value::Text(status.into()));
-        form.insert("/notes", Value::Text(String::new()));
-        form.insert("/temperature", Value::Number(20.0));
-        form.insert(
-            "/inspected_at",
-            Value::instant("2026-03-29T08:00:00Z".into()).unwrap(),
-        );
-        for item in CHECKLIST {
-            form.insert(checklist_path(item), Value::Flag(false));
-        }
-        form
+        test_form(status, "", 20.0)
     }
 
     fn answer(status: u16, body: Json) -> Answer {

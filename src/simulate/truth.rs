@@ -268,24 +268,8 @@ pub fn naive(
 
 #[cfg(test)]
 mod tests {
-    use super::super::form::{CHECKLIST, checklist_path};
+    use super::super::form::test_form as form;
     use super::*;
-
-    fn form(status: &str, notes: &str, temperature: f64) -> Form {
-        let mut form = Form::new();
-        form.insert("/site_id", Value::Text("S-1".into()));
-        form.insert("/status", Value::Text(status.into()));
-        form.insert("/notes", Value::Text(notes.into()));
-        form.insert("/temperature", Value::Number(temperature));
-        form.insert(
-            "/inspected_at",
-            Value::instant("2026-03-29T08:00:00Z".into()).unwrap(),
-        );
-        for item in CHECKLIST {
-            form.insert(checklist_path(item), Value::Flag(false));
-        }
-        form
-    }
 
     fn version(form: Form, user: &str, device: &str, seq: Option<u64>, at: i64) -> Version {
         Version {

@@ -5,7 +5,7 @@ use super::action::Command;
 use super::app::{App, Screen};
 use super::effect::Effect;
 use crate::client::SourceError;
-use crate::protocol::SyncLogEntry;
+use crate::protocol::{SYNC_OUTCOMES, SyncLogEntry};
 use crate::sanitize::visible;
 
 /// Rows a page key moves.
@@ -32,34 +32,18 @@ pub(super) fn loaded(app: &mut App, result: Result<Vec<SyncLogEntry>, SourceErro
 /// The sync log's filter as the server's query: `user:`, `device:`, `outcome:` and
 /// `type:` words; a bare word that names an outcome filters by it.
 pub fn sync_filters(text: &str) -> Result<Vec<(String, String)>, String> {
-    const OUTCOMES: [&str; 14] = [
-        "created",
-        "applied",
-        "auto-merged",
-        "no-op",
-        "replayed",
-        "superseded",
-        "edit-conflict",
-        "deleted-on-server",
-        "invalid-reference",
-        "invalid",
-        "stale",
-        "refused",
-        "resolved",
-        "deleted",
-    ];
     text.split_whitespace()
         .map(|word| match word.split_once(':') {
             Some((key @ ("user" | "device" | "outcome" | "type"), value)) if !value.is_empty() => {
-                if key == "outcome" && !OUTCOMES.contains(&value) {
+                if key == "outcome" && !SYNC_OUTCOMES.contains(&value) {
                     return Err(format!(
                         "{value:?} is no outcome; one of {}",
-                        OUTCOMES.join(", ")
+                        SYNC_OUTCOMES.join(", ")
                     ));
                 }
                 Ok((key.to_string(), value.to_string()))
             }
-            None if OUTCOMES.contains(&word) => Ok(("outcome".into(), word.to_string())),
+            None if SYNC_OUTCOMES.contains(&word) => Ok(("outcome".into(), word.to_string())),
             _ => Err(format!(
                 "{word:?}: filter with user:NAME, device:ID, outcome:NAME or type:NAME"
             )),

@@ -2,25 +2,8 @@
 //! batch the write itself commits in; and `GET /v1/syncs` to read it.
 
 use super::*;
+use crate::protocol::SYNC_OUTCOMES;
 use crate::store::{SyncEntry, SyncFilter};
-
-/// The outcomes the contract names, as the log keeps them.
-const OUTCOMES: &[&str] = &[
-    "created",
-    "applied",
-    "auto-merged",
-    "no-op",
-    "replayed",
-    "superseded",
-    "edit-conflict",
-    "deleted-on-server",
-    "invalid-reference",
-    "invalid",
-    "stale",
-    "refused",
-    "resolved",
-    "deleted",
-];
 
 /// What the log keeps of a write besides its answer.
 pub(super) struct Logged {
@@ -189,7 +172,7 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
     let outcome = if replayed {
         "replayed"
     } else {
-        match name.and_then(|n| OUTCOMES.iter().find(|o| **o == n)) {
+        match name.and_then(|n| SYNC_OUTCOMES.iter().find(|o| **o == n)) {
             Some(known) => known,
             None if logged.method == "RESOLVE" && status == 200 => "resolved",
             None if status == 412 => "stale",
@@ -276,11 +259,11 @@ pub(super) async fn list_syncs(
     answer(async {
         signed_in(&state.config, &headers, Role::Supervisor)?;
         if let Some(outcome) = &query.outcome
-            && !OUTCOMES.contains(&outcome.as_str())
+            && !SYNC_OUTCOMES.contains(&outcome.as_str())
         {
             return Err(Problem::bad_request(format!(
                 "outcome {outcome:?} is not one of {}",
-                OUTCOMES.join(", ")
+                SYNC_OUTCOMES.join(", ")
             )));
         }
         let filter = SyncFilter {
