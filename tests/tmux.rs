@@ -410,3 +410,65 @@ fn the_desk_in_tmux_shows_a_parked_conflict_and_a_claim_without_a_key() {
     tmux.keys(&["Tab", "q"]);
     assert_eq!(exit_of(&done), "exit=0", "{}", tmux.screen());
 }
+
+#[test]
+fn one_decision_for_two_marked_conflicts_and_the_log_that_explains_them_in_tmux() {
+    use serde_json::json;
+    let live = Live::start();
+    for i in 1..=3 {
+        let id = format!("INS-{i}");
+        let fields = json!({"site_id": "S-4", "notes": "a", "status": "open"});
+        live.call(
+            "POST",
+            "/v1/inspections",
+            "ana",
+            Some(json!({"id": id, "fields": fields})),
+        );
+        let ben = json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open"}});
+        live.call("PUT", &format!("/v1/inspections/{id}"), "ben", Some(ben));
+        let ana = json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}});
+        live.call("PUT", &format!("/v1/inspections/{id}"), "ana", Some(ana));
+    }
+    let data = live.dir.path().join("data");
+    let done = live.dir.path().join("done");
+    let tmux = Tmux::start("bulk", &desk_line(&live, &data, &done));
+    tmux.wait_for("3 open · row 1 of 3 shown");
+    tmux.keys(&["Space", "j", "Space"]);
+    let list = tmux.wait_for("2 marked (b decides for all)");
+    assert_eq!(list.matches('◆').count(), 2, "{list}");
+    tmux.keys(&["b"]);
+    tmux.wait_for("2 marked conflict(s). Decide for:");
+    tmux.keys(&["l"]);
+    let preview = tmux.wait_for("y sends 2, one request each");
+    assert_eq!(
+        preview.matches("would apply: /notes → local").count(),
+        2,
+        "{preview}"
+    );
+    tmux.keys(&["y"]);
+    let results = tmux.wait_for("What each came to");
+    assert_eq!(
+        results.matches("applied: version 3").count(),
+        2,
+        "{results}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("1 open · row 1 of 1 shown");
+    assert_eq!(live.record("INS-1")["fields"]["notes"], "ana's");
+    assert_eq!(
+        live.record("INS-3")["fields"]["notes"],
+        "ben's",
+        "not marked: untouched"
+    );
+    // The sync log, straight with 2: the resolutions, and a parked sync explained.
+    tmux.keys(&["2"]);
+    tmux.wait_for("Sync log · newest first");
+    tmux.keys(&["j", "j"]);
+    let log = tmux.wait_for("a genuine conflict");
+    assert!(
+        log.contains("Why: Based on version 1. Since then version 2 by ben"),
+        "{log}"
+    );
+    tmux.keys(&["q", "q"]);
+    assert_eq!(exit_of(&done), "exit=0");
+}
