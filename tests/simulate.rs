@@ -125,7 +125,7 @@ fn pointed_at_a_server_it_fills_its_queue_and_log() {
     assert!(!open.is_empty(), "the queue stays empty");
     assert!(
         open.iter()
-            .all(|c| c["record_id"].as_str().unwrap().starts_with("SIM3T")),
+            .all(|c| c["record_id"].as_str().unwrap().starts_with("SIM3-")),
         "the run's records carry its prefix: {open:?}"
     );
     let (_, stats) = live.call_with_token("GET", "/v1/stats", "demo-sue", None);

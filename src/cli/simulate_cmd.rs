@@ -82,11 +82,10 @@ pub fn run(args: &SimulateArgs) -> Result<Exit, Failure> {
             };
             let (base, token) = server_and_token(&named, &UserConfig::load()?)?;
             let base = base.trim_end_matches('/').to_string();
-            let stamp = jiff::Timestamp::now().as_millisecond();
             let target = Target {
                 base: base.clone(),
                 token: Some(token),
-                prefix: format!("SIM{}T{stamp}-", args.seed),
+                prefix: run_prefix(args.seed, jiff::Timestamp::now().as_second()),
                 clock: None,
             };
             (target, base)
@@ -161,4 +160,28 @@ pub fn run(args: &SimulateArgs) -> Result<Exit, Failure> {
     } else {
         Exit::Conflict
     })
+}
+
+/// What a run on someone else's server puts before its record ids: the seed and a short
+/// stamp of the second it started (`SIM7-K3X9-`), so that runs never share a record and
+/// the ids stay short enough to read in the desk's list.
+fn run_prefix(seed: u64, second: i64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut n = second.rem_euclid(36_i64.pow(4));
+    let mut stamp = [b'0'; 4];
+    for slot in stamp.iter_mut().rev() {
+        *slot = DIGITS[(n % 36) as usize];
+        n /= 36;
+    }
+    format!("SIM{seed}-{}-", String::from_utf8_lossy(&stamp))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_run_prefix_is_short_and_changes_every_second() {
+        assert_eq!(super::run_prefix(7, 0), "SIM7-0000-");
+        assert_eq!(super::run_prefix(7, 36 * 36 * 36 * 36 + 35), "SIM7-000Z-");
+        assert_ne!(super::run_prefix(1, 100), super::run_prefix(1, 101));
+    }
 }

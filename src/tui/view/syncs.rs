@@ -148,7 +148,7 @@ pub fn draw_stats(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Line::from(vec![
             Span::styled("Sync log in numbers", theme.title()),
-            Span::raw(" · by day · r refresh · Tab the queue"),
+            Span::raw(" · by day · r refresh"),
         ]),
         head,
     );
@@ -234,7 +234,7 @@ pub fn draw_audit(app: &App, frame: &mut Frame, area: Rect) {
         Line::from(vec![
             Span::styled("Audit trail", theme.title()),
             Span::raw(format!(
-                " · newest first · row {position} of {} · Tab the queue",
+                " · newest first · row {position} of {}",
                 entries.len()
             )),
         ]),
