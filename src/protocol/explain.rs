@@ -40,7 +40,8 @@ pub fn explain(
         .unwrap_or_default();
     let base = entry.base_version;
     let version = entry.version;
-    let since = |until: Option<u64>| changes_since(base, until, history, time, &entry.user);
+    let device = entry.device_id.as_deref();
+    let since = |until: Option<u64>| changes_since(base, until, history, time, &entry.user, device);
     match entry.outcome.as_str() {
         "created" => format!("{who} created the record{}.", at_version(version)),
         "applied" => format!(
@@ -150,6 +151,7 @@ fn changes_since(
     history: Option<&[VersionSummary]>,
     time: &dyn Fn(UtcMillis) -> String,
     user: &str,
+    device: Option<&str>,
 ) -> String {
     let (Some(base), Some(until)) = (base, until) else {
         return "the server's version moved on".into();
@@ -168,18 +170,24 @@ fn changes_since(
         .iter()
         .take(NAMED)
         .map(|v| {
+            let own = device.is_some() && v.device_id.as_deref() == device;
             format!(
-                "version {} by {} at {}",
+                "version {} by {} at {}{}",
                 v.version,
                 author(&v.modified_by, v.device_id.as_deref()),
-                time(v.last_modified)
+                time(v.last_modified),
+                if own { " (its own earlier save)" } else { "" }
             )
         })
         .collect();
     if since.len() > NAMED {
         named.push(format!("{} more", since.len() - NAMED));
     }
-    let same_person = since.iter().all(|v| v.modified_by == user);
+    // The same person from elsewhere (a web form, another tablet) — not the device itself,
+    // whose own saves are named as such.
+    let same_person = since
+        .iter()
+        .all(|v| v.modified_by == user && (device.is_none() || v.device_id.as_deref() != device));
     let mut text = named.join(", ");
     if same_person {
         text.push_str(" — the same person, from another device or form");
@@ -284,6 +292,16 @@ mod tests {
             text.contains("moved to version 5 (its history is being read)"),
             "{text}"
         );
+        let mut second_save = entry("auto-merged", 200);
+        second_save.version = Some(6);
+        let mut own = history();
+        own[4] = version(5, "ana", "tab-17");
+        let text = explain(&second_save, Some(&own), &hhmm);
+        assert!(
+            text.contains("version 5 by ana (tab-17) at 09:05 (its own earlier save)."),
+            "{text}"
+        );
+        assert!(!text.contains("same person"), "{text}");
     }
 
     #[test]
