@@ -8,10 +8,15 @@
 //! `benches/load_peers.sh` does both. With `SYNCDESK_LOAD_POSTGRES=postgres://...` (a URL
 //! to the server's `postgres` database) it also runs on PostgreSQL, with one instance and
 //! with two (two servers in this process on one new database, clients split between them).
-//! `SYNCDESK_LOAD_SECONDS` (10) sets the duration.
+//! Every run also measures the floor (`support/floor.rs`: axum + SQLite doing a plain
+//! versioned update with the same durability, no protocol) and prints syncdesk's ratio to
+//! it. `SYNCDESK_LOAD_SECONDS` (10) sets the duration.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "support/floor.rs"]
+mod floor;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -57,6 +62,8 @@ impl Lcg {
 #[derive(Clone, Copy)]
 enum Peer {
     Syncdesk,
+    /// The bare versioned-update server (`support/floor.rs`): syncdesk's wire shape.
+    Floor,
     Pouch,
 }
 
@@ -65,7 +72,7 @@ async fn one_sync(client: &Client, base: &str, peer: Peer, rng: &mut Lcg, tally:
     let field = format!("f{:02}", rng.next(FIELDS));
     let started = Instant::now();
     let url = match peer {
-        Peer::Syncdesk => format!("{base}/v1/items/{id}"),
+        Peer::Syncdesk | Peer::Floor => format!("{base}/v1/items/{id}"),
         Peer::Pouch => format!("{base}/bench/{id}"),
     };
     let get = client.get(&url).bearer_auth("load-token").send().await;
@@ -79,7 +86,7 @@ async fn one_sync(client: &Client, base: &str, peer: Peer, rng: &mut Lcg, tally:
     };
     let value = json!(format!("changed {}", rng.next(1_000_000)));
     let put = match peer {
-        Peer::Syncdesk => {
+        Peer::Syncdesk | Peer::Floor => {
             let mut fields = doc["fields"].take();
             fields[&field] = value;
             let body = json!({"base_version": doc["version"], "fields": fields});
@@ -115,7 +122,7 @@ async fn seed(client: &Client, base: &str, peer: Peer) {
     for i in 0..RECORDS {
         let id = format!("R-{i:04}");
         let response = match peer {
-            Peer::Syncdesk => {
+            Peer::Syncdesk | Peer::Floor => {
                 let body = json!({"id": id, "fields": record_fields(i)});
                 client
                     .post(format!("{base}/v1/items"))
@@ -246,6 +253,27 @@ fn main() {
         "RESULT syncdesk_rate={:.0} syncdesk_p99_ms={:.2}",
         ours.0,
         ours.2.as_secs_f64() * 1e3
+    );
+    let floor_base = {
+        let listener = server_runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let path = dir.path().join("floor.db");
+        server_runtime.spawn(async move { floor::serve(&path, listener).await });
+        base
+    };
+    let floor = clients.block_on(run(&[floor_base], Peer::Floor, seconds));
+    print("floor sqlite", floor);
+    println!(
+        "syncdesk / floor: {:.2}x the throughput, p99 {:.2}x",
+        ours.0 / floor.0,
+        ours.2.as_secs_f64() / floor.2.as_secs_f64()
+    );
+    result += &format!(
+        " floor_rate={:.0} floor_p99_ms={:.2}",
+        floor.0,
+        floor.2.as_secs_f64() * 1e3
     );
     if let Ok(admin) = std::env::var("SYNCDESK_LOAD_POSTGRES") {
         for instances in [1, 2] {

@@ -140,6 +140,22 @@ impl CreateBody<'_> {
     }
 }
 
+/// 404 when the record does not exist, else `fault`.
+async fn missing_or(state: &Arc<AppState>, record_type: &str, id: &str, fault: Problem) -> Problem {
+    let (t, i) = (record_type.to_string(), id.to_string());
+    let exists = reading(state.clone(), move |store| {
+        store.exists(RecordKey {
+            record_type: &t,
+            id: &i,
+        })
+    })
+    .await;
+    match exists {
+        Ok(false) => Problem::not_found("no such record (create it with POST)"),
+        _ => fault,
+    }
+}
+
 pub(super) async fn sync(
     State(state): State<Arc<AppState>>,
     Path((record_type, id)): Path<(String, String)>,
@@ -150,33 +166,30 @@ pub(super) async fn sync(
     answer(async {
         let user = signed_in(&state.config, &headers, Role::Technician)?.clone();
         schema_of(&state.config, &record_type)?;
-        let exists = {
-            let (t, i) = (record_type.clone(), id.clone());
-            reading(state.clone(), move |store| {
-                store.exists(RecordKey {
-                    record_type: &t,
-                    id: &i,
-                })
-            })
-            .await?
-        };
-        if !exists {
-            return Err(Problem::not_found("no such record (create it with POST)"));
-        }
-        let bytes = json_body(&state.config, &headers, body).await?;
         let if_match = if_match(&headers);
         // Parsing and fingerprinting happen here, beside the other requests, not on the
         // one writer thread.
-        let path = format!("/v1/{record_type}/{id}");
-        let write = Idempotent::of(
-            user,
-            &headers,
-            query.dry_run,
-            ("PUT", &path),
-            &bytes,
-            if_match,
-        )?;
-        let body = body_of::<SyncBody>(&bytes)?.into_owned();
+        let prepared = async {
+            let bytes = json_body(&state.config, &headers, body).await?;
+            let path = format!("/v1/{record_type}/{id}");
+            let write = Idempotent::of(
+                user,
+                &headers,
+                query.dry_run,
+                ("PUT", &path),
+                &bytes,
+                if_match,
+            )?;
+            let body = body_of::<SyncBody>(&bytes)?.into_owned();
+            Ok::<_, Problem>((bytes, write, body))
+        };
+        // A missing record is 404 before any fault of the request (the contract's order):
+        // looked up here only when there is a fault; otherwise the writer finds it out
+        // on its own read, and a sync costs no read of its own beforehand.
+        let (bytes, write, body) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(fault) => return Err(missing_or(&state, &record_type, &id, fault).await),
+        };
         let logged = (!query.dry_run).then(|| Logged {
             clock: state.clock.clone(),
             keep_days: state.config.sync_log_days,
@@ -220,6 +233,9 @@ pub(super) async fn sync(
                 };
                 let schema = state.config.types.get(&record_type).expect("checked above");
                 let decide = |known: &Known| {
+                    if known.versions.is_empty() {
+                        return (Outcome::Missing, Effect::Nothing);
+                    }
                     if let Some(parked) = &known.parked_conflict {
                         let current = known.versions.last().cloned();
                         return (Outcome::Parked(parked.clone(), current), Effect::Nothing);

@@ -1,0 +1,159 @@
+//! The floor of the load benchmark: the least a server must do for a durable versioned
+//! update — axum and SQLite (WAL, `synchronous = FULL`, as syncdesk), a record a row. `GET
+//! /v1/items/{id}` reads it; `PUT` with `base_version` stores the fields when that is the
+//! current version (else 409); `POST /v1/items` creates. No history, merge, idempotency,
+//! validation, log or queue — but the same durability and the same tricks syncdesk uses
+//! for it (one writer committing whatever is queued in one transaction, reads on their own
+//! connections), so that the gap between the two is what the protocol costs.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+
+/// A write for the writer thread, and where its answer goes once committed.
+struct Write {
+    id: String,
+    /// `None`: a create.
+    base: Option<i64>,
+    fields: String,
+    answer: tokio::sync::oneshot::Sender<Option<i64>>,
+}
+
+struct Floor {
+    writes: Mutex<mpsc::Sender<Write>>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn open(path: &Path) -> Connection {
+    let conn = Connection::open(path).expect("floor database");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+                                           fields TEXT NOT NULL);",
+    )
+    .expect("floor schema");
+    conn
+}
+
+/// Commits whatever writes are queued in one transaction, then answers each.
+fn writer(conn: Connection, queue: mpsc::Receiver<Write>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 256 {
+            match queue.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let Ok(tx) = conn.unchecked_transaction() else {
+            continue;
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        for w in &batch {
+            let stored = match w.base {
+                Some(base) => tx
+                    .prepare_cached(
+                        "UPDATE items SET version = version + 1, fields = ?3
+                         WHERE id = ?1 AND version = ?2",
+                    )
+                    .and_then(|mut s| s.execute(params![w.id, base, w.fields]))
+                    .map(|n| (n == 1).then_some(base + 1)),
+                None => tx
+                    .prepare_cached("INSERT INTO items (id, version, fields) VALUES (?1, 1, ?2)")
+                    .and_then(|mut s| s.execute(params![w.id, w.fields]))
+                    .map(|_| Some(1)),
+            };
+            results.push(stored.unwrap_or(None));
+        }
+        if tx.commit().is_err() {
+            results.iter_mut().for_each(|r| *r = None);
+        }
+        for (w, result) in batch.into_iter().zip(results) {
+            let _ = w.answer.send(result);
+        }
+    }
+}
+
+async fn write(floor: &Floor, id: String, base: Option<i64>, fields: &Value) -> Option<i64> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let write = Write {
+        id,
+        base,
+        fields: fields.to_string(),
+        answer,
+    };
+    floor.writes.lock().ok()?.send(write).ok()?;
+    answered.await.ok().flatten()
+}
+
+async fn read(State(floor): State<Arc<Floor>>, UrlPath(id): UrlPath<String>) -> Response {
+    let found = tokio::task::spawn_blocking(move || {
+        let i = floor.next_reader.fetch_add(1, Ordering::Relaxed) % floor.readers.len();
+        let conn = floor.readers[i].lock().ok()?;
+        conn.prepare_cached("SELECT version, fields FROM items WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row([&id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .optional()
+            })
+            .ok()
+            .flatten()
+    })
+    .await
+    .ok()
+    .flatten();
+    match found {
+        Some((version, fields)) => {
+            let fields: Value = serde_json::from_str(&fields).unwrap_or_default();
+            axum::Json(json!({"version": version, "fields": fields})).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn update(
+    State(floor): State<Arc<Floor>>,
+    UrlPath(id): UrlPath<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let Some(base) = body["base_version"].as_i64() else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match write(&floor, id, Some(base), &body["fields"]).await {
+        Some(version) => axum::Json(json!({"version": version})).into_response(),
+        None => StatusCode::CONFLICT.into_response(),
+    }
+}
+
+async fn create(State(floor): State<Arc<Floor>>, axum::Json(body): axum::Json<Value>) -> Response {
+    let id = body["id"].as_str().unwrap_or_default().to_string();
+    match write(&floor, id, None, &body["fields"]).await {
+        Some(_) => StatusCode::CREATED.into_response(),
+        None => StatusCode::CONFLICT.into_response(),
+    }
+}
+
+/// Serves the floor on `listener` with its database at `path`.
+pub async fn serve(path: &Path, listener: tokio::net::TcpListener) {
+    let (writes, queue) = mpsc::channel();
+    let conn = open(path);
+    std::thread::spawn(move || writer(conn, queue));
+    let floor = Arc::new(Floor {
+        writes: Mutex::new(writes),
+        readers: (0..4).map(|_| Mutex::new(open(path))).collect(),
+        next_reader: AtomicUsize::new(0),
+    });
+    let app = Router::new()
+        .route("/v1/items", post(create))
+        .route("/v1/items/{id}", get(read).put(update))
+        .with_state(floor);
+    let _ = axum::serve(listener, app).await;
+}
