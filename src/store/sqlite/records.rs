@@ -204,11 +204,12 @@ pub(super) fn versions_from(
     let start = match from {
         Some(v) => signed(v.get()),
         None => conn
-            .query_row(
+            .prepare_cached(
                 "SELECT MAX(version) FROM versions WHERE record_type = ?1 AND record_id = ?2",
-                params![key.record_type, key.id],
-                |r| r.get::<_, Option<i64>>(0),
             )?
+            .query_row(params![key.record_type, key.id], |r| {
+                r.get::<_, Option<i64>>(0)
+            })?
             .unwrap_or(i64::MAX),
     };
     let mut statement = conn.prepare_cached(sql)?;
