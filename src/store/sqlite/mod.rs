@@ -77,7 +77,11 @@ impl Drop for Savepoint<'_> {
     /// Not committed: what it did is undone; the batch's transaction goes on.
     fn drop(&mut self) {
         if !self.released {
-            let undo = |sql: &str| self.conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+            let undo = |sql: &str| {
+                self.conn
+                    .prepare_cached(sql)
+                    .and_then(|mut s| s.execute([]))
+            };
             let _ = undo("ROLLBACK TO unit");
             let _ = undo("RELEASE unit");
         }
@@ -127,7 +131,11 @@ impl SqliteStore {
     /// Commits the batch; on failure rolls all of it back and says so.
     pub fn end_batch(&mut self) -> Result<(), StoreError> {
         self.in_batch = false;
-        if let Err(e) = self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])) {
+        if let Err(e) = self
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+        {
             let _ = self.conn.execute_batch("ROLLBACK");
             return Err(e.into());
         }

@@ -6,8 +6,10 @@ use crate::store::{StatsBy, StatsRow, SyncEntry, SyncFilter};
 
 impl SqliteStore {
     pub(super) fn log_sync_on(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
-        let unit = self.unit()?;
-        unit.prepare_cached(
+        // One statement, atomic on its own: no savepoint around it (inside a batch it
+        // commits with the write it logs).
+        self.conn
+            .prepare_cached(
             "INSERT INTO syncs (at, \"user\", device_id, method, record_type, record_id, status,
                                 outcome, problem, paths, conflict_id, body, base_version,
                                 version, kept)
@@ -30,7 +32,6 @@ impl SqliteStore {
             entry.version,
             serde_json::to_string(&entry.kept)?,
         ])?;
-        unit.commit()?;
         Ok(())
     }
 
@@ -39,19 +40,27 @@ impl SqliteStore {
         older_than: UtcMillis,
         at_most: usize,
     ) -> Result<usize, StoreError> {
-        // The oldest entries by number are the oldest by time: a look at the first tells
-        // whether any is due, at the cost of one index step when none is.
-        let unit = self.unit()?;
+        // The oldest entries by number are the oldest by time: a look at the first says
+        // whether any is due. Most writes find none and delete nothing; each statement is
+        // atomic on its own, so none needs a savepoint.
         let mut gone = 0;
         for table in ["syncs", "events"] {
-            gone += unit
+            let oldest: Option<UtcMillis> = self
+                .conn
+                .prepare_cached(&format!("SELECT at FROM {table} ORDER BY seq LIMIT 1"))?
+                .query_row([], |r| r.get(0))
+                .optional()?;
+            if oldest.is_none_or(|at| at >= older_than) {
+                continue;
+            }
+            gone += self
+                .conn
                 .prepare_cached(&format!(
                     "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT ?1)
                      AND at < ?2"
                 ))?
                 .execute(params![signed(at_most as u64), older_than])?;
         }
-        unit.commit()?;
         Ok(gone)
     }
 
