@@ -228,6 +228,7 @@ fn main() {
     // The servers on their own threads, the clients on theirs, as two processes would be.
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("server")
         .enable_all()
         .build()
         .unwrap();
