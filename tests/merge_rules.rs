@@ -421,4 +421,10 @@ fn the_two_way_diff_uses_merge_paths_and_diffs_text() {
         Some(syncdesk::merge::InlineDiff::Edits(_))
     ));
     assert!(changes[0].text.is_none());
+    // The paths alone, as the sync rules ask for them: the same, without diffing text.
+    assert_eq!(
+        syncdesk::merge::changed_paths(&old, &new, None),
+        ["/l/a/ok", "/notes"]
+    );
+    assert!(syncdesk::merge::changed_paths(&old, &old, None).is_empty());
 }

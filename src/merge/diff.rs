@@ -27,9 +27,29 @@ pub fn diff<'a>(
     new: &'a Object<'a>,
     schema: Option<&TypeSchema>,
 ) -> Vec<Change<'a>> {
+    walk(old, new, schema, true)
+}
+
+/// The leaf paths that differ from `old` to `new`, as `diff` finds them but without the
+/// inline diffs of text, which a sync's rules (a no-op, the paths a version changed) never
+/// read.
+pub fn changed_paths(old: &Object, new: &Object, schema: Option<&TypeSchema>) -> Vec<String> {
+    walk(old, new, schema, false)
+        .into_iter()
+        .map(|c| c.path)
+        .collect()
+}
+
+fn walk<'a>(
+    old: &'a Object<'a>,
+    new: &'a Object<'a>,
+    schema: Option<&TypeSchema>,
+    inline: bool,
+) -> Vec<Change<'a>> {
     let mut walk = Walk {
         changes: Vec::with_capacity(8),
         path: String::new(),
+        inline,
     };
     walk.members([Some(old), Some(new)], |name| member_hint(schema, name));
     walk.changes
@@ -38,6 +58,8 @@ pub fn diff<'a>(
 struct Walk<'a> {
     changes: Vec<Change<'a>>,
     path: String,
+    /// Whether changed text gets its word-level diff.
+    inline: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -96,7 +118,9 @@ impl<'a> Walk<'a> {
             return;
         }
         let text = match (old, new) {
-            (Some(Json::String(a)), Some(Json::String(b))) if !datetime => Some(text_diff(a, b)),
+            (Some(Json::String(a)), Some(Json::String(b))) if !datetime && self.inline => {
+                Some(text_diff(a, b))
+            }
             _ => None,
         };
         self.changes.push(Change {

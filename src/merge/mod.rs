@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::model::json::Json;
 
 pub use audit::{Decided, decided};
-pub use diff::{Change, diff};
+pub use diff::{Change, changed_paths, diff};
 pub use equal::{sides_equal, values_equal};
 pub use resolve::{Choice, Choices, resolve};
 pub use text::{Edit, EditOp, InlineDiff, text_diff};

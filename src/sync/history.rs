@@ -1,6 +1,6 @@
 //! The merge policy a record's history implies: the device rule and `same_user_overlap`.
 
-use crate::merge::{Policy, Side, diff};
+use crate::merge::{Policy, Side, changed_paths};
 use crate::model::TypeSchema;
 use crate::model::json::Object;
 use crate::model::{UtcMillis, Version};
@@ -55,10 +55,7 @@ impl<'s> HistoryPolicy<'s> {
         let changes = since_base
             .windows(2)
             .map(|w| Change {
-                paths: diff(&w[0].fields, &w[1].fields, schema)
-                    .into_iter()
-                    .map(|c| c.path)
-                    .collect(),
+                paths: changed_paths(&w[0].fields, &w[1].fields, schema),
                 modified_by: w[1].modified_by.clone(),
                 device: w[1].device_id.clone().zip(w[1].device_seq),
             })

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use crate::protocol::ParkKind;
 
-use crate::merge::{Class, diff, merge};
+use crate::merge::{Class, changed_paths, merge};
 use crate::model::json::{Json, Object};
 use crate::model::{
     Etag, FieldError, FieldType, SameUserOverlap, TypeSchema, Version, normalize_datetimes,
@@ -160,10 +160,7 @@ pub fn decide_put<'a>(
         });
     }
     if current.deleted {
-        let paths = diff(&base.fields, &put.fields, Some(schema))
-            .into_iter()
-            .map(|c| c.path)
-            .collect();
+        let paths = changed_paths(&base.fields, &put.fields, Some(schema));
         return Decision::Park {
             kind: ParkKind::DeletedOnServer,
             paths,
@@ -226,7 +223,7 @@ pub fn decide_create<'a>(
     listed: &dyn Fn(&str, &str) -> bool,
 ) -> Create<'a> {
     if let Some(current) = existing {
-        let same = diff(&current.fields, &fields, Some(schema)).is_empty();
+        let same = changed_paths(&current.fields, &fields, Some(schema)).is_empty();
         return if same {
             Create::Resent
         } else {
@@ -261,7 +258,7 @@ fn finish<'a>(
     listed: &dyn Fn(&str, &str) -> bool,
 ) -> Decision<'a> {
     normalize_datetimes(schema, &mut fields);
-    if diff(&current.fields, &fields, Some(schema)).is_empty() {
+    if changed_paths(&current.fields, &fields, Some(schema)).is_empty() {
         return Decision::NoOp {
             report: Report {
                 no_op: true,
