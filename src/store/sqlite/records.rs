@@ -6,7 +6,17 @@ use super::*;
 impl SqliteStore {
     /// The current version of a record (a tombstone included).
     pub fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
-        Ok(versions_from(&self.conn, key, None)?.pop())
+        // One statement, the newest row: the read every GET makes.
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT version, fields, last_modified, modified_by, device_id, device_seq, deleted
+                 FROM versions WHERE record_type = ?1 AND record_id = ?2
+                 ORDER BY version DESC LIMIT 1",
+            )?
+            .query_row(params![key.record_type, key.id], raw_version)
+            .optional()?;
+        row.map(|raw| raw.check(key)).transpose()
     }
 
     /// Whether a record (or its tombstone) is stored.
@@ -213,17 +223,7 @@ pub(super) fn versions_from(
             .unwrap_or(i64::MAX),
     };
     let mut statement = conn.prepare_cached(sql)?;
-    let rows = statement.query_map(params![key.record_type, key.id, start], |r| {
-        Ok(RawVersion {
-            version: r.get(0)?,
-            fields: r.get(1)?,
-            last_modified: r.get(2)?,
-            modified_by: r.get(3)?,
-            device_id: r.get(4)?,
-            device_seq: r.get(5)?,
-            deleted: r.get(6)?,
-        })
-    })?;
+    let rows = statement.query_map(params![key.record_type, key.id, start], raw_version)?;
     rows.map(|row| row.map_err(StoreError::from)?.check(key))
         .collect()
 }
@@ -257,4 +257,17 @@ pub(super) fn append_version(
         next.deleted,
     ])?;
     Ok(())
+}
+
+/// A `versions` row as selected by `current` and `versions_from`, unchecked.
+fn raw_version(r: &rusqlite::Row) -> rusqlite::Result<RawVersion> {
+    Ok(RawVersion {
+        version: r.get(0)?,
+        fields: r.get(1)?,
+        last_modified: r.get(2)?,
+        modified_by: r.get(3)?,
+        device_id: r.get(4)?,
+        device_seq: r.get(5)?,
+        deleted: r.get(6)?,
+    })
 }
