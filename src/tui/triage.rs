@@ -183,12 +183,13 @@ pub(super) fn command(app: &mut App, command: Command) -> Vec<Effect> {
     if bulk.sending {
         return Vec::new(); // the answers are on their way
     }
+    // Back one step: out of the item list, else back to choosing, else closed.
     if matches!(command, Command::Back | Command::Close) {
-        if bulk.picking.take().is_some() {
-        } else if bulk.decision.is_some() && !bulk.sent {
+        let picking = bulk.picking.take().is_some();
+        if !picking && bulk.decision.is_some() && !bulk.sent {
             bulk.decision = None;
             bulk.outcomes.clear();
-        } else {
+        } else if !picking {
             app.bulk = None;
             app.overlay = None;
         }
