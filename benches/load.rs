@@ -290,6 +290,19 @@ fn main() {
                 figures.2.as_secs_f64() * 1e3
             );
         }
+        let url = fresh_postgres_database(&admin, 0);
+        let listener = server_runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        server_runtime.spawn(floor::serve_postgres(url, listener));
+        let pg_floor = clients.block_on(run(&[base], Peer::Floor, seconds));
+        print("floor pg", pg_floor);
+        result += &format!(
+            " pgfloor_rate={:.0} pgfloor_p99_ms={:.2}",
+            pg_floor.0,
+            pg_floor.2.as_secs_f64() * 1e3
+        );
     }
     if let Ok(pouch) = std::env::var("SYNCDESK_LOAD_POUCH") {
         let theirs = clients.block_on(run(&[pouch], Peer::Pouch, seconds));

@@ -4,7 +4,8 @@
 //! current version (else 409); `POST /v1/items` creates. No history, merge, idempotency,
 //! validation, log or queue — but the same durability and the same tricks syncdesk uses
 //! for it (one writer committing whatever is queued in one transaction, reads on their own
-//! connections), so that the gap between the two is what the protocol costs.
+//! connections), so that the gap between the two is what the protocol costs. The same on
+//! PostgreSQL (one table, a transaction a batch), for syncdesk's PostgreSQL store.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,9 +28,17 @@ struct Write {
     answer: tokio::sync::oneshot::Sender<Option<i64>>,
 }
 
+/// What the floor needs of a database.
+trait Table: Send + 'static {
+    /// The version and fields of a record.
+    fn read(&mut self, id: &str) -> Option<(i64, String)>;
+    /// Stores a batch in one transaction: for each write its new version, or `None`.
+    fn commit(&mut self, batch: &[Write]) -> Vec<Option<i64>>;
+}
+
 struct Floor {
     writes: Mutex<mpsc::Sender<Write>>,
-    readers: Vec<Mutex<Connection>>,
+    readers: Vec<Mutex<Box<dyn Table>>>,
     next_reader: AtomicUsize,
 }
 
@@ -44,21 +53,23 @@ fn open(path: &Path) -> Connection {
     conn
 }
 
-/// Commits whatever writes are queued in one transaction, then answers each.
-fn writer(conn: Connection, queue: mpsc::Receiver<Write>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 256 {
-            match queue.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
-        let Ok(tx) = conn.unchecked_transaction() else {
-            continue;
+impl Table for Connection {
+    fn read(&mut self, id: &str) -> Option<(i64, String)> {
+        self.prepare_cached("SELECT version, fields FROM items WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .optional()
+            })
+            .ok()
+            .flatten()
+    }
+
+    fn commit(&mut self, batch: &[Write]) -> Vec<Option<i64>> {
+        let Ok(tx) = self.unchecked_transaction() else {
+            return vec![None; batch.len()];
         };
         let mut results = Vec::with_capacity(batch.len());
-        for w in &batch {
+        for w in batch {
             let stored = match w.base {
                 Some(base) => tx
                     .prepare_cached(
@@ -77,6 +88,64 @@ fn writer(conn: Connection, queue: mpsc::Receiver<Write>) {
         if tx.commit().is_err() {
             results.iter_mut().for_each(|r| *r = None);
         }
+        results
+    }
+}
+
+/// A PostgreSQL connection the floor never closes: the blocking client may not be dropped
+/// on the async threads that end the bench, and the process ends right after.
+struct Pg(std::mem::ManuallyDrop<postgres::Client>);
+
+impl Table for Pg {
+    fn read(&mut self, id: &str) -> Option<(i64, String)> {
+        let row = self
+            .0
+            .query_opt("SELECT version, fields FROM items WHERE id = $1", &[&id])
+            .ok()??;
+        Some((row.get(0), row.get(1)))
+    }
+
+    fn commit(&mut self, batch: &[Write]) -> Vec<Option<i64>> {
+        let Ok(mut tx) = self.0.transaction() else {
+            return vec![None; batch.len()];
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        for w in batch {
+            let stored = match w.base {
+                Some(base) => tx
+                    .execute(
+                        "UPDATE items SET version = version + 1, fields = $3
+                         WHERE id = $1 AND version = $2",
+                        &[&w.id, &base, &w.fields],
+                    )
+                    .map(|n| (n == 1).then_some(base + 1)),
+                None => tx
+                    .execute(
+                        "INSERT INTO items (id, version, fields) VALUES ($1, 1, $2)",
+                        &[&w.id, &w.fields],
+                    )
+                    .map(|_| Some(1)),
+            };
+            results.push(stored.unwrap_or(None));
+        }
+        if tx.commit().is_err() {
+            results.iter_mut().for_each(|r| *r = None);
+        }
+        results
+    }
+}
+
+/// Commits whatever writes are queued in one transaction, then answers each.
+fn writer(mut table: impl Table, queue: mpsc::Receiver<Write>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 256 {
+            match queue.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let results = table.commit(&batch);
         for (w, result) in batch.into_iter().zip(results) {
             let _ = w.answer.send(result);
         }
@@ -98,14 +167,7 @@ async fn write(floor: &Floor, id: String, base: Option<i64>, fields: &Value) -> 
 async fn read(State(floor): State<Arc<Floor>>, UrlPath(id): UrlPath<String>) -> Response {
     let found = tokio::task::spawn_blocking(move || {
         let i = floor.next_reader.fetch_add(1, Ordering::Relaxed) % floor.readers.len();
-        let conn = floor.readers[i].lock().ok()?;
-        conn.prepare_cached("SELECT version, fields FROM items WHERE id = ?1")
-            .and_then(|mut s| {
-                s.query_row([&id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-                    .optional()
-            })
-            .ok()
-            .flatten()
+        floor.readers[i].lock().ok()?.read(&id)
     })
     .await
     .ok()
@@ -141,14 +203,46 @@ async fn create(State(floor): State<Arc<Floor>>, axum::Json(body): axum::Json<Va
     }
 }
 
-/// Serves the floor on `listener` with its database at `path`.
+/// Serves the floor on `listener` with its SQLite database at `path`.
 pub async fn serve(path: &Path, listener: tokio::net::TcpListener) {
+    let readers: Vec<Box<dyn Table>> = (0..4).map(|_| Box::new(open(path)) as _).collect();
+    serve_on(open(path), readers, listener).await;
+}
+
+/// Serves the floor on `listener` with its table in the PostgreSQL database at `url`.
+pub async fn serve_postgres(url: String, listener: tokio::net::TcpListener) {
+    // The blocking client runs a runtime of its own: connected on a thread of its own.
+    let (writer, readers) = std::thread::spawn(move || {
+        let connect = || {
+            let client = postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL");
+            Pg(std::mem::ManuallyDrop::new(client))
+        };
+        let mut writer = connect();
+        writer
+            .0
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, version BIGINT NOT NULL,
+                                                   fields TEXT NOT NULL)",
+            )
+            .expect("floor schema");
+        let readers: Vec<Box<dyn Table>> = (0..4).map(|_| Box::new(connect()) as _).collect();
+        (writer, readers)
+    })
+    .join()
+    .expect("connecting");
+    serve_on(writer, readers, listener).await;
+}
+
+async fn serve_on(
+    writer_table: impl Table,
+    readers: Vec<Box<dyn Table>>,
+    listener: tokio::net::TcpListener,
+) {
     let (writes, queue) = mpsc::channel();
-    let conn = open(path);
-    std::thread::spawn(move || writer(conn, queue));
+    std::thread::spawn(move || writer(writer_table, queue));
     let floor = Arc::new(Floor {
         writes: Mutex::new(writes),
-        readers: (0..4).map(|_| Mutex::new(open(path))).collect(),
+        readers: readers.into_iter().map(Mutex::new).collect(),
         next_reader: AtomicUsize::new(0),
     });
     let app = Router::new()
