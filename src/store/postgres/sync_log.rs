@@ -6,32 +6,13 @@ use crate::store::{StatsBy, StatsRow, SyncEntry, SyncFilter};
 
 impl PgStore {
     pub(super) fn log_sync_on(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
+        // In a batch (the writer's way) the write lock is held and one statement is atomic
+        // on its own: no savepoint, one round trip.
+        if self.in_batch {
+            return insert_sync(self.client.get_mut(), entry);
+        }
         let tx = self.unit()?;
-        tx.client.execute(
-            "INSERT INTO syncs (seq, at, \"user\", device_id, method, record_type, record_id,
-                                status, outcome, problem, paths, conflict_id, body,
-                                base_version, version, kept)
-             SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                    $13, $14, $15
-             FROM syncs",
-            &[
-                &entry.at,
-                &entry.user,
-                &entry.device_id,
-                &entry.method,
-                &entry.record_type,
-                &entry.record_id,
-                &i32::from(entry.status),
-                &entry.outcome,
-                &entry.problem,
-                &serde_json::to_string(&entry.paths)?,
-                &entry.conflict_id,
-                &entry.body,
-                &entry.base_version,
-                &entry.version,
-                &serde_json::to_string(&entry.kept)?,
-            ],
-        )?;
+        insert_sync(tx.client, entry)?;
         tx.commit()
     }
 
@@ -40,20 +21,24 @@ impl PgStore {
         older_than: UtcMillis,
         at_most: usize,
     ) -> Result<usize, StoreError> {
-        // The oldest entries by number are the oldest by time (see the SQLite store).
-        let tx = self.unit()?;
-        let mut gone = 0;
-        for table in ["syncs", "events"] {
-            gone += tx.client.execute(
-                &format!(
-                    "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT $1)
-                     AND at < $2"
-                ),
-                &[&signed(at_most as u64), &older_than],
-            )?;
-        }
-        tx.commit()?;
-        Ok(gone as usize)
+        // The oldest entries by number are the oldest by time (see the SQLite store). Both
+        // tables in one statement: one round trip, atomic on its own.
+        let sql = "WITH s AS (DELETE FROM syncs WHERE seq IN
+                              (SELECT seq FROM syncs ORDER BY seq LIMIT $1) AND at < $2 RETURNING 1),
+                        e AS (DELETE FROM events WHERE seq IN
+                              (SELECT seq FROM events ORDER BY seq LIMIT $1) AND at < $2 RETURNING 1)
+                   SELECT (SELECT COUNT(*) FROM s) + (SELECT COUNT(*) FROM e)";
+        let params: [&(dyn postgres::types::ToSql + Sync); 2] =
+            [&signed(at_most as u64), &older_than];
+        let gone: i64 = if self.in_batch {
+            self.client.get_mut().query_one(sql, &params)?.get(0)
+        } else {
+            let tx = self.unit()?;
+            let gone = tx.client.query_one(sql, &params)?.get(0);
+            tx.commit()?;
+            gone
+        };
+        Ok(usize::try_from(gone).unwrap_or(0))
     }
 
     pub(super) fn sync_stats_on(
@@ -134,4 +119,34 @@ impl PgStore {
             })
             .collect()
     }
+}
+
+/// One entry into the log, numbered after the last (under the write lock).
+fn insert_sync(client: &mut Connection, entry: &SyncEntry) -> Result<(), StoreError> {
+    client.execute(
+        "INSERT INTO syncs (seq, at, \"user\", device_id, method, record_type, record_id,
+                            status, outcome, problem, paths, conflict_id, body,
+                            base_version, version, kept)
+         SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                $13, $14, $15
+         FROM syncs",
+        &[
+            &entry.at,
+            &entry.user,
+            &entry.device_id,
+            &entry.method,
+            &entry.record_type,
+            &entry.record_id,
+            &i32::from(entry.status),
+            &entry.outcome,
+            &entry.problem,
+            &serde_json::to_string(&entry.paths)?,
+            &entry.conflict_id,
+            &entry.body,
+            &entry.base_version,
+            &entry.version,
+            &serde_json::to_string(&entry.kept)?,
+        ],
+    )?;
+    Ok(())
 }
