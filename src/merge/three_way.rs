@@ -170,7 +170,10 @@ impl<'a> Walk<'a, '_> {
     fn leaf(&mut self, sides: Sides<'a>, datetime: bool) -> Option<Json<'a>> {
         let [b, l, s] = sides;
         let eq = |x, y| sides_equal(x, y, datetime);
-        let settled = if eq(l, s) {
+        // Each comparison once: a long text equal on all sides is compared twice, not four
+        // times.
+        let same = eq(l, s);
+        let settled = if same {
             None
         } else {
             self.policy.settle(&self.path)
@@ -178,8 +181,8 @@ impl<'a> Walk<'a, '_> {
         let class = match settled {
             Some(Side::Local) => Class::Local,
             Some(Side::Server) => Class::Server,
-            None if eq(l, s) && eq(l, b) => Class::Unchanged,
-            None if eq(l, s) => Class::BothSame,
+            None if same && eq(l, b) => Class::Unchanged,
+            None if same => Class::BothSame,
             None if eq(l, b) => Class::Server,
             None if eq(s, b) => Class::Local,
             None if self.policy.local_wins_overlap(&self.path) => {
