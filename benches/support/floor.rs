@@ -40,6 +40,8 @@ struct Floor {
     writes: Mutex<mpsc::Sender<Write>>,
     readers: Vec<Mutex<Box<dyn Table>>>,
     next_reader: AtomicUsize,
+    /// SQLite: reads run on the request's thread (PostgreSQL's blocking client may not).
+    inline_reads: bool,
 }
 
 fn open(path: &Path) -> Connection {
@@ -165,6 +167,16 @@ async fn write(floor: &Floor, id: String, base: Option<i64>, fields: &Value) -> 
 }
 
 async fn read(State(floor): State<Arc<Floor>>, UrlPath(id): UrlPath<String>) -> Response {
+    // As syncdesk reads a record: where the request is when SQLite has a connection free.
+    if floor.inline_reads {
+        for reader in &floor.readers {
+            if let Ok(mut table) = reader.try_lock() {
+                let found = table.read(&id);
+                drop(table);
+                return found_response(found);
+            }
+        }
+    }
     let found = tokio::task::spawn_blocking(move || {
         let i = floor.next_reader.fetch_add(1, Ordering::Relaxed) % floor.readers.len();
         floor.readers[i].lock().ok()?.read(&id)
@@ -172,6 +184,10 @@ async fn read(State(floor): State<Arc<Floor>>, UrlPath(id): UrlPath<String>) -> 
     .await
     .ok()
     .flatten();
+    found_response(found)
+}
+
+fn found_response(found: Option<(i64, String)>) -> Response {
     match found {
         Some((version, fields)) => {
             let fields: Value = serde_json::from_str(&fields).unwrap_or_default();
@@ -206,7 +222,7 @@ async fn create(State(floor): State<Arc<Floor>>, axum::Json(body): axum::Json<Va
 /// Serves the floor on `listener` with its SQLite database at `path`.
 pub async fn serve(path: &Path, listener: tokio::net::TcpListener) {
     let readers: Vec<Box<dyn Table>> = (0..4).map(|_| Box::new(open(path)) as _).collect();
-    serve_on(open(path), readers, listener).await;
+    serve_on(open(path), readers, true, listener).await;
 }
 
 /// Serves the floor on `listener` with its table in the PostgreSQL database at `url`.
@@ -230,12 +246,13 @@ pub async fn serve_postgres(url: String, listener: tokio::net::TcpListener) {
     })
     .join()
     .expect("connecting");
-    serve_on(writer, readers, listener).await;
+    serve_on(writer, readers, false, listener).await;
 }
 
 async fn serve_on(
     writer_table: impl Table,
     readers: Vec<Box<dyn Table>>,
+    inline_reads: bool,
     listener: tokio::net::TcpListener,
 ) {
     let (writes, queue) = mpsc::channel();
@@ -244,6 +261,7 @@ async fn serve_on(
         writes: Mutex::new(writes),
         readers: readers.into_iter().map(Mutex::new).collect(),
         next_reader: AtomicUsize::new(0),
+        inline_reads,
     });
     let app = Router::new()
         .route("/v1/items", post(create))

@@ -11,7 +11,7 @@ pub(super) async fn read(
         signed_in(&state.config, &headers, Role::Technician)?;
         schema_of(&state.config, &record_type)?;
         let key_id = id.clone();
-        let current = reading(state, move |store| {
+        let current = reading_point(state, move |store| {
             store.current(RecordKey {
                 record_type: &record_type,
                 id: &key_id,

@@ -232,6 +232,25 @@ pub(super) async fn reading<T: Send + 'static, E: Into<Problem>>(
     .map_err(|e| Problem::internal(&e))?
 }
 
+/// A point read (one record by its key), run where the request is when the store is
+/// SQLite and a read connection is free: in a WAL snapshot it never waits on the writer and
+/// takes microseconds, less than handing it to a blocking thread and back. Anything else
+/// (PostgreSQL, whose blocking client may not run on these threads; every connection
+/// busy) goes the way of `reading`.
+pub(super) async fn reading_point<T: Send + 'static, E: Into<Problem>>(
+    state: Arc<AppState>,
+    work: impl FnOnce(&Engine) -> Result<T, E> + Send + 'static,
+) -> Result<T, Problem> {
+    for reader in &state.readers {
+        if let Ok(store) = reader.try_lock()
+            && matches!(*store, Engine::Sqlite(_))
+        {
+            return work(&store).map_err(Into::into);
+        }
+    }
+    reading(state, work).await
+}
+
 /// Runs a write on the writer thread; answers once it is committed.
 pub(super) async fn blocking<T: Send + 'static, E: Into<Problem>>(
     state: Arc<AppState>,
