@@ -6,13 +6,13 @@
 
 use serde_json::json;
 
-use super::conflicts_cmd::{ResolveArgs, load, print};
-use super::remote::{Remote, connect, failure};
+use super::conflicts_cmd::{ResolveArgs, print};
+use super::remote::{connect, failure};
 use super::{Exit, Failure};
-use crate::client::SubmitOutcome;
+use crate::client::ConflictSource;
 use crate::protocol::ConflictSummary;
 use crate::sanitize::visible;
-use crate::tui::bulk::{BulkDecision, Settled, decide};
+use crate::tui::bulk::{BulkDecision, settle};
 
 pub(super) fn run(args: &ResolveArgs) -> Result<Exit, Failure> {
     let remote = connect(&args.server)?;
@@ -20,9 +20,16 @@ pub(super) fn run(args: &ResolveArgs) -> Result<Exit, Failure> {
         .wait(remote.client.conflicts("open"))
         .map_err(failure)?;
     let chosen: Vec<&ConflictSummary> = queue.iter().filter(|c| wanted(args, c)).collect();
+    let decision = BulkDecision::Take {
+        local: args.take.as_deref() == Some("local"),
+        path: args.path.clone(),
+    };
+    let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let source = ConflictSource::Server(remote.client.clone());
     let mut results = Vec::with_capacity(chosen.len());
     for conflict in chosen {
-        let result = settle(&remote, args, &conflict.id)?;
+        let settling = settle(&source, &conflict.id, &decision, &user, args.dry_run);
+        let result = remote.wait(settling).map_err(failure)?;
         results.push((conflict, result));
     }
     let failed = results.iter().any(|(_, r)| r.failed());
@@ -72,52 +79,4 @@ fn wanted(args: &ResolveArgs, conflict: &ConflictSummary) -> bool {
             .path
             .as_deref()
             .is_none_or(|p| conflict.conflicting_paths.iter().any(|c| c == p))
-}
-
-/// Decides one conflict and sends it; a stale one is read again and tried once more.
-fn settle(remote: &Remote, args: &ResolveArgs, id: &str) -> Result<Settled, Failure> {
-    let mut result = attempt(remote, args, id)?;
-    if result == Settled::Stale {
-        result = attempt(remote, args, id)?;
-    }
-    Ok(result)
-}
-
-fn attempt(remote: &Remote, args: &ResolveArgs, id: &str) -> Result<Settled, Failure> {
-    let mut desk = load(remote, id)?;
-    if let Some(resolution) = &desk.detail.resolution {
-        return Ok(Settled::Closed(resolution.by.clone()));
-    }
-    let decision = BulkDecision::Take {
-        local: args.take.as_deref() == Some("local"),
-        path: args.path.clone(),
-    };
-    let changes = match decide(&mut desk, &decision) {
-        Ok(changes) => changes,
-        Err(why) => return Ok(Settled::LeftOpen(why)),
-    };
-    if args.dry_run {
-        return Ok(Settled::WouldApply(changes));
-    }
-    let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-    let Ok(submission) = desk.submission(&user, false) else {
-        return Ok(Settled::LeftOpen("undecided fields remain".into()));
-    };
-    Ok(
-        match remote
-            .wait(remote.client.resolve(&submission))
-            .map_err(failure)?
-        {
-            SubmitOutcome::Resolved { version, .. } => Settled::Applied(version),
-            SubmitOutcome::Stale => Settled::Stale,
-            SubmitOutcome::Closed { by } => Settled::Closed(by),
-            SubmitOutcome::Invalid { errors } => Settled::Invalid(
-                errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.path, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-        },
-    )
 }

@@ -147,44 +147,44 @@ fn choice_name(choice: &Choice, decision: &BulkDecision) -> String {
 
 /// Sends the decision to one conflict: read afresh, decided on its own detail, one
 /// request with its own If-Match and key; a stale one is read again and tried once more.
-/// The one part of this module that waits on the network.
+/// `dry_run`: says what it would apply and sends nothing. A source that cannot be read or
+/// written is the caller's to report. The one part of this module that waits on the
+/// network.
 pub async fn settle(
     source: &crate::client::ConflictSource,
     id: &str,
     decision: &BulkDecision,
     user: &str,
-) -> Settled {
+    dry_run: bool,
+) -> Result<Settled, crate::client::SourceError> {
     use crate::client::SubmitOutcome;
-    let mut result = Settled::Stale;
     for _ in 0..2 {
-        let loaded = match source.load(id).await {
-            Ok(loaded) => loaded,
-            Err(e) => return Settled::Invalid(e.to_string()),
-        };
-        let mut desk = Desk::new(loaded, None);
+        let mut desk = Desk::new(source.load(id).await?, None);
         if let Some(resolution) = &desk.detail.resolution {
-            return Settled::Closed(resolution.by.clone());
+            return Ok(Settled::Closed(resolution.by.clone()));
         }
-        if let Err(why) = decide(&mut desk, decision) {
-            return Settled::LeftOpen(why);
+        let changes = match decide(&mut desk, decision) {
+            Ok(changes) => changes,
+            Err(why) => return Ok(Settled::LeftOpen(why)),
+        };
+        if dry_run {
+            return Ok(Settled::WouldApply(changes));
         }
         let Ok(submission) = desk.submission(user, false) else {
-            return Settled::LeftOpen("undecided fields remain".into());
+            return Ok(Settled::LeftOpen("undecided fields remain".into()));
         };
-        result = match source.submit(&submission).await {
-            Ok(SubmitOutcome::Resolved { version, .. }) => Settled::Applied(version),
-            Ok(SubmitOutcome::Stale) => continue,
-            Ok(SubmitOutcome::Closed { by }) => Settled::Closed(by),
-            Ok(SubmitOutcome::Invalid { errors }) => Settled::Invalid(
+        return Ok(match source.submit(&submission).await? {
+            SubmitOutcome::Resolved { version, .. } => Settled::Applied(version),
+            SubmitOutcome::Stale => continue,
+            SubmitOutcome::Closed { by } => Settled::Closed(by),
+            SubmitOutcome::Invalid { errors } => Settled::Invalid(
                 errors
                     .iter()
                     .map(|e| format!("{}: {}", e.path, e.message))
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
-            Err(e) => Settled::Invalid(e.to_string()),
-        };
-        break;
+        });
     }
-    result
+    Ok(Settled::Stale)
 }

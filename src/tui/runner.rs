@@ -211,7 +211,9 @@ impl Runner {
             } => self.spawn(async move |source| {
                 let mut results = Vec::with_capacity(ids.len());
                 for id in ids {
-                    let settled = super::bulk::settle(&source, &id, &decision, &user).await;
+                    let settled = super::bulk::settle(&source, &id, &decision, &user, false)
+                        .await
+                        .unwrap_or_else(|e| super::bulk::Settled::Invalid(e.to_string()));
                     results.push((id, settled));
                 }
                 Action::BulkSent(results)
