@@ -136,11 +136,11 @@ fn edited(form: &Form, edits: &[Edit], now: &str) -> Form {
     form
 }
 
+/// An instant written as the server writes its own (UTC, milliseconds, `Z`).
 fn utc_text(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    crate::model::UtcMillis::from_millis(ms)
+        .map(|at| at.to_string())
+        .unwrap_or_default()
 }
 
 impl Driver<'_> {
