@@ -43,11 +43,24 @@ impl SqliteStore {
         // The oldest entries by number are the oldest by time: a look at the first says
         // whether any is due. Most writes find none and delete nothing; each statement is
         // atomic on its own, so none needs a savepoint.
+        // Per table: its oldest entry, and the delete (texts fixed: no SQL built per write).
+        const TABLES: [(&str, &str); 2] = [
+            (
+                "SELECT at FROM syncs ORDER BY seq LIMIT 1",
+                "DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT ?1)
+                 AND at < ?2",
+            ),
+            (
+                "SELECT at FROM events ORDER BY seq LIMIT 1",
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?1)
+                 AND at < ?2",
+            ),
+        ];
         let mut gone = 0;
-        for table in ["syncs", "events"] {
+        for (oldest_sql, delete_sql) in TABLES {
             let oldest: Option<UtcMillis> = self
                 .conn
-                .prepare_cached(&format!("SELECT at FROM {table} ORDER BY seq LIMIT 1"))?
+                .prepare_cached(oldest_sql)?
                 .query_row([], |r| r.get(0))
                 .optional()?;
             if oldest.is_none_or(|at| at >= older_than) {
@@ -55,10 +68,7 @@ impl SqliteStore {
             }
             gone += self
                 .conn
-                .prepare_cached(&format!(
-                    "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT ?1)
-                     AND at < ?2"
-                ))?
+                .prepare_cached(delete_sql)?
                 .execute(params![signed(at_most as u64), older_than])?;
         }
         Ok(gone)
