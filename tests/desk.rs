@@ -584,35 +584,10 @@ fn tab_shows_the_sync_log_and_enter_opens_the_conflict_a_write_parked() {
     assert_eq!(desk.app.screen, Screen::List, "Tab goes back to the queue");
 }
 
-/// Three records, each with ben's web edit of the notes and ana's offline edit of the
-/// notes from version 1 parked: c-000001 … c-000003 on INS-1 … INS-3.
-fn three_conflicts(live: &Live) {
-    for i in 1..=3 {
-        let id = format!("INS-{i}");
-        let fields = json!({"site_id": "S-4", "notes": "a", "status": "open", "temperature": 20});
-        let (s, _) = live.call(
-            "POST",
-            "/v1/inspections",
-            "ana",
-            Some(json!({"id": id, "fields": fields})),
-        );
-        assert_eq!(s, StatusCode::CREATED);
-        let ben = json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open", "temperature": 20}});
-        assert_eq!(
-            live.call("PUT", &format!("/v1/inspections/{id}"), "ben", Some(ben))
-                .0,
-            StatusCode::OK
-        );
-        let ana = json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open", "temperature": 20}});
-        let (s, p) = live.call("PUT", &format!("/v1/inspections/{id}"), "ana", Some(ana));
-        assert_eq!(s, StatusCode::CONFLICT, "{p}");
-    }
-}
-
 #[test]
 fn one_decision_for_many_is_sent_one_request_each_and_reports_what_went_stale_or_closed() {
     let live = Live::start();
-    three_conflicts(&live);
+    live.with_three_conflicts();
     let drafts = tempfile::tempdir().unwrap();
     let mut desk = desk_on(&live.base, drafts.path());
     wait_for(&mut desk, "the queue", |desk| {
@@ -707,7 +682,7 @@ fn one_decision_for_many_is_sent_one_request_each_and_reports_what_went_stale_or
 #[test]
 fn a_conflict_that_goes_stale_under_a_bulk_request_is_read_again_and_applied_once() {
     let live = Live::start();
-    three_conflicts(&live);
+    live.with_three_conflicts();
     let proxy = common::Proxy::start(&live.base);
     // Just before the first resolution reaches the server, ben changes INS-1's status:
     // that request's If-Match is then stale (412).

@@ -413,22 +413,8 @@ fn the_desk_in_tmux_shows_a_parked_conflict_and_a_claim_without_a_key() {
 
 #[test]
 fn one_decision_for_two_marked_conflicts_and_the_log_that_explains_them_in_tmux() {
-    use serde_json::json;
     let live = Live::start();
-    for i in 1..=3 {
-        let id = format!("INS-{i}");
-        let fields = json!({"site_id": "S-4", "notes": "a", "status": "open"});
-        live.call(
-            "POST",
-            "/v1/inspections",
-            "ana",
-            Some(json!({"id": id, "fields": fields})),
-        );
-        let ben = json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open"}});
-        live.call("PUT", &format!("/v1/inspections/{id}"), "ben", Some(ben));
-        let ana = json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open"}});
-        live.call("PUT", &format!("/v1/inspections/{id}"), "ana", Some(ana));
-    }
+    live.with_three_conflicts();
     let data = live.dir.path().join("data");
     let done = live.dir.path().join("done");
     let tmux = Tmux::start("bulk", &desk_line(&live, &data, &done));

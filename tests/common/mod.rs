@@ -152,6 +152,25 @@ impl Live {
         assert_eq!(s, StatusCode::CONFLICT, "{p}");
     }
 
+    /// Three records, each with ben's web edit of the notes and ana's offline edit of the
+    /// notes from version 1 parked: c-000001 … c-000003 on INS-1 … INS-3.
+    pub fn with_three_conflicts(&self) {
+        for i in 1..=3 {
+            let id = format!("INS-{i}");
+            let fields =
+                json!({"site_id": "S-4", "notes": "a", "status": "open", "temperature": 20});
+            let create = json!({"id": id, "fields": fields});
+            let (s, _) = self.call("POST", "/v1/inspections", "ana", Some(create));
+            assert_eq!(s, StatusCode::CREATED);
+            let path = format!("/v1/inspections/{id}");
+            let ben = json!({"base_version": 1, "fields": {"site_id": "S-4", "notes": "ben's", "status": "open", "temperature": 20}});
+            assert_eq!(self.call("PUT", &path, "ben", Some(ben)).0, StatusCode::OK);
+            let ana = json!({"base_version": 1, "device_id": "tab-17", "fields": {"site_id": "S-4", "notes": "ana's", "status": "open", "temperature": 20}});
+            let (s, p) = self.call("PUT", &path, "ana", Some(ana));
+            assert_eq!(s, StatusCode::CONFLICT, "{p}");
+        }
+    }
+
     /// INS-9 created by ana (notes "a"), deleted by sue (version 2), then ana's offline
     /// edit of its notes from version 1 is parked as the next conflict, deleted-on-server.
     pub fn with_deleted_on_server(&self) {
