@@ -50,11 +50,12 @@ impl PartialEq for Value {
 impl Value {
     /// A datetime written as `text` (RFC 3339 with an offset).
     pub fn instant(text: String) -> Result<Self, String> {
-        let at: jiff::Timestamp = text
+        // Read as the server reads one: an offset is required, milliseconds kept.
+        let at: crate::model::UtcMillis = text
             .parse()
             .map_err(|e| format!("datetime {text:?}: {e}"))?;
         Ok(Self::Instant {
-            at: at.as_millisecond(),
+            at: at.as_millis(),
             text,
         })
     }
