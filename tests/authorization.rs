@@ -5,11 +5,10 @@
 mod engines;
 
 use engines::{Kind, TestDb};
-use std::sync::Arc;
 
 use reqwest::StatusCode;
-use syncdesk::server::config::Config;
-use syncdesk::server::http::{AppState, routes, serve};
+use syncdesk::server::clock::Clock;
+use syncdesk::server::http::routes;
 
 const CONFIG: &str = r#"
 [[users]]
@@ -45,11 +44,7 @@ fn needs(method: &str, path: &str) -> u8 {
 
 async fn every_route_by_every_kind_of_caller(engine: Kind) {
     let db = TestDb::new(engine);
-    let config = Config::from_toml(CONFIG).unwrap();
-    let state = Arc::new(AppState::open(config, db.database()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(serve(state, listener));
+    let (base, server) = engines::serve_on(&db, CONFIG, Clock::system()).await;
     let client = reqwest::Client::new();
     let callers: [(&str, Option<&str>, u8); 6] = [
         ("no token", None, 0),

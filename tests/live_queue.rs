@@ -3,15 +3,12 @@
 
 mod engines;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use engines::{Kind, TestDb};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use syncdesk::server::clock::Clock;
-use syncdesk::server::config::Config;
-use syncdesk::server::http::{AppState, serve};
 
 const CONFIG: &str = r#"
 [[users]]
@@ -50,13 +47,7 @@ async fn start(db: &TestDb) -> Server {
 
 /// A server with this configuration, on this clock.
 async fn start_with(db: &TestDb, config: &str, clock: Clock) -> Server {
-    let config = Config::from_toml(config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut state = AppState::open(config, db.database()).unwrap();
-    state.clock = clock;
-    let state = Arc::new(state);
-    tokio::spawn(serve(state, listener));
+    let (base, _) = engines::serve_on(db, config, clock).await;
     Server {
         base,
         client: Client::new(),

@@ -138,16 +138,11 @@ struct Probe {
 
 async fn every_status_a_route_answers_to_hostile_requests_is_documented(engine: Kind) {
     let db = TestDb::new(engine);
-    let config = Config::from_toml(
-        "max_body_bytes = 256\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n\
+    let config = "max_body_bytes = 256\n[[users]]\nname = \"ana\"\nrole = \"technician\"\ntoken = \"ana-token\"\n\
          [[users]]\nname = \"root\"\nrole = \"admin\"\ntoken = \"root-token\"\n\
-         [types.inspections.fields]\nnotes = { type = \"text\" }\n",
-    )
-    .unwrap();
-    let state = Arc::new(AppState::open(config, db.database()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(serve(state, listener));
+         [types.inspections.fields]\nnotes = { type = \"text\" }\n";
+    let (base, task) =
+        engines::serve_on(&db, config, syncdesk::server::clock::Clock::system()).await;
     let client = reqwest::Client::new();
     let huge: &'static str = Box::leak(
         format!("{{\"fields\": {{\"notes\": \"{}\"}}}}", "x".repeat(400)).into_boxed_str(),

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
-use syncdesk::server::config::Config;
-use syncdesk::server::http::{AppState, serve};
+use syncdesk::server::clock::Clock;
 
 const CONFIG: &str = r#"
 max_body_bytes = 4096
@@ -48,11 +47,7 @@ async fn start(db: &TestDb) -> Server {
 
 /// A real server on 127.0.0.1 with this configuration and a SQLite file.
 async fn start_with(db: &TestDb, config: &str) -> Server {
-    let config = Config::from_toml(config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(AppState::open(config, db.database()).unwrap());
-    let task = tokio::spawn(serve(state, listener));
+    let (base, task) = engines::serve_on(db, config, Clock::system()).await;
     Server {
         base,
         client: Client::new(),

@@ -122,3 +122,22 @@ macro_rules! on_both_engines {
         }
     };
 }
+
+/// A real server on 127.0.0.1 for `db`, with this configuration and clock: its URL, and
+/// its task (abort it to stop the server).
+pub async fn serve_on(
+    db: &TestDb,
+    config: &str,
+    clock: syncdesk::server::clock::Clock,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let config = syncdesk::server::config::Config::from_toml(config).unwrap();
+    let mut state = syncdesk::server::http::AppState::open(config, db.database()).unwrap();
+    state.clock = clock;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(syncdesk::server::http::serve(
+        std::sync::Arc::new(state),
+        listener,
+    ));
+    (base, task)
+}
