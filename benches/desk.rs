@@ -7,7 +7,8 @@
 //! - key: key press → frame on a 300-field record holding 100 KB of text (`j`, `s`, `u`,
 //!   `Tab` in turn, each followed by a full draw). Target: at most 5 ms.
 //!
-//! The export is generated under `target/bench-data/` on first use.
+//! The export is generated under `target/bench-data/` on first use
+//! (`SYNCDESK_BENCH_EXPORT_ONLY=1` only writes it and prints its path).
 //! `$SYNCDESK_BENCH_RUNS` sets the runs of the open measurement (9).
 
 use std::hint::black_box;
@@ -291,6 +292,11 @@ fn bench_keys() {
 }
 
 fn main() {
+    if std::env::var_os("SYNCDESK_BENCH_EXPORT_ONLY").is_some() {
+        // For `benches/open_terminal.sh`: the export's path, written if missing.
+        println!("{}", export_file().display());
+        return;
+    }
     let runs = std::env::var("SYNCDESK_BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -2,6 +2,8 @@
 //!
 //! `cargo bench --bench merge` measures, single-threaded, median of several runs:
 //! - load: reading and parsing base.json and local.json (~35 MB each)
+//! - parse: the parse alone, files in memory, trees dropped off the clock (GB/s), beside
+//!   serde_json's deserializer building the same trees
 //! - diff: the field-level diff of all 10,000 pairs, with word diffs of changed text
 //! - merge: the three-way merge of 10,000 (base, local, server) triples
 //!
@@ -17,16 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use syncdesk::merge::{NoPolicy, diff, merge};
-use syncdesk::model::Object;
+use syncdesk::model::{Json, Object};
 
-#[derive(Deserialize)]
+/// A record of the bench files: its fields, as the engine's tree.
 struct Record<'a> {
-    #[serde(borrow)]
-    #[allow(dead_code)]
-    id: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
     fields: Object<'a>,
 }
 
@@ -34,10 +31,29 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Parses records, borrowing their strings from `bytes` (as `Json::parse_slice` does).
+/// Parses records into the engine's tree (`Json::parse_slice`), borrowing their strings
+/// from `bytes`.
 fn parse(bytes: &[u8]) -> Vec<Record<'_>> {
-    let text = std::str::from_utf8(bytes).expect("bench data is UTF-8");
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("bad bench data: {e}"))
+    let Json::Array(items) =
+        Json::parse_slice(bytes).unwrap_or_else(|e| panic!("bad bench data: {e}"))
+    else {
+        panic!("bench data is a list of records")
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Json::Object(record) => match record.into_iter().find(|(k, _)| k == "fields") {
+                Some((_, Json::Object(fields))) => Record { fields },
+                _ => panic!("a bench record without fields"),
+            },
+            _ => panic!("a bench record that is not an object"),
+        })
+        .collect()
+}
+
+/// The same tree through serde_json's deserializer, for comparison.
+fn serde_parse(bytes: &[u8]) -> Json<'_> {
+    serde_json::from_slice(bytes).expect("bench data")
 }
 
 fn data_dir() -> PathBuf {
@@ -66,6 +82,21 @@ fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
             let start = Instant::now();
             black_box(f());
             start.elapsed()
+        })
+        .collect();
+    times.sort();
+    (times[runs / 2], times[0])
+}
+
+/// Like [`measure`], but what `f` returns is dropped after the clock stops.
+fn measure_kept<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            let kept = black_box(f());
+            let elapsed = start.elapsed();
+            drop(kept);
+            elapsed
         })
         .collect();
     times.sort();
@@ -110,7 +141,12 @@ fn main() {
     if std::env::var_os("SYNCDESK_BENCH_PROFILE_LOAD").is_some() {
         let (b, l) = (read(&base_path), read(&local_path));
         let start = Instant::now();
-        let n: usize = (0..runs).map(|_| parse(&b).len() + parse(&l).len()).sum();
+        let n: usize = (0..runs)
+            .map(|_| {
+                let trees = (parse(&b), parse(&l));
+                trees.0.len() + trees.1.len()
+            })
+            .sum();
         eprintln!(
             "{n} records, {:.1} ms per load of both",
             start.elapsed().as_secs_f64() * 1e3 / runs as f64
@@ -184,6 +220,13 @@ fn main() {
         read(&local_path),
         read(&dir.join("server.json")),
     ];
+    // Parsing alone: the files already in memory, the trees dropped after the clock stops.
+    let input_bytes = bytes[0].len() + bytes[1].len();
+    let (parse_med, parse_min) = measure_kept(runs, || (parse(&bytes[0]), parse(&bytes[1])));
+    // The same trees built by serde_json's deserializer, the way they were read before the
+    // tree reader, for the reader's gain in the same run.
+    let (serde_parse_med, _) =
+        measure_kept(runs, || (serde_parse(&bytes[0]), serde_parse(&bytes[1])));
     let base = parse(&bytes[0]);
     let local = parse(&bytes[1]);
     let server = parse(&bytes[2]);
@@ -230,6 +273,17 @@ fn main() {
         ms(load_min)
     );
     println!(
+        "parse (2 files, in memory): {:.1} ms  (min {:.1}), {:.2} GB/s",
+        ms(parse_med),
+        ms(parse_min),
+        input_bytes as f64 / parse_med.as_secs_f64() / 1e9
+    );
+    println!(
+        "parse with serde_json into the same tree: {:.1} ms, {:.2} GB/s",
+        ms(serde_parse_med),
+        input_bytes as f64 / serde_parse_med.as_secs_f64() / 1e9
+    );
+    println!(
         "diff:           {:8.1} ms  (min {:.1})",
         ms(diff_med),
         ms(diff_min)
@@ -243,9 +297,12 @@ fn main() {
         ms(merge_min)
     );
     println!(
-        "RESULT load_ms={:.2} diff_ms={:.2} diff_parallel_ms={:.2} load_diff_ms={:.2} \
+        "RESULT load_ms={:.2} parse_ms={:.2} parse_gb_s={:.3} serde_parse_ms={:.2} diff_ms={:.2} diff_parallel_ms={:.2} load_diff_ms={:.2} \
          load_diff_parallel_ms={:.2} merge_ms={:.2}",
         ms(load_med),
+        ms(parse_med),
+        input_bytes as f64 / parse_med.as_secs_f64() / 1e9,
+        ms(serde_parse_med),
         ms(diff_med),
         ms(par_med),
         ms(both_med),

@@ -107,9 +107,10 @@ pub struct Object<'a> {
 }
 
 impl<'a> Json<'a> {
-    /// Parses JSON text, borrowing its strings where it can.
+    /// Parses JSON text, borrowing its strings where it can. Well-formed text is read by
+    /// [`super::read`]; anything else by serde_json, for its message and position.
     pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+        super::read::read(text).map_or_else(|| serde_json::from_str(text), Ok)
     }
 
     /// Parses JSON bytes, borrowing its strings where it can.
@@ -117,7 +118,7 @@ impl<'a> Json<'a> {
         // One UTF-8 check of the whole input is cheaper than one per string; invalid input
         // goes the slow way, for serde_json's message with its line and column.
         match std::str::from_utf8(bytes) {
-            Ok(text) => serde_json::from_str(text),
+            Ok(text) => Self::parse(text),
             Err(_) => serde_json::from_slice(bytes),
         }
     }
@@ -293,6 +294,12 @@ impl<'a> Object<'a> {
                 .map(|(k, v)| (k, v.into_owned()))
                 .collect(),
         }
+    }
+
+    /// An object of members already in key order, each key once.
+    pub(crate) fn from_sorted(members: Vec<(Key, Json<'a>)>) -> Self {
+        debug_assert!(members.windows(2).all(|w| w[0].0 < w[1].0));
+        Self { members }
     }
 
     /// Builds an object from members in any order; a repeated key keeps its last value.

@@ -3,6 +3,7 @@
 pub mod etag;
 pub mod json;
 pub mod pointer;
+pub mod read;
 pub mod schema;
 pub mod time;
 pub mod validate;

@@ -1,0 +1,578 @@
+//! A JSON reader that builds the engine's tree in one pass over text already checked as
+//! UTF-8: no serde visitor between the bytes and the tree, strings found sixteen bytes a
+//! step, members collected on one scratch stack and moved once into an exactly sized
+//! vector, and an object's sort order reused when the next object lists the same keys in
+//! the same order (records of one type do).
+//!
+//! It reads well-formed JSON and gives up (`None`) on everything else — a fault, a lone
+//! surrogate, a number out of range, nesting past serde_json's limit — so that the caller
+//! reads the text again with serde_json, whose messages and positions are the ones users
+//! see. It never accepts what serde_json refuses nor reads a value differently: the
+//! property tests in `tests/read_properties.rs` hold it to both.
+
+use std::borrow::Cow;
+
+use super::json::{Json, Key, Num, Object, Str};
+
+/// Reads `text` as one JSON value, or `None` when serde_json has to say what is wrong.
+pub fn read(text: &str) -> Option<Json<'_>> {
+    let mut reader = Reader {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+        depth: 0,
+        members: Vec::new(),
+        items: Vec::new(),
+        orders: Orders::default(),
+    };
+    let value = reader.value()?;
+    reader.skip_whitespace();
+    (reader.at == text.len()).then_some(value)
+}
+
+/// serde_json refuses nesting deeper than this; giving up here leaves the message to it.
+const MAX_DEPTH: usize = 127;
+
+struct Reader<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    depth: usize,
+    /// Members of the objects being read, innermost last.
+    members: Vec<(Key, Json<'a>)>,
+    /// Items of the arrays being read, innermost last.
+    items: Vec<Json<'a>>,
+    orders: Orders,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, consumed.
+    fn next_token(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        let b = self.peek()?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn value(&mut self) -> Option<Json<'a>> {
+        match self.next_token()? {
+            b'"' => Some(Json::String(match self.string()? {
+                Cow::Borrowed(s) => Str::from(s),
+                Cow::Owned(s) => Str::from(s),
+            })),
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b't' => self.literal(b"rue", Json::Bool(true)),
+            b'f' => self.literal(b"alse", Json::Bool(false)),
+            b'n' => self.literal(b"ull", Json::Null),
+            b'-' | b'0'..=b'9' => {
+                self.at -= 1;
+                self.number().map(Json::Number)
+            }
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, rest: &[u8], value: Json<'a>) -> Option<Json<'a>> {
+        let end = self.at + rest.len();
+        (self.bytes.get(self.at..end)? == rest).then(|| {
+            self.at = end;
+            value
+        })
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    fn object(&mut self) -> Option<Json<'a>> {
+        self.enter()?;
+        let start = self.members.len();
+        let mut next = self.next_token()?;
+        if next != b'}' {
+            loop {
+                if next != b'"' {
+                    return None;
+                }
+                let key = match self.string()? {
+                    Cow::Borrowed(s) => Key::new(s),
+                    Cow::Owned(s) => Key::from(s),
+                };
+                if self.next_token()? != b':' {
+                    return None;
+                }
+                let value = self.value()?;
+                self.members.push((key, value));
+                match self.next_token()? {
+                    b',' => next = self.next_token()?,
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        let members = &mut self.members[start..];
+        let object = self.orders.sorted(members);
+        self.members.truncate(start);
+        Some(Json::Object(object))
+    }
+
+    fn array(&mut self) -> Option<Json<'a>> {
+        self.enter()?;
+        let start = self.items.len();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+        } else {
+            loop {
+                let item = self.value()?;
+                self.items.push(item);
+                match self.next_token()? {
+                    b',' => {}
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        // A drain knows its length: the vector is allocated once, at its exact size.
+        Some(Json::Array(self.items.drain(start..).collect()))
+    }
+
+    /// The rest of a string whose opening quote was just read.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.at;
+        let end = plain_run_end(self.bytes, start)?;
+        match self.bytes[end] {
+            b'"' => {
+                self.at = end + 1;
+                Some(Cow::Borrowed(&self.text[start..end]))
+            }
+            b'\\' => self.escaped_string(start, end).map(Cow::Owned),
+            _ => None,
+        }
+    }
+
+    /// A string holding escapes; `at` is its first backslash.
+    fn escaped_string(&mut self, start: usize, mut at: usize) -> Option<String> {
+        let mut out = String::with_capacity(at - start + 16);
+        out.push_str(&self.text[start..at]);
+        loop {
+            let escape = *self.bytes.get(at + 1)?;
+            at += 2;
+            let c = match escape {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let unit = self.hex4(at)?;
+                    at += 4;
+                    let code = match unit {
+                        0xD800..=0xDBFF => {
+                            if self.bytes.get(at..at + 2)? != b"\\u" {
+                                return None;
+                            }
+                            let low = self.hex4(at + 2)?;
+                            if !(0xDC00..=0xDFFF).contains(&low) {
+                                return None;
+                            }
+                            at += 6;
+                            0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        0xDC00..=0xDFFF => return None,
+                        _ => unit,
+                    };
+                    char::from_u32(code)?
+                }
+                _ => return None,
+            };
+            out.push(c);
+            let end = plain_run_end(self.bytes, at)?;
+            out.push_str(&self.text[at..end]);
+            at = end;
+            match self.bytes[end] {
+                b'"' => {
+                    self.at = end + 1;
+                    return Some(out);
+                }
+                b'\\' => {}
+                _ => return None,
+            }
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.bytes.get(at..at + 4)?;
+        digits.iter().try_fold(0, |acc, &d| {
+            let nibble = (d as char).to_digit(16)?;
+            Some(acc << 4 | nibble)
+        })
+    }
+
+    /// A number as serde_json reads it: integers as `u64` (negative ones as `i64`), a
+    /// negative zero or an integer past those ranges as `f64`, anything with a fraction
+    /// or an exponent as the nearest `f64`; out of `f64`'s range it gives up.
+    fn number(&mut self) -> Option<Num> {
+        let start = self.at;
+        let negative = self.peek() == Some(b'-');
+        self.at += usize::from(negative);
+        let whole_start = self.at;
+        match self.peek()? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => self.skip_digits(),
+            _ => return None,
+        }
+        let whole_end = self.at;
+        let mut fraction = whole_end..whole_end;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            fraction = self.at..self.at;
+            self.digits_after_mark()?;
+            fraction.end = self.at;
+        }
+        let mut exponent = None;
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            let negative_exponent = self.peek() == Some(b'-');
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            let digits = self.at;
+            self.digits_after_mark()?;
+            // An exponent too long for an i64 is left to the exact reading.
+            match integer(&self.bytes[digits..self.at]).and_then(|n| i64::try_from(n).ok()) {
+                Some(n) => exponent = Some(if negative_exponent { -n } else { n }),
+                None => return self.float_from_text(start),
+            }
+        }
+        let whole = &self.bytes[whole_start..whole_end];
+        if fraction.is_empty() && exponent.is_none() {
+            if let Some(n) = integer(whole) {
+                if !negative {
+                    return Some(Num::U(n));
+                }
+                // serde_json's rule: what does not negate to a negative `i64` (zero, or
+                // past its range) is read as a float.
+                let negated = (n as i64).wrapping_neg();
+                if negated < 0 {
+                    return Some(Num::I(negated));
+                }
+            }
+            return self.float_from_text(start);
+        }
+        // Clinger's fast path: a mantissa of at most 15 digits and a power of ten up to
+        // 22 are both exact in an f64, so one multiplication or division rounds once,
+        // to the nearest f64 — what reading the text exactly gives.
+        let fraction = &self.bytes[fraction];
+        let power = exponent.unwrap_or(0).saturating_sub(fraction.len() as i64);
+        if whole.len() + fraction.len() <= 15 && (-22..=22).contains(&power) {
+            let mantissa = integer(whole)? * 10u64.pow(fraction.len() as u32) + integer(fraction)?;
+            let scale = POWERS_OF_TEN[power.unsigned_abs() as usize];
+            let x = if power < 0 {
+                mantissa as f64 / scale
+            } else {
+                mantissa as f64 * scale
+            };
+            return Some(Num::F(if negative { -x } else { x }));
+        }
+        self.float_from_text(start)
+    }
+
+    /// The number from `start` to here, read by the standard library (exact, slower).
+    fn float_from_text(&self, start: usize) -> Option<Num> {
+        let x: f64 = self.text[start..self.at].parse().ok()?;
+        x.is_finite().then_some(Num::F(x))
+    }
+
+    fn skip_digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// At least one digit, as JSON wants after `.` and `e`.
+    fn digits_after_mark(&mut self) -> Option<()> {
+        let before = self.at;
+        self.skip_digits();
+        (self.at > before).then_some(())
+    }
+}
+
+/// The powers of ten an f64 holds exactly.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The decimal digits as a `u64`, or `None` when they overflow it.
+fn integer(digits: &[u8]) -> Option<u64> {
+    if digits.len() < 20 {
+        return Some(digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')));
+    }
+    digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Where the plain run of string bytes starting at `from` ends: the index of the first
+/// quote, backslash or control character, or `None` when the text ends first.
+fn plain_run_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        let mask = special_bytes(chunk.try_into().expect("16 bytes"));
+        if mask != 0 {
+            return Some(at + mask.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
+/// A bit for each of the sixteen bytes that is a quote, a backslash or a control
+/// character, lowest bit first.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special_bytes(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of every x86_64 processor; the unaligned load reads exactly the
+    // sixteen bytes of `chunk`.
+    unsafe {
+        let chunk = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
+        // Bytes at most 0x1f, unsigned: their minimum with 0x1f is themselves.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(chunk, _mm_set1_epi8(0x1f)), chunk);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
+}
+
+/// Sorts objects' members, remembering the order it found for the last few key
+/// sequences: when an object lists the same keys as one before, in the same order (every
+/// record of a type, every item of a checklist), its members are placed by that order
+/// after one comparison a key instead of being sorted again.
+#[derive(Default)]
+struct Orders {
+    known: Vec<KnownOrder>,
+    /// The slot the next new order replaces once `known` is full.
+    next_slot: usize,
+}
+
+struct KnownOrder {
+    /// The keys as read.
+    keys: Vec<Key>,
+    /// Positions in read order of the members to keep, in key order (a repeated key's
+    /// last member only).
+    sorted: Vec<u32>,
+}
+
+/// How many key orders are remembered; records have a handful of object shapes.
+const KNOWN_ORDERS: usize = 8;
+
+impl Orders {
+    /// The object of `members` (left empty), sorted by key, the last of a repeated key kept.
+    fn sorted<'a>(&mut self, members: &mut [(Key, Json<'a>)]) -> Object<'a> {
+        let ordered = members.windows(2).all(|w| w[0].0 < w[1].0);
+        if ordered {
+            return Object::from_sorted(members.iter_mut().map(take).collect());
+        }
+        let found = self.known.iter().position(|order| {
+            order.keys.len() == members.len()
+                && order
+                    .keys
+                    .iter()
+                    .zip(members.iter())
+                    .all(|(k, (m, _))| super::json::bytes_eq(k.as_bytes(), m.as_bytes()))
+        });
+        let order = match found {
+            Some(i) => &self.known[i],
+            None => self.learn(members),
+        };
+        Object::from_sorted(
+            order
+                .sorted
+                .iter()
+                .map(|&i| take(&mut members[i as usize]))
+                .collect(),
+        )
+    }
+
+    fn learn(&mut self, members: &[(Key, Json)]) -> &KnownOrder {
+        let mut positions: Vec<u32> = (0..members.len() as u32).collect();
+        // Stable: among repeated keys the one read last ends up last, and is kept below.
+        positions.sort_by(|&a, &b| members[a as usize].0.cmp(&members[b as usize].0));
+        let mut sorted: Vec<u32> = Vec::with_capacity(positions.len());
+        for i in positions {
+            match sorted.last_mut() {
+                Some(last) if members[*last as usize].0 == members[i as usize].0 => *last = i,
+                _ => sorted.push(i),
+            }
+        }
+        let order = KnownOrder {
+            keys: members.iter().map(|(k, _)| k.clone()).collect(),
+            sorted,
+        };
+        let slot = if self.known.len() < KNOWN_ORDERS {
+            self.known.push(order);
+            self.known.len() - 1
+        } else {
+            let slot = self.next_slot;
+            self.known[slot] = order;
+            self.next_slot = (slot + 1) % KNOWN_ORDERS;
+            slot
+        };
+        &self.known[slot]
+    }
+}
+
+/// Moves a member out of the scratch stack, leaving an empty one that is truncated away.
+fn take<'a>(member: &mut (Key, Json<'a>)) -> (Key, Json<'a>) {
+    std::mem::replace(member, (Key::const_new(""), Json::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(text: &str) -> Option<Json<'_>> {
+        let ours = read(text);
+        let theirs: Result<Json, _> = serde_json::from_str(text);
+        if let Some(v) = &ours {
+            assert_eq!(Some(v), theirs.as_ref().ok(), "{text:?}");
+        }
+        ours
+    }
+
+    #[test]
+    fn reads_what_serde_json_reads() {
+        for text in [
+            r#"{"b": [1, -2, 2.5, true, false, null], "a": {"c": "x\"y\u00e9\ud83d\ude00"}}"#,
+            " [ ] ",
+            "{}",
+            r#""\/\b\f\n\r\t""#,
+            "-0",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1e-400",
+            "0.1e1",
+            "1E+2",
+            r#"{"z": 1, "y": 2, "z": 3}"#,
+        ] {
+            assert!(both(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn numbers_keep_serde_jsons_kinds() {
+        assert_eq!(read("-0").unwrap(), Json::Number(Num::F(-0.0)));
+        assert!(matches!(read("-0").unwrap(), Json::Number(Num::F(x)) if x.is_sign_negative()));
+        assert_eq!(read("-1").unwrap(), Json::Number(Num::I(-1)));
+        assert_eq!(read("7").unwrap(), Json::Number(Num::U(7)));
+        assert_eq!(
+            read("-9223372036854775808").unwrap(),
+            Json::Number(Num::I(i64::MIN))
+        );
+        assert!(matches!(
+            read("-9223372036854775809").unwrap(),
+            Json::Number(Num::F(_))
+        ));
+        assert!(matches!(
+            read("18446744073709551616").unwrap(),
+            Json::Number(Num::F(_))
+        ));
+        assert_eq!(read("1.0").unwrap(), Json::Number(Num::F(1.0)));
+    }
+
+    #[test]
+    fn gives_up_on_what_serde_json_refuses() {
+        for text in [
+            "",
+            "[1,]",
+            r#"{"a":1,}"#,
+            "01",
+            "1.",
+            "1e",
+            "-",
+            "1e400",
+            "tru",
+            "nul",
+            "[1] x",
+            "\"a\u{1}b\"",
+            r#""\ud800""#,
+            r#""\udc00""#,
+            r#""\ud800\u0041""#,
+            r#""\x""#,
+            r#""abc"#,
+            r#"{"a" 1}"#,
+            r#"{1: 2}"#,
+        ] {
+            assert!(read(text).is_none(), "{text:?}");
+            assert!(serde_json::from_str::<Json>(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn nesting_past_serde_jsons_limit_is_left_to_it() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(both(&deep(MAX_DEPTH)).is_some());
+        assert!(read(&deep(MAX_DEPTH + 1)).is_none());
+        assert!(read(&"[".repeat(100_000)).is_none());
+    }
+
+    #[test]
+    fn a_known_key_order_sorts_later_objects_alike() {
+        let text =
+            r#"[{"b":1,"a":2,"c":3},{"b":4,"a":5,"c":6},{"b":7,"c":8,"a":9},{"b":1,"b":2,"a":0}]"#;
+        let Json::Array(items) = both(text).unwrap() else {
+            panic!("an array")
+        };
+        let keys: Vec<Vec<&str>> = items
+            .iter()
+            .map(|o| o.as_object().unwrap().keys().collect())
+            .collect();
+        assert_eq!(keys[1], ["a", "b", "c"]);
+        assert_eq!(keys[2], ["a", "b", "c"]);
+        assert_eq!(items[1].get("a"), Some(&Json::Number(Num::U(5))));
+        assert_eq!(items[2].get("a"), Some(&Json::Number(Num::U(9))));
+        assert_eq!(items[3].get("b"), Some(&Json::Number(Num::U(2))));
+    }
+
+    #[test]
+    fn strings_are_found_at_every_offset_of_a_chunk() {
+        for n in 0..40 {
+            let plain = "x".repeat(n);
+            let text = format!("[\"{plain}\", \"{plain}\\n\", \"{plain}\u{1}\"]");
+            let good = format!("[\"{plain}\",\"{plain}\\n\"]");
+            let Some(Json::Array(items)) = read(&good) else {
+                panic!("length {n}")
+            };
+            assert_eq!(items[0].as_str(), Some(plain.as_str()));
+            assert_eq!(items[1].as_str(), Some(format!("{plain}\n").as_str()));
+            assert!(read(&text).is_none(), "control character at {n}");
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The tree reader (`model::read`) against serde_json, on arbitrary text (proptest): it
+//! reads every well-formed text to the same tree, never accepts what serde_json refuses,
+//! and a refused text keeps serde_json's message and position.
+
+use proptest::prelude::*;
+use serde_json::Value;
+use syncdesk::model::read::read;
+use syncdesk::model::{Json, Num};
+
+fn serde_tree(text: &str) -> Result<Json<'_>, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// Equal trees, floats compared bit for bit (so `-0.0` is not `0.0`).
+fn same(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(Num::F(x)), Json::Number(Num::F(y))) => x.to_bits() == y.to_bits(),
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, a), (kb, b))| ka == kb && same(a, b))
+        }
+        _ => a == b,
+    }
+}
+
+fn string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z ]{0,40}",
+        any::<String>(),
+        prop::collection::vec(any::<char>(), 0..30).prop_map(|c| c.into_iter().collect()),
+        Just("x".repeat(100)),
+    ]
+}
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<u64>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |x| x.is_finite())
+            .prop_map(Value::from),
+        string().prop_map(Value::String),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(5, 60, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::vec((string(), inner), 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// JSON text of `v` as others write it: spaced or not, and with some characters written
+/// as `\u` escapes (surrogate pairs beyond the first plane) or `\/`.
+fn write(v: &Value, spaced: bool, escape_every: usize, out: &mut String, n: &mut usize) {
+    let gap = if spaced { " \n\t" } else { "" };
+    match v {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(gap);
+                write(item, spaced, escape_every, out, n);
+            }
+            out.push_str(gap);
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (k, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(gap);
+                write_string(k, escape_every, out, n);
+                out.push_str(gap);
+                out.push(':');
+                write(item, spaced, escape_every, out, n);
+            }
+            out.push('}');
+        }
+        Value::String(s) => write_string(s, escape_every, out, n),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn write_string(s: &str, escape_every: usize, out: &mut String, n: &mut usize) {
+    out.push('"');
+    for c in s.chars() {
+        *n += 1;
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' if n.is_multiple_of(2) => out.push_str("\\/"),
+            c if (c as u32) < 0x20 || n.is_multiple_of(escape_every) => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Texts near JSON: valid ones cut, with a byte dropped, or with a character put in.
+fn damaged() -> impl Strategy<Value = String> {
+    (
+        value(),
+        any::<prop::sample::Index>(),
+        prop::sample::select(vec![
+            "", ",", "]", "}", "\"", "\\", "\\u", "\\ud800", "\\udc00", "-", ".", "e", "0",
+            "1e999", "\u{1}", "tru", " ",
+        ]),
+        0u8..3,
+    )
+        .prop_map(|(v, at, insert, how)| {
+            let text = v.to_string();
+            let mut cut = at.index(text.len() + 1);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let (head, tail) = text.split_at(cut);
+            match how {
+                0 => head.to_string(),
+                1 => format!("{head}{}", tail.chars().skip(1).collect::<String>()),
+                _ => format!("{head}{insert}{tail}"),
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn well_formed_text_reads_to_serde_jsons_tree(
+        v in value(),
+        spaced in any::<bool>(),
+        escape_every in 2usize..9,
+    ) {
+        let mut text = String::new();
+        write(&v, spaced, escape_every, &mut text, &mut 0);
+        let expected = serde_tree(&text).expect("serde_json reads what we wrote");
+        let ours = read(&text);
+        prop_assert!(ours.is_some(), "the reader gave up on {text:?}");
+        prop_assert!(same(ours.as_ref().unwrap(), &expected), "{text:?}");
+    }
+
+    #[test]
+    fn damaged_text_is_refused_as_serde_json_refuses_it(text in damaged()) {
+        match serde_tree(&text) {
+            Ok(expected) => {
+                let ours = read(&text);
+                prop_assert!(ours.is_some(), "the reader gave up on {text:?}");
+                prop_assert!(same(ours.as_ref().unwrap(), &expected), "{text:?}");
+            }
+            Err(e) => {
+                prop_assert!(read(&text).is_none(), "the reader accepted {text:?}");
+                // The message users see is serde_json's, position included.
+                prop_assert_eq!(Json::parse(&text).unwrap_err().to_string(), e.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_read_bit_for_bit_as_serde_json_reads_them(
+        text in r"-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,22})?([eE][+-]?[0-9]{1,3})?"
+    ) {
+        match serde_tree(&text) {
+            Ok(expected) => {
+                let ours = read(&text);
+                prop_assert!(ours.is_some(), "the reader gave up on {text}");
+                prop_assert!(same(ours.as_ref().unwrap(), &expected), "{text}: {ours:?} vs {expected:?}");
+            }
+            Err(_) => prop_assert!(read(&text).is_none(), "{text}"),
+        }
+    }
+}
