@@ -301,6 +301,21 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(9);
+    if std::env::var_os("SYNCDESK_BENCH_PROFILE_OPEN").is_some() {
+        // For `perf record`: reading and indexing the export alone, many times.
+        let path = export_file();
+        let out = tempfile::tempdir().unwrap();
+        let start = Instant::now();
+        for _ in 0..runs {
+            black_box(ExportBook::open(&path, Some(&out.path().join("out.json"))).unwrap());
+        }
+        eprintln!("{:.1} ms per open", ms(start.elapsed()) / runs as f64);
+        return;
+    }
     bench_keys();
     bench_open(runs);
 }
+
+/// The allocator of the `syncdesk` binary, so that the bench measures what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -1,10 +1,11 @@
-//! The tree reader (`model::read`) against serde_json, on arbitrary text (proptest): it
-//! reads every well-formed text to the same tree, never accepts what serde_json refuses,
-//! and a refused text keeps serde_json's message and position.
+//! The tree reader and the outline (`model::read`) against serde_json, on arbitrary text
+//! (proptest): they read every well-formed text (to the same tree; every outlined place
+//! holding the value the tree has there), never accept what serde_json refuses, and a
+//! refused text keeps serde_json's message and position.
 
 use proptest::prelude::*;
 use serde_json::Value;
-use syncdesk::model::read::read;
+use syncdesk::model::read::{Inner, Outline, outline, read};
 use syncdesk::model::{Json, Num};
 
 fn serde_tree(text: &str) -> Result<Json<'_>, serde_json::Error> {
@@ -142,6 +143,33 @@ fn damaged() -> impl Strategy<Value = String> {
         })
 }
 
+/// Every outlined place holds the value the tree has there.
+fn outline_matches(text: &str, place: &Outline, tree: &Json) -> bool {
+    let here = read(&text[place.span.clone()]);
+    if !here.is_some_and(|v| same(&v, tree)) {
+        return false;
+    }
+    match (&place.inner, tree) {
+        (Inner::Whole, _) => true,
+        (Inner::Items(items), Json::Array(values)) => {
+            items.len() == values.len()
+                && items
+                    .iter()
+                    .zip(values)
+                    .all(|(p, v)| outline_matches(text, p, v))
+        }
+        // Members in the text's order, a repeated key each time: look each up by key,
+        // the last one read being the one the tree keeps.
+        (Inner::Members(members), Json::Object(object)) => {
+            members.iter().enumerate().all(|(i, (key, p))| {
+                let last = !members[i + 1..].iter().any(|(k, _)| k == key);
+                !last || object.get(key).is_some_and(|v| outline_matches(text, p, v))
+            })
+        }
+        _ => false,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -157,6 +185,9 @@ proptest! {
         let ours = read(&text);
         prop_assert!(ours.is_some(), "the reader gave up on {text:?}");
         prop_assert!(same(ours.as_ref().unwrap(), &expected), "{text:?}");
+        let place = outline(&text, 2);
+        prop_assert!(place.is_some(), "the outline gave up on {text:?}");
+        prop_assert!(outline_matches(&text, place.as_ref().unwrap(), &expected), "{text:?}");
     }
 
     #[test]
@@ -166,9 +197,11 @@ proptest! {
                 let ours = read(&text);
                 prop_assert!(ours.is_some(), "the reader gave up on {text:?}");
                 prop_assert!(same(ours.as_ref().unwrap(), &expected), "{text:?}");
+                prop_assert!(outline(&text, 2).is_some(), "the outline gave up on {text:?}");
             }
             Err(e) => {
                 prop_assert!(read(&text).is_none(), "the reader accepted {text:?}");
+                prop_assert!(outline(&text, 2).is_none(), "the outline accepted {text:?}");
                 // The message users see is serde_json's, position included.
                 prop_assert_eq!(Json::parse(&text).unwrap_err().to_string(), e.to_string());
             }

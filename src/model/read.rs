@@ -11,21 +11,58 @@
 //! property tests in `tests/read_properties.rs` hold it to both.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use super::json::{Json, Key, Num, Object, Str};
 
 /// Reads `text` as one JSON value, or `None` when serde_json has to say what is wrong.
 pub fn read(text: &str) -> Option<Json<'_>> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-        depth: 0,
-        members: Vec::new(),
-        items: Vec::new(),
-        orders: Orders::default(),
-    };
+    let mut reader = Reader::new(text);
     let value = reader.value()?;
+    reader.skip_whitespace();
+    (reader.at == text.len()).then_some(value)
+}
+
+/// Where a value is in the text, and for objects and arrays within the depth asked for,
+/// where each of their members or items is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outline<'a> {
+    pub span: Range<usize>,
+    pub inner: Inner<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inner<'a> {
+    /// A scalar, or a container below the depth asked for.
+    Whole,
+    Items(Vec<Outline<'a>>),
+    Members(Vec<(Cow<'a, str>, Outline<'a>)>),
+}
+
+impl<'a> Outline<'a> {
+    /// The members of an outlined object (`None` for anything else).
+    pub fn members(&self) -> Option<&[(Cow<'a, str>, Outline<'a>)]> {
+        match &self.inner {
+            Inner::Members(members) => Some(members),
+            _ => None,
+        }
+    }
+
+    /// The items of an outlined array (`None` for anything else).
+    pub fn items(&self) -> Option<&[Outline<'a>]> {
+        match &self.inner {
+            Inner::Items(items) => Some(items),
+            _ => None,
+        }
+    }
+}
+
+/// Outlines `text` as one JSON value down to `depth` levels of objects and arrays,
+/// checking the whole text as [`read`] does but building no tree: an index of a large
+/// file in one light pass. `None` when serde_json has to say what is wrong.
+pub fn outline(text: &str, depth: usize) -> Option<Outline<'_>> {
+    let mut reader = Reader::new(text);
+    let value = reader.outline(depth)?;
     reader.skip_whitespace();
     (reader.at == text.len()).then_some(value)
 }
@@ -46,6 +83,18 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn new(text: &'a str) -> Self {
+        Reader {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+            depth: 0,
+            members: Vec::new(),
+            items: Vec::new(),
+            orders: Orders::default(),
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
@@ -83,7 +132,139 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn literal(&mut self, rest: &[u8], value: Json<'a>) -> Option<Json<'a>> {
+    /// A value's place, and below `depth` levels only checked.
+    fn outline(&mut self, depth: usize) -> Option<Outline<'a>> {
+        self.skip_whitespace();
+        let start = self.at;
+        let inner = match (self.peek()?, depth) {
+            (b'{', 1..) => {
+                self.at += 1;
+                self.enter()?;
+                let mut members = Vec::new();
+                let mut next = self.next_token()?;
+                if next != b'}' {
+                    loop {
+                        if next != b'"' {
+                            return None;
+                        }
+                        let key = self.string()?;
+                        if self.next_token()? != b':' {
+                            return None;
+                        }
+                        members.push((key, self.outline(depth - 1)?));
+                        match self.next_token()? {
+                            b',' => next = self.next_token()?,
+                            b'}' => break,
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Inner::Members(members)
+            }
+            (b'[', 1..) => {
+                self.at += 1;
+                self.enter()?;
+                let mut items = Vec::new();
+                self.skip_whitespace();
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                } else {
+                    loop {
+                        items.push(self.outline(depth - 1)?);
+                        match self.next_token()? {
+                            b',' => {}
+                            b']' => break,
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Inner::Items(items)
+            }
+            _ => {
+                self.skip_value()?;
+                Inner::Whole
+            }
+        };
+        Some(Outline {
+            span: start..self.at,
+            inner,
+        })
+    }
+
+    /// Checks one value and moves past it, keeping nothing.
+    fn skip_value(&mut self) -> Option<()> {
+        match self.next_token()? {
+            b'"' => self.skip_string(),
+            b'{' => {
+                self.enter()?;
+                let mut next = self.next_token()?;
+                if next != b'}' {
+                    loop {
+                        if next != b'"' {
+                            return None;
+                        }
+                        self.skip_string()?;
+                        if self.next_token()? != b':' {
+                            return None;
+                        }
+                        self.skip_value()?;
+                        match self.next_token()? {
+                            b',' => next = self.next_token()?,
+                            b'}' => break,
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(())
+            }
+            b'[' => {
+                self.enter()?;
+                self.skip_whitespace();
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                } else {
+                    loop {
+                        self.skip_value()?;
+                        match self.next_token()? {
+                            b',' => {}
+                            b']' => break,
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(())
+            }
+            b't' => self.literal(b"rue", ()),
+            b'f' => self.literal(b"alse", ()),
+            b'n' => self.literal(b"ull", ()),
+            b'-' | b'0'..=b'9' => {
+                self.at -= 1;
+                self.number().map(drop)
+            }
+            _ => None,
+        }
+    }
+
+    /// The rest of a string, checked (escapes as [`Reader::string`] reads them) but not kept.
+    fn skip_string(&mut self) -> Option<()> {
+        let start = self.at;
+        let end = plain_run_end(self.bytes, start)?;
+        match self.bytes[end] {
+            b'"' => {
+                self.at = end + 1;
+                Some(())
+            }
+            // Rare: read it, escapes and all, to check them the one way.
+            b'\\' => self.escaped_string(start, end).map(drop),
+            _ => None,
+        }
+    }
+
+    fn literal<T>(&mut self, rest: &[u8], value: T) -> Option<T> {
         let end = self.at + rest.len();
         (self.bytes.get(self.at..end)? == rest).then(|| {
             self.at = end;
