@@ -309,7 +309,15 @@ fn main() {
         for _ in 0..runs {
             black_box(ExportBook::open(&path, Some(&out.path().join("out.json"))).unwrap());
         }
-        eprintln!("{:.1} ms per open", ms(start.elapsed()) / runs as f64);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let peak = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .unwrap_or("");
+        eprintln!(
+            "{:.1} ms per open; {peak}",
+            ms(start.elapsed()) / runs as f64
+        );
         return;
     }
     bench_keys();
