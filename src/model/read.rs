@@ -139,47 +139,20 @@ impl<'a> Reader<'a> {
         let inner = match (self.peek()?, depth) {
             (b'{', 1..) => {
                 self.at += 1;
-                self.enter()?;
                 let mut members = Vec::new();
-                let mut next = self.next_token()?;
-                if next != b'}' {
-                    loop {
-                        if next != b'"' {
-                            return None;
-                        }
-                        let key = self.string()?;
-                        if self.next_token()? != b':' {
-                            return None;
-                        }
-                        members.push((key, self.outline(depth - 1)?));
-                        match self.next_token()? {
-                            b',' => next = self.next_token()?,
-                            b'}' => break,
-                            _ => return None,
-                        }
-                    }
-                }
-                self.depth -= 1;
+                self.each_member(|reader, key| {
+                    members.push((key, reader.outline(depth - 1)?));
+                    Some(())
+                })?;
                 Inner::Members(members)
             }
             (b'[', 1..) => {
                 self.at += 1;
-                self.enter()?;
                 let mut items = Vec::new();
-                self.skip_whitespace();
-                if self.peek() == Some(b']') {
-                    self.at += 1;
-                } else {
-                    loop {
-                        items.push(self.outline(depth - 1)?);
-                        match self.next_token()? {
-                            b',' => {}
-                            b']' => break,
-                            _ => return None,
-                        }
-                    }
-                }
-                self.depth -= 1;
+                self.each_item(|reader| {
+                    items.push(reader.outline(depth - 1)?);
+                    Some(())
+                })?;
                 Inner::Items(items)
             }
             _ => {
@@ -196,48 +169,9 @@ impl<'a> Reader<'a> {
     /// Checks one value and moves past it, keeping nothing.
     fn skip_value(&mut self) -> Option<()> {
         match self.next_token()? {
-            b'"' => self.skip_string(),
-            b'{' => {
-                self.enter()?;
-                let mut next = self.next_token()?;
-                if next != b'}' {
-                    loop {
-                        if next != b'"' {
-                            return None;
-                        }
-                        self.skip_string()?;
-                        if self.next_token()? != b':' {
-                            return None;
-                        }
-                        self.skip_value()?;
-                        match self.next_token()? {
-                            b',' => next = self.next_token()?,
-                            b'}' => break,
-                            _ => return None,
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Some(())
-            }
-            b'[' => {
-                self.enter()?;
-                self.skip_whitespace();
-                if self.peek() == Some(b']') {
-                    self.at += 1;
-                } else {
-                    loop {
-                        self.skip_value()?;
-                        match self.next_token()? {
-                            b',' => {}
-                            b']' => break,
-                            _ => return None,
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Some(())
-            }
+            b'"' => self.string().map(drop),
+            b'{' => self.each_member(|reader, _| reader.skip_value()),
+            b'[' => self.each_item(Self::skip_value),
             b't' => self.literal(b"rue", ()),
             b'f' => self.literal(b"alse", ()),
             b'n' => self.literal(b"ull", ()),
@@ -245,21 +179,6 @@ impl<'a> Reader<'a> {
                 self.at -= 1;
                 self.number().map(drop)
             }
-            _ => None,
-        }
-    }
-
-    /// The rest of a string, checked (escapes as [`Reader::string`] reads them) but not kept.
-    fn skip_string(&mut self) -> Option<()> {
-        let start = self.at;
-        let end = plain_run_end(self.bytes, start)?;
-        match self.bytes[end] {
-            b'"' => {
-                self.at = end + 1;
-                Some(())
-            }
-            // Rare: read it, escapes and all, to check them the one way.
-            b'\\' => self.escaped_string(start, end).map(drop),
             _ => None,
         }
     }
@@ -272,29 +191,27 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn enter(&mut self) -> Option<()> {
+    /// The members of an object whose `{` was just read: `member` reads each value, given
+    /// its key. Nesting deeper than serde_json allows gives up.
+    fn each_member(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
         self.depth += 1;
-        (self.depth <= MAX_DEPTH).then_some(())
-    }
-
-    fn object(&mut self) -> Option<Json<'a>> {
-        self.enter()?;
-        let start = self.members.len();
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
         let mut next = self.next_token()?;
         if next != b'}' {
             loop {
                 if next != b'"' {
                     return None;
                 }
-                let key = match self.string()? {
-                    Cow::Borrowed(s) => Key::new(s),
-                    Cow::Owned(s) => Key::from(s),
-                };
+                let key = self.string()?;
                 if self.next_token()? != b':' {
                     return None;
                 }
-                let value = self.value()?;
-                self.members.push((key, value));
+                member(self, key)?;
                 match self.next_token()? {
                     b',' => next = self.next_token()?,
                     b'}' => break,
@@ -303,22 +220,21 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
-        let members = &mut self.members[start..];
-        let object = self.orders.sorted(members);
-        self.members.truncate(start);
-        Some(Json::Object(object))
+        Some(())
     }
 
-    fn array(&mut self) -> Option<Json<'a>> {
-        self.enter()?;
-        let start = self.items.len();
+    /// The items of an array whose `[` was just read, each read by `item`.
+    fn each_item(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
         self.skip_whitespace();
         if self.peek() == Some(b']') {
             self.at += 1;
         } else {
             loop {
-                let item = self.value()?;
-                self.items.push(item);
+                item(self)?;
                 match self.next_token()? {
                     b',' => {}
                     b']' => break,
@@ -327,6 +243,32 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
+        Some(())
+    }
+
+    fn object(&mut self) -> Option<Json<'a>> {
+        let start = self.members.len();
+        self.each_member(|reader, key| {
+            let key = match key {
+                Cow::Borrowed(s) => Key::new(s),
+                Cow::Owned(s) => Key::from(s),
+            };
+            let value = reader.value()?;
+            reader.members.push((key, value));
+            Some(())
+        })?;
+        let object = self.orders.sorted(&mut self.members[start..]);
+        self.members.truncate(start);
+        Some(Json::Object(object))
+    }
+
+    fn array(&mut self) -> Option<Json<'a>> {
+        let start = self.items.len();
+        self.each_item(|reader| {
+            let item = reader.value()?;
+            reader.items.push(item);
+            Some(())
+        })?;
         // A drain knows its length: the vector is allocated once, at its exact size.
         Some(Json::Array(self.items.drain(start..).collect()))
     }
