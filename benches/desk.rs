@@ -305,9 +305,15 @@ fn main() {
         // For `perf record`: reading and indexing the export alone, many times.
         let path = export_file();
         let out = tempfile::tempdir().unwrap();
+        let whole = std::env::var_os("SYNCDESK_BENCH_PROFILE_OPEN").is_some_and(|v| v == "frame");
         let start = Instant::now();
         for _ in 0..runs {
-            black_box(ExportBook::open(&path, Some(&out.path().join("out.json"))).unwrap());
+            if whole {
+                // Up to the first frame, as `bench_open` measures it.
+                black_box(open_to_first_frame(&path, out.path()));
+            } else {
+                black_box(ExportBook::open(&path, Some(&out.path().join("out.json"))).unwrap());
+            }
         }
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let peak = status

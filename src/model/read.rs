@@ -67,6 +67,49 @@ pub fn outline(text: &str, depth: usize) -> Option<Outline<'_>> {
     (reader.at == text.len()).then_some(value)
 }
 
+/// Outlines a text that is one object like [`outline`] (its members to one level), except
+/// that the items of its member `key`, which must be an array, are handed to `item` one at
+/// a time, each outlined to `depth`, and not kept: an index of a large file whose items are
+/// outlined and let go one by one. `None` when serde_json has to say what is wrong, or
+/// when `item` says so.
+pub fn outline_items<'a>(
+    text: &'a str,
+    key: &str,
+    depth: usize,
+    mut item: impl FnMut(Outline<'a>) -> Option<()>,
+) -> Option<Outline<'a>> {
+    let mut reader = Reader::new(text);
+    reader.skip_whitespace();
+    let start = reader.at;
+    if reader.next_token()? != b'{' {
+        return None;
+    }
+    let mut members = Vec::new();
+    reader.each_member(|reader, name| {
+        let place = if name == key {
+            reader.skip_whitespace();
+            let from = reader.at;
+            if reader.next_token()? != b'[' {
+                return None;
+            }
+            reader.each_item(|reader| item(reader.outline(depth)?))?;
+            Outline {
+                span: from..reader.at,
+                inner: Inner::Whole,
+            }
+        } else {
+            reader.outline(0)?
+        };
+        members.push((name, place));
+        Some(())
+    })?;
+    reader.skip_whitespace();
+    (reader.at == text.len()).then_some(Outline {
+        span: start..reader.at,
+        inner: Inner::Members(members),
+    })
+}
+
 /// serde_json refuses nesting deeper than this; giving up here leaves the message to it.
 const MAX_DEPTH: usize = 127;
 
@@ -682,6 +725,38 @@ mod tests {
         assert_eq!(items[1].get("a"), Some(&Json::Number(Num::U(5))));
         assert_eq!(items[2].get("a"), Some(&Json::Number(Num::U(9))));
         assert_eq!(items[3].get("b"), Some(&Json::Number(Num::U(2))));
+    }
+
+    #[test]
+    fn outline_items_hands_out_each_item_of_one_member() {
+        let text =
+            r#" {"a": {"x": 1}, "list": [ {"k": "v", "n": [1]}, {"k": "w"} ], "z": "\u00e9"} "#;
+        let mut seen = Vec::new();
+        let place = outline_items(text, "list", 1, |item| {
+            let keys: Vec<String> = item.members()?.iter().map(|(k, _)| k.to_string()).collect();
+            seen.push((text[item.span].to_string(), keys));
+            Some(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                (
+                    r#"{"k": "v", "n": [1]}"#.to_string(),
+                    vec!["k".to_string(), "n".to_string()]
+                ),
+                (r#"{"k": "w"}"#.to_string(), vec!["k".to_string()]),
+            ]
+        );
+        let members = place.members().unwrap();
+        let names: Vec<&str> = members.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(names, ["a", "list", "z"]);
+        assert_eq!(&text[members[0].1.span.clone()], r#"{"x": 1}"#);
+        assert_eq!(&text[members[2].1.span.clone()], r#""\u00e9""#);
+        // Not an array, a fault after the items, or an item refused: no outline.
+        assert!(outline_items(r#"{"list": {}}"#, "list", 1, |_| Some(())).is_none());
+        assert!(outline_items(r#"{"list": [1], "b": tru}"#, "list", 1, |_| Some(())).is_none());
+        assert!(outline_items(r#"{"list": [1, 2]}"#, "list", 1, |_| None).is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::conflict::{ConflictDetail, ConflictSummary};
 use super::master::MasterData;
 use crate::merge::Choices;
 use crate::model::json::Object;
-use crate::model::read::{Outline, outline};
+use crate::model::read::{Outline, outline, outline_items};
 use crate::model::time::UtcMillis;
 
 /// The `format` of an export file.
@@ -104,8 +104,13 @@ impl ExportIndex {
             }
             return Some(index);
         }
-        let envelope = outline(text, 3)?;
-        let (mut format, mut conflicts) = (None, None);
+        // Each conflict is outlined, summarised and let go in the one pass.
+        let mut entries = Vec::new();
+        let envelope = outline_items(text, "conflicts", 1, |conflict| {
+            entries.push((conflict.span.clone(), summary(text, conflict.members()?)?));
+            Some(())
+        })?;
+        let mut format = None;
         let mut seen = BTreeSet::new();
         for (key, value) in envelope.members()? {
             let raw = &text[value.span.clone()];
@@ -119,17 +124,13 @@ impl ExportIndex {
                 "server" => index.server = serde_json::from_str(raw).ok()?,
                 "master" => index.master = serde_json::from_str(raw).ok()?,
                 "schemas" => index.schemas = serde_json::from_str(raw).ok()?,
-                "conflicts" => conflicts = Some(value.items()?),
                 _ => {}
             }
         }
-        if format? != EXPORT_FORMAT {
+        if format? != EXPORT_FORMAT || !seen.contains("conflicts") {
             return None;
         }
-        for conflict in conflicts? {
-            let summary = summary(text, conflict.members()?)?;
-            index.entries.push((conflict.span.clone(), summary));
-        }
+        index.entries = entries;
         Some(index)
     }
 
