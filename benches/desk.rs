@@ -8,7 +8,9 @@
 //!   `Tab` in turn, each followed by a full draw). Target: at most 5 ms.
 //!
 //! The export is generated under `target/bench-data/` on first use
-//! (`SYNCDESK_BENCH_EXPORT_ONLY=1` only writes it and prints its path).
+//! (`SYNCDESK_BENCH_EXPORT_ONLY=1` only writes it and prints its path). For `perf record`:
+//! `SYNCDESK_BENCH_PROFILE_OPEN=1` opens the export (read and index) `$SYNCDESK_BENCH_RUNS`
+//! times, `=frame` goes on to the first frame each time; both print the peak memory.
 //! `$SYNCDESK_BENCH_RUNS` sets the runs of the open measurement (9).
 
 use std::hint::black_box;
