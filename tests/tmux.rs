@@ -450,11 +450,13 @@ fn one_decision_for_two_marked_conflicts_and_the_log_that_explains_them_in_tmux(
     tmux.keys(&["2"]);
     tmux.wait_for("Sync log · newest first");
     tmux.keys(&["j", "j"]);
-    let log = tmux.wait_for("a genuine conflict");
+    // The explanation first shows "its history is being read": wait for the history.
+    let log = tmux.wait_for("Since then version 2 by ben");
     assert!(
         log.contains("Why: Based on version 1. Since then version 2 by ben"),
         "{log}"
     );
+    assert!(log.contains("a genuine conflict"), "{log}");
     tmux.keys(&["q", "q"]);
     assert_eq!(exit_of(&done), "exit=0");
 }
