@@ -100,10 +100,14 @@ fn desk_line(live: &Live, data: &Path, done: &Path) -> String {
 /// What the process wrote to `done` once it ended (waits up to 10 s).
 fn exit_of(done: &Path) -> String {
     let until = Instant::now() + Duration::from_secs(10);
-    while !done.exists() && Instant::now() < until {
+    loop {
+        // The shell creates the file before `echo` writes its line: wait for the line.
+        let written = std::fs::read_to_string(done).unwrap_or_default();
+        if written.ends_with('\n') || Instant::now() >= until {
+            return written.trim().to_string();
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::fs::read_to_string(done).unwrap().trim().to_string()
 }
 
 /// The pids of the desk running against this server (not the shell or tmux around it).
