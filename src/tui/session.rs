@@ -23,6 +23,10 @@ use crate::client::ConflictSource;
 
 /// How often the loop wakes without input (spinner, ages, answers from the runner).
 const TICK: Duration = Duration::from_millis(50);
+/// How often it looks for answers while an effect is out: the terminal's poll cannot wait
+/// on the runner's channel, and an answer should reach the screen within a frame of
+/// arriving, not up to a tick later (the queue of a large export waited ~50 ms for it).
+const ANSWER_POLL: Duration = Duration::from_millis(2);
 
 /// A desk at work on one terminal.
 pub struct Session<B: Backend> {
@@ -219,7 +223,12 @@ impl<B: Backend> Session<B> {
                 drawn = Instant::now();
                 changed = false;
             }
-            match next_event(TICK)? {
+            let wait = if self.runner.idle() {
+                TICK
+            } else {
+                ANSWER_POLL
+            };
+            match next_event(wait)? {
                 Some(event) => {
                     self.event(&event);
                     changed = true;
