@@ -99,7 +99,7 @@ macro_rules! on_engine {
 }
 
 impl Store for Engine {
-    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError> {
+    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<(), StoreError> {
         on_engine!(mut self, s => Store::prune_logs(s, older_than, at_most))
     }
 

@@ -155,8 +155,8 @@ pub trait Store {
     fn log_sync(&mut self, entry: &SyncEntry) -> Result<(), StoreError>;
     /// Drops at most `at_most` of the oldest sync log entries, and as many of the queue's
     /// events, from before `older_than`: called with each entry written, so both stay
-    /// bounded at a constant cost a write.
-    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError>;
+    /// bounded at a constant cost a write (in the batch under way, when there is one).
+    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<(), StoreError>;
     /// The sync log, newest first: entries passing `filter`, older than `before`.
     fn syncs(
         &self,

@@ -175,7 +175,8 @@ pub(super) fn write_batches(
         // Without a batch each write commits on its own, and is answered as committed.
         let batched = store.begin_batch().is_ok();
         // A write that panics loses its own answer (its caller gets a 500), never the
-        // writer thread: its savepoint rolls back as it unwinds.
+        // writer thread: its savepoint rolls back as it unwinds (a record write on
+        // PostgreSQL makes its rows last, so it has none to undo).
         let deliveries: Vec<_> = batch
             .into_iter()
             .filter_map(|job| {

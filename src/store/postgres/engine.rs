@@ -25,7 +25,7 @@ impl Store for PgStore {
         self.sync_stats_on(by, since, until)
     }
 
-    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<usize, StoreError> {
+    fn prune_logs(&mut self, older_than: UtcMillis, at_most: usize) -> Result<(), StoreError> {
         self.prune_logs_on(older_than, at_most)
     }
 

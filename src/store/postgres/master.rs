@@ -71,48 +71,39 @@ impl PgStore {
         ttl_hours: u64,
         now: UtcMillis,
     ) -> Result<Option<Remembered>, StoreError> {
-        let row = self.client.borrow_mut().query_opt(
+        let client = &mut *self.client.borrow_mut();
+        // A batch's answers wait to be sent: this key's must go first, the others need not.
+        if client.pending.holds_answer(user, key) {
+            client.flush()?;
+        }
+        let rows = client.query_beside_pending(
             "SELECT fingerprint, answer FROM idempotency
              WHERE \"user\" = $1 AND key = $2 AND created_ms >= $3",
             &[&user, &key, &oldest_kept(now, ttl_hours)],
         )?;
-        row.map(|row| {
-            let fingerprint: Vec<u8> = row.try_get(0)?;
-            Ok(Remembered {
-                fingerprint: fingerprint.try_into().map_err(|_| {
-                    StoreError::Corrupt("a stored fingerprint is not 32 bytes".into())
-                })?,
-                answer: row.try_get(1)?,
+        rows.first()
+            .map(|row| {
+                let fingerprint: Vec<u8> = row.try_get(0)?;
+                Ok(Remembered {
+                    fingerprint: fingerprint.try_into().map_err(|_| {
+                        StoreError::Corrupt("a stored fingerprint is not 32 bytes".into())
+                    })?,
+                    answer: row.try_get(1)?,
+                })
             })
-        })
-        .transpose()
+            .transpose()
     }
 }
 
-/// Stores an answer under its idempotency key (forgetting the expired ones).
+/// Stores an answer under its idempotency key (forgetting the expired ones), sent with
+/// the transaction's other unsent rows.
 pub(super) fn remember_answer(
     client: &mut Connection,
     remember: &Remember,
     now: UtcMillis,
     answer: &str,
 ) -> Result<(), StoreError> {
-    client.execute(
-        "DELETE FROM idempotency WHERE created_ms < $1",
-        &[&oldest_kept(now, remember.ttl_hours)],
-    )?;
-    client.execute(
-        "INSERT INTO idempotency (\"user\", key, fingerprint, created_ms, answer)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (\"user\", key) DO UPDATE
-             SET fingerprint = $3, created_ms = $4, answer = $5",
-        &[
-            &remember.user,
-            &remember.key,
-            &&remember.fingerprint[..],
-            &now.as_millis(),
-            &answer,
-        ],
-    )?;
+    client.pending.remember(remember, now, answer);
     Ok(())
 }
 
@@ -185,12 +176,13 @@ impl<'a, 'c> Listed<'a, 'c> {
     }
 
     pub(super) fn holds(&self, list: &str, id: &str) -> bool {
-        let found = self.client.borrow_mut().query_opt(
+        // Master lists are never among a batch's unsent rows: no need to send them first.
+        let found = self.client.borrow_mut().query_beside_pending(
             "SELECT 1 FROM master_items WHERE list = $1 AND id = $2",
             &[&list, &id],
         );
         match found {
-            Ok(row) => row.is_some(),
+            Ok(rows) => !rows.is_empty(),
             Err(e) => {
                 self.failed.borrow_mut().get_or_insert(e);
                 false

@@ -4,6 +4,12 @@
 //! instances store one after another (versions, change sequence numbers and conflict ids
 //! in commit order, no two writes on one base, no key applied twice), while reads and
 //! everything before the store (HTTP, JSON, merge) run on every instance at once.
+//!
+//! Round trips are what a write costs here, so a record write in a batch makes one — its
+//! reads, in one statement — and what it stores (version, remembered answer, log entry)
+//! waits in `pending` to go with the batch's other rows in one statement before the commit.
+//! A statement that fails fails the batch (PostgreSQL aborts the transaction), and each
+//! of its writes is answered 500, to be sent again under its idempotency key.
 
 use std::cell::RefCell;
 
@@ -23,11 +29,14 @@ mod conflicts;
 mod engine;
 mod master;
 mod migrations;
+mod pending;
 mod queue;
 
 pub use queue::listen;
 mod records;
 mod sync_log;
+#[cfg(test)]
+mod tests;
 
 use master::Listed;
 
@@ -40,7 +49,7 @@ const WRITE_LOCK: i64 = 0x5359_4e43_4445_534b; // "SYNCDESK"
 /// A store on a PostgreSQL database, through one connection.
 pub struct PgStore {
     client: RefCell<Connection>,
-    /// Inside `begin_batch`/`end_batch`: writes are savepoints of the batch's transaction.
+    /// Inside `begin_batch`/`end_batch`: writes are parts of the batch's transaction.
     in_batch: bool,
 }
 
@@ -81,21 +90,43 @@ impl PgStore {
     /// One write's unit of work: a savepoint inside a batch, or a transaction of its own
     /// holding the write lock.
     fn unit(&mut self) -> Result<Unit<'_>, StoreError> {
-        let in_batch = self.in_batch;
-        let client: &mut Connection = self.client.get_mut();
-        if in_batch {
+        if self.in_batch {
+            let client = self.client.get_mut();
             client.batch_execute("SAVEPOINT write")?;
-        } else {
-            client.batch_execute("BEGIN")?;
-            let locked = client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]);
-            if let Err(e) = locked {
-                let _ = client.batch_execute("ROLLBACK");
-                return Err(e.into());
-            }
+            return Ok(Unit {
+                client,
+                kind: UnitKind::Savepoint,
+                done: false,
+            });
+        }
+        self.own_transaction()
+    }
+
+    /// A record write's unit of work: inside a batch nothing of its own (its reads cannot
+    /// fail it alone, and what it stores is sent with the batch's other rows, or in one
+    /// statement of its own), else a transaction of its own holding the write lock.
+    fn write_unit(&mut self) -> Result<Unit<'_>, StoreError> {
+        if self.in_batch {
+            return Ok(Unit {
+                client: self.client.get_mut(),
+                kind: UnitKind::InBatch,
+                done: false,
+            });
+        }
+        self.own_transaction()
+    }
+
+    fn own_transaction(&mut self) -> Result<Unit<'_>, StoreError> {
+        let client = self.client.get_mut();
+        client.batch_execute("BEGIN")?;
+        let locked = client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]);
+        if let Err(e) = locked {
+            let _ = client.batch_execute("ROLLBACK");
+            return Err(e.into());
         }
         Ok(Unit {
             client,
-            in_batch,
+            kind: UnitKind::Transaction,
             done: false,
         })
     }
@@ -115,6 +146,10 @@ struct Connection {
     /// Each statement is prepared once a connection and kept: a query is then one round
     /// trip, not two.
     prepared: std::collections::HashMap<String, postgres::Statement>,
+    /// Rows made in the open transaction and not yet sent: sent before any other
+    /// statement, so that every statement sees them (reads that cannot see them go
+    /// `beside_pending`).
+    pending: pending::Pending,
 }
 
 type Params<'p> = &'p [&'p (dyn postgres::types::ToSql + Sync)];
@@ -133,10 +168,15 @@ impl Connection {
     }
 
     /// Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`, savepoints); a transaction
-    /// begins on a live connection.
+    /// begins on a live connection. Unsent rows go before a commit or savepoint, and are
+    /// forgotten by a rollback (rows made after a savepoint are the savepoint's).
     fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
         if sql == "BEGIN" {
             self.reconnect_if_lost();
+        } else if sql.starts_with("ROLLBACK") {
+            self.pending.clear();
+        } else {
+            self.flush()?;
         }
         let done = self.client_mut().batch_execute(sql);
         match sql {
@@ -168,6 +208,29 @@ impl Connection {
             .expect("a connection is closed only when dropped")
     }
 
+    /// Sends the unsent rows (one round trip; none if there are none).
+    fn flush(&mut self) -> Result<(), postgres::Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let statement = self.statement(pending::FLUSH)?;
+        let client = self
+            .client
+            .as_mut()
+            .expect("a connection is closed only when dropped");
+        self.pending.flush(client, &statement)
+    }
+
+    /// A read of rows the caller knows none of the unsent rows to be, run without sending
+    /// them first (the write path's reads: one round trip a write, not two).
+    fn query_beside_pending(
+        &mut self,
+        sql: &str,
+        params: Params,
+    ) -> Result<Vec<Row>, postgres::Error> {
+        self.run_as_is(sql, |client, statement| client.query(statement, params))
+    }
+
     fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>, postgres::Error> {
         self.run(sql, |client, statement| client.query(statement, params))
     }
@@ -184,9 +247,19 @@ impl Connection {
         self.run(sql, |client, statement| client.execute(statement, params))
     }
 
+    /// Runs a prepared statement after the unsent rows.
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        work: impl Fn(&mut Client, &postgres::Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        self.flush()?;
+        self.run_as_is(sql, work)
+    }
+
     /// Runs a prepared statement. Outside a transaction, one the database ended is run
     /// again on a new connection (a read after a restart does not fail for it).
-    fn run<T>(
+    fn run_as_is<T>(
         &mut self,
         sql: &str,
         work: impl Fn(&mut Client, &postgres::Statement) -> Result<T, postgres::Error>,
@@ -225,6 +298,7 @@ impl Connection {
             url: url.to_owned(),
             in_transaction: false,
             prepared: Default::default(),
+            pending: Default::default(),
         })
     }
 }
@@ -256,17 +330,25 @@ impl Drop for Connection {
 /// A write's unit of work; dropped without `commit`, it rolls back.
 struct Unit<'c> {
     client: &'c mut Connection,
-    in_batch: bool,
+    kind: UnitKind,
     done: bool,
+}
+
+enum UnitKind {
+    Savepoint,
+    Transaction,
+    /// A record write in a batch: nothing to end, nothing to roll back (its rows are made
+    /// last, and one that fails fails the batch).
+    InBatch,
 }
 
 impl Unit<'_> {
     fn commit(mut self) -> Result<(), StoreError> {
         self.done = true;
-        let end = if self.in_batch {
-            "RELEASE SAVEPOINT write"
-        } else {
-            "COMMIT"
+        let end = match self.kind {
+            UnitKind::Savepoint => "RELEASE SAVEPOINT write",
+            UnitKind::Transaction => "COMMIT",
+            UnitKind::InBatch => return Ok(()),
         };
         self.client.batch_execute(end)?;
         Ok(())
@@ -276,10 +358,10 @@ impl Unit<'_> {
 impl Drop for Unit<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let undo = if self.in_batch {
-                "ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write"
-            } else {
-                "ROLLBACK"
+            let undo = match self.kind {
+                UnitKind::Savepoint => "ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write",
+                UnitKind::Transaction => "ROLLBACK",
+                UnitKind::InBatch => return,
             };
             let _ = self.client.batch_execute(undo);
         }
@@ -293,14 +375,19 @@ fn unsigned(n: i64, what: &str) -> Result<u64, StoreError> {
 
 /// A version row (columns as `VERSION_COLUMNS`), checked.
 fn version_of(row: &Row, key: RecordKey) -> Result<StoredVersion<'static>, StoreError> {
+    version_at(row, 0, key)
+}
+
+/// A version in a row's columns from `at` on (as `VERSION_COLUMNS`), checked.
+fn version_at(row: &Row, at: usize, key: RecordKey) -> Result<StoredVersion<'static>, StoreError> {
     RawVersion {
-        version: row.try_get(0)?,
-        fields: row.try_get(1)?,
-        last_modified: row.try_get(2)?,
-        modified_by: row.try_get(3)?,
-        device_id: row.try_get(4)?,
-        device_seq: row.try_get(5)?,
-        deleted: row.try_get(6)?,
+        version: row.try_get(at)?,
+        fields: row.try_get(at + 1)?,
+        last_modified: row.try_get(at + 2)?,
+        modified_by: row.try_get(at + 3)?,
+        device_id: row.try_get(at + 4)?,
+        device_seq: row.try_get(at + 5)?,
+        deleted: row.try_get(at + 6)?,
     }
     .check(key)
 }

@@ -28,22 +28,15 @@ impl PgStore {
                     record_type,
                     id: &id,
                 };
-                let version = RawVersion {
-                    version: row.try_get(2)?,
-                    fields: row.try_get(3)?,
-                    last_modified: row.try_get(4)?,
-                    modified_by: row.try_get(5)?,
-                    device_id: row.try_get(6)?,
-                    device_seq: row.try_get(7)?,
-                    deleted: row.try_get(8)?,
-                }
-                .check(key)?;
+                let version = version_at(row, 2, key)?;
                 Ok((unsigned(seq, "change number")?, id, version))
             })
             .collect()
     }
 
-    /// Decides and stores a write in one unit of work (see `Store::write`).
+    /// Decides and stores a write in one unit of work (see `Store::write`). In a batch that
+    /// is one round trip — its reads — with what it stores sent beside the batch's other
+    /// rows before the commit; parking a conflict adds one.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn write_on<T>(
         &mut self,
@@ -55,52 +48,27 @@ impl PgStore {
         decide: impl FnOnce(&Known) -> (T, Effect),
         respond: impl FnOnce(&T, &Stored) -> Option<String>,
     ) -> Result<(T, Stored), StoreError> {
-        let tx = self.unit()?;
-        let mut versions = versions_from(tx.client, key, from)?;
-        if from.is_some_and(|f| versions.first().is_none_or(|v| v.version != f)) {
-            // The base is not stored: decide on the current version alone (refused by the
-            // rules with its path).
-            versions = versions_from(tx.client, key, None)?;
+        let tx = self.write_unit()?;
+        if tx.client.pending.holds_record(key) {
+            tx.client.flush()?;
         }
-        let applied_device_seq: Option<i64> = match author.device_id {
-            Some(device) => tx
-                .client
-                .query_one(
-                    "SELECT MAX(device_seq) FROM versions
-                     WHERE record_type = $1 AND record_id = $2 AND device_id = $3",
-                    &[&key.record_type, &key.id, &device],
-                )?
-                .try_get(0)?,
-            None => None,
-        };
-        let parked_conflict = match (author.device_id, author.device_seq) {
-            (Some(device), Some(seq)) => tx
-                .client
-                .query_opt(
-                    "SELECT id, kind, conflicting_paths FROM conflicts
-                     WHERE record_type = $1 AND record_id = $2 AND device_id = $3 AND device_seq = $4",
-                    &[&key.record_type, &key.id, &device, &signed(seq)],
-                )?
-                .map(|row| parked_of(&row))
-                .transpose()?,
-            _ => None,
-        };
+        let found = what_a_write_reads(tx.client, key, from, author)?;
         let client = RefCell::new(&mut *tx.client);
         let (answer, effect) = {
             let listed = Listed::new(&client);
             let holds = |list: &str, id: &str| listed.holds(list, id);
             let known = Known {
                 listed: &holds,
-                versions: &versions,
-                applied_device_seq: applied_device_seq.map(|s| s as u64),
-                parked_conflict,
+                versions: &found.versions,
+                applied_device_seq: found.applied_device_seq,
+                parked_conflict: found.parked_conflict,
             };
             let decided = decide(&known);
             listed.check()?;
             decided
         };
         let client = client.into_inner();
-        let current = versions.last().map(|v| v.version);
+        let current = found.versions.last().map(|v| v.version);
         let stored = match effect {
             Effect::Nothing => Stored::Nothing,
             Effect::Append { fields, deleted } => {
@@ -115,13 +83,24 @@ impl PgStore {
                 paths,
             } => {
                 let kind = serde_json::to_value(kind)?;
+                // The conflict and its queue event in one statement: atomic without a
+                // savepoint of its own.
                 let row = client.query_one(
-                    "INSERT INTO conflicts (id, kind, record_type, record_id, submitted_by, device_id,
-                         device_seq, captured_at, received_at, base_version, server_version,
-                         local_fields, conflicting_paths)
-                     SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
-                     FROM conflicts
-                     RETURNING id",
+                    "WITH parked AS (
+                         INSERT INTO conflicts (id, kind, record_type, record_id, submitted_by,
+                             device_id, device_seq, captured_at, received_at, base_version,
+                             server_version, local_fields, conflicting_paths)
+                         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                                $11, $12
+                         FROM conflicts
+                         RETURNING id),
+                     opened AS (
+                         INSERT INTO events (seq, kind, conflict_id, at)
+                         SELECT COALESCE(MAX(seq), 0) + 1, $13, (SELECT id FROM parked), $8
+                         FROM events
+                         RETURNING seq)
+                     SELECT (SELECT id FROM parked),
+                            pg_notify($14, (SELECT seq FROM opened)::TEXT)::TEXT",
                     &[
                         &kind.as_str(),
                         &key.record_type,
@@ -135,11 +114,11 @@ impl PgStore {
                         &current,
                         &serde_json::to_string(&local)?,
                         &serde_json::to_string(&paths)?,
+                        &QueueEventKind::ConflictOpened.name(),
+                        &EVENTS_CHANNEL,
                     ],
                 )?;
-                let id: ConflictId = row.try_get(0)?;
-                super::queue::record_event(client, QueueEventKind::ConflictOpened, id, now)?;
-                Stored::Conflict(id)
+                Stored::Conflict(row.try_get(0)?)
             }
         };
         if let Some(remember) = remember
@@ -152,11 +131,84 @@ impl PgStore {
     }
 }
 
+/// What a write decides on, read in one statement: the record's versions from the base
+/// on (or only the current one, when the base is not stored or not given), the device's
+/// last sequence number applied to it, and its submission parked under that number.
+struct WriteReads {
+    versions: Vec<StoredVersion<'static>>,
+    applied_device_seq: Option<u64>,
+    parked_conflict: Option<Parked>,
+}
+
+fn what_a_write_reads(
+    client: &mut Connection,
+    key: RecordKey,
+    from: Option<Version>,
+    author: &Author,
+) -> Result<WriteReads, StoreError> {
+    let parked_seq = author.device_seq.filter(|_| author.device_id.is_some());
+    let rows = client.query_beside_pending(
+        &format!(
+            "SELECT x.applied, x.parked_id, x.parked_kind, x.parked_paths, {columns}
+             FROM (SELECT (SELECT MAX(device_seq) FROM versions
+                           WHERE record_type = $1 AND record_id = $2 AND device_id = $4) AS applied,
+                          c.id AS parked_id, c.kind AS parked_kind,
+                          c.conflicting_paths AS parked_paths
+                   FROM (SELECT 1) AS one
+                   LEFT JOIN LATERAL (
+                       SELECT id, kind, conflicting_paths FROM conflicts
+                       WHERE record_type = $1 AND record_id = $2 AND device_id = $4
+                         AND device_seq = $5
+                       ORDER BY id DESC LIMIT 1) AS c ON true) AS x
+             LEFT JOIN versions v
+               ON v.record_type = $1 AND v.record_id = $2
+              AND v.version >= COALESCE(
+                      (SELECT version FROM versions
+                       WHERE record_type = $1 AND record_id = $2 AND version = $3),
+                      (SELECT MAX(version) FROM versions
+                       WHERE record_type = $1 AND record_id = $2))
+             ORDER BY v.version",
+            columns = VERSION_COLUMNS
+                .split(", ")
+                .map(|c| format!("v.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        &[
+            &key.record_type,
+            &key.id,
+            &from,
+            &author.device_id,
+            &parked_seq.map(signed),
+        ],
+    )?;
+    let first = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("a write's reads came back empty".into()))?;
+    let applied: Option<i64> = first.try_get(0)?;
+    let parked_id: Option<ConflictId> = first.try_get(1)?;
+    let parked_conflict = match parked_id {
+        Some(id) => Some(parked_of(id, first.try_get(2)?, first.try_get(3)?)?),
+        None => None,
+    };
+    let mut versions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // No version at all: the one row holds only the device's figures.
+        if row.try_get::<_, Option<Version>>(4)?.is_some() {
+            versions.push(version_at(row, 4, key)?);
+        }
+    }
+    Ok(WriteReads {
+        versions,
+        applied_device_seq: applied
+            .map(|s| unsigned(s, "device sequence number"))
+            .transpose()?,
+        parked_conflict,
+    })
+}
+
 /// A parked submission as a retry's decision needs it.
-fn parked_of(row: &Row) -> Result<Parked, StoreError> {
-    let id: ConflictId = row.try_get(0)?;
-    let kind: String = row.try_get(1)?;
-    let paths: String = row.try_get(2)?;
+fn parked_of(id: ConflictId, kind: String, paths: String) -> Result<Parked, StoreError> {
     let unreadable = |_| StoreError::Corrupt(format!("stored conflict {id} is unreadable"));
     Ok(Parked {
         id,
@@ -191,27 +243,12 @@ pub(super) fn versions_from(
 }
 
 /// Appends the next version of a record, its change number the next of all (the write
-/// lock makes that commit order): the one way a version is written.
+/// lock makes that commit order): the one way a version is written. It is sent with the
+/// transaction's other unsent rows.
 pub(super) fn append_version(
     client: &mut Connection,
     key: RecordKey,
     next: &StoredVersion,
 ) -> Result<(), StoreError> {
-    client.execute(
-        "INSERT INTO versions (seq, record_type, record_id, version, fields, last_modified,
-                               modified_by, device_id, device_seq, deleted)
-         SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM versions",
-        &[
-            &key.record_type,
-            &key.id,
-            &next.version,
-            &serde_json::to_string(&next.fields)?,
-            &next.last_modified,
-            &next.modified_by,
-            &next.device_id,
-            &next.device_seq.map(signed),
-            &next.deleted,
-        ],
-    )?;
-    Ok(())
+    client.pending.append_version(key, next)
 }

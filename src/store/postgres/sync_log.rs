@@ -6,13 +6,13 @@ use crate::store::{StatsBy, StatsRow, SyncEntry, SyncFilter};
 
 impl PgStore {
     pub(super) fn log_sync_on(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
-        // In a batch (the writer's way) the write lock is held and one statement is atomic
-        // on its own: no savepoint, one round trip.
+        // In a batch (the writer's way) the entry goes with the batch's other rows: no
+        // round trip of its own.
         if self.in_batch {
-            return insert_sync(self.client.get_mut(), entry);
+            return self.client.get_mut().pending.log_sync(entry);
         }
         let tx = self.unit()?;
-        insert_sync(tx.client, entry)?;
+        tx.client.pending.log_sync(entry)?;
         tx.commit()
     }
 
@@ -20,25 +20,15 @@ impl PgStore {
         &mut self,
         older_than: UtcMillis,
         at_most: usize,
-    ) -> Result<usize, StoreError> {
-        // The oldest entries by number are the oldest by time (see the SQLite store). Both
-        // tables in one statement: one round trip, atomic on its own.
-        let sql = "WITH s AS (DELETE FROM syncs WHERE seq IN
-                              (SELECT seq FROM syncs ORDER BY seq LIMIT $1) AND at < $2 RETURNING 1),
-                        e AS (DELETE FROM events WHERE seq IN
-                              (SELECT seq FROM events ORDER BY seq LIMIT $1) AND at < $2 RETURNING 1)
-                   SELECT (SELECT COUNT(*) FROM s) + (SELECT COUNT(*) FROM e)";
-        let params: [&(dyn postgres::types::ToSql + Sync); 2] =
-            [&signed(at_most as u64), &older_than];
-        let gone: i64 = if self.in_batch {
-            self.client.get_mut().query_one(sql, &params)?.get(0)
-        } else {
-            let tx = self.unit()?;
-            let gone = tx.client.query_one(sql, &params)?.get(0);
-            tx.commit()?;
-            gone
-        };
-        Ok(usize::try_from(gone).unwrap_or(0))
+    ) -> Result<(), StoreError> {
+        // With the batch's other rows, as the entry it comes with: no round trip of its own.
+        if self.in_batch {
+            self.client.get_mut().pending.prune(older_than, at_most);
+            return Ok(());
+        }
+        let tx = self.unit()?;
+        tx.client.pending.prune(older_than, at_most);
+        tx.commit()
     }
 
     pub(super) fn sync_stats_on(
@@ -119,34 +109,4 @@ impl PgStore {
             })
             .collect()
     }
-}
-
-/// One entry into the log, numbered after the last (under the write lock).
-fn insert_sync(client: &mut Connection, entry: &SyncEntry) -> Result<(), StoreError> {
-    client.execute(
-        "INSERT INTO syncs (seq, at, \"user\", device_id, method, record_type, record_id,
-                            status, outcome, problem, paths, conflict_id, body,
-                            base_version, version, kept)
-         SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                $13, $14, $15
-         FROM syncs",
-        &[
-            &entry.at,
-            &entry.user,
-            &entry.device_id,
-            &entry.method,
-            &entry.record_type,
-            &entry.record_id,
-            &i32::from(entry.status),
-            &entry.outcome,
-            &entry.problem,
-            &serde_json::to_string(&entry.paths)?,
-            &entry.conflict_id,
-            &entry.body,
-            &entry.base_version,
-            &entry.version,
-            &serde_json::to_string(&entry.kept)?,
-        ],
-    )?;
-    Ok(())
 }

@@ -39,7 +39,7 @@ impl SqliteStore {
         &mut self,
         older_than: UtcMillis,
         at_most: usize,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(), StoreError> {
         // The oldest entries by number are the oldest by time: a look at the first says
         // whether any is due. Most writes find none and delete nothing; each statement is
         // atomic on its own, so none needs a savepoint.
@@ -56,7 +56,6 @@ impl SqliteStore {
                  AND at < ?2",
             ),
         ];
-        let mut gone = 0;
         for (oldest_sql, delete_sql) in TABLES {
             let oldest: Option<UtcMillis> = self
                 .conn
@@ -66,12 +65,11 @@ impl SqliteStore {
             if oldest.is_none_or(|at| at >= older_than) {
                 continue;
             }
-            gone += self
-                .conn
+            self.conn
                 .prepare_cached(delete_sql)?
                 .execute(params![signed(at_most as u64), older_than])?;
         }
-        Ok(gone)
+        Ok(())
     }
 
     pub(super) fn sync_stats_on(

@@ -1,0 +1,301 @@
+//! The PostgreSQL store's write path on a real database (`SYNCDESK_TEST_POSTGRES`, an
+//! admin URL; default the local server): what a batch holds back until its commit must
+//! still be seen by every read that comes after it in the batch.
+
+use super::*;
+use crate::json;
+use crate::model::Json;
+use crate::protocol::ParkKind;
+use crate::store::{Store, SyncEntry, SyncFilter};
+
+/// A new, empty database; dropped with the guard.
+struct Fresh {
+    url: String,
+    name: String,
+    admin: String,
+}
+
+impl Fresh {
+    fn new(tag: &str) -> Self {
+        let admin = std::env::var("SYNCDESK_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("syncdesk_unit_{tag}_{}", std::process::id());
+        let mut client = Client::connect(&admin, NoTls).unwrap_or_else(|e| {
+            panic!("no PostgreSQL at {admin} (set SYNCDESK_TEST_POSTGRES): {e}")
+        });
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            client.batch_execute(&statement).unwrap();
+        }
+        let server = admin.rsplit_once('/').map_or(admin.as_str(), |(s, _)| s);
+        Self {
+            url: format!("{server}/{name}"),
+            name,
+            admin,
+        }
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        if let Ok(mut client) = Client::connect(&self.admin, NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+const KEY: RecordKey = RecordKey {
+    record_type: "inspections",
+    id: "INS-1",
+};
+
+fn author(device: Option<(&'static str, u64)>) -> Author<'static> {
+    Author {
+        user: "ana",
+        device_id: device.map(|d| d.0),
+        device_seq: device.map(|d| d.1),
+        captured_at: None,
+    }
+}
+
+fn at(text: &str) -> UtcMillis {
+    text.parse().unwrap()
+}
+
+fn object(value: Json<'static>) -> crate::model::Object<'static> {
+    let Json::Object(fields) = value else {
+        panic!("an object")
+    };
+    fields
+}
+
+/// What a write was decided on: the versions it met, the device's last number applied,
+/// its parked submission.
+type Seen = (Vec<u64>, Option<u64>, Option<ConflictId>);
+
+/// Appends from `from`, remembering the answer "ok V" (V the current version it met)
+/// under `remember` if given;
+/// gives back the store's figures the write was decided on and what it stored.
+fn append(
+    store: &mut PgStore,
+    from: Option<u64>,
+    device: Option<(&'static str, u64)>,
+    remember: Option<&str>,
+    now: UtcMillis,
+) -> (Seen, Stored) {
+    let remember = remember.map(|key| Remember {
+        user: "ana",
+        key,
+        fingerprint: [7; 32],
+        ttl_hours: 1,
+    });
+    store
+        .write_on(
+            KEY,
+            from.and_then(Version::new),
+            &author(device),
+            now,
+            remember,
+            |known| {
+                let seen = (
+                    known
+                        .versions
+                        .iter()
+                        .map(|v| v.version.get())
+                        .collect::<Vec<_>>(),
+                    known.applied_device_seq,
+                    known.parked_conflict.as_ref().map(|p| p.id),
+                );
+                let effect = Effect::Append {
+                    fields: object(json!({"n": known.versions.len()})),
+                    deleted: false,
+                };
+                (seen, effect)
+            },
+            |seen, _| Some(format!("ok {}", seen.0.last().unwrap_or(&0))),
+        )
+        .unwrap()
+}
+
+fn entry(n: u16) -> SyncEntry {
+    SyncEntry {
+        seq: 0,
+        at: at("2026-12-06T10:00:00Z"),
+        user: "ana".into(),
+        device_id: Some("tab-1".into()),
+        method: "PUT".into(),
+        record_type: KEY.record_type.into(),
+        record_id: Some(KEY.id.into()),
+        status: n,
+        outcome: "applied".into(),
+        problem: None,
+        paths: vec![format!("/f{n}")],
+        conflict_id: None,
+        body: None,
+        base_version: None,
+        version: None,
+        kept: vec![],
+    }
+}
+
+#[test]
+fn a_batch_reads_what_it_has_not_sent_yet_and_commits_it_in_order() {
+    let db = Fresh::new("batch");
+    let mut store = PgStore::open(&db.url).unwrap();
+    let reader = PgStore::open(&db.url).unwrap();
+    let now = at("2026-12-06T10:00:00Z");
+    store.begin_batch().unwrap();
+    let (_, first) = append(&mut store, None, Some(("tab-1", 4)), Some("k1"), now);
+    assert!(matches!(first, Stored::Version(ref v) if v.version.get() == 1));
+    store.log_sync(&entry(200)).unwrap();
+    // The same record again in the same batch: its first version is unsent, yet seen.
+    let (seen, second) = append(&mut store, Some(1), Some(("tab-1", 5)), Some("k2"), now);
+    assert_eq!(
+        seen,
+        (vec![1], Some(4), None),
+        "versions from the base, the device's last"
+    );
+    assert!(matches!(second, Stored::Version(ref v) if v.version.get() == 2));
+    store.log_sync(&entry(201)).unwrap();
+    let remembered = store.remembered("ana", "k2", 1, now).unwrap();
+    assert_eq!(
+        remembered.map(|r| r.answer),
+        Some("ok 1".into()),
+        "an unsent answer is found"
+    );
+    assert_eq!(
+        reader.current(KEY).unwrap(),
+        None,
+        "nothing shows before the commit"
+    );
+    assert!(reader.remembered("ana", "k1", 1, now).unwrap().is_none());
+    store.end_batch().unwrap();
+
+    let history: Vec<u64> = reader
+        .history(KEY)
+        .unwrap()
+        .iter()
+        .map(|v| v.version.get())
+        .collect();
+    assert_eq!(history, [1, 2]);
+    let changed: Vec<u64> = reader
+        .changed_after(KEY.record_type, 0, 10)
+        .unwrap()
+        .iter()
+        .map(|(seq, _, v)| seq * 10 + v.version.get())
+        .collect();
+    assert_eq!(
+        changed,
+        [22],
+        "the current version under the newer change number"
+    );
+    for (key, answer) in [("k1", "ok 0"), ("k2", "ok 1")] {
+        let found = reader.remembered("ana", key, 1, now).unwrap().unwrap();
+        assert_eq!(
+            (found.answer.as_str(), found.fingerprint),
+            (answer, [7; 32])
+        );
+    }
+    let logged: Vec<(u64, u16)> = reader
+        .syncs(&SyncFilter::default(), None, 10)
+        .unwrap()
+        .iter()
+        .map(|e| (e.seq, e.status))
+        .collect();
+    assert_eq!(
+        logged,
+        [(2, 201), (1, 200)],
+        "numbered in the order made, newest first"
+    );
+}
+
+#[test]
+fn a_write_reads_its_base_its_device_and_its_parked_submission_in_one_go() {
+    let db = Fresh::new("reads");
+    let mut store = PgStore::open(&db.url).unwrap();
+    let now = at("2026-12-06T10:00:00Z");
+    let (seen, _) = append(&mut store, None, None, None, now);
+    assert_eq!(seen, (vec![], None, None), "a new record");
+    append(&mut store, Some(1), Some(("tab-1", 9)), None, now);
+    append(&mut store, Some(2), Some(("tab-2", 3)), None, now);
+    let (seen, _) = append(&mut store, Some(1), Some(("tab-1", 2)), None, now);
+    assert_eq!(
+        seen,
+        (vec![1, 2, 3], Some(9), None),
+        "from the base on; tab-1's last is 9"
+    );
+    let (seen, _) = append(&mut store, Some(99), None, None, now);
+    assert_eq!(seen.0, [4], "a base never stored: only the current version");
+    let (seen, _) = append(&mut store, None, Some(("tab-3", 1)), None, now);
+    assert_eq!(
+        seen,
+        (vec![5], None, None),
+        "no base: the current; a device never seen"
+    );
+
+    // A parked submission is found again by its device and sequence number.
+    let parked = store
+        .write_on(
+            KEY,
+            Version::new(1),
+            &author(Some(("tab-1", 12))),
+            now,
+            None,
+            |_| {
+                let effect = Effect::Park {
+                    kind: ParkKind::EditConflict,
+                    base_version: Some(1),
+                    local: object(json!({"n": "mine"})),
+                    paths: vec!["/n".into()],
+                };
+                ((), effect)
+            },
+            |_, _| None,
+        )
+        .unwrap()
+        .1;
+    let Stored::Conflict(id) = parked else {
+        panic!("parked: {parked:?}")
+    };
+    assert_eq!(
+        store.last_event().unwrap(),
+        1,
+        "its queue event in the same statement"
+    );
+    let (seen, _) = append(&mut store, Some(1), Some(("tab-1", 12)), None, now);
+    assert_eq!(seen.2, Some(id));
+}
+
+#[test]
+fn expired_answers_go_as_new_ones_are_stored_but_a_key_used_again_is_kept() {
+    let db = Fresh::new("expiry");
+    let mut store = PgStore::open(&db.url).unwrap();
+    let morning = at("2026-12-06T08:00:00Z");
+    append(&mut store, None, None, Some("old"), morning);
+    append(&mut store, Some(1), None, Some("again"), morning);
+    // Two hours on (the answers are kept one): "again" is used again, "new" is new.
+    let later = at("2026-12-06T10:00:00Z");
+    store.begin_batch().unwrap();
+    append(&mut store, Some(2), None, Some("again"), later);
+    append(&mut store, Some(3), None, Some("new"), later);
+    store.end_batch().unwrap();
+    let kept = |key: &str| {
+        // Looked up as of the morning, so that age alone would not hide it.
+        store
+            .remembered("ana", key, 1, morning)
+            .unwrap()
+            .map(|r| r.answer)
+    };
+    assert_eq!(kept("old"), None, "expired, and gone from the table");
+    assert_eq!(
+        kept("again"),
+        Some("ok 2".into()),
+        "stored again under its key"
+    );
+    assert_eq!(kept("new"), Some("ok 3".into()));
+}
