@@ -51,6 +51,9 @@ pub struct PgStore {
     client: RefCell<Connection>,
     /// Inside `begin_batch`/`end_batch`: writes are parts of the batch's transaction.
     in_batch: bool,
+    /// The newest queue event as the last batch committed, if its last rows said it (taken
+    /// by the next `last_event`).
+    last_committed_event: std::cell::Cell<Option<i64>>,
 }
 
 impl PgStore {
@@ -61,14 +64,15 @@ impl PgStore {
         Ok(Self {
             client: RefCell::new(client),
             in_batch: false,
+            last_committed_event: Default::default(),
         })
     }
 
     /// Starts a batch: one transaction, holding the write lock, until `end_batch`.
     pub fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.last_committed_event.set(None);
         let client = self.client.get_mut();
-        client.batch_execute("BEGIN")?;
-        if let Err(e) = client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]) {
+        if let Err(e) = client.batch_execute(&begin_locked()) {
             let _ = client.batch_execute("ROLLBACK");
             return Err(e.into());
         }
@@ -76,15 +80,25 @@ impl PgStore {
         Ok(())
     }
 
-    /// Commits the batch (releasing the lock); on failure it is rolled back.
+    /// Commits the batch (releasing the lock); on failure it is rolled back. The rows
+    /// sent last report the newest queue event, which `last_event` then answers without
+    /// asking the database again.
     pub fn end_batch(&mut self) -> Result<(), StoreError> {
         self.in_batch = false;
         let client = self.client.get_mut();
-        if let Err(e) = client.batch_execute("COMMIT") {
-            let _ = client.batch_execute("ROLLBACK");
-            return Err(e.into());
+        let committed = client
+            .flush()
+            .and_then(|last_event| client.batch_execute("COMMIT").map(|()| last_event));
+        match committed {
+            Ok(last_event) => {
+                self.last_committed_event.set(last_event);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK");
+                Err(e.into())
+            }
         }
-        Ok(())
     }
 
     /// One write's unit of work: a savepoint inside a batch, or a transaction of its own
@@ -118,9 +132,7 @@ impl PgStore {
 
     fn own_transaction(&mut self) -> Result<Unit<'_>, StoreError> {
         let client = self.client.get_mut();
-        client.batch_execute("BEGIN")?;
-        let locked = client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]);
-        if let Err(e) = locked {
+        if let Err(e) = client.batch_execute(&begin_locked()) {
             let _ = client.batch_execute("ROLLBACK");
             return Err(e.into());
         }
@@ -130,6 +142,11 @@ impl PgStore {
             done: false,
         })
     }
+}
+
+/// Begins a transaction and takes the write lock, in one round trip.
+fn begin_locked() -> String {
+    format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 }
 
 /// A connection of the blocking client. That client runs a small runtime of its own for
@@ -171,7 +188,8 @@ impl Connection {
     /// begins on a live connection. Unsent rows go before a commit or savepoint, and are
     /// forgotten by a rollback (rows made after a savepoint are the savepoint's).
     fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
-        if sql == "BEGIN" {
+        let begins = sql.starts_with("BEGIN");
+        if begins {
             self.reconnect_if_lost();
         } else if sql.starts_with("ROLLBACK") {
             self.pending.clear();
@@ -179,10 +197,11 @@ impl Connection {
             self.flush()?;
         }
         let done = self.client_mut().batch_execute(sql);
-        match sql {
-            "BEGIN" => self.in_transaction = done.is_ok(),
-            "COMMIT" | "ROLLBACK" => self.in_transaction = false,
-            _ => {}
+        if begins {
+            // A lock that failed leaves the transaction open (aborted) until the rollback.
+            self.in_transaction = true;
+        } else if matches!(sql, "COMMIT" | "ROLLBACK") {
+            self.in_transaction = false;
         }
         done
     }
@@ -208,10 +227,11 @@ impl Connection {
             .expect("a connection is closed only when dropped")
     }
 
-    /// Sends the unsent rows (one round trip; none if there are none).
-    fn flush(&mut self) -> Result<(), postgres::Error> {
+    /// Sends the unsent rows (one round trip; none if there are none); with them, the
+    /// newest queue event.
+    fn flush(&mut self) -> Result<Option<i64>, postgres::Error> {
         if self.pending.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let statement = self.statement(pending::FLUSH)?;
         let client = self

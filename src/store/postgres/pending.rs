@@ -103,7 +103,7 @@ WITH
     DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT $32) AND at < $31),
   pruned_events AS (
     DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT $32) AND at < $31)
-SELECT 1"#;
+SELECT COALESCE(MAX(seq), 0) FROM events"#;
 
 impl Pending {
     pub(super) fn is_empty(&self) -> bool {
@@ -205,15 +205,15 @@ impl Pending {
         *self = Pending::default();
     }
 
-    /// Sends every unsent row, in one statement on `client`; on failure they are gone
-    /// with the transaction that fails with them.
+    /// Sends every unsent row, in one statement on `client`, and gives back the newest
+    /// queue event; on failure the rows are gone with the transaction that fails with them.
     pub(super) fn flush(
         &mut self,
         client: &mut Client,
         flush: &postgres::Statement,
-    ) -> Result<(), postgres::Error> {
+    ) -> Result<Option<i64>, postgres::Error> {
         if self.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let Pending {
             versions: v,
@@ -228,7 +228,7 @@ impl Pending {
         } else {
             a.oldest_kept
         };
-        client.execute(
+        let row = client.query_one(
             flush,
             &[
                 &v.record_type,
@@ -265,6 +265,6 @@ impl Pending {
                 &prune_at_most.unwrap_or(0),
             ],
         )?;
-        Ok(())
+        Ok(Some(row.try_get(0)?))
     }
 }

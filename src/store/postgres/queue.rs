@@ -36,6 +36,9 @@ impl PgStore {
     }
 
     pub(super) fn last_event_on(&self) -> Result<u64, StoreError> {
+        if let Some(seq) = self.last_committed_event.take() {
+            return unsigned(seq, "event number");
+        }
         let seq: i64 = self
             .client
             .borrow_mut()

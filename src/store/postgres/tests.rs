@@ -238,7 +238,9 @@ fn a_write_reads_its_base_its_device_and_its_parked_submission_in_one_go() {
         "no base: the current; a device never seen"
     );
 
-    // A parked submission is found again by its device and sequence number.
+    // A parked submission is found again by its device and sequence number, in the same
+    // batch; the batch's commit reports the queue event that parking made.
+    store.begin_batch().unwrap();
     let parked = store
         .write_on(
             KEY,
@@ -262,13 +264,11 @@ fn a_write_reads_its_base_its_device_and_its_parked_submission_in_one_go() {
     let Stored::Conflict(id) = parked else {
         panic!("parked: {parked:?}")
     };
-    assert_eq!(
-        store.last_event().unwrap(),
-        1,
-        "its queue event in the same statement"
-    );
     let (seen, _) = append(&mut store, Some(1), Some(("tab-1", 12)), None, now);
     assert_eq!(seen.2, Some(id));
+    store.end_batch().unwrap();
+    assert_eq!(store.last_event().unwrap(), 1, "as the commit said");
+    assert_eq!(store.last_event().unwrap(), 1, "as the database says");
 }
 
 #[test]
