@@ -229,6 +229,17 @@ impl Store for Engine {
         on_engine!(self, s => Store::remembered(s, user, key, ttl_hours, now))
     }
 
+    fn remembered_before_write(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+        write: &WriteAhead,
+    ) -> Result<Option<Remembered>, StoreError> {
+        on_engine!(self, s => Store::remembered_before_write(s, user, key, ttl_hours, now, write))
+    }
+
     fn write<T>(
         &mut self,
         key: RecordKey,

@@ -96,6 +96,18 @@ pub trait Store {
         ttl_hours: u64,
         now: UtcMillis,
     ) -> Result<Option<Remembered>, StoreError>;
+    /// `remembered`, for a record write that follows at once when nothing is remembered:
+    /// a store may read what that write will need in the same trip (PostgreSQL does).
+    fn remembered_before_write(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+        _write: &WriteAhead,
+    ) -> Result<Option<Remembered>, StoreError> {
+        self.remembered(user, key, ttl_hours, now)
+    }
 
     /// A write to a record: `decide` sees what is stored from `from` (or the current
     /// version) and says what to store; `respond` gives the answer to remember.
@@ -206,6 +218,15 @@ pub struct Author<'a> {
     pub device_id: Option<&'a str>,
     pub device_seq: Option<u64>,
     pub captured_at: Option<UtcMillis>,
+}
+
+/// The record write a look-up of its idempotency key comes before: what `write` will be
+/// called with.
+#[derive(Clone, Copy)]
+pub struct WriteAhead<'a> {
+    pub key: RecordKey<'a>,
+    pub from: Option<Version>,
+    pub author: &'a Author<'a>,
 }
 
 /// What the store knows of a record when a write is decided.

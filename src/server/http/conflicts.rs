@@ -191,7 +191,7 @@ pub(super) async fn resolve_conflict(
                     Settle::KeepDeleted => Default::default(),
                 };
                 let now = state.clock.now();
-                let remember = match write.look_up(&state.config, store, now)? {
+                let remember = match write.look_up(&state.config, store, now, None)? {
                     Remembering::Replay(reply) => return Ok(reply),
                     Remembering::New(remember) => remember,
                 };

@@ -35,7 +35,7 @@ pub(super) async fn put_master(
         let items = serde_json::to_string(&body.items).map_err(|e| Problem::internal(&e))?;
         blocking(state.clone(), move |store| -> Result<Reply, Problem> {
             let now = state.clock.now();
-            let remember = match write.look_up(&state.config, store, now)? {
+            let remember = match write.look_up(&state.config, store, now, None)? {
                 Remembering::Replay(reply) => return Ok(reply),
                 Remembering::New(remember) => remember,
             };

@@ -116,17 +116,25 @@ impl Idempotent {
 
     /// On the writer: the same request again gets the stored answer; another request
     /// under the same key 422; a new one goes on, its answer to be remembered.
+    /// `ahead`: the record write that follows if the key is new (a store may read for it
+    /// in the same trip).
     pub(super) fn look_up(
         &self,
         config: &Config,
         store: &impl Store,
         now: UtcMillis,
+        ahead: Option<WriteAhead>,
     ) -> Result<Remembering<'_>, Problem> {
         let Some(key) = &self.key else {
             return Ok(Remembering::New(None));
         };
         let ttl_hours = config.idempotency_ttl_hours;
-        match store.remembered(&self.user.name, key, ttl_hours, now)? {
+        let user = &self.user.name;
+        let found = match ahead {
+            Some(write) => store.remembered_before_write(user, key, ttl_hours, now, &write)?,
+            None => store.remembered(user, key, ttl_hours, now)?,
+        };
+        match found {
             None => Ok(Remembering::New(Some(Remember {
                 user: &self.user.name,
                 key,

@@ -29,10 +29,6 @@ pub(super) async fn delete(
             state.clone(),
             logging(logged, move |store| {
                 let now = state.clock.now();
-                let remember = match write.look_up(&state.config, store, now)? {
-                    Remembering::Replay(reply) => return Ok(reply),
-                    Remembering::New(remember) => remember,
-                };
                 let author = Author {
                     user: &write.user.name,
                     device_id: None,
@@ -42,6 +38,15 @@ pub(super) async fn delete(
                 let key = RecordKey {
                     record_type: &record_type,
                     id: &id,
+                };
+                let ahead = WriteAhead {
+                    key,
+                    from: None,
+                    author: &author,
+                };
+                let remember = match write.look_up(&state.config, store, now, Some(ahead))? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
                 };
                 let decide = |known: &Known| {
                     let Some(current) = known.versions.last().cloned() else {
@@ -205,12 +210,27 @@ pub(super) async fn sync(
             state.clone(),
             logging(logged, move |store| {
                 let now = state.clock.now();
-                let remember = match write.look_up(&state.config, store, now)? {
+                let user = &write.user;
+                let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
+                let author = Author {
+                    user: &user.name,
+                    device_id: body.device_id.as_deref(),
+                    device_seq: body.device_seq,
+                    captured_at,
+                };
+                let key = RecordKey {
+                    record_type: &record_type,
+                    id: &id,
+                };
+                let ahead = WriteAhead {
+                    key,
+                    from: body.base_version,
+                    author: &author,
+                };
+                let remember = match write.look_up(&state.config, store, now, Some(ahead))? {
                     Remembering::Replay(reply) => return Ok(reply),
                     Remembering::New(remember) => remember,
                 };
-                let user = &write.user;
-                let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
                 let put = Put {
                     user: &user.name,
                     base_version: body.base_version,
@@ -220,16 +240,6 @@ pub(super) async fn sync(
                     device_seq: body.device_seq,
                     schema_version: body.schema_version,
                     other_errors,
-                };
-                let author = Author {
-                    user: &user.name,
-                    device_id: put.device_id,
-                    device_seq: put.device_seq,
-                    captured_at,
-                };
-                let key = RecordKey {
-                    record_type: &record_type,
-                    id: &id,
                 };
                 let schema = state.config.types.get(&record_type).expect("checked above");
                 let decide = |known: &Known| {
@@ -319,10 +329,6 @@ pub(super) async fn create(
                     None => new_id(),
                 };
                 let now = state.clock.now();
-                let remember = match write.look_up(&state.config, store, now)? {
-                    Remembering::Replay(reply) => return Ok(reply),
-                    Remembering::New(remember) => remember,
-                };
                 let user = &write.user;
                 let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
                 let author = Author {
@@ -334,6 +340,15 @@ pub(super) async fn create(
                 let key = RecordKey {
                     record_type: &record_type,
                     id: &id,
+                };
+                let ahead = WriteAhead {
+                    key,
+                    from: None,
+                    author: &author,
+                };
+                let remember = match write.look_up(&state.config, store, now, Some(ahead))? {
+                    Remembering::Replay(reply) => return Ok(reply),
+                    Remembering::New(remember) => remember,
                 };
                 let schema = state.config.types.get(&record_type).expect("checked above");
                 let decide = |known: &Known| {

@@ -5,6 +5,7 @@ use super::records::versions_from;
 use super::*;
 use crate::store::{
     AuditFilter, Claimed, QueueEvent, Released, StatsBy, StatsRow, Store, SyncEntry, SyncFilter,
+    WriteAhead,
 };
 
 impl Store for PgStore {
@@ -152,6 +153,17 @@ impl Store for PgStore {
         now: UtcMillis,
     ) -> Result<Option<Remembered>, StoreError> {
         self.remembered_on(user, key, ttl_hours, now)
+    }
+
+    fn remembered_before_write(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+        write: &WriteAhead,
+    ) -> Result<Option<Remembered>, StoreError> {
+        self.remembered_before_write_on(user, key, ttl_hours, now, write)
     }
 
     fn write<T>(

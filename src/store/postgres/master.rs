@@ -103,7 +103,7 @@ pub(super) fn remember_answer(
     now: UtcMillis,
     answer: &str,
 ) -> Result<(), StoreError> {
-    client.pending.remember(remember, now, answer);
+    client.pending_mut().remember(remember, now, answer);
     Ok(())
 }
 

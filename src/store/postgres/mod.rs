@@ -19,7 +19,7 @@ use super::columns::signed;
 use super::rows::{RawConflict, RawVersion};
 use super::{
     Author, ConflictId, ConflictRow, Effect, Known, MasterList, Parked, RecordKey, Remember,
-    Remembered, Settlement, StoreError, Stored,
+    Remembered, Settlement, StoreError, Stored, WriteAhead,
 };
 use crate::model::{UtcMillis, Version};
 use crate::protocol::QueueEventKind;
@@ -51,6 +51,9 @@ pub struct PgStore {
     client: RefCell<Connection>,
     /// Inside `begin_batch`/`end_batch`: writes are parts of the batch's transaction.
     in_batch: bool,
+    /// What the record write announced by `remembered_before_write` will read, read with
+    /// the look-up (taken by that write if nothing ran in between).
+    ahead: RefCell<Option<records::ReadAhead>>,
     /// The newest queue event as the last batch committed, if its last rows said it (taken
     /// by the next `last_event`).
     last_committed_event: std::cell::Cell<Option<i64>>,
@@ -64,6 +67,7 @@ impl PgStore {
         Ok(Self {
             client: RefCell::new(client),
             in_batch: false,
+            ahead: Default::default(),
             last_committed_event: Default::default(),
         })
     }
@@ -167,6 +171,10 @@ struct Connection {
     /// statement, so that every statement sees them (reads that cannot see them go
     /// `beside_pending`).
     pending: pending::Pending,
+    /// Counts what could change what a read finds: statements run and rows made. A read
+    /// taken at one count is still what the database would say while the count stands
+    /// (in a batch, which holds the write lock).
+    generation: u64,
 }
 
 type Params<'p> = &'p [&'p (dyn postgres::types::ToSql + Sync)];
@@ -188,6 +196,7 @@ impl Connection {
     /// begins on a live connection. Unsent rows go before a commit or savepoint, and are
     /// forgotten by a rollback (rows made after a savepoint are the savepoint's).
     fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        self.generation += 1;
         let begins = sql.starts_with("BEGIN");
         if begins {
             self.reconnect_if_lost();
@@ -227,12 +236,19 @@ impl Connection {
             .expect("a connection is closed only when dropped")
     }
 
+    /// The unsent rows, to add to.
+    fn pending_mut(&mut self) -> &mut pending::Pending {
+        self.generation += 1;
+        &mut self.pending
+    }
+
     /// Sends the unsent rows (one round trip; none if there are none); with them, the
     /// newest queue event.
     fn flush(&mut self) -> Result<Option<i64>, postgres::Error> {
         if self.pending.is_empty() {
             return Ok(None);
         }
+        self.generation += 1;
         let statement = self.statement(pending::FLUSH)?;
         let client = self
             .client
@@ -284,6 +300,7 @@ impl Connection {
         sql: &str,
         work: impl Fn(&mut Client, &postgres::Statement) -> Result<T, postgres::Error>,
     ) -> Result<T, postgres::Error> {
+        self.generation += 1;
         let first = match self.statement(sql) {
             Ok(statement) => work(self.client_mut(), &statement),
             Err(e) => Err(e),
@@ -319,6 +336,7 @@ impl Connection {
             in_transaction: false,
             prepared: Default::default(),
             pending: Default::default(),
+            generation: 0,
         })
     }
 }

@@ -48,11 +48,18 @@ impl PgStore {
         decide: impl FnOnce(&Known) -> (T, Effect),
         respond: impl FnOnce(&T, &Stored) -> Option<String>,
     ) -> Result<(T, Stored), StoreError> {
+        // Read with the key's look-up, if nothing ran since (in a batch: the lock is held).
+        let ahead = self.ahead.get_mut().take();
         let tx = self.write_unit()?;
-        if tx.client.pending.holds_record(key) {
-            tx.client.flush()?;
-        }
-        let found = what_a_write_reads(tx.client, key, from, author)?;
+        let found = match ahead {
+            Some(ahead) if ahead.holds(tx.client.generation, key, from, author) => ahead.reads,
+            _ => {
+                if tx.client.pending.holds_record(key) {
+                    tx.client.flush()?;
+                }
+                what_a_write_reads(tx.client, key, from, author, None)?.0
+            }
+        };
         let client = RefCell::new(&mut *tx.client);
         let (answer, effect) = {
             let listed = Listed::new(&client);
@@ -140,26 +147,104 @@ struct WriteReads {
     parked_conflict: Option<Parked>,
 }
 
+/// A write's reads taken with the look-up of its idempotency key, and what they were
+/// taken for.
+pub(super) struct ReadAhead {
+    generation: u64,
+    record_type: String,
+    id: String,
+    from: Option<Version>,
+    device_id: Option<String>,
+    device_seq: Option<u64>,
+    reads: WriteReads,
+}
+
+impl ReadAhead {
+    /// Whether these are the reads of this write, with nothing run or made since.
+    fn holds(
+        &self,
+        generation: u64,
+        key: RecordKey,
+        from: Option<Version>,
+        author: &Author,
+    ) -> bool {
+        self.generation == generation
+            && self.record_type == key.record_type
+            && self.id == key.id
+            && self.from == from
+            && self.device_id.as_deref() == author.device_id
+            && self.device_seq == author.device_seq
+    }
+}
+
+impl PgStore {
+    /// The answer under an idempotency key and what the write after it reads, in one
+    /// statement; the reads wait for that write (see `Store::remembered_before_write`).
+    pub(super) fn remembered_before_write_on(
+        &self,
+        user: &str,
+        key: &str,
+        ttl_hours: u64,
+        now: UtcMillis,
+        write: &WriteAhead,
+    ) -> Result<Option<Remembered>, StoreError> {
+        let client = &mut *self.client.borrow_mut();
+        if client.pending.holds_answer(user, key) || client.pending.holds_record(write.key) {
+            client.flush()?;
+        }
+        let asked = Asked {
+            user,
+            key,
+            oldest_kept: crate::store::oldest_kept(now, ttl_hours),
+        };
+        let (reads, remembered) =
+            what_a_write_reads(client, write.key, write.from, write.author, Some(asked))?;
+        if remembered.is_none() {
+            *self.ahead.borrow_mut() = Some(ReadAhead {
+                generation: client.generation,
+                record_type: write.key.record_type.to_owned(),
+                id: write.key.id.to_owned(),
+                from: write.from,
+                device_id: write.author.device_id.map(String::from),
+                device_seq: write.author.device_seq,
+                reads,
+            });
+        }
+        Ok(remembered)
+    }
+}
+
+/// An idempotency key to look up with a write's reads.
+struct Asked<'a> {
+    user: &'a str,
+    key: &'a str,
+    oldest_kept: i64,
+}
+
 fn what_a_write_reads(
     client: &mut Connection,
     key: RecordKey,
     from: Option<Version>,
     author: &Author,
-) -> Result<WriteReads, StoreError> {
+    asked: Option<Asked>,
+) -> Result<(WriteReads, Option<Remembered>), StoreError> {
     let parked_seq = author.device_seq.filter(|_| author.device_id.is_some());
     let rows = client.query_beside_pending(
         &format!(
-            "SELECT x.applied, x.parked_id, x.parked_kind, x.parked_paths, {columns}
+            "SELECT x.applied, x.parked_id, x.parked_kind, x.parked_paths,
+                    x.fingerprint, x.answer, {columns}
              FROM (SELECT (SELECT MAX(device_seq) FROM versions
                            WHERE record_type = $1 AND record_id = $2 AND device_id = $4) AS applied,
                           c.id AS parked_id, c.kind AS parked_kind,
-                          c.conflicting_paths AS parked_paths
+                          c.conflicting_paths AS parked_paths, i.fingerprint, i.answer
                    FROM (SELECT 1) AS one
                    LEFT JOIN LATERAL (
                        SELECT id, kind, conflicting_paths FROM conflicts
                        WHERE record_type = $1 AND record_id = $2 AND device_id = $4
                          AND device_seq = $5
-                       ORDER BY id DESC LIMIT 1) AS c ON true) AS x
+                       ORDER BY id DESC LIMIT 1) AS c ON true
+                   LEFT JOIN idempotency i
+                     ON i.\"user\" = $6 AND i.key = $7 AND i.created_ms >= $8) AS x
              LEFT JOIN versions v
                ON v.record_type = $1 AND v.record_id = $2
               AND v.version >= COALESCE(
@@ -180,6 +265,9 @@ fn what_a_write_reads(
             &from,
             &author.device_id,
             &parked_seq.map(signed),
+            &asked.as_ref().map(|a| a.user),
+            &asked.as_ref().map(|a| a.key),
+            &asked.as_ref().map(|a| a.oldest_kept),
         ],
     )?;
     let first = rows
@@ -191,20 +279,31 @@ fn what_a_write_reads(
         Some(id) => Some(parked_of(id, first.try_get(2)?, first.try_get(3)?)?),
         None => None,
     };
+    let fingerprint: Option<Vec<u8>> = first.try_get(4)?;
+    let remembered = match fingerprint {
+        Some(fingerprint) => Some(Remembered {
+            fingerprint: fingerprint
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("a stored fingerprint is not 32 bytes".into()))?,
+            answer: first.try_get(5)?,
+        }),
+        None => None,
+    };
     let mut versions = Vec::with_capacity(rows.len());
     for row in &rows {
         // No version at all: the one row holds only the device's figures.
-        if row.try_get::<_, Option<Version>>(4)?.is_some() {
-            versions.push(version_at(row, 4, key)?);
+        if row.try_get::<_, Option<Version>>(6)?.is_some() {
+            versions.push(version_at(row, 6, key)?);
         }
     }
-    Ok(WriteReads {
+    let reads = WriteReads {
         versions,
         applied_device_seq: applied
             .map(|s| unsigned(s, "device sequence number"))
             .transpose()?,
         parked_conflict,
-    })
+    };
+    Ok((reads, remembered))
 }
 
 /// A parked submission as a retry's decision needs it.
@@ -250,5 +349,5 @@ pub(super) fn append_version(
     key: RecordKey,
     next: &StoredVersion,
 ) -> Result<(), StoreError> {
-    client.pending.append_version(key, next)
+    client.pending_mut().append_version(key, next)
 }

@@ -9,10 +9,10 @@ impl PgStore {
         // In a batch (the writer's way) the entry goes with the batch's other rows: no
         // round trip of its own.
         if self.in_batch {
-            return self.client.get_mut().pending.log_sync(entry);
+            return self.client.get_mut().pending_mut().log_sync(entry);
         }
         let tx = self.unit()?;
-        tx.client.pending.log_sync(entry)?;
+        tx.client.pending_mut().log_sync(entry)?;
         tx.commit()
     }
 
@@ -23,11 +23,14 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         // With the batch's other rows, as the entry it comes with: no round trip of its own.
         if self.in_batch {
-            self.client.get_mut().pending.prune(older_than, at_most);
+            self.client
+                .get_mut()
+                .pending_mut()
+                .prune(older_than, at_most);
             return Ok(());
         }
         let tx = self.unit()?;
-        tx.client.pending.prune(older_than, at_most);
+        tx.client.pending_mut().prune(older_than, at_most);
         tx.commit()
     }
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::json;
 use crate::model::Json;
 use crate::protocol::ParkKind;
-use crate::store::{Store, SyncEntry, SyncFilter};
+use crate::store::{Store, SyncEntry, SyncFilter, WriteAhead};
 
 /// A new, empty database; dropped with the guard.
 struct Fresh {
@@ -298,4 +298,70 @@ fn expired_answers_go_as_new_ones_are_stored_but_a_key_used_again_is_kept() {
         "stored again under its key"
     );
     assert_eq!(kept("new"), Some("ok 3".into()));
+}
+
+#[test]
+fn a_write_takes_the_reads_made_with_its_key_only_if_nothing_changed_since() {
+    let db = Fresh::new("ahead");
+    let mut store = PgStore::open(&db.url).unwrap();
+    let now = at("2026-12-06T10:00:00Z");
+    append(&mut store, None, None, Some("k1"), now);
+    let writer = author(Some(("tab-1", 1)));
+    let ahead = |from| WriteAhead {
+        key: KEY,
+        from: Version::new(from),
+        author: &writer,
+    };
+    store.begin_batch().unwrap();
+    let replay = store
+        .remembered_before_write("ana", "k1", 1, now, &ahead(1))
+        .unwrap();
+    assert_eq!(
+        replay.map(|r| r.answer),
+        Some("ok 0".into()),
+        "a known key: its answer"
+    );
+    assert!(
+        store
+            .remembered_before_write("ana", "k2", 1, now, &ahead(1))
+            .unwrap()
+            .is_none()
+    );
+    // Between the look-up and the write a version of the record is made (unsent): the
+    // reads taken with the key are stale, and the write reads again.
+    let mut second = store.history(KEY).unwrap().pop().unwrap();
+    second.version = Version::new(2).unwrap();
+    store
+        .client
+        .get_mut()
+        .pending_mut()
+        .append_version(KEY, &second)
+        .unwrap();
+    let seen = |store: &mut PgStore| {
+        store
+            .write_on(
+                KEY,
+                Version::new(1),
+                &writer,
+                now,
+                None,
+                |known| {
+                    let seen: Vec<u64> = known.versions.iter().map(|v| v.version.get()).collect();
+                    (seen, Effect::Nothing)
+                },
+                |_, _| None,
+            )
+            .unwrap()
+            .0
+    };
+    assert_eq!(seen(&mut store), [1, 2]);
+    // With nothing between, the reads taken with the key stand (and are what a read says).
+    assert!(
+        store
+            .remembered_before_write("ana", "k3", 1, now, &ahead(1))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(seen(&mut store), [1, 2]);
+    store.end_batch().unwrap();
 }
