@@ -96,20 +96,26 @@ impl<'a> Walk<'a> {
     }
 
     fn keyed_items(&mut self, [old, new]: &[Option<KeyedList<'a, 'a>>; 2]) {
-        let get = |list: &Option<KeyedList<'a, 'a>>, segment: &str| {
-            list.as_ref().and_then(|l| l.get(segment))
+        // `at`: where the segment is in the list it came from, where the other likely has
+        // it too.
+        let get = |list: &Option<KeyedList<'a, 'a>>, segment: &str, at: usize| {
+            list.as_ref().and_then(|l| l.get_near(segment, at))
         };
-        let visit = |walk: &mut Self, segment: &str| {
-            walk.child(segment, [get(old, segment), get(new, segment)], Hint::Auto);
+        let visit = |walk: &mut Self, segment: &str, at: usize| {
+            let sides = [get(old, segment, at), get(new, segment, at)];
+            walk.child(segment, sides, Hint::Auto);
         };
         if let Some(old_list) = old {
-            old_list.segments().for_each(|s| visit(self, s));
+            for (at, s) in old_list.segments().enumerate() {
+                visit(self, s, at);
+            }
         }
         if let Some(new_list) = new {
-            new_list
-                .segments()
-                .filter(|s| get(old, s).is_none())
-                .for_each(|s| visit(self, s));
+            for (at, s) in new_list.segments().enumerate() {
+                if get(old, s, at).is_none() {
+                    visit(self, s, at);
+                }
+            }
         }
     }
 

@@ -82,16 +82,18 @@ impl<'a> Walk<'a, '_> {
         objects: [Option<&'a Object<'a>>; 3],
         hint_of: impl Fn(&str) -> Hint<'s>,
     ) -> Object<'a> {
-        let mut out = Object::new();
+        let most = objects.iter().flatten().map(|o| o.len()).max().unwrap_or(0);
+        let mut out = Vec::with_capacity(most);
+        // The union comes in key order: the merged members are built sorted.
         for (name, sides) in UnionMembers::new(objects) {
             let len = self.path.len();
             push_segment(&mut self.path, name);
             if let Some(value) = self.value(sides, hint_of(name)) {
-                out.insert(name.clone(), value);
+                out.push((name.clone(), value));
             }
             self.path.truncate(len);
         }
-        out
+        Object::from_sorted(out)
     }
 
     fn value(&mut self, sides: Sides<'a>, hint: Hint) -> Option<Json<'a>> {
@@ -111,40 +113,52 @@ impl<'a> Walk<'a, '_> {
     /// Items in the server's order, then local additions in local order, then base leftovers.
     fn keyed_items(&mut self, lists: &[Option<KeyedList<'a, 'a>>; 3]) -> Vec<Json<'a>> {
         let mut items = Vec::new();
-        let mut visit = |walk: &mut Self, segment: &str| {
-            let sides = lists
-                .each_ref()
-                .map(|l| l.as_ref().and_then(|l| l.get(segment)));
+        let get = |i: usize, segment: &str, at: usize| {
+            lists[i].as_ref().and_then(|l| l.get_near(segment, at))
+        };
+        // `at`: where the segment is in the list it came from, where the others likely
+        // have it too.
+        let mut visit = |walk: &mut Self, segment: &str, at: usize| {
+            let sides = [BASE, LOCAL, SERVER].map(|i| get(i, segment, at));
             let len = walk.path.len();
             push_segment(&mut walk.path, segment);
             let first_leaf = walk.fields.len();
             if let Some(Json::Object(mut item)) = walk.value(sides, Hint::Auto) {
-                let key = lists.iter().flatten().find_map(|l| l.key_member(segment));
-                if let Some((k, v)) = key
+                let key = lists.iter().flatten().next().map(KeyedList::key);
+                let key_member = key.and_then(|key| {
+                    sides
+                        .iter()
+                        .flatten()
+                        .find_map(|side| side.as_object()?.get_key_value(key))
+                });
+                if let Some((k, v)) = key_member
                     && !item.contains_key(k)
                 {
-                    item.insert(k, v.clone());
+                    item.insert(k.as_str(), v.clone());
                     walk.key_kept(first_leaf, k);
                 }
                 items.push(Json::Object(item));
             }
             walk.path.truncate(len);
         };
-        let seen_in =
-            |i: usize, segment: &str| lists[i].as_ref().is_some_and(|l| l.get(segment).is_some());
         if let Some(server) = &lists[SERVER] {
-            server.segments().for_each(|s| visit(self, s));
+            for (at, s) in server.segments().enumerate() {
+                visit(self, s, at);
+            }
         }
         if let Some(local) = &lists[LOCAL] {
-            local
-                .segments()
-                .filter(|s| !seen_in(SERVER, s))
-                .for_each(|s| visit(self, s));
+            for (at, s) in local.segments().enumerate() {
+                if get(SERVER, s, at).is_none() {
+                    visit(self, s, at);
+                }
+            }
         }
         if let Some(base) = &lists[BASE] {
-            base.segments()
-                .filter(|s| !seen_in(SERVER, s) && !seen_in(LOCAL, s))
-                .for_each(|s| visit(self, s));
+            for (at, s) in base.segments().enumerate() {
+                if get(SERVER, s, at).is_none() && get(LOCAL, s, at).is_none() {
+                    visit(self, s, at);
+                }
+            }
         }
         items
     }
