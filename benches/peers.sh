@@ -44,3 +44,7 @@ print(f"{'load + diff, all cores':<22}{ours['load_diff_parallel_ms']:>10.1f} ms{
       f"{dd['load_diff_ms'] / ours['load_diff_parallel_ms']:>7.1f}x")
 print(f"three-way merge of 10,000 triples: {ours['merge_ms']:.1f} ms")
 PY
+# For benches/figures.sh: every figure of this run, named by who measured it.
+echo "RESULT merge ${ours#RESULT }"
+echo "RESULT jsondiffpatch ${jdp#RESULT }"
+echo "RESULT deepdiff ${dd#RESULT }"
