@@ -32,7 +32,11 @@ fn run(b: Value, l: Value, s: Value, schema: Option<&TypeSchema>, policy: &dyn P
     let (b, l, s) = (obj(b), obj(l), obj(s));
     let m = merge(&b, &l, &s, schema, policy);
     Outcome {
-        classes: m.fields.iter().map(|f| (f.path.clone(), f.class)).collect(),
+        classes: m
+            .fields
+            .iter()
+            .map(|f| (f.path.to_string(), f.class))
+            .collect(),
         conflicts: m.conflicts().map(String::from).collect(),
         overridden: m.overridden.clone(),
         merged: serde_json::to_value(&m.merged).unwrap(),

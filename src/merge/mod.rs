@@ -84,7 +84,7 @@ impl Policy for NoPolicy {}
 /// One leaf path with its class and its value on each side (`None`: absent).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PathDiff<'a> {
-    pub path: String,
+    pub path: crate::model::json::Key,
     pub class: Class,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<&'a Json<'a>>,

@@ -84,7 +84,8 @@ pub struct KeyedList<'v, 'a> {
     items: &'v [Json<'a>],
     /// Segment of each item, in list order.
     segments: Vec<Cow<'v, str>>,
-    /// Item indexes sorted by segment, for lookups.
+    /// Item indexes sorted by segment, for lookups; empty when the list is in segment
+    /// order already (then `segments` is searched).
     by_segment: Vec<u32>,
     key: &'v str,
 }
@@ -109,13 +110,17 @@ impl<'v, 'a> KeyedList<'v, 'a> {
             stored_key = k;
             segments.push(segment_of(v)?);
         }
-        let mut by_segment: Vec<u32> = (0..items.len() as u32).collect();
-        by_segment.sort_unstable_by(|&a, &b| segments[a as usize].cmp(&segments[b as usize]));
-        if by_segment
-            .windows(2)
-            .any(|w| segments[w[0] as usize] == segments[w[1] as usize])
-        {
-            return None;
+        // In order (and so each key once) as lists often are: no index to build.
+        let mut by_segment = Vec::new();
+        if !segments.windows(2).all(|w| w[0] < w[1]) {
+            by_segment = (0..items.len() as u32).collect();
+            by_segment.sort_unstable_by(|&a, &b| segments[a as usize].cmp(&segments[b as usize]));
+            if by_segment
+                .windows(2)
+                .any(|w| segments[w[0] as usize] == segments[w[1] as usize])
+            {
+                return None;
+            }
         }
         Some(Self {
             items,
@@ -127,11 +132,18 @@ impl<'v, 'a> KeyedList<'v, 'a> {
 
     /// The item whose key value has this segment.
     pub fn get(&self, segment: &str) -> Option<&'v Json<'a>> {
-        let i = self
-            .by_segment
-            .binary_search_by(|&i| self.segments[i as usize].as_ref().cmp(segment))
-            .ok()?;
-        Some(&self.items[self.by_segment[i] as usize])
+        let at = if self.by_segment.is_empty() {
+            self.segments
+                .binary_search_by(|s| s.as_ref().cmp(segment))
+                .ok()?
+        } else {
+            let i = self
+                .by_segment
+                .binary_search_by(|&i| self.segments[i as usize].as_ref().cmp(segment))
+                .ok()?;
+            self.by_segment[i] as usize
+        };
+        Some(&self.items[at])
     }
 
     /// The item with this segment, looked for first at list position `at`: the lists of
@@ -299,6 +311,11 @@ mod tests {
         let items = items.as_array().unwrap();
         let list = KeyedList::new(&items[..2], "id").unwrap();
         assert_eq!(list.segments().collect::<Vec<_>>(), ["a", "b"]);
+        // A list in key order is searched as it is.
+        assert_eq!(list.get("b"), Some(&items[1]));
+        assert_eq!(list.get("c"), None);
+        let repeated = json!([{"id": "a"}, {"id": "b"}, {"id": "a"}]);
+        assert!(KeyedList::new(repeated.as_array().unwrap(), "id").is_none());
         assert!(
             KeyedList::new(items, "id").is_none(),
             "an item without the key"

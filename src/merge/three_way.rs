@@ -206,7 +206,7 @@ impl<'a> Walk<'a, '_> {
             None => Class::Conflict,
         };
         self.fields.push(PathDiff {
-            path: self.path.clone(),
+            path: self.path.as_str().into(),
             class,
             base: b,
             local: l,

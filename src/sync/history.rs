@@ -131,7 +131,7 @@ mod tests {
             .fields
             .into_iter()
             .filter(|f| f.class != Class::Unchanged)
-            .map(|f| (f.path, f.class))
+            .map(|f| (f.path.into(), f.class))
             .collect()
     }
 

@@ -607,7 +607,7 @@ fn rows_of(detail: &ConflictDetail<'static>, schema: Option<&TypeSchema>) -> Vec
         .into_iter()
         .map(|f| {
             let class = match flagged {
-                Some(class) if detail.conflicting_paths.contains(&f.path) => class,
+                Some(class) if detail.conflicting_paths.iter().any(|p| *p == f.path) => class,
                 _ => f.class,
             };
             // Each side against the base, as a three-pane merge tool shows them: what the
@@ -621,7 +621,7 @@ fn rows_of(detail: &ConflictDetail<'static>, schema: Option<&TypeSchema>) -> Vec
             Row {
                 server_change: change(f.server),
                 local_change: change(f.local),
-                path: f.path,
+                path: f.path.into(),
                 class,
                 base: f.base.cloned().map(Json::into_owned),
                 local: f.local.cloned().map(Json::into_owned),

@@ -369,8 +369,8 @@ pub(super) fn conflict_detail<'a>(
         .fields
         .iter()
         .map(|f| FieldRow {
-            path: f.path.clone(),
-            class: if invalid && row.paths.contains(&f.path) {
+            path: f.path.to_string(),
+            class: if invalid && row.paths.iter().any(|p| *p == f.path) {
                 crate::merge::Class::Invalid
             } else {
                 f.class
