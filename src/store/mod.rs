@@ -36,6 +36,9 @@ pub enum StoreError {
     NewerSchema { found: usize, known: usize },
     #[error("store: json: {0}")]
     Json(#[from] serde_json::Error),
+    /// A statement of a PostgreSQL transaction failed, so none of it was stored.
+    #[error("store: postgresql: a statement of the transaction failed; nothing of it was stored")]
+    Aborted,
     /// Stored data that does not read as what was written.
     #[error("store: corrupt data: {0}")]
     Corrupt(String),

@@ -90,9 +90,10 @@ impl PgStore {
     pub fn end_batch(&mut self) -> Result<(), StoreError> {
         self.in_batch = false;
         let client = self.client.get_mut();
-        let committed = client
-            .flush()
-            .and_then(|last_event| client.batch_execute("COMMIT").map(|()| last_event));
+        let committed = match client.flush() {
+            Ok(last_event) => client.commit().map(|()| last_event),
+            Err(e) => Err(e.into()),
+        };
         match committed {
             Ok(last_event) => {
                 self.last_committed_event.set(last_event);
@@ -100,7 +101,7 @@ impl PgStore {
             }
             Err(e) => {
                 let _ = client.batch_execute("ROLLBACK");
-                Err(e.into())
+                Err(e)
             }
         }
     }
@@ -168,9 +169,12 @@ struct Connection {
     /// trip, not two.
     prepared: std::collections::HashMap<String, postgres::Statement>,
     /// Rows made in the open transaction and not yet sent: sent before any other
-    /// statement, so that every statement sees them (reads that cannot see them go
-    /// `beside_pending`).
+    /// statement, so that every statement sees them (reads that need not see them go
+    /// `query_beside_pending`).
     pending: pending::Pending,
+    /// A statement of the open transaction failed: PostgreSQL has aborted it, and would
+    /// answer its `COMMIT` with a rollback, not an error — so the commit refuses itself.
+    aborted: bool,
     /// Counts what could change what a read finds: statements run and rows made. A read
     /// taken at one count is still what the database would say while the count stands
     /// (in a batch, which holds the write lock).
@@ -209,8 +213,15 @@ impl Connection {
         if begins {
             // A lock that failed leaves the transaction open (aborted) until the rollback.
             self.in_transaction = true;
+            self.aborted = done.is_err();
         } else if matches!(sql, "COMMIT" | "ROLLBACK") {
             self.in_transaction = false;
+            self.aborted = false;
+        } else if sql.starts_with("ROLLBACK TO") {
+            // Back to a savepoint taken while the transaction was sound: sound again.
+            self.aborted = done.is_err();
+        } else if done.is_err() {
+            self.aborted = self.in_transaction;
         }
         done
     }
@@ -236,6 +247,19 @@ impl Connection {
             .expect("a connection is closed only when dropped")
     }
 
+    /// Commits the open transaction — unless a statement of it failed: PostgreSQL then
+    /// answers `COMMIT` with a silent rollback, and the writes that came before the failure
+    /// would be answered as stored. Rolled back and refused instead.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        if self.aborted {
+            let _ = self.batch_execute("ROLLBACK");
+            return Err(StoreError::Aborted);
+        }
+        self.batch_execute("COMMIT")?;
+        Ok(())
+    }
+
     /// The unsent rows, to add to.
     fn pending_mut(&mut self) -> &mut pending::Pending {
         self.generation += 1;
@@ -254,7 +278,9 @@ impl Connection {
             .client
             .as_mut()
             .expect("a connection is closed only when dropped");
-        self.pending.flush(client, &statement)
+        let sent = self.pending.flush(client, &statement);
+        self.aborted |= sent.is_err() && self.in_transaction;
+        sent
     }
 
     /// A read of rows the caller knows none of the unsent rows to be, run without sending
@@ -310,7 +336,11 @@ impl Connection {
                 let statement = self.statement(sql)?;
                 work(self.client_mut(), &statement)
             }
-            other => other,
+            Err(e) => {
+                self.aborted |= self.in_transaction;
+                Err(e)
+            }
+            ok => ok,
         }
     }
 
@@ -336,6 +366,7 @@ impl Connection {
             in_transaction: false,
             prepared: Default::default(),
             pending: Default::default(),
+            aborted: false,
             generation: 0,
         })
     }
@@ -383,12 +414,11 @@ enum UnitKind {
 impl Unit<'_> {
     fn commit(mut self) -> Result<(), StoreError> {
         self.done = true;
-        let end = match self.kind {
-            UnitKind::Savepoint => "RELEASE SAVEPOINT write",
-            UnitKind::Transaction => "COMMIT",
-            UnitKind::InBatch => return Ok(()),
-        };
-        self.client.batch_execute(end)?;
+        match self.kind {
+            UnitKind::Savepoint => self.client.batch_execute("RELEASE SAVEPOINT write")?,
+            UnitKind::Transaction => self.client.commit()?,
+            UnitKind::InBatch => {}
+        }
         Ok(())
     }
 }

@@ -365,3 +365,36 @@ fn a_write_takes_the_reads_made_with_its_key_only_if_nothing_changed_since() {
     assert_eq!(seen(&mut store), [1, 2]);
     store.end_batch().unwrap();
 }
+
+#[test]
+fn a_batch_whose_statement_failed_is_refused_at_its_commit_not_answered_as_stored() {
+    let db = Fresh::new("aborted");
+    let mut store = PgStore::open(&db.url).unwrap();
+    let reader = PgStore::open(&db.url).unwrap();
+    let now = at("2026-12-06T10:00:00Z");
+    store.begin_batch().unwrap();
+    append(&mut store, None, None, Some("k1"), now);
+    // A statement that fails (PostgreSQL then aborts the transaction, and would answer
+    // its COMMIT with a silent rollback).
+    let failed = store.client.get_mut().query("SELECT 1 / 0", &[]);
+    assert!(failed.is_err());
+    let committed = store.end_batch();
+    assert!(
+        matches!(committed, Err(StoreError::Aborted)),
+        "{committed:?}"
+    );
+    assert_eq!(
+        reader.current(KEY).unwrap(),
+        None,
+        "nothing of the batch was stored"
+    );
+    assert!(reader.remembered("ana", "k1", 1, now).unwrap().is_none());
+    // The connection goes on: the next batch stores.
+    store.begin_batch().unwrap();
+    append(&mut store, None, None, Some("k1"), now);
+    store.end_batch().unwrap();
+    assert_eq!(
+        reader.current(KEY).unwrap().map(|v| v.version.get()),
+        Some(1)
+    );
+}
