@@ -319,12 +319,24 @@ fn main() {
         );
     }
     println!("{result}");
+    if let Ok(admin) = std::env::var("SYNCDESK_LOAD_POSTGRES") {
+        // The run's databases go with it (their servers are cut off: the process ends).
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("PostgreSQL");
+        for instances in [0, 1, 2] {
+            let name = postgres_database_name(instances);
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn postgres_database_name(instances: usize) -> String {
+    format!("syncdesk_load_{}_{instances}", std::process::id())
 }
 
 /// A new, empty PostgreSQL database for one run (`admin`: a URL to the server's
 /// `postgres` database); its URL.
 fn fresh_postgres_database(admin: &str, instances: usize) -> String {
-    let name = format!("syncdesk_load_{}_{instances}", std::process::id());
+    let name = postgres_database_name(instances);
     let mut client = postgres::Client::connect(admin, postgres::NoTls).expect("PostgreSQL answers");
     client
         .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
