@@ -1,7 +1,7 @@
 //! Rows as both engines read them, checked into the store's types: stored text that does
 //! not read as what was written is `StoreError::Corrupt`, never a silent default.
 
-use super::{Claim, ConflictId, ConflictRow, RecordKey, Resolution, StoreError};
+use super::{Claim, ConflictId, ConflictRow, RecordKey, Remembered, Resolution, StoreError};
 use crate::model::json::Json;
 use crate::model::{UtcMillis, Version};
 use crate::sync::StoredVersion;
@@ -176,4 +176,18 @@ impl RawSync {
             },
         })
     }
+}
+
+/// A remembered answer as read: its fingerprint must be the 32 bytes of a SHA-256.
+pub(crate) fn remembered_of(
+    fingerprint: Vec<u8>,
+    answer: String,
+) -> Result<Remembered, StoreError> {
+    let fingerprint = fingerprint
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a stored fingerprint is not 32 bytes".into()))?;
+    Ok(Remembered {
+        fingerprint,
+        answer,
+    })
 }

@@ -81,17 +81,10 @@ impl PgStore {
              WHERE \"user\" = $1 AND key = $2 AND created_ms >= $3",
             &[&user, &key, &oldest_kept(now, ttl_hours)],
         )?;
-        rows.first()
-            .map(|row| {
-                let fingerprint: Vec<u8> = row.try_get(0)?;
-                Ok(Remembered {
-                    fingerprint: fingerprint.try_into().map_err(|_| {
-                        StoreError::Corrupt("a stored fingerprint is not 32 bytes".into())
-                    })?,
-                    answer: row.try_get(1)?,
-                })
-            })
-            .transpose()
+        match rows.first() {
+            Some(row) => Ok(Some(remembered_of(row.try_get(0)?, row.try_get(1)?)?)),
+            None => Ok(None),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use postgres::{Client, NoTls, Row};
 
 use super::columns::signed;
-use super::rows::{RawConflict, RawVersion};
+use super::rows::{RawConflict, RawVersion, remembered_of};
 use super::{
     Author, ConflictId, ConflictRow, Effect, Known, MasterList, Parked, RecordKey, Remember,
     Remembered, Settlement, StoreError, Stored, WriteAhead,
@@ -121,9 +121,10 @@ impl PgStore {
         self.own_transaction()
     }
 
-    /// A record write's unit of work: inside a batch nothing of its own (its reads cannot
-    /// fail it alone, and what it stores is sent with the batch's other rows, or in one
-    /// statement of its own), else a transaction of its own holding the write lock.
+    /// The unit of work of a record write or a log entry: inside a batch nothing of its
+    /// own (its reads cannot fail it alone, and what it stores is sent with the batch's
+    /// other rows, or in one statement of its own), else a transaction of its own holding
+    /// the write lock.
     fn write_unit(&mut self) -> Result<Unit<'_>, StoreError> {
         if self.in_batch {
             return Ok(Unit {

@@ -221,17 +221,15 @@ struct Asked<'a> {
     oldest_kept: i64,
 }
 
-fn what_a_write_reads(
-    client: &mut Connection,
-    key: RecordKey,
-    from: Option<Version>,
-    author: &Author,
-    asked: Option<Asked>,
-) -> Result<(WriteReads, Option<Remembered>), StoreError> {
-    let parked_seq = author.device_seq.filter(|_| author.device_id.is_some());
-    let rows = client.query_beside_pending(
-        &format!(
-            "SELECT x.applied, x.parked_id, x.parked_kind, x.parked_paths,
+/// What a write reads, in one statement (see `what_a_write_reads`): built once, then
+/// prepared once a connection.
+static WRITE_READS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns: Vec<String> = VERSION_COLUMNS
+        .split(", ")
+        .map(|c| format!("v.{c}"))
+        .collect();
+    format!(
+        "SELECT x.applied, x.parked_id, x.parked_kind, x.parked_paths,
                     x.fingerprint, x.answer, {columns}
              FROM (SELECT (SELECT MAX(device_seq) FROM versions
                            WHERE record_type = $1 AND record_id = $2 AND device_id = $4) AS applied,
@@ -253,12 +251,20 @@ fn what_a_write_reads(
                       (SELECT MAX(version) FROM versions
                        WHERE record_type = $1 AND record_id = $2))
              ORDER BY v.version",
-            columns = VERSION_COLUMNS
-                .split(", ")
-                .map(|c| format!("v.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        columns = columns.join(", ")
+    )
+});
+
+fn what_a_write_reads(
+    client: &mut Connection,
+    key: RecordKey,
+    from: Option<Version>,
+    author: &Author,
+    asked: Option<Asked>,
+) -> Result<(WriteReads, Option<Remembered>), StoreError> {
+    let parked_seq = author.device_seq.filter(|_| author.device_id.is_some());
+    let rows = client.query_beside_pending(
+        &WRITE_READS,
         &[
             &key.record_type,
             &key.id,
@@ -279,14 +285,8 @@ fn what_a_write_reads(
         Some(id) => Some(parked_of(id, first.try_get(2)?, first.try_get(3)?)?),
         None => None,
     };
-    let fingerprint: Option<Vec<u8>> = first.try_get(4)?;
-    let remembered = match fingerprint {
-        Some(fingerprint) => Some(Remembered {
-            fingerprint: fingerprint
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("a stored fingerprint is not 32 bytes".into()))?,
-            answer: first.try_get(5)?,
-        }),
+    let remembered = match first.try_get::<_, Option<Vec<u8>>>(4)? {
+        Some(fingerprint) => Some(remembered_of(fingerprint, first.try_get(5)?)?),
         None => None,
     };
     let mut versions = Vec::with_capacity(rows.len());

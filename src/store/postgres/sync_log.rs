@@ -8,10 +8,7 @@ impl PgStore {
     pub(super) fn log_sync_on(&mut self, entry: &SyncEntry) -> Result<(), StoreError> {
         // In a batch (the writer's way) the entry goes with the batch's other rows: no
         // round trip of its own.
-        if self.in_batch {
-            return self.client.get_mut().pending_mut().log_sync(entry);
-        }
-        let tx = self.unit()?;
+        let tx = self.write_unit()?;
         tx.client.pending_mut().log_sync(entry)?;
         tx.commit()
     }
@@ -22,14 +19,7 @@ impl PgStore {
         at_most: usize,
     ) -> Result<(), StoreError> {
         // With the batch's other rows, as the entry it comes with: no round trip of its own.
-        if self.in_batch {
-            self.client
-                .get_mut()
-                .pending_mut()
-                .prune(older_than, at_most);
-            return Ok(());
-        }
-        let tx = self.unit()?;
+        let tx = self.write_unit()?;
         tx.client.pending_mut().prune(older_than, at_most);
         tx.commit()
     }

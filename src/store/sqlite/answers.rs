@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::store::oldest_kept;
+use crate::store::rows::remembered_of;
 
 impl SqliteStore {
     /// The answer remembered under a user's idempotency key, if it is not too old.
@@ -18,16 +19,8 @@ impl SqliteStore {
                 |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)),
             )
             .optional()?;
-        row.map(|(fingerprint, answer)| {
-            let fingerprint = fingerprint
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("a stored fingerprint is not 32 bytes".into()))?;
-            Ok(Remembered {
-                fingerprint,
-                answer,
-            })
-        })
-        .transpose()
+        row.map(|(fingerprint, answer)| remembered_of(fingerprint, answer))
+            .transpose()
     }
 }
 
