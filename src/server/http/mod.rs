@@ -25,7 +25,7 @@ use crate::protocol::{
 };
 use crate::store::{
     Author, ConflictId, ConflictRow, Database, Effect, Engine, Known, Parked, RecordKey, Remember,
-    Settlement, SqliteStore, Store, Stored, WriteAhead,
+    ReuseWal, Settlement, SqliteStore, Store, Stored, WriteAhead,
 };
 use crate::sync::{
     Create, Decision, IfMatch, ParkKind, ParkedConflict, Put, Refusal, Report, ResolutionDecision,

@@ -53,6 +53,7 @@ impl AppState {
     ) -> Result<Self, crate::store::StoreError> {
         let database = database.into();
         let (checkpoints, stop) = std::sync::mpsc::channel::<()>();
+        let reuse_wal = Arc::new(ReuseWal::default());
         let store = database.open()?;
         if let Database::Sqlite(path) = &database {
             // The writer only appends to the WAL; a thread of its own copies it into the
@@ -61,11 +62,12 @@ impl AppState {
                 writer.leave_checkpoints()?;
             }
             let checkpointer = SqliteStore::open(path)?;
+            let writer = reuse_wal.clone();
             spawn("syncdesk-checkpoint", move || {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stop.recv_timeout(CHECKPOINT_EVERY)
                 {
-                    if let Err(e) = checkpointer.checkpoint() {
+                    if let Err(e) = checkpointer.checkpoint_beside(&writer) {
                         tracing::warn!("checkpoint: {e}");
                     }
                 }
@@ -82,7 +84,7 @@ impl AppState {
         let queue_changed = Arc::new(tokio::sync::watch::Sender::new(0));
         let changes = queue_changed.clone();
         spawn("syncdesk-writer", move || {
-            write_batches(store, queue, &counted, &changes)
+            write_batches(store, queue, &counted, &changes, &reuse_wal)
         })?;
         if let Database::Postgres(url) = &database {
             listen_to_other_instances(url.clone(), Arc::downgrade(&queue_changed))?;
@@ -164,6 +166,7 @@ pub(super) fn write_batches(
     queue: std::sync::mpsc::Receiver<Job>,
     metrics: &crate::server::metrics::Metrics,
     queue_changed: &tokio::sync::watch::Sender<u64>,
+    reuse_wal: &ReuseWal,
 ) {
     if let Ok(last) = store.last_event() {
         heard(queue_changed, last);
@@ -195,6 +198,12 @@ pub(super) fn write_batches(
         // streams whether to read; they never hold up this thread.
         if committed && let Ok(last) = store.last_event() {
             heard(queue_changed, last);
+        }
+        // Its answers sent, before the next batch: when asked, the WAL's last frames.
+        if let Engine::Sqlite(sqlite) = &store
+            && let Err(e) = sqlite.reuse_wal(reuse_wal)
+        {
+            tracing::warn!("checkpoint: {e}");
         }
     }
 }

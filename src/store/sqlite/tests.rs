@@ -131,6 +131,54 @@ mod versions_tests {
     }
 
     #[test]
+    fn under_writes_without_a_pause_the_wal_stays_below_twice_its_limit() {
+        // As the server runs them: a writer that never pauses, a checkpoint connection
+        // beside it. Without the writer's hand (`reuse_wal`), the checkpoints never catch
+        // up and the WAL holds all that was written; with SQLite's backstop alone, it
+        // reaches twice its limit.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.leave_checkpoints().unwrap();
+        let reuse = std::sync::Arc::new(ReuseWal::default());
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let checkpoints = std::thread::spawn({
+            let (checkpointer, reuse, stop) = (
+                SqliteStore::open(&path).unwrap(),
+                reuse.clone(),
+                stop.clone(),
+            );
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    checkpointer.checkpoint_beside(&reuse).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            }
+        });
+        let wal = || {
+            std::fs::metadata(dir.path().join("s.db-wal"))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        };
+        let piece = 256 * 1024;
+        let big = crate::json!({"notes": "x".repeat(piece)});
+        let writes = 3 * WAL_LIMIT_BYTES as usize / piece;
+        let mut largest = 0;
+        for _ in 0..writes {
+            append(&mut store, None, big.clone(), None);
+            store.reuse_wal(&reuse).unwrap();
+            largest = largest.max(wal());
+        }
+        stop.store(true, Ordering::Relaxed);
+        checkpoints.join().unwrap();
+        assert!(
+            largest < 2 * WAL_LIMIT_BYTES as u64,
+            "{writes} writes of {piece} bytes: the WAL reached {largest} bytes"
+        );
+        assert_eq!(store.history(KEY).unwrap().len(), writes);
+    }
+
+    #[test]
     fn versions_stored_before_the_change_order_migration_are_read_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
