@@ -518,6 +518,107 @@ async fn a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once(eng
     s.task.abort();
 }
 
+/// Sends `request` twice under one key; asserts the second answer is the first, byte for
+/// byte, headers included, and that the answer remembered under the key names the version
+/// it shows instead of holding the record (`marker`, a field value, is not in it).
+async fn replayed_the_same(
+    db: &TestDb,
+    request: impl Fn() -> RequestBuilder,
+    key: &str,
+    user: &str,
+    marker: &str,
+) -> reqwest::StatusCode {
+    let first = request()
+        .header("Idempotency-Key", key)
+        .send()
+        .await
+        .unwrap();
+    let again = request()
+        .header("Idempotency-Key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true", "{key}");
+    for name in ["etag", "location", "content-type"] {
+        assert_eq!(
+            first.headers().get(name),
+            again.headers().get(name),
+            "{key}: {name}"
+        );
+    }
+    let status = first.status();
+    assert_eq!(again.status(), status, "{key}");
+    let first = first.text().await.unwrap();
+    assert!(first.contains(marker), "{key}: {first}");
+    assert_eq!(again.text().await.unwrap(), first, "{key}");
+    // On a blocking thread: PostgreSQL's client may not block an async one.
+    let (database, user, stored_key) = (db.database(), user.to_string(), key.to_string());
+    let answer = tokio::task::spawn_blocking(move || {
+        use syncdesk::store::Store;
+        let now = syncdesk::model::UtcMillis::now();
+        let remembered = database
+            .open()
+            .unwrap()
+            .remembered(&user, &stored_key, 24, now);
+        remembered.unwrap().expect("remembered").answer
+    })
+    .await
+    .unwrap();
+    assert!(
+        !answer.contains(marker),
+        "{key}: the record is kept twice: {answer}"
+    );
+    status
+}
+
+async fn every_record_answer_is_replayed_from_the_version_it_shows(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = start_with_supervisor(&db).await;
+    let create = || {
+        s.client
+            .post(format!("{}/v1/inspections", s.base))
+            .bearer_auth("ana-token")
+            .json(&json!({"id": "INS-1", "fields": {"site_id": "S-4", "status": "open", "notes": "pump leaks"}}))
+    };
+    let status = replayed_the_same(&db, create, "k-create", "ana", "pump leaks").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let ben = s.sync("ben", "INS-1", json!({"base_version": 1, "fields": {"site_id": "S-4", "status": "passed", "notes": "pump leaks"}})).await;
+    assert_eq!(ben.status(), StatusCode::OK);
+    // Ana's edit on version 1 merges over ben's: the answer carries a merge report.
+    let merge = || {
+        s.client
+            .put(format!("{}/v1/inspections/INS-1", s.base))
+            .bearer_auth("ana-token")
+            .json(&json!({"base_version": 1, "fields": {"site_id": "S-4", "status": "open", "notes": "valve replaced"}}))
+    };
+    let status = replayed_the_same(&db, merge, "k-merge", "ana", "valve replaced").await;
+    assert_eq!(status, StatusCode::OK);
+    // The same fields again on a newer base: a no-op, answered with the current version.
+    let no_op = || {
+        s.client
+            .put(format!("{}/v1/inspections/INS-1", s.base))
+            .bearer_auth("ben-token")
+            .json(&json!({"base_version": 2, "fields": {"site_id": "S-4", "status": "passed", "notes": "valve replaced"}}))
+    };
+    let status = replayed_the_same(&db, no_op, "k-no-op", "ben", "valve replaced").await;
+    assert_eq!(status, StatusCode::OK);
+    let current = s
+        .request(reqwest::Method::GET, "/v1/inspections/INS-1", "ana")
+        .send()
+        .await
+        .unwrap();
+    let etag = current.headers()["etag"].to_str().unwrap().to_string();
+    let delete = || {
+        s.client
+            .delete(format!("{}/v1/inspections/INS-1", s.base))
+            .bearer_auth("sue-token")
+            .header("If-Match", &etag)
+    };
+    let status = replayed_the_same(&db, delete, "k-delete", "sue", "valve replaced").await;
+    assert_eq!(status, StatusCode::OK);
+    s.task.abort();
+}
+
 async fn a_retried_conflict_is_parked_once(engine: Kind) {
     let db = TestDb::new(engine);
     let s = start(&db).await;
@@ -1701,6 +1802,7 @@ on_both_engines! {
     versions_the_queue_and_remembered_answers_survive_a_restart,
     a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once,
     a_retried_conflict_is_parked_once,
+    every_record_answer_is_replayed_from_the_version_it_shows,
     master_data_has_an_etag_and_answers_304,
     an_item_that_leaves_a_list_is_remembered_as_it_was_until_it_comes_back,
     a_reference_to_a_removed_site_is_parked_and_answered_422,

@@ -196,14 +196,17 @@ pub(super) async fn resolve_conflict(
                     Remembering::New(remember) => remember,
                 };
                 let user = &write.user;
-                let record_id = conflict.record_id.clone();
+                let record = RecordKey {
+                    record_type: &conflict.record_type,
+                    id: &conflict.record_id,
+                };
                 let respond =
                     |(resolved, current): &(Resolved, Option<StoredVersion<'static>>),
                      stored: Option<&StoredVersion<'static>>| {
-                        let reply = resolution_reply(resolved, current, stored, &record_id);
+                        let reply = resolution_reply(resolved, current, stored, record);
                         reply
                             .remembered()
-                            .then(|| serde_json::to_string(&reply).ok())
+                            .then(|| reply.remembered_text())
                             .flatten()
                     };
                 let request = ResolutionRequest {
@@ -259,8 +262,7 @@ pub(super) async fn resolve_conflict(
                 let Some(((resolved, current), stored)) = outcome else {
                     return Err(Problem::not_found(format!("no conflict {cid:?}")));
                 };
-                let mut reply =
-                    resolution_reply(&resolved, &current, stored.as_ref(), &conflict.record_id);
+                let mut reply = resolution_reply(&resolved, &current, stored.as_ref(), record);
                 reply.outcome = Some(match resolved {
                     Resolved::Done => "resolved",
                     Resolved::Closed(_) => "closed",
@@ -288,10 +290,12 @@ pub(super) fn resolution_reply(
     resolved: &Resolved,
     current: &Option<StoredVersion<'static>>,
     stored: Option<&StoredVersion>,
-    record_id: &str,
+    record: RecordKey,
 ) -> Reply {
     match (resolved, stored) {
-        (Resolved::Done, Some(v)) => record_reply(StatusCode::OK, record_id, v, None),
+        (Resolved::Done, Some(v)) => {
+            shown_reply(StatusCode::OK, record.record_type, record.id, v, None)
+        }
         (Resolved::Closed(by), _) => Problem::new(
             StatusCode::CONFLICT,
             "conflict-closed",

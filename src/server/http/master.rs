@@ -43,7 +43,7 @@ pub(super) async fn put_master(
             let respond = |master: &crate::store::MasterList| {
                 master_reply(&list, master)
                     .ok()
-                    .and_then(|reply| serde_json::to_string(&reply).ok())
+                    .and_then(|reply| reply.remembered_text())
             };
             let master = store
                 .put_master(&list, &items, &ids, now, remember, respond)

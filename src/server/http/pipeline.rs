@@ -57,10 +57,7 @@ pub(super) fn written(
     let mut reply = None;
     let respond = |outcome: &Outcome, stored: &Stored| {
         let made = outcome.reply(key.record_type, key.id, stored);
-        let text = made
-            .remembered()
-            .then(|| serde_json::to_string(&made).ok())
-            .flatten();
+        let text = made.remembered().then(|| made.remembered_text()).flatten();
         reply = Some(made);
         text
     };
@@ -146,7 +143,7 @@ impl Idempotent {
                     serde_json::from_str(&found.answer).map_err(|e| Problem::internal(&e))?;
                 Ok(Remembering::Replay(Reply {
                     replayed: true,
-                    ..reply
+                    ..reply.restored(store)?
                 }))
             }
             Some(_) => Err(Problem::new(

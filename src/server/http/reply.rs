@@ -3,14 +3,18 @@
 
 use super::*;
 
-/// An answer as sent, and as remembered under an idempotency key.
-#[derive(Debug, serde::Serialize, Deserialize)]
+/// An answer as sent, and as remembered under an idempotency key (`remembered_text`).
+#[derive(Debug, Deserialize)]
 pub(super) struct Reply {
     pub(super) status: u16,
     pub(super) problem: bool,
     pub(super) etag: Option<String>,
     pub(super) location: Option<String>,
+    /// Remembered without it when `shows` says what it is.
+    #[serde(default)]
     pub(super) body: String,
+    #[serde(default)]
+    pub(super) shows: Option<Shows>,
     #[serde(skip)]
     pub(super) replayed: bool,
     /// What the write came to, for the counters (never part of the answer).
@@ -25,7 +29,66 @@ pub(super) struct Reply {
     pub(super) merged: Option<(Vec<String>, Vec<String>)>,
 }
 
+/// The stored version of a record an answer's body shows (with the merge report beside
+/// it): a remembered answer names it, and a replay reads it back, rather than keeping the
+/// record a second time inside the answer (more than half of what a sync stored).
+#[derive(Debug, serde::Serialize, Deserialize)]
+pub(super) struct Shows {
+    record_type: String,
+    id: String,
+    version: Version,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merge: Option<serde_json::Value>,
+}
+
 impl Reply {
+    /// The answer as remembered under its key: without its body when `shows` names it.
+    pub(super) fn remembered_text(&self) -> Option<String> {
+        #[derive(serde::Serialize)]
+        struct Remembered<'r> {
+            status: u16,
+            problem: bool,
+            etag: &'r Option<String>,
+            location: &'r Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body: Option<&'r str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            shows: Option<&'r Shows>,
+        }
+        serde_json::to_string(&Remembered {
+            status: self.status,
+            problem: self.problem,
+            etag: &self.etag,
+            location: &self.location,
+            body: self.shows.is_none().then_some(self.body.as_str()),
+            shows: self.shows.as_ref(),
+        })
+        .ok()
+    }
+
+    /// A remembered answer as it was sent: its body made again from the version it shows.
+    pub(super) fn restored(mut self, store: &impl Store) -> Result<Self, Problem> {
+        if let Some(shows) = &self.shows {
+            let key = RecordKey {
+                record_type: &shows.record_type,
+                id: &shows.id,
+            };
+            let version = store
+                .version(key, shows.version)
+                .map_err(|e| Problem::internal(&e))?
+                .ok_or_else(|| {
+                    Problem::internal(&format!(
+                        "version {} of {}/{}, which a remembered answer shows, is not stored",
+                        shows.version, shows.record_type, shows.id
+                    ))
+                })?;
+            self.body =
+                serde_json::to_string(&RecordOut::of(&shows.id, &version, shows.merge.as_ref()))
+                    .map_err(|e| Problem::internal(&e))?;
+        }
+        Ok(self)
+    }
+
     pub(super) fn json(status: StatusCode, body: &serde_json::Value, etag: Option<String>) -> Self {
         Self {
             status: status.as_u16(),
@@ -33,6 +96,7 @@ impl Reply {
             etag,
             location: None,
             body: body.to_string(),
+            shows: None,
             replayed: false,
             outcome: None,
             logged: false,
@@ -56,6 +120,7 @@ impl From<Problem> for Reply {
             etag,
             location: None,
             body,
+            shows: None,
             replayed: false,
             outcome: None,
             logged: false,
@@ -140,7 +205,7 @@ impl Outcome {
         match (self, stored) {
             (Outcome::Created, Stored::Version(v)) => Reply {
                 location: Some(format!("/v1/{record_type}/{id}")),
-                ..record_reply(StatusCode::CREATED, id, v, None)
+                ..shown_reply(StatusCode::CREATED, record_type, id, v, None)
             },
             (Outcome::WouldApply(report, fields), _) => Reply::json(
                 StatusCode::OK,
@@ -152,16 +217,18 @@ impl Outcome {
                 problem.without("conflict_id");
                 problem.with("dry_run", true).into()
             }
-            (Outcome::Deleted, Stored::Version(v)) => record_reply(StatusCode::OK, id, v, None),
+            (Outcome::Deleted, Stored::Version(v)) => {
+                shown_reply(StatusCode::OK, record_type, id, v, None)
+            }
             (Outcome::Missing, _) => Problem::not_found("no such record").into(),
             (Outcome::Merged(report), Stored::Version(v)) => {
-                record_reply(StatusCode::OK, id, v, Some(json!(report)))
+                shown_reply(StatusCode::OK, record_type, id, v, Some(json!(report)))
             }
             (Outcome::Current(Some(v), report), _) => {
                 let report = report
                     .as_ref()
                     .map_or_else(|| json!({"superseded": true}), |r| json!(r));
-                record_reply(StatusCode::OK, id, v, Some(report))
+                shown_reply(StatusCode::OK, record_type, id, v, Some(report))
             }
             (Outcome::Exists(Some(v)), _) => Problem::new(
                 StatusCode::CONFLICT,
@@ -276,11 +343,15 @@ pub(super) struct RecordOut<'v> {
     pub(super) deleted: bool,
     pub(super) fields: &'v Object<'v>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) merge: Option<serde_json::Value>,
+    pub(super) merge: Option<&'v serde_json::Value>,
 }
 
 impl<'v> RecordOut<'v> {
-    pub(super) fn of(id: &'v str, v: &'v StoredVersion, merge: Option<serde_json::Value>) -> Self {
+    pub(super) fn of(
+        id: &'v str,
+        v: &'v StoredVersion,
+        merge: Option<&'v serde_json::Value>,
+    ) -> Self {
         Self {
             id,
             version: v.version,
@@ -301,7 +372,7 @@ pub(super) fn record_reply(
     status: StatusCode,
     id: &str,
     v: &StoredVersion,
-    merge: Option<serde_json::Value>,
+    merge: Option<&serde_json::Value>,
 ) -> Reply {
     let body = serde_json::to_string(&RecordOut::of(id, v, merge)).unwrap_or_default();
     Reply {
@@ -310,6 +381,7 @@ pub(super) fn record_reply(
         etag: Some(etag_of(v)),
         location: None,
         body,
+        shows: None,
         replayed: false,
         outcome: None,
         logged: false,
@@ -317,6 +389,59 @@ pub(super) fn record_reply(
     }
 }
 
+/// A record answer to a write, remembered by the version it shows (`Shows`).
+pub(super) fn shown_reply(
+    status: StatusCode,
+    record_type: &str,
+    id: &str,
+    v: &StoredVersion,
+    merge: Option<serde_json::Value>,
+) -> Reply {
+    let reply = record_reply(status, id, v, merge.as_ref());
+    Reply {
+        shows: Some(Shows {
+            record_type: record_type.into(),
+            id: id.into(),
+            version: v.version,
+            merge,
+        }),
+        ..reply
+    }
+}
+
 pub(super) fn etag_of(v: &StoredVersion) -> String {
     Etag::new(v.version, v.last_modified).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_remembered_whole_is_read_as_it_was_and_a_shown_one_without_its_body() {
+        // As servers before `Shows` remembered every answer: the body inside.
+        let whole = r#"{"status":200,"problem":false,"etag":"\"2-2026-12-01T10:00:00.000Z\"","location":null,"body":"{\"id\":\"INS-1\"}"}"#;
+        let reply: Reply = serde_json::from_str(whole).unwrap();
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (200, r#"{"id":"INS-1"}"#)
+        );
+        assert!(reply.shows.is_none());
+        assert_eq!(reply.remembered_text().unwrap(), whole);
+
+        let mut shown = Reply::json(StatusCode::OK, &json!({"id": "INS-1"}), None);
+        shown.shows = Some(Shows {
+            record_type: "inspections".into(),
+            id: "INS-1".into(),
+            version: Version::new(2).unwrap(),
+            merge: Some(json!({"auto_merged": ["/notes"], "kept_server": []})),
+        });
+        let text = shown.remembered_text().unwrap();
+        assert!(!text.contains("\"body\""), "{text}");
+        let read: Reply = serde_json::from_str(&text).unwrap();
+        assert_eq!(read.body, "");
+        let shows = read.shows.unwrap();
+        assert_eq!((shows.id.as_str(), shows.version.get()), ("INS-1", 2));
+        assert_eq!(shows.merge.unwrap()["auto_merged"][0], "/notes");
+    }
 }
