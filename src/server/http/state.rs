@@ -56,8 +56,9 @@ impl AppState {
         let reuse_wal = Arc::new(ReuseWal::default());
         let store = database.open()?;
         if let Database::Sqlite(path) = &database {
-            // The writer only appends to the WAL; a thread of its own copies it into the
-            // database file, so no write waits for a checkpoint.
+            // The writer appends to the WAL; a thread of its own copies it into the
+            // database file, so a write seldom waits for a checkpoint (only for the last
+            // frames, when the WAL is to be started afresh: `checkpoint_beside`).
             if let Engine::Sqlite(writer) = &store {
                 writer.leave_checkpoints()?;
             }

@@ -116,11 +116,19 @@ mod versions_tests {
                 .unwrap()
                 .len()
         };
+        // A reader on a snapshot from before the burst: no checkpoint may copy past it,
+        // so the WAL holds all of the burst.
+        let reader = Connection::open(&path).unwrap();
+        let snapshot = reader.unchecked_transaction().unwrap();
+        let _: i64 = snapshot
+            .query_row("SELECT COUNT(*) FROM versions", [], |r| r.get(0))
+            .unwrap();
         let big = crate::json!({"notes": "x".repeat(1024 * 1024)});
         for _ in 0..70 {
             append(&mut store, None, big.clone(), None);
         }
         assert!(wal() > 64 * 1024 * 1024, "a burst of 70 MB: {}", wal());
+        drop(snapshot);
         // The checkpoint thread copies it all; the writer's next write reuses the WAL
         // from its start and cuts the file.
         SqliteStore::open(&path).unwrap().checkpoint().unwrap();
