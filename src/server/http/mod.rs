@@ -25,7 +25,7 @@ use crate::protocol::{
 };
 use crate::store::{
     Author, ConflictId, ConflictRow, Database, Effect, Engine, Known, Parked, RecordKey, Remember,
-    ReuseWal, Settlement, SqliteStore, Store, Stored, WriteAhead,
+    Settlement, SqliteStore, Store, Stored, WalLimit, WriteAhead,
 };
 use crate::sync::{
     Create, Decision, IfMatch, ParkKind, ParkedConflict, Put, Refusal, Report, ResolutionDecision,

@@ -53,17 +53,17 @@ impl AppState {
     ) -> Result<Self, crate::store::StoreError> {
         let database = database.into();
         let (checkpoints, stop) = std::sync::mpsc::channel::<()>();
-        let reuse_wal = Arc::new(ReuseWal::default());
+        let wal_limit = Arc::new(WalLimit::default());
         let store = database.open()?;
         if let Database::Sqlite(path) = &database {
             // The writer appends to the WAL; a thread of its own copies it into the
             // database file, so a write seldom waits for a checkpoint (only for the last
             // frames, when the WAL is to be started afresh: `checkpoint_beside`).
             if let Engine::Sqlite(writer) = &store {
-                writer.leave_checkpoints()?;
+                writer.leave_checkpoints(&wal_limit)?;
             }
             let checkpointer = SqliteStore::open(path)?;
-            let writer = reuse_wal.clone();
+            let writer = wal_limit.clone();
             spawn("syncdesk-checkpoint", move || {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stop.recv_timeout(CHECKPOINT_EVERY)
@@ -85,7 +85,7 @@ impl AppState {
         let queue_changed = Arc::new(tokio::sync::watch::Sender::new(0));
         let changes = queue_changed.clone();
         spawn("syncdesk-writer", move || {
-            write_batches(store, queue, &counted, &changes, &reuse_wal)
+            write_batches(store, queue, &counted, &changes, &wal_limit)
         })?;
         if let Database::Postgres(url) = &database {
             listen_to_other_instances(url.clone(), Arc::downgrade(&queue_changed))?;
@@ -167,7 +167,7 @@ pub(super) fn write_batches(
     queue: std::sync::mpsc::Receiver<Job>,
     metrics: &crate::server::metrics::Metrics,
     queue_changed: &tokio::sync::watch::Sender<u64>,
-    reuse_wal: &ReuseWal,
+    wal_limit: &WalLimit,
 ) {
     if let Ok(last) = store.last_event() {
         heard(queue_changed, last);
@@ -202,7 +202,7 @@ pub(super) fn write_batches(
         }
         // Its answers sent, before the next batch: when asked, the WAL's last frames.
         if let Engine::Sqlite(sqlite) = &store
-            && let Err(e) = sqlite.reuse_wal(reuse_wal)
+            && let Err(e) = sqlite.reuse_wal(wal_limit)
         {
             tracing::warn!("checkpoint: {e}");
         }

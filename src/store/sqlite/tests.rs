@@ -84,7 +84,7 @@ mod versions_tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let mut store = SqliteStore::open(&path).unwrap();
-        store.leave_checkpoints().unwrap();
+        store.leave_checkpoints(&WalLimit::default()).unwrap();
         let db_size = || std::fs::metadata(&path).unwrap().len();
         let before = db_size();
         let big = crate::json!({"notes": "x".repeat(3000)});
@@ -110,7 +110,8 @@ mod versions_tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let mut store = SqliteStore::open(&path).unwrap();
-        store.leave_checkpoints().unwrap();
+        let limit = 4 * 1024 * 1024;
+        store.leave_checkpoints(&WalLimit::new(limit)).unwrap();
         let wal = || {
             std::fs::metadata(dir.path().join("s.db-wal"))
                 .unwrap()
@@ -124,18 +125,17 @@ mod versions_tests {
             .query_row("SELECT COUNT(*) FROM versions", [], |r| r.get(0))
             .unwrap();
         let big = crate::json!({"notes": "x".repeat(1024 * 1024)});
-        for _ in 0..70 {
+        for _ in 0..16 {
             append(&mut store, None, big.clone(), None);
         }
-        assert!(wal() > 64 * 1024 * 1024, "a burst of 70 MB: {}", wal());
+        assert!(wal() > 3 * limit as u64, "a burst of 16 MB: {}", wal());
         drop(snapshot);
         // The checkpoint thread copies it all; the writer's next write reuses the WAL
         // from its start and cuts the file.
         SqliteStore::open(&path).unwrap().checkpoint().unwrap();
         append(&mut store, None, crate::json!({"notes": "small"}), None);
-        assert!(wal() <= WAL_LIMIT_BYTES as u64, "{}", wal());
-        assert!(wal() < 64 * 1024 * 1024);
-        assert_eq!(store.history(KEY).unwrap().len(), 71);
+        assert!(wal() <= limit as u64, "{}", wal());
+        assert_eq!(store.history(KEY).unwrap().len(), 17);
     }
 
     #[test]
@@ -147,8 +147,9 @@ mod versions_tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let mut store = SqliteStore::open(&path).unwrap();
-        store.leave_checkpoints().unwrap();
-        let reuse = std::sync::Arc::new(ReuseWal::default());
+        let limit = 8 * 1024 * 1024;
+        let reuse = std::sync::Arc::new(WalLimit::new(limit));
+        store.leave_checkpoints(&reuse).unwrap();
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let checkpoints = std::thread::spawn({
             let (checkpointer, reuse, stop) = (
@@ -170,7 +171,7 @@ mod versions_tests {
         };
         let piece = 256 * 1024;
         let big = crate::json!({"notes": "x".repeat(piece)});
-        let writes = 3 * WAL_LIMIT_BYTES as usize / piece;
+        let writes = 4 * limit as usize / piece;
         let mut largest = 0;
         for _ in 0..writes {
             append(&mut store, None, big.clone(), None);
@@ -180,7 +181,7 @@ mod versions_tests {
         stop.store(true, Ordering::Relaxed);
         checkpoints.join().unwrap();
         assert!(
-            largest < 2 * WAL_LIMIT_BYTES as u64,
+            largest < 2 * limit as u64,
             "{writes} writes of {piece} bytes: the WAL reached {largest} bytes"
         );
         assert_eq!(store.history(KEY).unwrap().len(), writes);
