@@ -584,24 +584,34 @@ async fn every_record_answer_is_replayed_from_the_version_it_shows(engine: Kind)
     assert_eq!(status, StatusCode::CREATED);
     let ben = s.sync("ben", "INS-1", json!({"base_version": 1, "fields": {"site_id": "S-4", "status": "passed", "notes": "pump leaks"}})).await;
     assert_eq!(ben.status(), StatusCode::OK);
-    // Ana's edit on version 1 merges over ben's: the answer carries a merge report.
-    let merge = || {
-        s.client
-            .put(format!("{}/v1/inspections/INS-1", s.base))
-            .bearer_auth("ana-token")
-            .json(&json!({"base_version": 1, "fields": {"site_id": "S-4", "status": "open", "notes": "valve replaced"}}))
+    let put = |user: &'static str, body: Value| {
+        let s = &s;
+        move || {
+            s.client
+                .put(format!("{}/v1/inspections/INS-1", s.base))
+                .bearer_auth(format!("{user}-token"))
+                .json(&body)
+        }
     };
+    // Ana's edit on version 1 merges over ben's: the answer carries a merge report.
+    let merge = put(
+        "ana",
+        json!({"base_version": 1, "fields": {"site_id": "S-4", "status": "open", "notes": "valve replaced"}}),
+    );
     let status = replayed_the_same(&db, merge, "k-merge", "ana", "valve replaced").await;
     assert_eq!(status, StatusCode::OK);
     // The same fields again on a newer base: a no-op, answered with the current version.
-    let no_op = || {
-        s.client
-            .put(format!("{}/v1/inspections/INS-1", s.base))
-            .bearer_auth("ben-token")
-            .json(&json!({"base_version": 2, "fields": {"site_id": "S-4", "status": "passed", "notes": "valve replaced"}}))
-    };
+    let no_op = put(
+        "ben",
+        json!({"base_version": 2, "fields": {"site_id": "S-4", "status": "passed", "notes": "valve replaced"}}),
+    );
     let status = replayed_the_same(&db, no_op, "k-no-op", "ben", "valve replaced").await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        s.get("INS-1").await.1["version"],
+        3,
+        "a no-op stores nothing"
+    );
     let current = s
         .request(reqwest::Method::GET, "/v1/inspections/INS-1", "ana")
         .send()

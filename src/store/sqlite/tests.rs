@@ -105,6 +105,11 @@ mod versions_tests {
         assert_eq!(store.history(KEY).unwrap().len(), 400);
     }
 
+    /// The size of the WAL file of `s.db` in `dir` (none yet: 0).
+    fn wal_bytes(dir: &tempfile::TempDir) -> u64 {
+        std::fs::metadata(dir.path().join("s.db-wal")).map_or(0, |m| m.len())
+    }
+
     #[test]
     fn after_a_burst_the_wal_is_cut_back_below_its_limit() {
         let dir = tempfile::tempdir().unwrap();
@@ -112,11 +117,7 @@ mod versions_tests {
         let mut store = SqliteStore::open(&path).unwrap();
         let limit = 4 * 1024 * 1024;
         store.leave_checkpoints(&WalLimit::new(limit)).unwrap();
-        let wal = || {
-            std::fs::metadata(dir.path().join("s.db-wal"))
-                .unwrap()
-                .len()
-        };
+        let wal = || wal_bytes(&dir);
         // A reader on a snapshot from before the burst: no checkpoint may copy past it,
         // so the WAL holds all of the burst.
         let reader = Connection::open(&path).unwrap();
@@ -164,11 +165,7 @@ mod versions_tests {
                 }
             }
         });
-        let wal = || {
-            std::fs::metadata(dir.path().join("s.db-wal"))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        };
+        let wal = || wal_bytes(&dir);
         let piece = 256 * 1024;
         let big = crate::json!({"notes": "x".repeat(piece)});
         let writes = 4 * limit as usize / piece;
