@@ -203,11 +203,7 @@ pub(super) async fn resolve_conflict(
                 let respond =
                     |(resolved, current): &(Resolved, Option<StoredVersion<'static>>),
                      stored: Option<&StoredVersion<'static>>| {
-                        let reply = resolution_reply(resolved, current, stored, record);
-                        reply
-                            .remembered()
-                            .then(|| reply.remembered_text())
-                            .flatten()
+                        resolution_reply(resolved, current, stored, record).remembered_text()
                     };
                 let request = ResolutionRequest {
                     if_match,

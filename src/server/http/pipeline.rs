@@ -57,7 +57,7 @@ pub(super) fn written(
     let mut reply = None;
     let respond = |outcome: &Outcome, stored: &Stored| {
         let made = outcome.reply(key.record_type, key.id, stored);
-        let text = made.remembered().then(|| made.remembered_text()).flatten();
+        let text = made.remembered_text();
         reply = Some(made);
         text
     };

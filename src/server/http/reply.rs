@@ -42,8 +42,12 @@ pub(super) struct Shows {
 }
 
 impl Reply {
-    /// The answer as remembered under its key: without its body when `shows` names it.
+    /// The answer as remembered under its key, if it is one a retry may get again
+    /// (`remembered`): without its body when `shows` names it.
     pub(super) fn remembered_text(&self) -> Option<String> {
+        if !self.remembered() {
+            return None;
+        }
         #[derive(serde::Serialize)]
         struct Remembered<'r> {
             status: u16,
@@ -106,7 +110,7 @@ impl Reply {
 
     /// Answers a retry may get again: those to requests that passed authentication and
     /// parsing (2xx, 409, 410, 412, 422, 428), not 5xx.
-    pub(super) fn remembered(&self) -> bool {
+    fn remembered(&self) -> bool {
         matches!(self.status, 200..=299 | 409 | 410 | 412 | 422 | 428)
     }
 }
