@@ -10,7 +10,9 @@
 //! with two (two servers in this process on one new database, clients split between them).
 //! Every run also measures the floor (`support/floor.rs`: axum + SQLite doing a plain
 //! versioned update with the same durability, no protocol) and prints syncdesk's ratio to
-//! it. `SYNCDESK_LOAD_SECONDS` (10) sets the duration.
+//! it. The SQLite run is repeated as tablets sync ("from devices": `device_id`,
+//! `device_seq`, `captured_at` in every PUT). `SYNCDESK_LOAD_SECONDS` (10) sets the
+//! duration.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,17 +64,32 @@ impl Lcg {
 #[derive(Clone, Copy)]
 enum Peer {
     Syncdesk,
+    /// syncdesk as tablets sync to it: each client a device, each PUT with `device_id`,
+    /// the device's next `device_seq` and `captured_at` (the device rules' look-ups run).
+    SyncdeskDevices,
     /// The bare versioned-update server (`support/floor.rs`): syncdesk's wire shape.
     Floor,
     Pouch,
 }
 
-async fn one_sync(client: &Client, base: &str, peer: Peer, rng: &mut Lcg, tally: &mut Tally) {
+/// A client as a tablet: its id and the number of its last submission.
+struct Device {
+    id: String,
+    seq: u64,
+}
+
+async fn one_sync(
+    client: &Client,
+    base: &str,
+    peer: Peer,
+    (rng, device): (&mut Lcg, &mut Device),
+    tally: &mut Tally,
+) {
     let id = format!("R-{:04}", rng.next(RECORDS));
     let field = format!("f{:02}", rng.next(FIELDS));
     let started = Instant::now();
     let url = match peer {
-        Peer::Syncdesk | Peer::Floor => format!("{base}/v1/items/{id}"),
+        Peer::Syncdesk | Peer::SyncdeskDevices | Peer::Floor => format!("{base}/v1/items/{id}"),
         Peer::Pouch => format!("{base}/bench/{id}"),
     };
     let get = client.get(&url).bearer_auth("load-token").send().await;
@@ -86,10 +103,16 @@ async fn one_sync(client: &Client, base: &str, peer: Peer, rng: &mut Lcg, tally:
     };
     let value = json!(format!("changed {}", rng.next(1_000_000)));
     let put = match peer {
-        Peer::Syncdesk | Peer::Floor => {
+        Peer::Syncdesk | Peer::SyncdeskDevices | Peer::Floor => {
             let mut fields = doc["fields"].take();
             fields[&field] = value;
-            let body = json!({"base_version": doc["version"], "fields": fields});
+            let mut body = json!({"base_version": doc["version"], "fields": fields});
+            if let Peer::SyncdeskDevices = peer {
+                device.seq += 1;
+                body["device_id"] = json!(device.id);
+                body["device_seq"] = json!(device.seq);
+                body["captured_at"] = json!("2026-12-06T08:00:00Z");
+            }
             let key = format!("k-{}-{}", rng.next(usize::MAX), rng.next(usize::MAX));
             client
                 .put(&url)
@@ -122,7 +145,7 @@ async fn seed(client: &Client, base: &str, peer: Peer) {
     for i in 0..RECORDS {
         let id = format!("R-{i:04}");
         let response = match peer {
-            Peer::Syncdesk | Peer::Floor => {
+            Peer::Syncdesk | Peer::SyncdeskDevices | Peer::Floor => {
                 let body = json!({"id": id, "fields": record_fields(i)});
                 client
                     .post(format!("{base}/v1/items"))
@@ -166,13 +189,17 @@ async fn run(
             let (client, base) = (client.clone(), bases[c % bases.len()].clone());
             tokio::spawn(async move {
                 let mut rng = Lcg(c as u64 + 1);
+                let mut device = Device {
+                    id: format!("tab-{c}"),
+                    seq: 0,
+                };
                 let mut tally = Tally {
                     latencies: Vec::new(),
                     conflicts: 0,
                     errors: 0,
                 };
                 while Instant::now() < deadline {
-                    one_sync(&client, &base, peer, &mut rng, &mut tally).await;
+                    one_sync(&client, &base, peer, (&mut rng, &mut device), &mut tally).await;
                 }
                 tally
             })
@@ -254,6 +281,14 @@ fn main() {
         "RESULT syncdesk_rate={:.0} syncdesk_p99_ms={:.2}",
         ours.0,
         ours.2.as_secs_f64() * 1e3
+    );
+    let devices = start(Database::Sqlite(dir.path().join("devices.db")));
+    let from_devices = clients.block_on(run(&[devices], Peer::SyncdeskDevices, seconds));
+    print("  from devices", from_devices);
+    result += &format!(
+        " devices_rate={:.0} devices_p99_ms={:.2}",
+        from_devices.0,
+        from_devices.2.as_secs_f64() * 1e3
     );
     let floor_base = {
         let listener = server_runtime

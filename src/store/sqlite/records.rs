@@ -123,9 +123,11 @@ impl SqliteStore {
         .map(|s| s as u64);
         let parked_conflict = match (author.device_id, author.device_seq) {
             (Some(device), Some(seq)) => tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id, kind, conflicting_paths FROM conflicts
                      WHERE record_type = ?1 AND record_id = ?2 AND device_id = ?3 AND device_seq = ?4",
+                )?
+                .query_row(
                     params![key.record_type, key.id, device, signed(seq)],
                     |r| Ok((r.get::<_, ConflictId>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
                 )
@@ -228,27 +230,24 @@ pub(super) fn versions_from(
         .collect()
 }
 
-/// Appends the next version of a record, in change order (its `seq` the next of all):
-/// the one way a version is written, by a sync, a create, a delete or a resolution.
+/// Appends the next version of a record, in change order (its `seq`, the row id, is the
+/// next of all: SQLite gives a row id one past the largest when none is given): the one
+/// way a version is written, by a sync, a create, a delete or a resolution.
 pub(super) fn append_version(
     conn: &Connection,
     key: RecordKey,
     next: &StoredVersion,
 ) -> Result<(), StoreError> {
-    let seq: i64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM versions")?
-        .query_row([], |r| r.get(0))?;
     let text = serde_json::to_string(&next.fields)?;
     conn.prepare_cached(
-        "INSERT INTO versions (record_type, record_id, version, seq, fields, last_modified,
+        "INSERT INTO versions (record_type, record_id, version, fields, last_modified,
                                modified_by, device_id, device_seq, deleted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         key.record_type,
         key.id,
         next.version,
-        seq,
         text,
         next.last_modified,
         next.modified_by,
