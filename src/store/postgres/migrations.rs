@@ -113,6 +113,15 @@ ALTER TABLE syncs ADD COLUMN base_version BIGINT;
 ALTER TABLE syncs ADD COLUMN version BIGINT;
 ALTER TABLE syncs ADD COLUMN kept TEXT;
 "#,
+    // Support's look-ups through indexes of their own, not a scan of every row: the
+    // resolved conflicts newest first (with the audit's filters in the index), and the
+    // log by device and by user (the open conflicts have theirs since the first).
+    r#"
+CREATE INDEX conflicts_by_resolution ON conflicts (resolved_at, id, resolved_by, record_type)
+    WHERE status = 'resolved';
+CREATE INDEX syncs_by_device ON syncs (device_id, seq) WHERE device_id IS NOT NULL;
+CREATE INDEX syncs_by_user ON syncs ("user", seq);
+"#,
 ];
 
 /// Applies the migrations the database lacks; refuses a database migrated further than

@@ -17,11 +17,10 @@ impl SqliteStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<ConflictRow>, StoreError> {
-        let status = open.map(|o| if o { "open" } else { "resolved" });
         conflicts_where(
             &self.conn,
-            "id > ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR record_type = ?3) ORDER BY id LIMIT ?4",
-            params![signed(after), status, record_type, signed(limit as u64)],
+            queue_condition(open),
+            params![signed(after), record_type, signed(limit as u64)],
         )
     }
 
@@ -125,10 +124,7 @@ impl SqliteStore {
         let (before_at, before_id) = filter.before.unzip();
         conflicts_where(
             &self.conn,
-            "status = 'resolved' AND (?1 IS NULL OR resolved_at >= ?1) AND (?2 IS NULL OR resolved_at < ?2)
-               AND (?3 IS NULL OR resolved_by = ?3) AND (?4 IS NULL OR record_type = ?4)
-               AND (?5 IS NULL OR (resolved_at, id) < (?5, ?6))
-             ORDER BY resolved_at DESC, id DESC LIMIT ?7",
+            AUDIT_CONDITION,
             params![
                 filter.since,
                 filter.until,
@@ -142,19 +138,46 @@ impl SqliteStore {
     }
 }
 
+/// The resolutions the audit trail wants, newest first: since `?1`, until `?2`, by `?3`,
+/// of type `?4`, before the cursor (`?5`, `?6`), at most `?7`.
+pub(super) const AUDIT_CONDITION: &str = "status = 'resolved'
+    AND (?1 IS NULL OR resolved_at >= ?1) AND (?2 IS NULL OR resolved_at < ?2)
+    AND (?3 IS NULL OR resolved_by = ?3) AND (?4 IS NULL OR record_type = ?4)
+    AND (?5 IS NULL OR (resolved_at, id) < (?5, ?6))
+    ORDER BY resolved_at DESC, id DESC LIMIT ?7";
+
+/// Which conflicts a queue listing wants, after a cursor (`?1`), of a type (`?2`), at most
+/// `?3`. The status is written out, not bound: only then may SQLite read the open ones
+/// through their own index (its plans do not depend on bound values).
+pub(super) fn queue_condition(open: Option<bool>) -> &'static str {
+    match open {
+        Some(true) => {
+            "status = 'open' AND id > ?1 AND (?2 IS NULL OR record_type = ?2) ORDER BY id LIMIT ?3"
+        }
+        Some(false) => {
+            "status = 'resolved' AND id > ?1 AND (?2 IS NULL OR record_type = ?2) ORDER BY id LIMIT ?3"
+        }
+        None => "id > ?1 AND (?2 IS NULL OR record_type = ?2) ORDER BY id LIMIT ?3",
+    }
+}
+
+/// The query of the conflict rows matching a condition.
+pub(super) fn conflicts_sql(condition: &str) -> String {
+    format!(
+        "SELECT id, status, kind, record_type, record_id, submitted_by, device_id, captured_at, received_at,
+                base_version, local_fields, conflicting_paths, resolved_by, resolved_at, choices, resulting_version,
+                kept_deleted, decided, claimed_by, claimed_until
+         FROM conflicts WHERE {condition}"
+    )
+}
+
 /// Conflict rows matching a condition.
 pub(super) fn conflicts_where(
     conn: &Connection,
     condition: &str,
     values: impl rusqlite::Params,
 ) -> Result<Vec<ConflictRow>, StoreError> {
-    let sql = format!(
-        "SELECT id, status, kind, record_type, record_id, submitted_by, device_id, captured_at, received_at,
-                base_version, local_fields, conflicting_paths, resolved_by, resolved_at, choices, resulting_version,
-                kept_deleted, decided, claimed_by, claimed_until
-         FROM conflicts WHERE {condition}"
-    );
-    let mut statement = conn.prepare_cached(&sql)?;
+    let mut statement = conn.prepare_cached(&conflicts_sql(condition))?;
     let rows = statement.query_map(values, |r| {
         Ok(RawConflict {
             id: r.get(0)?,

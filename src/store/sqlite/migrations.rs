@@ -165,6 +165,18 @@ ALTER TABLE syncs ADD COLUMN base_version INTEGER;
 ALTER TABLE syncs ADD COLUMN version INTEGER;
 ALTER TABLE syncs ADD COLUMN kept TEXT;
 "#,
+    // Support's look-ups through indexes of their own, not a scan of every row (a
+    // month's log of a million syncs and 200,000 conflicts took 0.05-0.5 s warm and
+    // 16 s from disk): the open conflicts, the resolved ones newest first (with the
+    // audit's filters, checked without reading the row), and the log by device and by
+    // user. The log's two cost each sync a row in an index; nothing else writes them.
+    r#"
+CREATE INDEX conflicts_open ON conflicts (id) WHERE status = 'open';
+CREATE INDEX conflicts_by_resolution ON conflicts (resolved_at, id, resolved_by, record_type)
+    WHERE status = 'resolved';
+CREATE INDEX syncs_by_device ON syncs (device_id, seq) WHERE device_id IS NOT NULL;
+CREATE INDEX syncs_by_user ON syncs ("user", seq);
+"#,
 ];
 
 /// Applies the migrations the database lacks, up to the first `upto`; `user_version`

@@ -627,3 +627,59 @@ mod batch_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::store::{StatsBy, SyncFilter};
+    use conflicts::{AUDIT_CONDITION, conflicts_sql, queue_condition};
+    use sync_log::{stats_sql, sync_log_sql};
+
+    /// How SQLite means to run `sql` on a fresh store (its plans do not depend on bound
+    /// values), one step a line.
+    fn plan(sql: &str) -> String {
+        let (_dir, store) = super::versions_tests::fresh_store();
+        let mut explain = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        // Unbound: the plan does not need the values.
+        let mut rows = explain.raw_query();
+        let mut steps = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            steps.push(row.get::<_, String>(3).unwrap());
+        }
+        steps.join("\n")
+    }
+
+    #[test]
+    fn support_look_ups_read_through_their_indexes_not_every_row() {
+        let queue = plan(&conflicts_sql(queue_condition(Some(true))));
+        assert!(queue.contains("USING INDEX conflicts_open"), "{queue}");
+        let audit = plan(&conflicts_sql(AUDIT_CONDITION));
+        assert!(audit.contains("conflicts_by_resolution"), "{audit}");
+        assert!(
+            !audit.contains("TEMP B-TREE"),
+            "no sort of every resolution: {audit}"
+        );
+        let by = |user: Option<&str>, device: Option<&str>| SyncFilter {
+            user: user.map(Into::into),
+            device_id: device.map(Into::into),
+            ..Default::default()
+        };
+        let device = plan(&sync_log_sql(&by(None, Some("tab-17"))));
+        assert!(device.contains("USING INDEX syncs_by_device"), "{device}");
+        let user = plan(&sync_log_sql(&by(Some("ana"), None)));
+        assert!(user.contains("USING INDEX syncs_by_user"), "{user}");
+        let newest = plan(&sync_log_sql(&by(None, None)));
+        assert!(newest.contains("INTEGER PRIMARY KEY"), "{newest}");
+    }
+
+    #[test]
+    fn the_numbers_read_the_log_in_its_own_order_not_through_an_index() {
+        for by in [StatsBy::Day, StatsBy::User, StatsBy::Device, StatsBy::Type] {
+            let stats = plan(&stats_sql(by));
+            assert!(!stats.contains("INDEX"), "{by:?}: {stats}");
+        }
+    }
+}
