@@ -177,6 +177,13 @@ CREATE INDEX conflicts_by_resolution ON conflicts (resolved_at, id, resolved_by,
 CREATE INDEX syncs_by_device ON syncs (device_id, seq) WHERE device_id IS NOT NULL;
 CREATE INDEX syncs_by_user ON syncs ("user", seq);
 "#,
+    // The changes feed walks a type's versions from its cursor in change order, instead
+    // of every version of the type for each page (and sorting them): a tablet's pull
+    // after its last one read the whole history. Its entries are appended at the end of
+    // their type, so a write adds no page of its own.
+    r#"
+CREATE INDEX versions_by_type ON versions (record_type, seq);
+"#,
 ];
 
 /// Applies the migrations the database lacks, up to the first `upto`; `user_version`

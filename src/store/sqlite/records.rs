@@ -43,13 +43,7 @@ impl SqliteStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, String, StoredVersion<'static>)>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT v.seq, v.record_id, v.version FROM versions v
-             WHERE v.record_type = ?1 AND v.seq > ?2
-               AND v.version = (SELECT MAX(w.version) FROM versions w
-                                WHERE w.record_type = v.record_type AND w.record_id = v.record_id)
-             ORDER BY v.seq LIMIT ?3",
-        )?;
+        let mut statement = self.conn.prepare_cached(FEED_SQL)?;
         let rows: Vec<(i64, String, i64)> = statement
             .query_map(
                 params![record_type, signed(after), signed(limit as u64)],
@@ -204,6 +198,14 @@ impl SqliteStore {
         Ok((answer, stored))
     }
 }
+
+/// The changes feed: the records of type `?1` changed after the cursor `?2`, each once by
+/// its last change, in change order, at most `?3`.
+pub(super) const FEED_SQL: &str = "SELECT v.seq, v.record_id, v.version FROM versions v
+    WHERE v.record_type = ?1 AND v.seq > ?2
+      AND v.version = (SELECT MAX(w.version) FROM versions w
+                       WHERE w.record_type = v.record_type AND w.record_id = v.record_id)
+    ORDER BY v.seq LIMIT ?3";
 
 /// Versions of a record from `from` (or only the current one) on, oldest first.
 pub(super) fn versions_from(

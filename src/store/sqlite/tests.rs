@@ -676,6 +676,19 @@ mod plan_tests {
     }
 
     #[test]
+    fn the_changes_feed_reads_from_its_cursor_in_change_order() {
+        let feed = plan(records::FEED_SQL);
+        assert!(
+            feed.contains("USING INDEX versions_by_type (record_type=? AND seq>?)"),
+            "{feed}"
+        );
+        assert!(
+            !feed.contains("TEMP B-TREE"),
+            "no sort of the type's versions: {feed}"
+        );
+    }
+
+    #[test]
     fn the_numbers_read_the_log_in_its_own_order_not_through_an_index() {
         for by in [StatsBy::Day, StatsBy::User, StatsBy::Device, StatsBy::Type] {
             let stats = plan(&stats_sql(by));
