@@ -59,6 +59,10 @@ def table(r, day):
         ("server, SQLite: p99", ms(load["syncdesk_p99_ms"]), f"floor {ms(load['floor_p99_ms'])}",
          load["syncdesk_p99_ms"] / load["floor_p99_ms"], "≤ 1.5×", False),
     ]
+    if "devices_rate" in load:
+        rows.append(("server, SQLite, syncs from tablets (device_id, device_seq): syncs/s",
+                     f"{load['devices_rate']:,.0f}", f"floor {load['floor_rate']:,.0f}",
+                     load["devices_rate"] / load["floor_rate"], "", True))
     if "pg1_rate" in load:
         rows += [
             ("server, PostgreSQL, 1 instance: syncs/s", f"{load['pg1_rate']:,.0f}",
