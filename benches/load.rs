@@ -233,6 +233,14 @@ async fn run(
     )
 }
 
+/// A run's rate and p99 as `RESULT` fields named after it.
+fn result_of(name: &str, (rate, _, p99, _, _): (f64, Duration, Duration, usize, usize)) -> String {
+    format!(
+        " {name}_rate={rate:.0} {name}_p99_ms={:.2}",
+        p99.as_secs_f64() * 1e3
+    )
+}
+
 fn print(name: &str, (rate, p50, p99, conflicts, errors): (f64, Duration, Duration, usize, usize)) {
     println!(
         "{name:<16} {rate:>9.0} syncs/s   p50 {:>6.2} ms   p99 {:>6.2} ms   409s {conflicts}   errors {errors}",
@@ -277,19 +285,11 @@ fn main() {
     let sqlite = start(Database::Sqlite(dir.path().join("load.db")));
     let ours = clients.block_on(run(&[sqlite], Peer::Syncdesk, seconds));
     print("syncdesk sqlite", ours);
-    let mut result = format!(
-        "RESULT syncdesk_rate={:.0} syncdesk_p99_ms={:.2}",
-        ours.0,
-        ours.2.as_secs_f64() * 1e3
-    );
+    let mut result = format!("RESULT{}", result_of("syncdesk", ours));
     let devices = start(Database::Sqlite(dir.path().join("devices.db")));
     let from_devices = clients.block_on(run(&[devices], Peer::SyncdeskDevices, seconds));
     print("  from devices", from_devices);
-    result += &format!(
-        " devices_rate={:.0} devices_p99_ms={:.2}",
-        from_devices.0,
-        from_devices.2.as_secs_f64() * 1e3
-    );
+    result += &result_of("devices", from_devices);
     let floor_base = {
         let listener = server_runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -306,11 +306,7 @@ fn main() {
         ours.0 / floor.0,
         ours.2.as_secs_f64() / floor.2.as_secs_f64()
     );
-    result += &format!(
-        " floor_rate={:.0} floor_p99_ms={:.2}",
-        floor.0,
-        floor.2.as_secs_f64() * 1e3
-    );
+    result += &result_of("floor", floor);
     if let Ok(admin) = std::env::var("SYNCDESK_LOAD_POSTGRES") {
         for instances in [1, 2] {
             let url = fresh_postgres_database(&admin, instances);
@@ -319,11 +315,7 @@ fn main() {
                 .collect();
             let figures = clients.block_on(run(&bases, Peer::Syncdesk, seconds));
             print(&format!("syncdesk pg x{instances}"), figures);
-            result += &format!(
-                " pg{instances}_rate={:.0} pg{instances}_p99_ms={:.2}",
-                figures.0,
-                figures.2.as_secs_f64() * 1e3
-            );
+            result += &result_of(&format!("pg{instances}"), figures);
         }
         let url = fresh_postgres_database(&admin, 0);
         let listener = server_runtime
@@ -333,11 +325,7 @@ fn main() {
         server_runtime.spawn(floor::serve_postgres(url, listener));
         let pg_floor = clients.block_on(run(&[base], Peer::Floor, seconds));
         print("floor pg", pg_floor);
-        result += &format!(
-            " pgfloor_rate={:.0} pgfloor_p99_ms={:.2}",
-            pg_floor.0,
-            pg_floor.2.as_secs_f64() * 1e3
-        );
+        result += &result_of("pgfloor", pg_floor);
     }
     if let Ok(pouch) = std::env::var("SYNCDESK_LOAD_POUCH") {
         let theirs = clients.block_on(run(&[pouch], Peer::Pouch, seconds));
@@ -347,11 +335,7 @@ fn main() {
             ours.0 / theirs.0,
             ours.2.as_secs_f64() / theirs.2.as_secs_f64()
         );
-        result += &format!(
-            " pouch_rate={:.0} pouch_p99_ms={:.2}",
-            theirs.0,
-            theirs.2.as_secs_f64() * 1e3
-        );
+        result += &result_of("pouch", theirs);
     }
     println!("{result}");
     if let Ok(admin) = std::env::var("SYNCDESK_LOAD_POSTGRES") {
