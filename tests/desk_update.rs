@@ -1113,4 +1113,17 @@ fn the_sync_log_filters_by_user_device_outcome_and_type_on_the_server() {
             .text
             .contains("\"maybe\" is no outcome")
     );
+    // Corrected, it reads: the warning about it goes with it.
+    run(&mut app, &[Command::Filter]);
+    for _ in 0.."outcome:maybe".len() {
+        update(&mut app, syncdesk::tui::Action::Erase);
+    }
+    type_text(&mut app, "device:tab-04");
+    assert_eq!(
+        update(&mut app, syncdesk::tui::Action::Accept),
+        [Effect::LoadSyncs {
+            filters: pairs(&[("device", "tab-04")])
+        }]
+    );
+    assert_eq!(app.message, None, "the stale warning is gone");
 }

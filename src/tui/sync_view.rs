@@ -51,12 +51,15 @@ pub fn sync_filters(text: &str) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+/// How a warning about the sync log's filter begins.
+const FILTER_WARNING: &str = "Sync log filter: ";
+
 fn load_syncs(app: &mut App) -> Vec<Effect> {
     match sync_filters(&app.syncs.filter) {
         Ok(filters) => vec![Effect::LoadSyncs { filters }],
         Err(e) => {
             app.busy = None;
-            app.warn(format!("Sync log filter: {e}"));
+            app.warn(format!("{FILTER_WARNING}{e}"));
             Vec::new()
         }
     }
@@ -66,8 +69,16 @@ fn load_syncs(app: &mut App) -> Vec<Effect> {
 /// read is kept as typed (`/` goes on editing it) and the log stays as it was.
 pub(super) fn filter_accepted(app: &mut App) -> Vec<Effect> {
     if let Err(e) = sync_filters(&app.syncs.filter) {
-        app.warn(format!("Sync log filter: {e}"));
+        app.warn(format!("{FILTER_WARNING}{e}"));
         return Vec::new();
+    }
+    // It reads now: what was said about the filter as it was typed before is stale.
+    if app
+        .message
+        .as_ref()
+        .is_some_and(|m| m.text.starts_with(FILTER_WARNING))
+    {
+        app.message = None;
     }
     app.syncs.selected = 0;
     app.busy = Some("Reading the sync log".into());
