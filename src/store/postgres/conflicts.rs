@@ -18,8 +18,7 @@ impl PgStore {
         let status = open.map(|o| if o { "open" } else { "resolved" });
         conflicts_where(
             &mut self.client.borrow_mut(),
-            "id > $1 AND ($2::TEXT IS NULL OR status = $2) AND ($3::TEXT IS NULL OR record_type = $3)
-             ORDER BY id LIMIT $4",
+            QUEUE_CONDITION,
             &[&signed(after), &status, &record_type, &signed(limit as u64)],
         )
     }
@@ -126,11 +125,7 @@ impl PgStore {
         let (before_at, before_id) = filter.before.unzip();
         conflicts_where(
             &mut self.client.borrow_mut(),
-            "status = 'resolved' AND ($1::TEXT IS NULL OR resolved_at >= $1)
-               AND ($2::TEXT IS NULL OR resolved_at < $2) AND ($3::TEXT IS NULL OR resolved_by = $3)
-               AND ($4::TEXT IS NULL OR record_type = $4)
-               AND ($5::TEXT IS NULL OR (resolved_at, id) < ($5, $6::BIGINT))
-             ORDER BY resolved_at DESC, id DESC LIMIT $7",
+            AUDIT_CONDITION,
             &[
                 &filter.since,
                 &filter.until,
@@ -144,16 +139,32 @@ impl PgStore {
     }
 }
 
+/// A queue listing: after the cursor `$1`, of status `$2` (all when null), of type `$3`,
+/// at most `$4`. PostgreSQL plans it with the values bound: the open ones are read
+/// through their index.
+pub(super) const QUEUE_CONDITION: &str = "id > $1 AND ($2::TEXT IS NULL OR status = $2)
+    AND ($3::TEXT IS NULL OR record_type = $3) ORDER BY id LIMIT $4";
+
+/// The audit trail, newest first: since `$1`, until `$2`, by `$3`, of type `$4`, before
+/// the cursor (`$5`, `$6`), at most `$7`.
+pub(super) const AUDIT_CONDITION: &str = "status = 'resolved'
+    AND ($1::TEXT IS NULL OR resolved_at >= $1) AND ($2::TEXT IS NULL OR resolved_at < $2)
+    AND ($3::TEXT IS NULL OR resolved_by = $3) AND ($4::TEXT IS NULL OR record_type = $4)
+    AND ($5::TEXT IS NULL OR (resolved_at, id) < ($5, $6::BIGINT))
+    ORDER BY resolved_at DESC, id DESC LIMIT $7";
+
+/// The query of the conflict rows matching a condition.
+pub(super) fn conflicts_sql(condition: &str) -> String {
+    format!("SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE {condition}")
+}
+
 /// Conflict rows matching a condition.
 pub(super) fn conflicts_where(
     client: &mut Connection,
     condition: &str,
     values: &[&(dyn postgres::types::ToSql + Sync)],
 ) -> Result<Vec<ConflictRow>, StoreError> {
-    let rows = client.query(
-        &format!("SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE {condition}"),
-        values,
-    )?;
+    let rows = client.query(&conflicts_sql(condition), values)?;
     rows.iter()
         .map(|r| {
             RawConflict {

@@ -59,14 +59,7 @@ impl PgStore {
         limit: usize,
     ) -> Result<Vec<SyncEntry>, StoreError> {
         let rows = self.client.borrow_mut().query(
-            &format!(
-                "SELECT {SYNC_COLUMNS} FROM syncs
-                 WHERE seq < $1 AND ($2::TEXT IS NULL OR outcome = $2)
-                   AND ($3::TEXT IS NULL OR \"user\" = $3) AND ($4::TEXT IS NULL OR device_id = $4)
-                   AND ($5::TEXT IS NULL OR record_type = $5)
-                   AND ($6::TEXT IS NULL OR at >= $6) AND ($7::TEXT IS NULL OR at < $7)
-                 ORDER BY seq DESC LIMIT $8"
-            ),
+            &sync_log_sql(),
             &[
                 &before.map_or(i64::MAX, signed),
                 &filter.outcome,
@@ -102,4 +95,19 @@ impl PgStore {
             })
             .collect()
     }
+}
+
+/// The sync log's query: before the cursor `$1`, of outcome `$2`, by user `$3`, from
+/// device `$4`, of type `$5`, since `$6`, until `$7`, at most `$8`. PostgreSQL plans it with
+/// the values bound, so `$4::TEXT IS NULL OR device_id = $4` reads a device's entries
+/// through their index.
+pub(super) fn sync_log_sql() -> String {
+    format!(
+        "SELECT {SYNC_COLUMNS} FROM syncs
+         WHERE seq < $1 AND ($2::TEXT IS NULL OR outcome = $2)
+           AND ($3::TEXT IS NULL OR \"user\" = $3) AND ($4::TEXT IS NULL OR device_id = $4)
+           AND ($5::TEXT IS NULL OR record_type = $5)
+           AND ($6::TEXT IS NULL OR at >= $6) AND ($7::TEXT IS NULL OR at < $7)
+         ORDER BY seq DESC LIMIT $8"
+    )
 }

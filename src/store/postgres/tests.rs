@@ -398,3 +398,76 @@ fn a_batch_whose_statement_failed_is_refused_at_its_commit_not_answered_as_store
         Some(1)
     );
 }
+
+/// How PostgreSQL means to run `sql` with these values on the table sizes at hand.
+fn plan(client: &mut Client, sql: &str, values: &[&(dyn postgres::types::ToSql + Sync)]) -> String {
+    let rows = client.query(&format!("EXPLAIN {sql}"), values).unwrap();
+    let steps: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    steps.join("\n")
+}
+
+#[test]
+fn support_look_ups_read_through_their_indexes_not_every_row() {
+    let db = Fresh::new("plans");
+    drop(PgStore::open(&db.url).unwrap());
+    let mut client = Client::connect(&db.url, NoTls).unwrap();
+    // Enough rows, one in a thousand conflicts open, for the planner to weigh a scan.
+    client
+        .batch_execute(
+            "INSERT INTO syncs (seq, at, \"user\", device_id, method, record_type, record_id,
+                                status, outcome, paths, body)
+             SELECT i, '2026-11-01T00:00:00.000Z', 'user' || (i % 50), 'tab-' || (i % 100),
+                    'PUT', 'items', 'R-' || i, 200, 'applied', '[]', repeat('x', 500)
+             FROM generate_series(1, 20000) i;
+             INSERT INTO conflicts (id, status, kind, record_type, record_id, submitted_by,
+                                    received_at, local_fields, conflicting_paths, resolved_by,
+                                    resolved_at)
+             SELECT i, CASE WHEN i % 1000 = 0 THEN 'open' ELSE 'resolved' END, 'edit-conflict',
+                    'items', 'R-' || i, 'ana', '2026-11-01T00:00:00.000Z', repeat('x', 500), '[]',
+                    'sue', '2026-11-02T00:00:00.000Z'
+             FROM generate_series(1, 20000) i;
+             ANALYZE;",
+        )
+        .unwrap();
+    let none = None::<&str>;
+    let queue = plan(
+        &mut client,
+        &conflicts::conflicts_sql(conflicts::QUEUE_CONDITION),
+        &[&0i64, &Some("open"), &none, &100i64],
+    );
+    assert!(queue.contains("conflicts_open"), "{queue}");
+    let audit = plan(
+        &mut client,
+        &conflicts::conflicts_sql(conflicts::AUDIT_CONDITION),
+        &[
+            &none,
+            &none,
+            &Some("nobody"),
+            &none,
+            &none,
+            &None::<i64>,
+            &20i64,
+        ],
+    );
+    assert!(audit.contains("conflicts_by_resolution"), "{audit}");
+    let log = |client: &mut Client, user: Option<&str>, device: Option<&str>| {
+        plan(
+            client,
+            &sync_log::sync_log_sql(),
+            &[
+                &i64::MAX,
+                &none,
+                &user,
+                &device,
+                &none,
+                &none,
+                &none,
+                &50i64,
+            ],
+        )
+    };
+    let device = log(&mut client, None, Some("tab-rare"));
+    assert!(device.contains("syncs_by_device"), "{device}");
+    let user = log(&mut client, Some("nobody"), None);
+    assert!(user.contains("syncs_by_user"), "{user}");
+}
