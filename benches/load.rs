@@ -82,7 +82,8 @@ async fn one_sync(
     client: &Client,
     base: &str,
     peer: Peer,
-    (rng, device): (&mut Lcg, &mut Device),
+    rng: &mut Lcg,
+    device: &mut Device,
     tally: &mut Tally,
 ) {
     let id = format!("R-{:04}", rng.next(RECORDS));
@@ -199,7 +200,7 @@ async fn run(
                     errors: 0,
                 };
                 while Instant::now() < deadline {
-                    one_sync(&client, &base, peer, (&mut rng, &mut device), &mut tally).await;
+                    one_sync(&client, &base, peer, &mut rng, &mut device, &mut tally).await;
                 }
                 tally
             })

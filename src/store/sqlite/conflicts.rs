@@ -19,7 +19,7 @@ impl SqliteStore {
     ) -> Result<Vec<ConflictRow>, StoreError> {
         conflicts_where(
             &self.conn,
-            queue_condition(open),
+            &queue_condition(open),
             params![signed(after), record_type, signed(limit as u64)],
         )
     }
@@ -149,16 +149,13 @@ pub(super) const AUDIT_CONDITION: &str = "status = 'resolved'
 /// Which conflicts a queue listing wants, after a cursor (`?1`), of a type (`?2`), at most
 /// `?3`. The status is written out, not bound: only then may SQLite read the open ones
 /// through their own index (its plans do not depend on bound values).
-pub(super) fn queue_condition(open: Option<bool>) -> &'static str {
-    match open {
-        Some(true) => {
-            "status = 'open' AND id > ?1 AND (?2 IS NULL OR record_type = ?2) ORDER BY id LIMIT ?3"
-        }
-        Some(false) => {
-            "status = 'resolved' AND id > ?1 AND (?2 IS NULL OR record_type = ?2) ORDER BY id LIMIT ?3"
-        }
-        None => "id > ?1 AND (?2 IS NULL OR record_type = ?2) ORDER BY id LIMIT ?3",
-    }
+pub(super) fn queue_condition(open: Option<bool>) -> String {
+    let status = match open {
+        Some(true) => "status = 'open' AND ",
+        Some(false) => "status = 'resolved' AND ",
+        None => "",
+    };
+    format!("{status}id > ?1 AND (?2 IS NULL OR record_type = ?2) ORDER BY id LIMIT ?3")
 }
 
 /// The query of the conflict rows matching a condition.

@@ -654,7 +654,7 @@ mod plan_tests {
 
     #[test]
     fn support_look_ups_read_through_their_indexes_not_every_row() {
-        let queue = plan(&conflicts_sql(queue_condition(Some(true))));
+        let queue = plan(&conflicts_sql(&queue_condition(Some(true))));
         assert!(queue.contains("USING INDEX conflicts_open"), "{queue}");
         let audit = plan(&conflicts_sql(AUDIT_CONDITION));
         assert!(audit.contains("conflicts_by_resolution"), "{audit}");
