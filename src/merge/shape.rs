@@ -79,13 +79,16 @@ pub fn node<'v, 'a, const N: usize>(
     Node::Leaf { datetime: false }
 }
 
+/// Lists up to this long are searched item by item, which costs less than an index.
+const LINEAR_ITEMS: usize = 16;
+
 /// A list whose items are objects with distinct key values, indexed by that value.
 pub struct KeyedList<'v, 'a> {
     items: &'v [Json<'a>],
     /// Segment of each item, in list order.
     segments: Vec<Cow<'v, str>>,
-    /// Item indexes sorted by segment, for lookups; empty when the list is in segment
-    /// order already (then `segments` is searched).
+    /// Item indexes sorted by segment, for lookups; empty when the list is short or in
+    /// segment order already (then `segments` is searched).
     by_segment: Vec<u32>,
     key: &'v str,
 }
@@ -110,9 +113,20 @@ impl<'v, 'a> KeyedList<'v, 'a> {
             stored_key = k;
             segments.push(segment_of(v)?);
         }
-        // In order (and so each key once) as lists often are: no index to build.
         let mut by_segment = Vec::new();
-        if !segments.windows(2).all(|w| w[0] < w[1]) {
+        if segments.len() <= LINEAR_ITEMS {
+            // Short lists (a checklist) are searched item by item: no index to build, and
+            // each key once is checked pair by pair.
+            let repeated = |(i, s): (usize, &Cow<str>)| {
+                segments[i + 1..]
+                    .iter()
+                    .any(|t| bytes_eq(s.as_bytes(), t.as_bytes()))
+            };
+            if segments.iter().enumerate().any(repeated) {
+                return None;
+            }
+        // A long list in order (and so each key once), as lists often are: no index either.
+        } else if !segments.windows(2).all(|w| w[0] < w[1]) {
             by_segment = (0..items.len() as u32).collect();
             by_segment.sort_unstable_by(|&a, &b| segments[a as usize].cmp(&segments[b as usize]));
             if by_segment
@@ -132,7 +146,11 @@ impl<'v, 'a> KeyedList<'v, 'a> {
 
     /// The item whose key value has this segment.
     pub fn get(&self, segment: &str) -> Option<&'v Json<'a>> {
-        let at = if self.by_segment.is_empty() {
+        let at = if self.segments.len() <= LINEAR_ITEMS {
+            self.segments
+                .iter()
+                .position(|s| bytes_eq(s.as_bytes(), segment.as_bytes()))?
+        } else if self.by_segment.is_empty() {
             self.segments
                 .binary_search_by(|s| s.as_ref().cmp(segment))
                 .ok()?
@@ -320,5 +338,44 @@ mod tests {
             KeyedList::new(items, "id").is_none(),
             "an item without the key"
         );
+    }
+
+    #[test]
+    fn long_lists_are_found_through_their_index_in_any_order() {
+        let n = 3 * LINEAR_ITEMS;
+        // Ids in list order (`id-00`, `id-01`, ...) and out of it (`id-0`, `id-1`, ...
+        // `id-10` sorts before `id-2`).
+        for ids in [
+            (0..n).map(|i| format!("id-{i:02}")).collect::<Vec<_>>(),
+            (0..n).rev().map(|i| format!("id-{i}")).collect(),
+        ] {
+            let items: Vec<Json> = ids.iter().map(|id| json!({ "id": id })).collect();
+            let list = KeyedList::new(&items, "id").unwrap();
+            for (at, id) in ids.iter().enumerate() {
+                assert_eq!(list.get(id), Some(&items[at]), "{id}");
+                assert_eq!(list.get_near(id, n - 1 - at), Some(&items[at]), "{id}");
+            }
+            assert_eq!(list.get("id-"), None);
+            let mut repeated = items.clone();
+            repeated.push(items[n / 2].clone());
+            assert!(KeyedList::new(&repeated, "id").is_none());
+        }
+    }
+
+    #[test]
+    fn short_lists_refuse_a_repeated_key_wherever_it_is() {
+        let ids =
+            |ids: &[&str]| -> Vec<Json> { ids.iter().map(|id| json!({ "id": id })).collect() };
+        assert!(KeyedList::new(&ids(&["a", "b", "c", "d"]), "id").is_some());
+        for repeated in [
+            ["a", "a", "c", "d"],
+            ["a", "b", "c", "a"],
+            ["a", "b", "c", "c"],
+        ] {
+            assert!(
+                KeyedList::new(&ids(&repeated), "id").is_none(),
+                "{repeated:?}"
+            );
+        }
     }
 }

@@ -19,6 +19,8 @@ const CHAR_DIFF_BYTES: usize = 32;
 const MIN_RATIO: f32 = 0.3;
 /// The diff gives up refining after this long and returns what it has (still correct).
 const DEADLINE: Duration = Duration::from_millis(20);
+/// Token lists this long together are diffed without watching the clock.
+const UNTIMED_TOKENS: usize = 256;
 
 /// What kind of edit a span is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -183,13 +185,16 @@ fn diff_hashes(
     new: &Tokens,
     deadline: Instant,
 ) -> Vec<(DiffTag, Range<usize>, Range<usize>)> {
+    // Myers' diff takes at most (n + m)² steps: below this many tokens that is well under
+    // a millisecond, and reading the clock at every step would cost more than the diff.
+    let deadline = (old.len() + new.len() > UNTIMED_TOKENS).then_some(deadline);
     let ops = capture_diff_deadline(
         Algorithm::Myers,
         &old.hashes[..],
         0..old.len(),
         &new.hashes[..],
         0..new.len(),
-        Some(deadline),
+        deadline,
     );
     ops.iter()
         .map(|op| {

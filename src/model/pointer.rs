@@ -3,7 +3,9 @@
 /// Appends `/segment` to a pointer, escaping `~` as `~0` and `/` as `~1`.
 pub fn push_segment(pointer: &mut String, segment: &str) {
     pointer.push('/');
-    if segment.contains(['~', '/']) {
+    // A byte scan: `contains(['~', '/'])` decodes every char, and the merge walk builds a
+    // path for every leaf it visits.
+    if segment.bytes().any(|b| b == b'~' || b == b'/') {
         for c in segment.chars() {
             match c {
                 '~' => pointer.push_str("~0"),
