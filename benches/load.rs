@@ -32,7 +32,7 @@ const FIELDS: usize = 20;
 
 /// The allocator of the `syncdesk` binary, so that the bench measures what it runs.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: syncdesk::allocator::Mimalloc = syncdesk::allocator::Mimalloc;
 
 struct Tally {
     latencies: Vec<Duration>,

@@ -313,4 +313,4 @@ fn main() {
 
 /// The allocator of the `syncdesk` binary, so that the bench measures what it runs.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: syncdesk::allocator::Mimalloc = syncdesk::allocator::Mimalloc;

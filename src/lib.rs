@@ -1,6 +1,7 @@
 //! syncdesk: a sync protocol that answers 409 only for genuine conflicts, and a terminal
 //! desk to resolve them.
 
+pub mod allocator;
 pub mod atomic_file;
 pub mod cli;
 pub mod client;
