@@ -315,13 +315,18 @@ impl<'a> Reader<'a> {
     }
 
     /// The rest of a string whose opening quote was just read.
+    #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at;
         let end = plain_run_end(self.bytes, start)?;
         match self.bytes[end] {
             b'"' => {
                 self.at = end + 1;
-                Some(Cow::Borrowed(&self.text[start..end]))
+                // SAFETY: `start` follows a quote and `end` is at one, both ASCII, so both
+                // are char boundaries of the text (slicing would check that again).
+                Some(Cow::Borrowed(unsafe {
+                    self.text.get_unchecked(start..end)
+                }))
             }
             b'\\' => self.escaped_string(start, end).map(Cow::Owned),
             _ => None,
