@@ -198,13 +198,25 @@ pub(crate) fn segment_of<'v>(v: &'v Json) -> Option<Cow<'v, str>> {
 /// sorted), each key once with its value on every side: a merge join, no allocation.
 pub struct UnionMembers<'v, 'a, const N: usize> {
     rests: [&'v [(Key, Json<'a>)]; N],
+    /// Every side with members has the same keys, as versions of one record mostly do:
+    /// members pair up by position, with no key compared on the way.
+    same_keys: bool,
 }
 
 impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
     pub fn new(objects: [Option<&'v Object<'a>>; N]) -> Self {
-        Self {
-            rests: objects.map(|o| o.map_or(&[][..], Object::entries)),
-        }
+        let rests = objects.map(|o| o.map_or(&[][..], Object::entries));
+        let mut with_members = rests.iter().filter(|rest| !rest.is_empty());
+        let same_keys = with_members.next().is_none_or(|first| {
+            with_members.all(|rest| {
+                rest.len() == first.len()
+                    && rest
+                        .iter()
+                        .zip(first.iter())
+                        .all(|((k, _), (l, _))| bytes_eq(k.as_bytes(), l.as_bytes()))
+            })
+        });
+        Self { rests, same_keys }
     }
 }
 
@@ -212,6 +224,15 @@ impl<'v, 'a, const N: usize> Iterator for UnionMembers<'v, 'a, N> {
     type Item = (&'v Key, [Option<&'v Json<'a>>; N]);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.same_keys {
+            let (key, _) = self.rests.iter().find_map(|rest| rest.first())?;
+            let values = self.rests.each_mut().map(|rest| {
+                let ((_, value), tail) = rest.split_first()?;
+                *rest = tail;
+                Some(value)
+            });
+            return Some((key, values));
+        }
         // Versions of one record mostly hold the same keys: when every side's next key is
         // the same, take them all with one comparison each.
         let first = self
