@@ -285,6 +285,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn sides_with_the_same_keys_pair_up_and_a_side_without_members_has_none() {
+        let (a, b, empty) = (json!({"x": 1, "y": 2}), json!({"x": 3, "y": 4}), json!({}));
+        let n = |x: i32| Json::from(serde_json::Value::from(x));
+        for third in [None, empty.as_object()] {
+            let seen: Vec<(&str, [Option<&Json>; 3])> =
+                UnionMembers::new([a.as_object(), third, b.as_object()])
+                    .map(|(k, v)| (k.as_ref(), v))
+                    .collect();
+            assert_eq!(
+                seen,
+                [
+                    ("x", [Some(&n(1)), None, Some(&n(3))]),
+                    ("y", [Some(&n(2)), None, Some(&n(4))])
+                ]
+            );
+        }
+        // Same length, one key different: the union, not a pairing by position.
+        let c = json!({"x": 5, "z": 6});
+        let keys: Vec<&str> = UnionMembers::new([a.as_object(), c.as_object()])
+            .map(|(k, _)| k.as_ref())
+            .collect();
+        assert_eq!(keys, ["x", "y", "z"]);
+    }
+
     fn kind<const N: usize>(sides: [Option<&Json>; N], hint: Hint) -> &'static str {
         match node(sides, hint) {
             Node::Object(_) => "object",
