@@ -510,3 +510,26 @@ fn bulk_triage_previews_each_conflict_and_names_what_stays_open() {
     update(&mut app, Action::Command(Command::TakeServer));
     insta::assert_snapshot!(screen(&app, 120, 20));
 }
+
+#[test]
+fn the_footer_names_what_y_answers_yes_to() {
+    let footer = |app: &App| screen(app, 120, 14).lines().last().unwrap().to_string();
+    let mut app = app();
+    app.quit_warning = Some("Quitting ends the demo".into());
+    press(&mut app, &[Command::Back]);
+    let quitting = footer(&app);
+    assert!(quitting.contains("y quit"), "{quitting}");
+    assert!(!quitting.contains("send"), "{quitting}");
+    let mut app = fixture::app();
+    app.overlay = Some(syncdesk::tui::app::Overlay::ClaimedOpen {
+        id: "c-000001".into(),
+        by: "sue".into(),
+        until: "2026-11-20T10:15:00Z".into(),
+    });
+    let claimed = footer(&app);
+    assert!(claimed.contains("y open anyway"), "{claimed}");
+    let mut app = app_with_desk();
+    press(&mut app, &[Command::TakeLocal, Command::Submit]);
+    let preview = footer(&app);
+    assert!(preview.contains("y send"), "{preview}");
+}

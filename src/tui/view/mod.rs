@@ -150,11 +150,13 @@ fn hints(app: &App, frame: &mut Frame, area: Rect) {
         if !offered {
             continue;
         }
-        // `Tab` names where it goes from here.
-        let word = match (command, app.screen) {
-            (Command::SwitchView, Screen::Syncs) => "numbers",
-            (Command::SwitchView, Screen::Stats) => "audit",
-            (Command::SwitchView, Screen::Audit) => "queue",
+        // `Tab` names where it goes from here; `y` what it answers yes to.
+        let word = match (command, app.screen, &app.overlay) {
+            (Command::Confirm, _, Some(Overlay::ConfirmQuit { .. })) => "quit",
+            (Command::Confirm, _, Some(Overlay::ClaimedOpen { .. })) => "open anyway",
+            (Command::SwitchView, Screen::Syncs, _) => "numbers",
+            (Command::SwitchView, Screen::Stats, _) => "audit",
+            (Command::SwitchView, Screen::Audit, _) => "queue",
             _ => word,
         };
         if !spans.is_empty() {
