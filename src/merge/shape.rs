@@ -45,6 +45,11 @@ pub fn node<'v, 'a, const N: usize>(
         Hint::WholeList => return Node::Leaf { datetime: false },
         Hint::Auto | Hint::Keyed(_) => {}
     }
+    // Most values are scalars, and one side's scalar makes the path a leaf.
+    let container = |v: &&Json| matches!(v, Json::Object(_) | Json::Array(_));
+    if !sides.iter().flatten().all(container) {
+        return Node::Leaf { datetime: false };
+    }
     let mut objects = [None; N];
     let mut lists = [None; N];
     let (mut all_objects, mut all_lists, mut any_items) = (true, true, false);
@@ -60,7 +65,7 @@ pub fn node<'v, 'a, const N: usize>(
                 any_items |= !items.is_empty();
                 all_objects = false;
             }
-            Some(_) => (all_objects, all_lists) = (false, false),
+            Some(_) => unreachable!("scalars returned a leaf above"),
         }
     }
     if all_objects {
