@@ -84,7 +84,8 @@ impl Policy for NoPolicy {}
 /// One leaf path with its class and its value on each side (`None`: absent).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PathDiff<'a> {
-    pub path: crate::model::json::Key,
+    /// Inline up to 24 bytes: most paths are one or two segments.
+    pub path: compact_str::CompactString,
     pub class: Class,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<&'a Json<'a>>,

@@ -61,7 +61,7 @@ pub fn node<'v, 'a, const N: usize>(
                 all_lists = false;
             }
             Some(Json::Array(items)) => {
-                *list = Some(items.as_slice());
+                *list = Some(&items[..]);
                 any_items |= !items.is_empty();
                 all_objects = false;
             }

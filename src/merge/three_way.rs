@@ -105,7 +105,7 @@ impl<'a> Walk<'a, '_> {
             }
             Node::Keyed(lists) => {
                 let items = self.keyed_items(&lists);
-                keep_container(items.is_empty(), sides).then_some(Json::Array(items))
+                keep_container(items.is_empty(), sides).then_some(Json::Array(items.into()))
             }
         }
     }

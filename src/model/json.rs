@@ -2,12 +2,12 @@
 //! and short strings inline, longer strings borrowed from the input when they hold no
 //! escapes.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use compact_str::CompactString;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+pub use super::text::{Key, Str};
 
 /// A JSON value; `'a` is the input it borrows from (`'static` when it owns everything).
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +16,9 @@ pub enum Json<'a> {
     Bool(bool),
     Number(Num),
     String(Str<'a>),
-    Array(Vec<Json<'a>>),
+    /// Items in a boxed slice, not a `Vec`: with 16-byte strings that keeps a value at 24
+    /// bytes.
+    Array(Box<[Json<'a>]>),
     Object(Object<'a>),
 }
 
@@ -28,82 +30,10 @@ pub enum Num {
     F(f64),
 }
 
-/// A string value: up to 24 bytes stored inline (codes, ids, timestamps: the walk reads
-/// them without a trip to the input text), longer ones borrowed from the input when they
-/// hold no escapes, else owned.
-#[derive(Clone)]
-pub enum Str<'a> {
-    Inline(CompactString),
-    Shared(Cow<'a, str>),
-}
-
-/// The longest string kept inline.
-const INLINE_BYTES: usize = 24;
-
-impl<'a> Str<'a> {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Str::Inline(s) => s,
-            Str::Shared(s) => s,
-        }
-    }
-
-    pub fn into_owned(self) -> Str<'static> {
-        match self {
-            Str::Inline(s) => Str::Inline(s),
-            Str::Shared(s) => Str::Shared(Cow::Owned(s.into_owned())),
-        }
-    }
-}
-
-impl std::ops::Deref for Str<'_> {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl<'a> From<&'a str> for Str<'a> {
-    fn from(s: &'a str) -> Self {
-        if s.len() <= INLINE_BYTES {
-            Str::Inline(CompactString::new(s))
-        } else {
-            Str::Shared(Cow::Borrowed(s))
-        }
-    }
-}
-
-impl From<String> for Str<'_> {
-    fn from(s: String) -> Self {
-        if s.len() <= INLINE_BYTES {
-            Str::Inline(CompactString::new(&s))
-        } else {
-            Str::Shared(Cow::Owned(s))
-        }
-    }
-}
-
-impl PartialEq for Str<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl fmt::Debug for Str<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.as_str().fmt(f)
-    }
-}
-
-/// An object key. Keys up to 24 bytes (nearly all) live inside the member itself, so the
-/// walk compares them without a trip to the input text (which costs a cache miss a key).
-pub type Key = CompactString;
-
 /// A JSON object: members sorted by key, each key once (the last one read wins).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Object<'a> {
-    members: Vec<(Key, Json<'a>)>,
+    members: Box<[(Key, Json<'a>)]>,
 }
 
 impl<'a> Json<'a> {
@@ -269,21 +199,26 @@ impl<'a> Object<'a> {
         self.position(key).is_ok()
     }
 
-    /// Sets a member, replacing one with the same key. Appending in key order is O(1).
+    /// Sets a member, replacing one with the same key. A new key costs a copy of the
+    /// members: objects are read and walked far more often than they are edited.
     pub fn insert(&mut self, key: impl Into<Key>, value: Json<'a>) {
         let key = key.into();
-        if self.members.last().is_none_or(|(last, _)| *last < key) {
-            self.members.push((key, value));
-            return;
-        }
         match self.position(&key) {
             Ok(i) => self.members[i].1 = value,
-            Err(i) => self.members.insert(i, (key, value)),
+            Err(i) => self.edit(|members| members.insert(i, (key, value))),
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Json<'a>> {
-        self.position(key).ok().map(|i| self.members.remove(i).1)
+        let i = self.position(key).ok()?;
+        Some(self.edit(|members| members.remove(i).1))
+    }
+
+    fn edit<T>(&mut self, change: impl FnOnce(&mut Vec<(Key, Json<'a>)>) -> T) -> T {
+        let mut members = std::mem::take(&mut self.members).into_vec();
+        let out = change(&mut members);
+        self.members = members.into_boxed_slice();
+        out
     }
 
     pub fn into_owned(self) -> Object<'static> {
@@ -299,18 +234,18 @@ impl<'a> Object<'a> {
     /// An object of members already in key order, each key once.
     pub(crate) fn from_sorted(members: Vec<(Key, Json<'a>)>) -> Self {
         debug_assert!(members.windows(2).all(|w| w[0].0 < w[1].0));
-        Self { members }
+        Self {
+            members: members.into_boxed_slice(),
+        }
     }
 
     /// Builds an object from members in any order; a repeated key keeps its last value.
-    fn from_unsorted(mut members: Vec<(Key, Json<'a>)>) -> Self {
+    fn from_unsorted(members: Vec<(Key, Json<'a>)>) -> Self {
         let ordered = |w: &[(Key, Json)]| w[0].0 < w[1].0;
         if members.windows(2).all(ordered) {
-            // Exact size, as the sorted copy below has.
-            members.shrink_to_fit();
-            return Self { members };
+            return Self::from_sorted(members);
         }
-        // Sorting moves 56-byte members and compares keys through `memcmp`; sorting small
+        // Sorting moves 40-byte members and compares keys through `memcmp`; sorting small
         // (prefix, index) pairs instead settles most comparisons on one integer.
         let mut order: Vec<(u64, u32)> = members
             .iter()
@@ -333,7 +268,7 @@ impl<'a> Object<'a> {
                 _ => sorted.push(member),
             }
         }
-        Self { members: sorted }
+        Self::from_sorted(sorted)
     }
 }
 
@@ -384,7 +319,7 @@ impl<'a> IntoIterator for Object<'a> {
     type IntoIter = std::vec::IntoIter<Self::Item>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.members.into_iter()
+        self.members.into_vec().into_iter()
     }
 }
 
@@ -543,8 +478,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
             items.push(item);
         }
         // Parsed trees are held and read many times: exact sizes keep them small and dense.
-        items.shrink_to_fit();
-        Ok(Json::Array(items))
+        Ok(Json::Array(items.into_boxed_slice()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
@@ -568,7 +502,7 @@ impl<'de> Deserialize<'de> for ReadKey {
                 f.write_str("an object key")
             }
             fn visit_str<E>(self, s: &str) -> Result<ReadKey, E> {
-                Ok(ReadKey(Key::new(s)))
+                Ok(ReadKey(Key::from(s)))
             }
             fn visit_string<E>(self, s: String) -> Result<ReadKey, E> {
                 Ok(ReadKey(Key::from(s)))
@@ -586,14 +520,18 @@ mod tests {
     fn strings_without_escapes_are_borrowed() {
         let text = r#"{"a": "plain", "b": "esc\"aped"}"#;
         let v = Json::parse(text).unwrap();
-        assert!(matches!(v.get("a"), Some(Json::String(Str::Inline(_)))));
+        assert!(matches!(v.get("a"), Some(Json::String(s)) if s.is_inline()));
         assert!(matches!(v.get("b"), Some(Json::String(s)) if s.as_str() == "esc\"aped"));
         let long = format!("{{\"a\": \"{}\"}}", "x".repeat(100));
         let v = Json::parse(&long).unwrap();
-        assert!(matches!(
-            v.get("a"),
-            Some(Json::String(Str::Shared(Cow::Borrowed(_))))
-        ));
+        let Some(Json::String(s)) = v.get("a") else {
+            panic!("a string")
+        };
+        assert_eq!(
+            s.as_str().as_ptr(),
+            long[7..].as_ptr(),
+            "borrowed from the text"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod json;
 pub mod pointer;
 pub mod read;
 pub mod schema;
+pub mod text;
 pub mod time;
 pub mod validate;
 pub mod version;

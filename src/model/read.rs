@@ -636,7 +636,7 @@ impl Orders {
 
 /// Moves a member out of the scratch stack, leaving an empty one that is truncated away.
 fn take<'a>(member: &mut (Key, Json<'a>)) -> (Key, Json<'a>) {
-    std::mem::replace(member, (Key::const_new(""), Json::Null))
+    std::mem::replace(member, (Key::empty(), Json::Null))
 }
 
 #[cfg(test)]
