@@ -1,6 +1,6 @@
 //! The three-way merge of a record's fields, path by path.
 
-use super::equal::sides_equal;
+use super::equal::{sides_equal, values_equal};
 use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node};
 use super::{Class, PathDiff, Policy, Side};
 use crate::model::TypeSchema;
@@ -47,11 +47,24 @@ pub fn merge<'a>(
     schema: Option<&TypeSchema>,
     policy: &dyn Policy,
 ) -> Merge<'a> {
+    merge_walking(base, local, server, schema, policy, true)
+}
+
+/// The merge, with or without skipping subtrees equal on all sides (tests compare both).
+fn merge_walking<'a>(
+    base: &'a Object<'a>,
+    local: &'a Object<'a>,
+    server: &'a Object<'a>,
+    schema: Option<&TypeSchema>,
+    policy: &dyn Policy,
+    skip_unchanged: bool,
+) -> Merge<'a> {
     let mut walk = Walk {
         policy,
         fields: Vec::new(),
         overridden: Vec::new(),
         path: String::new(),
+        skip_unchanged,
     };
     let merged = walk.members([Some(base), Some(local), Some(server)], |name| {
         member_hint(schema, name)
@@ -74,6 +87,8 @@ struct Walk<'a, 'p> {
     overridden: Vec<String>,
     /// The current path, grown and cut back as the walk goes down and up.
     path: String,
+    /// Whether subtrees equal on all three sides take the short way (`unchanged`).
+    skip_unchanged: bool,
 }
 
 impl<'a> Walk<'a, '_> {
@@ -97,6 +112,21 @@ impl<'a> Walk<'a, '_> {
     }
 
     fn value(&mut self, sides: Sides<'a>, hint: Hint) -> Option<Json<'a>> {
+        // Most of a record's objects and lists are the same on all three sides: their leaves
+        // are all unchanged and the server's subtree is the merge, so nothing is merged.
+        if let [Some(b), Some(l), Some(s)] = sides
+            && self.skip_unchanged
+            && matches!(s, Json::Object(_) | Json::Array(_))
+            && values_equal(l, s, false)
+            && values_equal(l, b, false)
+        {
+            let first_leaf = self.fields.len();
+            if self.unchanged([b, l, s], hint).is_some() {
+                return Some(s.clone());
+            }
+            // Keyed items whose ids are equal as numbers but written apart: the full walk.
+            self.fields.truncate(first_leaf);
+        }
         match node(sides, hint) {
             Node::Leaf { datetime } => self.leaf(sides, datetime),
             Node::Object(objects) => {
@@ -163,6 +193,58 @@ impl<'a> Walk<'a, '_> {
         items
     }
 
+    /// Records the leaves of a subtree equal on all three sides, each unchanged. Equal sides
+    /// line up member by member and item by item, so nothing is searched; `None` (leaves
+    /// half recorded, the path restored) when keyed items' segments differ between sides.
+    fn unchanged(&mut self, sides: [&'a Json<'a>; 3], hint: Hint) -> Option<()> {
+        let scalar = !matches!(sides[SERVER], Json::Object(_) | Json::Array(_));
+        let kind = if scalar {
+            Node::Leaf { datetime: false }
+        } else {
+            node(sides.map(Some), hint)
+        };
+        match kind {
+            Node::Leaf { .. } => {
+                let [b, l, s] = sides;
+                self.fields.push(PathDiff {
+                    path: self.path.as_str().into(),
+                    class: Class::Unchanged,
+                    base: Some(b),
+                    local: Some(l),
+                    server: Some(s),
+                });
+            }
+            Node::Object(objects) => {
+                let [b, l, s] = objects.map(|o| o.map_or(&[][..], Object::entries));
+                for (((name, b), (_, l)), (_, s)) in b.iter().zip(l).zip(s) {
+                    self.unchanged_child(name, [b, l, s])?;
+                }
+            }
+            Node::Keyed(lists) => {
+                let [b, l, s] = lists
+                    .each_ref()
+                    .map(|list| list.as_ref().map(KeyedList::segments));
+                let (b, l, s) = (b?, l?, s?);
+                let items = sides.map(|side| side.as_array().unwrap_or_default());
+                for (at, ((sb, sl), ss)) in b.zip(l).zip(s).enumerate() {
+                    if sb != sl || sb != ss {
+                        return None;
+                    }
+                    self.unchanged_child(ss, items.map(|list| &list[at]))?;
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn unchanged_child(&mut self, segment: &str, sides: [&'a Json<'a>; 3]) -> Option<()> {
+        let len = self.path.len();
+        push_segment(&mut self.path, segment);
+        let done = self.unchanged(sides, Hint::Auto);
+        self.path.truncate(len);
+        done
+    }
+
     /// An item survives (one side removed it, the other changed a member) but its key leaf
     /// was taken from the side without it: the key stays, so its class names the side
     /// that has it.
@@ -225,4 +307,121 @@ fn keep_container(empty: bool, [b, l, s]: Sides) -> bool {
     }
     let (b, l, s) = (b.is_some(), l.is_some(), s.is_some());
     if l == s || s == b { l } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::merge::NoPolicy;
+
+    fn object(v: Value) -> Object<'static> {
+        match Json::from(v) {
+            Json::Object(o) => o,
+            _ => unreachable!("an object"),
+        }
+    }
+
+    /// Both walks: the short way for subtrees equal on all sides, and the full one.
+    fn both_ways(b: &Object, l: &Object, s: &Object) {
+        let short = merge_walking(b, l, s, None, &NoPolicy, true);
+        let full = merge_walking(b, l, s, None, &NoPolicy, false);
+        assert_eq!(short.fields, full.fields);
+        assert_eq!(short.merged, full.merged);
+        assert_eq!(short.overridden, full.overridden);
+    }
+
+    #[test]
+    fn an_unchanged_subtree_records_each_leaf_with_all_three_sides() {
+        let b = object(json!({"list": [{"id": "a", "x": {"y": 1}}], "o": {"p": [1, 2], "q": {}}}));
+        let (l, s) = (b.clone(), b.clone());
+        let m = merge(&b, &l, &s, None, &NoPolicy);
+        let paths: Vec<&str> = m.fields.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["/list/a/id", "/list/a/x/y", "/o/p"]);
+        assert!(m.fields.iter().all(|f| f.class == Class::Unchanged
+            && f.base.is_some()
+            && f.local == f.base
+            && f.server == f.base));
+        assert_eq!(m.merged, b);
+        both_ways(&b, &l, &s);
+    }
+
+    #[test]
+    fn keyed_items_whose_ids_are_equal_only_as_numbers_take_the_full_walk() {
+        let b = object(json!({"list": [{"id": 1, "v": "x"}]}));
+        let l = object(json!({"list": [{"id": 1.0, "v": "x"}]}));
+        both_ways(&b, &l, &b.clone());
+        both_ways(&b, &b.clone(), &l);
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            prop::sample::select(vec![json!(1), json!(1.0), json!(-0.0), json!("x")]),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop::sample::select(vec!["a", "b", "id"]),
+                    inner.clone(),
+                    0..3
+                )
+                .prop_map(|m| json!(m)),
+                prop::collection::vec(
+                    (
+                        prop::sample::select(vec![json!(1), json!(1.0), json!("i")]),
+                        inner
+                    ),
+                    0..3
+                )
+                .prop_map(|items| {
+                    Value::Array(
+                        items
+                            .into_iter()
+                            .map(|(id, v)| json!({"id": id, "v": v}))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    /// Every 1 written 1.0: the same values, other JSON.
+    fn respell(v: Value) -> Value {
+        match v {
+            Value::Number(n) if n.as_u64() == Some(1) => json!(1.0),
+            Value::Array(items) => Value::Array(items.into_iter().map(respell).collect()),
+            Value::Object(m) => {
+                Value::Object(m.into_iter().map(|(k, v)| (k, respell(v))).collect())
+            }
+            other => other,
+        }
+    }
+
+    proptest! {
+        /// Sides are the base, the base with its 1s written 1.0, or the base with one member
+        /// replaced: most subtrees are equal on all three sides, some only as numbers.
+        #[test]
+        fn the_short_way_merges_as_the_full_walk_does(
+            base in prop::collection::btree_map(prop::sample::select(vec!["a", "b", "c"]), value(), 0..4),
+            edits in prop::collection::vec((0u8..4, prop::sample::select(vec!["a", "b", "c"]), value()), 2),
+        ) {
+            let b = object(json!(base));
+            let edit = |(kind, key, v): &(u8, &str, Value)| match kind {
+                0 => b.clone(),
+                1 => object(respell(json!(base))),
+                _ => {
+                    let mut o = b.clone();
+                    o.insert(*key, Json::from(v.clone()));
+                    o
+                }
+            };
+            let (l, s) = (edit(&edits[0]), edit(&edits[1]));
+            both_ways(&b, &l, &s);
+        }
+    }
 }
