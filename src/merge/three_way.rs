@@ -59,9 +59,16 @@ fn merge_walking<'a>(
     policy: &dyn Policy,
     skip_unchanged: bool,
 ) -> Merge<'a> {
+    // A record's leaves are a few times its top-level members (lists of objects below):
+    // room for them at once spares the list's doublings, each a copy.
+    let most = [base, local, server]
+        .iter()
+        .map(|o| o.len())
+        .max()
+        .unwrap_or(0);
     let mut walk = Walk {
         policy,
-        fields: Vec::new(),
+        fields: Vec::with_capacity(4 * most),
         overridden: Vec::new(),
         path: String::new(),
         skip_unchanged,
