@@ -70,15 +70,17 @@ PY
 done
 
 python3 - "$work/syncdesk" "$work/python" "$file" "$work/floor" <<'PY'
-import os, statistics, sys
+import os, sys
 def read(path):
     rows = [tuple(map(float, line.split())) for line in open(path)]
-    return statistics.median(r[0] for r in rows), max(r[1] for r in rows), [r[0] for r in rows]
+    # The fastest run of each, as every bench here reports: other work on a shared machine
+    # only ever adds time to a run.
+    return min(r[0] for r in rows), max(r[1] for r in rows), [r[0] for r in rows]
 ours, ours_peak, ours_all = read(sys.argv[1])
 py, py_peak, py_all = read(sys.argv[2])
 floor, _, _ = read(sys.argv[4])
 size = os.path.getsize(sys.argv[3]) / 1e6
-print(f"export: {size:.1f} MB, {len(ours_all)} runs interleaved, medians")
+print(f"export: {size:.1f} MB, {len(ours_all)} runs interleaved, the fastest of each")
 print(f"{'':<44}{'time':>10}{'peak memory':>14}")
 print(f"{'syncdesk open, start to first id on screen':<44}{ours:>7.1f} ms{ours_peak:>10.1f} MB")
 print(f"{'python3 json.load of the file':<44}{py:>7.1f} ms{py_peak:>10.1f} MB")

@@ -75,7 +75,9 @@ def table(r, day):
     if "pouch_rate" in load:
         rows.append(("server, SQLite: syncs/s, beside CouchDB's API", f"{load['syncdesk_rate']:,.0f}",
                      f"pouchdb-server (in memory) {load['pouch_rate']:,.0f}", load["syncdesk_rate"] / load["pouch_rate"], "", True))
-    out = [f"One run of `benches/figures.sh`, {day}, on {machine()}:", "",
+    out = [f"One run of `benches/figures.sh`, {day}, on {machine()}. Each time is the fastest "
+           "of several runs on each side (other work on a shared machine only ever adds time); "
+           "each server row is one run of its own:", "",
            "| what | syncdesk | beside | ratio | target |", "|---|---|---|---|---|"]
     for what, ours, beside, ratio, target, higher_is_better in rows:
         verdict = ""
