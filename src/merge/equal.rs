@@ -1,32 +1,41 @@
 //! Equality as the merge sees it: numbers by value, datetimes by instant, strings exactly.
 
 use crate::model::UtcMillis;
-use crate::model::json::{Json, bytes_eq};
+use crate::model::json::{Json, Object, bytes_eq};
 
 /// Equal as values: `1 == 1.0`; with `datetime`, two timestamps that name the same instant.
+/// Inlined where it is called: most values are scalars, settled without a call.
+#[inline]
 pub fn values_equal(a: &Json, b: &Json, datetime: bool) -> bool {
     match (a, b) {
         (Json::Number(x), Json::Number(y)) => x.same_value(*y),
         (Json::String(x), Json::String(y)) => {
             bytes_eq(x.as_bytes(), y.as_bytes()) || (datetime && same_instant(x, y))
         }
-        (Json::Array(x), Json::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| values_equal(x, y, false))
-        }
-        (Json::Object(x), Json::Object(y)) => {
-            // Members are sorted, so equal objects line up member by member.
-            x.len() == y.len()
-                && x.iter().zip(y.iter()).all(|((k, v), (l, w))| {
-                    bytes_eq(k.as_bytes(), l.as_bytes()) && values_equal(v, w, false)
-                })
-        }
         (Json::Bool(x), Json::Bool(y)) => x == y,
         (Json::Null, Json::Null) => true,
+        (Json::Array(x), Json::Array(y)) => lists_equal(x, y),
+        (Json::Object(x), Json::Object(y)) => objects_equal(x, y),
         _ => false,
     }
 }
 
+#[inline(never)]
+fn lists_equal(x: &[Json], y: &[Json]) -> bool {
+    x.len() == y.len() && x.iter().zip(y).all(|(x, y)| values_equal(x, y, false))
+}
+
+#[inline(never)]
+fn objects_equal(x: &Object, y: &Object) -> bool {
+    // Members are sorted, so equal objects line up member by member.
+    x.len() == y.len()
+        && x.iter().zip(y.iter()).all(|((k, v), (l, w))| {
+            bytes_eq(k.as_bytes(), l.as_bytes()) && values_equal(v, w, false)
+        })
+}
+
 /// Equal as optional values: absent equals only absent, never `null`.
+#[inline]
 pub fn sides_equal(a: Option<&Json>, b: Option<&Json>, datetime: bool) -> bool {
     match (a, b) {
         (None, None) => true,
@@ -35,6 +44,7 @@ pub fn sides_equal(a: Option<&Json>, b: Option<&Json>, datetime: bool) -> bool {
     }
 }
 
+#[cold]
 fn same_instant(a: &str, b: &str) -> bool {
     match (a.parse::<UtcMillis>(), b.parse::<UtcMillis>()) {
         (Ok(x), Ok(y)) => x == y,
