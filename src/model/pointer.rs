@@ -3,9 +3,7 @@
 /// Appends `/segment` to a pointer, escaping `~` as `~0` and `/` as `~1`.
 pub fn push_segment(pointer: &mut String, segment: &str) {
     pointer.push('/');
-    // A byte scan: `contains(['~', '/'])` decodes every char, and the merge walk builds a
-    // path for every leaf it visits.
-    if segment.bytes().any(|b| b == b'~' || b == b'/') {
+    if needs_escape(segment.as_bytes()) {
         for c in segment.chars() {
             match c {
                 '~' => pointer.push_str("~0"),
@@ -15,6 +13,33 @@ pub fn push_segment(pointer: &mut String, segment: &str) {
         }
     } else {
         pointer.push_str(segment);
+    }
+}
+
+/// Whether a segment holds `~` or `/`. The merge walk builds a path for every leaf it
+/// visits, so a segment (a key, nearly always under 17 bytes) is checked a word at a time,
+/// by two loads that overlap, instead of byte by byte.
+#[inline]
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Exact: some byte of `x` is zero (the classic test has no false positives for "any").
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let has_either =
+        |x: u64| has_zero(x ^ (ONES * b'~' as u64)) || has_zero(x ^ (ONES * b'/' as u64));
+    let word = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let half =
+        |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as u64;
+    // Bytes a short segment does not fill stay zero, which matches neither.
+    match bytes.len() {
+        0 => false,
+        n @ 1..=3 => {
+            let [first, middle, last] = [0, n / 2, n - 1].map(|i| bytes[i] as u64);
+            has_either(first | middle << 8 | last << 16)
+        }
+        n @ 4..=7 => has_either(half(0) | half(n - 4) << 32),
+        n @ 8..=16 => has_either(word(0)) || has_either(word(n - 8)),
+        _ => bytes.iter().any(|b| *b == b'~' || *b == b'/'),
     }
 }
 
@@ -64,6 +89,27 @@ mod tests {
         push_segment(&mut p, "");
         assert_eq!(p, "/a~1b/m~0n/");
         assert_eq!(segments(&p).unwrap(), vec!["a/b", "m~n", ""]);
+    }
+
+    #[test]
+    fn a_tilde_or_slash_is_found_at_every_place_of_every_length() {
+        // Neighbours of both bytes, and bytes whose high bit is set, must not count.
+        let filler = "}0.\u{7f}é".chars().cycle();
+        for n in 0..=24 {
+            let plain: String = filler.clone().take(n).collect();
+            assert!(!needs_escape(plain.as_bytes()), "{plain:?}");
+            for at in 0..plain.len() {
+                for found in [b'~', b'/'] {
+                    let mut bytes = plain.clone().into_bytes();
+                    bytes[at] = found;
+                    assert!(
+                        needs_escape(&bytes),
+                        "{} in {plain:?} at {at}",
+                        found as char
+                    );
+                }
+            }
+        }
     }
 
     #[test]
