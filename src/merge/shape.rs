@@ -109,7 +109,7 @@ impl<'v, 'a> KeyedList<'v, 'a> {
         for item in items {
             let members = item.as_object()?.entries();
             at = match members.get(at) {
-                Some((k, _)) if k.as_str() == key => at,
+                Some((k, _)) if bytes_eq(k.as_bytes(), key.as_bytes()) => at,
                 _ => members
                     .binary_search_by(|(k, _)| k.as_str().cmp(key))
                     .ok()?,
@@ -191,6 +191,7 @@ impl<'v, 'a> KeyedList<'v, 'a> {
 }
 
 /// A key value as a path segment: strings as they are, numbers in their JSON form.
+#[inline]
 pub(crate) fn segment_of<'v>(v: &'v Json) -> Option<Cow<'v, str>> {
     match v {
         Json::String(s) => Some(Cow::Borrowed(s)),
