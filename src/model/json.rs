@@ -16,8 +16,7 @@ pub enum Json<'a> {
     Bool(bool),
     Number(Num),
     String(Str<'a>),
-    /// Items in a boxed slice, not a `Vec`: with 16-byte strings that keeps a value at 24
-    /// bytes.
+    /// Items in a boxed slice (16 bytes), not a `Vec` (24): that keeps a value at 24 bytes.
     Array(Box<[Json<'a>]>),
     Object(Object<'a>),
 }

@@ -1,8 +1,8 @@
 //! The tree's strings. A value is 24 bytes: strings up to 24 bytes (codes, ids, timestamps)
 //! inline, so the walk reads them without a trip to the input text, longer ones borrowed
 //! from the input when they hold no escapes, else owned. A key is 16 bytes (a `byteyarn`
-//! yarn, inline up to 15: nearly every key). So a member is 40 bytes, where it was 56: the
-//! tree is what the diff waits on.
+//! yarn, inline up to 15: nearly every key). So a member is 40 bytes, where it was 56, and
+//! a parse writes that much less fresh memory.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
