@@ -1,7 +1,7 @@
 //! The three-way merge of a record's fields, path by path.
 
 use super::equal::{sides_equal, values_equal};
-use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node};
+use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node, segment_of};
 use super::{Class, PathDiff, Policy, Side};
 use crate::model::TypeSchema;
 use crate::model::json::{Json, Object};
@@ -202,17 +202,18 @@ impl<'a> Walk<'a, '_> {
 
     /// Records the leaves of a subtree equal on all three sides, each unchanged. Equal sides
     /// line up member by member and item by item, so nothing is searched; `None` (leaves
-    /// half recorded, the path restored) when keyed items' segments differ between sides.
+    /// half recorded, the path restored) when keyed items' ids, equal as numbers, are
+    /// written apart (`1`, `1.0`) and so name the item apart.
     fn unchanged(&mut self, sides: [&'a Json<'a>; 3], hint: Hint) -> Option<()> {
-        let scalar = !matches!(sides[SERVER], Json::Object(_) | Json::Array(_));
-        let kind = if scalar {
-            Node::Leaf { datetime: false }
+        let [b, l, s] = sides;
+        // Equal sides are walked alike, so the server's side alone says how.
+        let kind = if matches!(s, Json::Object(_) | Json::Array(_)) {
+            node([Some(s)], hint)
         } else {
-            node(sides.map(Some), hint)
+            Node::Leaf { datetime: false }
         };
         match kind {
             Node::Leaf { .. } => {
-                let [b, l, s] = sides;
                 self.fields.push(PathDiff {
                     path: self.path.as_str().into(),
                     class: Class::Unchanged,
@@ -221,23 +222,25 @@ impl<'a> Walk<'a, '_> {
                     server: Some(s),
                 });
             }
-            Node::Object(objects) => {
-                let [b, l, s] = objects.map(|o| o.map_or(&[][..], Object::entries));
+            Node::Object(_) => {
+                let [b, l, s] = sides.map(|side| side.as_object().map_or(&[][..], Object::entries));
                 for (((name, b), (_, l)), (_, s)) in b.iter().zip(l).zip(s) {
                     self.unchanged_child(name, [b, l, s])?;
                 }
             }
-            Node::Keyed(lists) => {
-                let [b, l, s] = lists
-                    .each_ref()
-                    .map(|list| list.as_ref().map(KeyedList::segments));
-                let (b, l, s) = (b?, l?, s?);
+            Node::Keyed([list]) => {
+                let list = list?;
                 let items = sides.map(|side| side.as_array().unwrap_or_default());
-                for (at, ((sb, sl), ss)) in b.zip(l).zip(s).enumerate() {
-                    if sb != sl || sb != ss {
+                for (at, segment) in list.segments().enumerate() {
+                    let named_alike = [BASE, LOCAL].into_iter().all(|side| {
+                        let id = items[side][at].get(list.key());
+                        id.and_then(segment_of)
+                            .is_some_and(|other| other == segment)
+                    });
+                    if !named_alike {
                         return None;
                     }
-                    self.unchanged_child(ss, items.map(|list| &list[at]))?;
+                    self.unchanged_child(segment, items.map(|list| &list[at]))?;
                 }
             }
         }
