@@ -184,6 +184,12 @@ impl<'v, 'a> KeyedList<'v, 'a> {
         self.segments.iter().map(|s| s.as_ref())
     }
 
+    /// Whether some item is named by a number, whose segment is its JSON form: sides equal
+    /// as values may write it apart (`1`, `1.0`). String names are the same text on all.
+    pub fn numbered(&self) -> bool {
+        self.segments.iter().any(|s| matches!(s, Cow::Owned(_)))
+    }
+
     /// The member naming each item (as stored).
     pub fn key(&self) -> &'v str {
         self.key

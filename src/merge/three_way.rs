@@ -231,12 +231,14 @@ impl<'a> Walk<'a, '_> {
             Node::Keyed([list]) => {
                 let list = list?;
                 let items = sides.map(|side| side.as_array().unwrap_or_default());
+                let numbered = list.numbered();
                 for (at, segment) in list.segments().enumerate() {
-                    let named_alike = [BASE, LOCAL].into_iter().all(|side| {
-                        let id = items[side][at].get(list.key());
-                        id.and_then(segment_of)
-                            .is_some_and(|other| other == segment)
-                    });
+                    let named_alike = !numbered
+                        || [BASE, LOCAL].into_iter().all(|side| {
+                            let id = items[side][at].get(list.key());
+                            id.and_then(segment_of)
+                                .is_some_and(|other| other == segment)
+                        });
                     if !named_alike {
                         return None;
                     }
