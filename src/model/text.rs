@@ -4,10 +4,8 @@
 //! yarn, inline up to 15: nearly every key). So a member is 40 bytes, where it was 56, and
 //! a parse writes that much less fresh memory.
 
-use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 
 use byteyarn::YarnBox;
 use compact_str::CompactString;
@@ -119,26 +117,8 @@ impl std::ops::Deref for Key {
     }
 }
 
-impl AsRef<str> for Key {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl Borrow<str> for Key {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl From<&str> for Key {
     fn from(s: &str) -> Self {
-        Key::new(s)
-    }
-}
-
-impl From<&String> for Key {
-    fn from(s: &String) -> Self {
         Key::new(s)
     }
 }
@@ -146,12 +126,6 @@ impl From<&String> for Key {
 impl From<String> for Key {
     fn from(s: String) -> Self {
         Key(YarnBox::<str>::from_string(s))
-    }
-}
-
-impl From<&Key> for Key {
-    fn from(k: &Key) -> Self {
-        k.clone()
     }
 }
 
@@ -187,21 +161,9 @@ impl Ord for Key {
     }
 }
 
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
-    }
-}
-
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.as_str().fmt(f)
-    }
-}
-
-impl fmt::Display for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
