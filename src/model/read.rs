@@ -289,18 +289,61 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
+    /// An object whose `{` was just read. Its keys are first guessed from the last object
+    /// read at the same depth (every record of a type, every item of a checklist lists the
+    /// same keys): a key the text spells as guessed is taken without scanning or copying
+    /// it, and an object guessed whole is placed by that object's order without comparing
+    /// its keys again.
     fn object(&mut self) -> Option<Json<'a>> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
         let start = self.members.len();
-        self.each_member(|reader, key| {
-            let key = match key {
-                Cow::Borrowed(s) => Key::new(s),
-                Cow::Owned(s) => Key::from(s),
-            };
-            let value = reader.value()?;
-            reader.members.push((key, value));
-            Some(())
-        })?;
-        Some(Json::Object(self.orders.sorted(&mut self.members, start)))
+        let mut guess = self.orders.guess(self.depth);
+        let mut next = self.next_token()?;
+        if next != b'}' {
+            loop {
+                if next != b'"' {
+                    return None;
+                }
+                let rest = &self.bytes[self.at..];
+                let guessed =
+                    guess.and_then(|g| g.key(&self.orders, self.members.len() - start, rest));
+                let key = match guessed {
+                    Some(key) => {
+                        self.at += key.len() + 1;
+                        key
+                    }
+                    None => {
+                        guess = None;
+                        match self.string()? {
+                            Cow::Borrowed(s) => Key::new(s),
+                            Cow::Owned(s) => Key::from(s),
+                        }
+                    }
+                };
+                if self.next_token()? != b':' {
+                    return None;
+                }
+                let value = self.value()?;
+                self.members.push((key, value));
+                match self.next_token()? {
+                    b',' => next = self.next_token()?,
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        let depth = self.depth;
+        self.depth -= 1;
+        let whole = guess.filter(|g| g.is_whole(&self.orders, self.members.len() - start));
+        Some(Json::Object(self.orders.sorted(
+            &mut self.members,
+            start,
+            depth,
+            whole,
+        )))
     }
 
     fn array(&mut self) -> Option<Json<'a>> {
@@ -541,45 +584,155 @@ fn special_bytes(chunk: &[u8; 16]) -> u32 {
 /// Sorts objects' members, remembering the order it found for the last few key
 /// sequences: when an object lists the same keys as one before, in the same order (every
 /// record of a type, every item of a checklist), its members are placed by that order
-/// after one comparison a key instead of being sorted again.
+/// after one comparison a key instead of being sorted again. The order of the last object
+/// at each depth is also the next object's guess at its keys (`Reader::object`).
 #[derive(Default)]
 struct Orders {
     known: Vec<KnownOrder>,
     /// The slot the next new order replaces once `known` is full.
     next_slot: usize,
+    /// For each depth, the order of the last object placed by one there.
+    last: [Option<Guess>; GUESSED_DEPTHS],
+    /// How many orders were learned: each order's number, so that a guess finds out
+    /// whether its slot was taken over since.
+    learned: u64,
 }
 
 struct KnownOrder {
     /// The keys as read.
-    keys: Vec<Key>,
+    keys: Vec<KnownKey>,
     /// Positions in read order of the members to keep, in key order (a repeated key's
     /// last member only).
     sorted: Vec<u32>,
+    /// Its number among the orders learned.
+    number: u64,
+    /// Whether every key is written in the text as it is, without escapes, so that the
+    /// text can be compared with it byte for byte.
+    plain: bool,
+}
+
+/// A key of a known order, with its spelling in the text when short: the key and its
+/// closing quote as one little-endian word, and the mask of the word's bytes they fill.
+struct KnownKey {
+    key: Key,
+    len: u32,
+    quoted: u128,
+    /// Zero for a key longer than 15 bytes, compared byte by byte.
+    mask: u128,
+}
+
+impl KnownKey {
+    fn new(key: &Key) -> Self {
+        let bytes = key.as_bytes();
+        let (quoted, mask) = match bytes.len() {
+            len @ 0..=15 => {
+                let mut word = [0u8; 16];
+                word[..len].copy_from_slice(bytes);
+                word[len] = b'"';
+                let mask = u128::MAX >> (8 * (15 - len));
+                (u128::from_le_bytes(word), mask)
+            }
+            _ => (0, 0),
+        };
+        KnownKey {
+            key: key.clone(),
+            len: bytes.len() as u32,
+            quoted,
+            mask,
+        }
+    }
+
+    /// Whether `rest` starts with the key and its closing quote.
+    #[inline]
+    fn spells(&self, rest: &[u8]) -> bool {
+        match rest.first_chunk::<16>() {
+            Some(word) if self.mask != 0 => u128::from_le_bytes(*word) & self.mask == self.quoted,
+            _ => {
+                let len = self.len as usize;
+                rest.get(len) == Some(&b'"')
+                    && super::json::bytes_eq(&rest[..len], self.key.as_bytes())
+            }
+        }
+    }
 }
 
 /// How many key orders are remembered; records have a handful of object shapes.
 const KNOWN_ORDERS: usize = 8;
+/// Objects nested deeper than this are not guessed.
+const GUESSED_DEPTHS: usize = 16;
+
+/// A known order taken as the guess at an object's keys.
+#[derive(Clone, Copy)]
+struct Guess {
+    slot: usize,
+    number: u64,
+}
+
+impl Guess {
+    /// The order guessed, unless its slot was taken over by another since.
+    fn order(self, orders: &Orders) -> Option<&KnownOrder> {
+        orders
+            .known
+            .get(self.slot)
+            .filter(|o| o.number == self.number)
+    }
+
+    /// The guessed `n`th key, if the text at `rest` (past its opening quote) spells it and
+    /// closes it.
+    #[inline]
+    fn key(self, orders: &Orders, n: usize, rest: &[u8]) -> Option<Key> {
+        let known = self.order(orders)?.keys.get(n)?;
+        known.spells(rest).then(|| known.key.clone())
+    }
+
+    /// Whether an object of `n` keys, every one as guessed, is the whole order.
+    fn is_whole(self, orders: &Orders, n: usize) -> bool {
+        self.order(orders).is_some_and(|o| o.keys.len() == n)
+    }
+}
 
 impl Orders {
+    /// The guess at the keys of an object at `depth`: the order of the last one there.
+    fn guess(&self, depth: usize) -> Option<Guess> {
+        let guess = (*self.last.get(depth)?)?;
+        guess.order(self)?.plain.then_some(guess)
+    }
+
     /// The object of the members from `start` on (taken off the stack), sorted by key, the
-    /// last of a repeated key kept.
-    fn sorted<'a>(&mut self, stack: &mut Vec<(Key, Json<'a>)>, start: usize) -> Object<'a> {
+    /// last of a repeated key kept. `whole`: the order its keys were all read by.
+    fn sorted<'a>(
+        &mut self,
+        stack: &mut Vec<(Key, Json<'a>)>,
+        start: usize,
+        depth: usize,
+        whole: Option<Guess>,
+    ) -> Object<'a> {
         let members = &stack[start..];
-        if members.windows(2).all(|w| w[0].0 < w[1].0) {
-            return Object::from_sorted(stack.drain(start..).collect());
-        }
-        let found = self.known.iter().position(|order| {
-            order.keys.len() == members.len()
-                && order
-                    .keys
-                    .iter()
-                    .zip(members.iter())
-                    .all(|(k, (m, _))| super::json::bytes_eq(k.as_bytes(), m.as_bytes()))
-        });
-        let order = match found {
-            Some(i) => &self.known[i],
-            None => self.learn(members),
+        let slot = match whole {
+            Some(guess) => guess.slot,
+            None => {
+                if members.windows(2).all(|w| w[0].0 < w[1].0) {
+                    return Object::from_sorted(stack.drain(start..).collect());
+                }
+                let found = self.known.iter().position(|order| {
+                    order.keys.len() == members.len()
+                        && order.keys.iter().zip(members.iter()).all(|(k, (m, _))| {
+                            super::json::bytes_eq(k.key.as_bytes(), m.as_bytes())
+                        })
+                });
+                match found {
+                    Some(slot) => slot,
+                    None => self.learn(members),
+                }
+            }
         };
+        let order = &self.known[slot];
+        if let Some(last) = self.last.get_mut(depth) {
+            *last = Some(Guess {
+                slot,
+                number: order.number,
+            });
+        }
         if order.sorted.len() < members.len() {
             // A repeated key: the members not kept are dropped with the stack's tail.
             let kept = order
@@ -606,7 +759,8 @@ impl Orders {
         Object::from_sorted(sorted)
     }
 
-    fn learn(&mut self, members: &[(Key, Json)]) -> &KnownOrder {
+    /// Remembers the order of `members`, in the slot it returns.
+    fn learn(&mut self, members: &[(Key, Json)]) -> usize {
         let mut positions: Vec<u32> = (0..members.len() as u32).collect();
         // Stable: among repeated keys the one read last ends up last, and is kept below.
         positions.sort_by(|&a, &b| members[a as usize].0.cmp(&members[b as usize].0));
@@ -617,11 +771,15 @@ impl Orders {
                 _ => sorted.push(i),
             }
         }
+        let is_plain = |k: &Key| !k.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        self.learned = self.learned.wrapping_add(1);
         let order = KnownOrder {
-            keys: members.iter().map(|(k, _)| k.clone()).collect(),
+            keys: members.iter().map(|(k, _)| KnownKey::new(k)).collect(),
             sorted,
+            number: self.learned,
+            plain: members.iter().all(|(k, _)| is_plain(k)),
         };
-        let slot = if self.known.len() < KNOWN_ORDERS {
+        if self.known.len() < KNOWN_ORDERS {
             self.known.push(order);
             self.known.len() - 1
         } else {
@@ -629,8 +787,7 @@ impl Orders {
             self.known[slot] = order;
             self.next_slot = (slot + 1) % KNOWN_ORDERS;
             slot
-        };
-        &self.known[slot]
+        }
     }
 }
 
@@ -746,6 +903,54 @@ mod tests {
         assert_eq!(items[1].get("a"), Some(&Json::Number(Num::U(5))));
         assert_eq!(items[2].get("a"), Some(&Json::Number(Num::U(9))));
         assert_eq!(items[3].get("b"), Some(&Json::Number(Num::U(2))));
+    }
+
+    #[test]
+    fn a_guess_whose_order_was_taken_over_midway_places_nothing() {
+        // The second outer object's first key is guessed from the first object's order;
+        // reading its value learns eight more orders, the last taking that order's slot
+        // with the same keys after the first, sorted apart ("0" before "a"). Placed by the
+        // guess's slot, the object would come out unsorted.
+        let nested: Vec<String> = (1..8)
+            .map(|n| format!(r#"{{"x{n}":0,"a":0}}"#))
+            .chain([r#"{"0":0,"b":0,"a":0}"#.to_string()])
+            .collect();
+        let text = format!(
+            r#"[{{"k":0,"b":1,"a":2}},{{"k":[{}],"b":1,"a":2}}]"#,
+            nested.join(",")
+        );
+        let Json::Array(items) = both(&text).unwrap() else {
+            panic!("an array")
+        };
+        let keys: Vec<&str> = items[1].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b", "k"]);
+        assert_eq!(items[1].get("a"), Some(&Json::Number(Num::U(2))));
+    }
+
+    #[test]
+    fn keys_are_guessed_from_the_last_object_at_their_depth_never_past_the_text() {
+        // Each object is a guess for the next: a prefix, a longer key, an escaped spelling
+        // and a key cut off by the end of the text must each be read as written.
+        let padding = r#","pad":"0123456789abcdefghij""#;
+        let text = format!(
+            r#"[{{"b":1,"ab":2{padding}}},{{"b":1,"abc":2{padding}}},{{"b":1,"a":2{padding}}},{{"b":1,"ab":2{padding}}},{{"b":1,"ab":2{padding}}}]"#
+        );
+        let Json::Array(items) = both(&text).unwrap() else {
+            panic!("an array")
+        };
+        let second: Vec<Vec<&str>> = items
+            .iter()
+            .map(|o| o.as_object().unwrap().keys().collect())
+            .collect();
+        assert_eq!(second[1], ["abc", "b", "pad"]);
+        assert_eq!(second[2], ["a", "b", "pad"]);
+        assert_eq!(second[3], ["ab", "b", "pad"]);
+        for cut in 1..text.len() {
+            assert!(read(&text[..cut]).is_none(), "{}", &text[..cut]);
+        }
+        // A key that needs an escape is never guessed: its bytes unescaped are no JSON.
+        let escaped = format!(r#"[{{"q\"uote":1,"a":2{padding}}},{{"q"uote":1,"a":2{padding}}}]"#);
+        assert!(both(&escaped).is_none());
     }
 
     #[test]
