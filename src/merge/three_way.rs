@@ -4,7 +4,7 @@ use super::equal::{sides_equal, values_equal};
 use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node, segment_of};
 use super::{Class, PathDiff, Policy, Side};
 use crate::model::TypeSchema;
-use crate::model::json::{Json, Object};
+use crate::model::json::{Json, Key, Object, bytes_eq};
 use crate::model::pointer::push_segment;
 
 /// The outcome of merging local and server edits made from a common base.
@@ -124,14 +124,13 @@ impl<'a> Walk<'a, '_> {
         if let [Some(b), Some(l), Some(s)] = sides
             && self.skip_unchanged
             && matches!(s, Json::Object(_) | Json::Array(_))
-            && values_equal(l, s, false)
-            && values_equal(l, b, false)
         {
             let first_leaf = self.fields.len();
             if self.unchanged([b, l, s], hint).is_some() {
                 return Some(s.clone());
             }
-            // Keyed items whose ids are equal as numbers but written apart: the full walk.
+            // Some side differs after all (or keyed items' ids are written apart): the
+            // leaves recorded up to there go, and the full walk takes it.
             self.fields.truncate(first_leaf);
         }
         match node(sides, hint) {
@@ -200,13 +199,14 @@ impl<'a> Walk<'a, '_> {
         items
     }
 
-    /// Records the leaves of a subtree equal on all three sides, each unchanged. Equal sides
-    /// line up member by member and item by item, so nothing is searched; `None` (leaves
-    /// half recorded, the path restored) when keyed items' ids, equal as numbers, are
-    /// written apart (`1`, `1.0`) and so name the item apart.
+    /// Records the leaves of a subtree as unchanged, checking on the way that it is equal on
+    /// all three sides. Equal sides line up member by member and item by item, so they are
+    /// walked in lockstep as the server's side alone says, and nothing is searched. `None`
+    /// (leaves half recorded, the path restored) at the first difference, and when keyed
+    /// items' ids, equal as numbers, are written apart (`1`, `1.0`) and so name the item
+    /// apart.
     fn unchanged(&mut self, sides: [&'a Json<'a>; 3], hint: Hint) -> Option<()> {
         let [b, l, s] = sides;
-        // Equal sides are walked alike, so the server's side alone says how.
         let kind = if matches!(s, Json::Object(_) | Json::Array(_)) {
             node([Some(s)], hint)
         } else {
@@ -214,6 +214,9 @@ impl<'a> Walk<'a, '_> {
         };
         match kind {
             Node::Leaf { .. } => {
+                if !(values_equal(l, s, false) && values_equal(l, b, false)) {
+                    return None;
+                }
                 self.fields.push(PathDiff {
                     path: self.path.as_str().into(),
                     class: Class::Unchanged,
@@ -222,15 +225,31 @@ impl<'a> Walk<'a, '_> {
                     server: Some(s),
                 });
             }
-            Node::Object(_) => {
-                let [b, l, s] = sides.map(|side| side.as_object().map_or(&[][..], Object::entries));
-                for (((name, b), (_, l)), (_, s)) in b.iter().zip(l).zip(s) {
+            Node::Object([server]) => {
+                let (Json::Object(base), Json::Object(local), Some(server)) = (b, l, server) else {
+                    return None;
+                };
+                let (b, l, s) = (base.entries(), local.entries(), server.entries());
+                if b.len() != s.len() || l.len() != s.len() {
+                    return None;
+                }
+                for (((name, b), (local_name, l)), (server_name, s)) in b.iter().zip(l).zip(s) {
+                    let same_name = |other: &Key| bytes_eq(other.as_bytes(), name.as_bytes());
+                    if !(same_name(local_name) && same_name(server_name)) {
+                        return None;
+                    }
                     self.unchanged_child(name, [b, l, s])?;
                 }
             }
             Node::Keyed([list]) => {
                 let list = list?;
-                let items = sides.map(|side| side.as_array().unwrap_or_default());
+                let (Json::Array(base), Json::Array(local), Json::Array(server)) = (b, l, s) else {
+                    return None;
+                };
+                if base.len() != server.len() || local.len() != server.len() {
+                    return None;
+                }
+                let items = [base, local, server];
                 let numbered = list.numbered();
                 for (at, segment) in list.segments().enumerate() {
                     let named_alike = !numbered
@@ -414,25 +433,66 @@ mod tests {
         }
     }
 
+    /// The value with its `n`th node (in pre-order) changed a little: a leaf replaced, an
+    /// object's member renamed or added, a list's last item dropped or one added. Returns
+    /// whether the node was reached (else `n` is left counting down past this value).
+    fn tweak(v: &mut Value, n: &mut usize, how: bool) -> bool {
+        if *n == 0 {
+            match v {
+                Value::Object(m) => match m.keys().next().cloned() {
+                    Some(first) if how => {
+                        let moved = m.remove(&first).expect("present");
+                        m.insert("renamed".into(), moved);
+                    }
+                    _ => drop(m.insert("added".into(), json!(2))),
+                },
+                Value::Array(items) if how && !items.is_empty() => drop(items.pop()),
+                Value::Array(items) => items.push(Value::Null),
+                leaf => *leaf = json!("changed"),
+            }
+            return true;
+        }
+        *n -= 1;
+        match v {
+            Value::Object(m) => m.values_mut().any(|v| tweak(v, n, how)),
+            Value::Array(items) => items.iter_mut().any(|v| tweak(v, n, how)),
+            _ => false,
+        }
+    }
+
     proptest! {
-        /// Sides are the base, the base with its 1s written 1.0, or the base with one member
-        /// replaced: most subtrees are equal on all three sides, some only as numbers.
+        /// Sides are the base, the base with its 1s written 1.0, the base with one member
+        /// replaced, or the base changed a little somewhere deep inside: most subtrees are
+        /// equal on all three sides, some only as numbers, some all but one node, some on
+        /// two sides only.
         #[test]
         fn the_short_way_merges_as_the_full_walk_does(
             base in prop::collection::btree_map(prop::sample::select(vec!["a", "b", "c"]), value(), 0..4),
-            edits in prop::collection::vec((0u8..4, prop::sample::select(vec!["a", "b", "c"]), value()), 2),
+            edits in prop::collection::vec(
+                (0u8..6, prop::sample::select(vec!["a", "b", "c"]), value(), any::<prop::sample::Index>()),
+                2,
+            ),
+            same in any::<bool>(),
         ) {
             let b = object(json!(base));
-            let edit = |(kind, key, v): &(u8, &str, Value)| match kind {
+            let edit = |(kind, key, v, at): &(u8, &str, Value, prop::sample::Index)| match kind {
                 0 => b.clone(),
                 1 => object(respell(json!(base))),
-                _ => {
+                2 | 3 => {
                     let mut o = b.clone();
                     o.insert(*key, Json::from(v.clone()));
                     o
                 }
+                _ => {
+                    let mut tweaked = json!(base);
+                    let mut n = at.index(64);
+                    tweak(&mut tweaked, &mut n, *kind == 4);
+                    object(tweaked)
+                }
             };
-            let (l, s) = (edit(&edits[0]), edit(&edits[1]));
+            let l = edit(&edits[0]);
+            // Both sides made the same change, now and then.
+            let s = if same { l.clone() } else { edit(&edits[1]) };
             both_ways(&b, &l, &s);
         }
     }

@@ -1,18 +1,25 @@
 //! JSON Pointer (RFC 6901) segments.
 
 /// Appends `/segment` to a pointer, escaping `~` as `~0` and `/` as `~1`.
+#[inline]
 pub fn push_segment(pointer: &mut String, segment: &str) {
+    let bytes = segment.as_bytes();
+    if needs_escape(bytes) {
+        return push_escaped(pointer, segment);
+    }
     pointer.push('/');
-    if needs_escape(segment.as_bytes()) {
-        for c in segment.chars() {
-            match c {
-                '~' => pointer.push_str("~0"),
-                '/' => pointer.push_str("~1"),
-                c => pointer.push(c),
-            }
+    pointer.push_str(segment);
+}
+
+#[cold]
+fn push_escaped(pointer: &mut String, segment: &str) {
+    pointer.push('/');
+    for c in segment.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
         }
-    } else {
-        pointer.push_str(segment);
     }
 }
 
