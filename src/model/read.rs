@@ -293,7 +293,8 @@ impl<'a> Reader<'a> {
     /// read at the same depth (every record of a type, every item of a checklist lists the
     /// same keys): a key the text spells as guessed is taken without scanning or copying
     /// it, and an object guessed whole is placed by that object's order without comparing
-    /// its keys again.
+    /// its keys again. (Its own loop, not `each_member`'s: the guess reads the text before
+    /// the key's string is read.)
     fn object(&mut self) -> Option<Json<'a>> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -615,7 +616,7 @@ struct KnownOrder {
 /// closing quote as one little-endian word, and the mask of the word's bytes they fill.
 struct KnownKey {
     key: Key,
-    len: u32,
+    len: usize,
     quoted: u128,
     /// Zero for a key longer than 15 bytes, compared byte by byte.
     mask: u128,
@@ -636,7 +637,7 @@ impl KnownKey {
         };
         KnownKey {
             key: key.clone(),
-            len: bytes.len() as u32,
+            len: bytes.len(),
             quoted,
             mask,
         }
@@ -648,7 +649,7 @@ impl KnownKey {
         match rest.first_chunk::<16>() {
             Some(word) if self.mask != 0 => u128::from_le_bytes(*word) & self.mask == self.quoted,
             _ => {
-                let len = self.len as usize;
+                let len = self.len;
                 rest.get(len) == Some(&b'"')
                     && super::json::bytes_eq(&rest[..len], self.key.as_bytes())
             }
