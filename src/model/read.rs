@@ -2,7 +2,8 @@
 //! UTF-8: no serde visitor between the bytes and the tree, strings found sixteen bytes a
 //! step, members collected on one scratch stack and moved once into an exactly sized
 //! vector, and an object's sort order reused when the next object lists the same keys in
-//! the same order (records of one type do).
+//! the same order (records of one type do): its keys are guessed from the last object at
+//! its depth, and a key spelled as guessed is neither scanned nor built.
 //!
 //! It reads well-formed JSON and gives up (`None`) on everything else — a fault, a lone
 //! surrogate, a number out of range, nesting past serde_json's limit — so that the caller
