@@ -183,7 +183,7 @@ fn objects_of_one_shape() -> impl Strategy<Value = Vec<Vec<(String, Value)>>> {
         "id",
         "label",
         "é",
-        "key of exactly15",
+        "key of length15",
         "a key of sixteen",
         "a key longer than sixteen bytes",
         "q\"uote",
