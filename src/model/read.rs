@@ -617,7 +617,6 @@ struct KnownOrder {
 /// closing quote as one little-endian word, and the mask of the word's bytes they fill.
 struct KnownKey {
     key: Key,
-    len: usize,
     quoted: u128,
     /// Zero for a key longer than 15 bytes, compared byte by byte.
     mask: u128,
@@ -638,7 +637,6 @@ impl KnownKey {
         };
         KnownKey {
             key: key.clone(),
-            len: bytes.len(),
             quoted,
             mask,
         }
@@ -650,7 +648,7 @@ impl KnownKey {
         match rest.first_chunk::<16>() {
             Some(word) if self.mask != 0 => u128::from_le_bytes(*word) & self.mask == self.quoted,
             _ => {
-                let len = self.len;
+                let len = self.key.len();
                 rest.get(len) == Some(&b'"')
                     && super::json::bytes_eq(&rest[..len], self.key.as_bytes())
             }
@@ -773,8 +771,9 @@ impl Orders {
                 _ => sorted.push(i),
             }
         }
-        let is_plain = |k: &Key| !k.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
-        self.learned = self.learned.wrapping_add(1);
+        // Plain: no byte a string's text stops at (quote, backslash, control character).
+        let is_plain = |k: &Key| plain_run_end(k.as_bytes(), 0).is_none();
+        self.learned += 1;
         let order = KnownOrder {
             keys: members.iter().map(|(k, _)| KnownKey::new(k)).collect(),
             sorted,
