@@ -173,11 +173,7 @@ async fn seed(client: &Client, base: &str, peer: Peer) {
 
 /// Runs the workload for `seconds` and returns syncs/s, p50, p99, conflicts, errors. With
 /// several bases (instances of one server), client `c` talks to base `c % n`.
-async fn run(
-    bases: &[String],
-    peer: Peer,
-    seconds: u64,
-) -> (f64, Duration, Duration, usize, usize) {
+async fn run(bases: &[String], peer: Peer, seconds: u64) -> Figures {
     let client = Client::builder()
         .pool_max_idle_per_host(CLIENTS)
         .build()
@@ -185,6 +181,7 @@ async fn run(
     seed(&client, &bases[0], peer).await;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
+    let cpu_before = process_cpu();
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let (client, base) = (client.clone(), bases[c % bases.len()].clone());
@@ -218,6 +215,7 @@ async fn run(
         all.errors += t.errors;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = process_cpu() - cpu_before;
     all.latencies.sort();
     let at = |q: f64| {
         all.latencies
@@ -225,28 +223,70 @@ async fn run(
             .copied()
             .unwrap_or_default()
     };
-    (
-        all.latencies.len() as f64 / elapsed,
-        at(0.5),
-        at(0.99),
-        all.conflicts,
-        all.errors,
-    )
+    let syncs = all.latencies.len().max(1) as f64;
+    Figures {
+        rate: all.latencies.len() as f64 / elapsed,
+        p50: at(0.5),
+        p99: at(0.99),
+        conflicts: all.conflicts,
+        errors: all.errors,
+        cpu_per_sync: cpu.div_f64(syncs),
+    }
+}
+
+/// What a run measured.
+#[derive(Clone, Copy)]
+struct Figures {
+    /// Successful syncs per second.
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    conflicts: usize,
+    errors: usize,
+    /// This process's CPU time (servers and clients together) per successful sync: on two
+    /// shared cores it moves less from run to run than the rate does. For a peer in another
+    /// process (pouchdb-server), the clients' share alone.
+    cpu_per_sync: Duration,
+}
+
+/// CPU time this process has used, all its threads (user and system; Linux's
+/// `/proc/self/stat`, in clock ticks of 10 ms), or zero where that cannot be read.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11) // state … cmajflt; then utime, stime
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 /// A run's rate and p99 as `RESULT` fields named after it.
-fn result_of(name: &str, (rate, _, p99, _, _): (f64, Duration, Duration, usize, usize)) -> String {
+fn result_of(name: &str, figures: Figures) -> String {
     format!(
-        " {name}_rate={rate:.0} {name}_p99_ms={:.2}",
-        p99.as_secs_f64() * 1e3
+        " {name}_rate={:.0} {name}_p99_ms={:.2}",
+        figures.rate,
+        figures.p99.as_secs_f64() * 1e3
     )
 }
 
-fn print(name: &str, (rate, p50, p99, conflicts, errors): (f64, Duration, Duration, usize, usize)) {
+fn print(name: &str, figures: Figures) {
+    let Figures {
+        rate,
+        p50,
+        p99,
+        conflicts,
+        errors,
+        cpu_per_sync,
+    } = figures;
     println!(
-        "{name:<16} {rate:>9.0} syncs/s   p50 {:>6.2} ms   p99 {:>6.2} ms   409s {conflicts}   errors {errors}",
+        "{name:<16} {rate:>9.0} syncs/s   p50 {:>6.2} ms   p99 {:>6.2} ms   409s {conflicts}   errors {errors}   cpu {:>4.0} us/sync",
         p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3
+        p99.as_secs_f64() * 1e3,
+        cpu_per_sync.as_secs_f64() * 1e6
     );
 }
 
@@ -303,9 +343,10 @@ fn main() {
     let floor = clients.block_on(run(&[floor_base], Peer::Floor, seconds));
     print("floor sqlite", floor);
     println!(
-        "syncdesk / floor: {:.2}x the throughput, p99 {:.2}x",
-        ours.0 / floor.0,
-        ours.2.as_secs_f64() / floor.2.as_secs_f64()
+        "syncdesk / floor: {:.2}x the throughput, p99 {:.2}x, cpu per sync {:.2}x",
+        ours.rate / floor.rate,
+        ours.p99.as_secs_f64() / floor.p99.as_secs_f64(),
+        ours.cpu_per_sync.as_secs_f64() / floor.cpu_per_sync.as_secs_f64()
     );
     result += &result_of("floor", floor);
     if let Ok(admin) = std::env::var("SYNCDESK_LOAD_POSTGRES") {
@@ -333,8 +374,8 @@ fn main() {
         print("pouchdb-server", theirs);
         println!(
             "ratio: {:.1}x the throughput, p99 {:.2} of theirs",
-            ours.0 / theirs.0,
-            ours.2.as_secs_f64() / theirs.2.as_secs_f64()
+            ours.rate / theirs.rate,
+            ours.p99.as_secs_f64() / theirs.p99.as_secs_f64()
         );
         result += &result_of("pouch", theirs);
     }
