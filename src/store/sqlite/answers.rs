@@ -4,6 +4,10 @@ use super::*;
 use crate::store::oldest_kept;
 use crate::store::rows::remembered_of;
 
+/// Expired answers forgotten at most this many a write: more than one a write, so that
+/// the forgetting keeps up with the remembering, and few, so that no write waits for it.
+pub(super) const FORGET_AT_ONCE: i64 = 16;
+
 impl SqliteStore {
     /// The answer remembered under a user's idempotency key, if it is not too old.
     pub fn remembered(
@@ -22,18 +26,49 @@ impl SqliteStore {
         row.map(|(fingerprint, answer)| remembered_of(fingerprint, answer))
             .transpose()
     }
+
+    /// Before a write that remembers its answer: forgets answers past their time, oldest
+    /// first. Answers are stored in arrival order, so the first is the oldest; its time,
+    /// once read, holds until it goes (only this deletes), and most writes ask nothing.
+    /// A clock set back can keep an answer past its time by as much, never serve it: the
+    /// look-up checks its age.
+    pub(super) fn forget_expired_answers(
+        &mut self,
+        remember: Option<&Remember>,
+        now: UtcMillis,
+    ) -> Result<(), StoreError> {
+        let Some(remember) = remember else {
+            return Ok(());
+        };
+        let oldest = oldest_kept(now, remember.ttl_hours);
+        if self.first_answer_ms.is_none() {
+            self.first_answer_ms = self
+                .conn
+                .prepare_cached("SELECT created_ms FROM idempotency ORDER BY rowid LIMIT 1")?
+                .query_row([], |r| r.get(0))
+                .optional()?;
+        }
+        if self.first_answer_ms.is_none_or(|first| first >= oldest) {
+            return Ok(());
+        }
+        self.conn
+            .prepare_cached(
+                "DELETE FROM idempotency WHERE rowid IN
+                   (SELECT rowid FROM idempotency ORDER BY rowid LIMIT ?1) AND created_ms < ?2",
+            )?
+            .execute(params![FORGET_AT_ONCE, oldest])?;
+        self.first_answer_ms = None;
+        Ok(())
+    }
 }
 
-/// Stores an answer under its idempotency key (forgetting the expired ones).
+/// Stores an answer under its idempotency key (a reused expired key's answer replaced).
 pub(super) fn remember_answer(
     conn: &Connection,
     remember: &Remember,
     now: UtcMillis,
     answer: &str,
 ) -> Result<(), StoreError> {
-    let oldest = oldest_kept(now, remember.ttl_hours);
-    conn.prepare_cached("DELETE FROM idempotency WHERE created_ms < ?1")?
-        .execute(params![oldest])?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?

@@ -50,6 +50,7 @@ impl SqliteStore {
             &dyn Fn(&str, &str) -> bool,
         ) -> (T, Option<Settlement>),
     ) -> Result<Option<(T, Option<StoredVersion<'static>>)>, StoreError> {
+        self.forget_expired_answers(remember.as_ref(), now)?;
         let tx = self.unit()?;
         let Some(conflict) = conflicts_where(&tx, "id = ?1", params![id])?.pop() else {
             return Ok(None);

@@ -15,6 +15,7 @@ impl SqliteStore {
         remember: Option<Remember>,
         respond: impl FnOnce(&MasterList) -> Option<String>,
     ) -> Result<MasterList, StoreError> {
+        self.forget_expired_answers(remember.as_ref(), now)?;
         let tx = self.unit()?;
         remember_removed(&tx, list, ids, now)?;
         let version: i64 = tx

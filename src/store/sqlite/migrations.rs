@@ -184,6 +184,12 @@ CREATE INDEX syncs_by_user ON syncs ("user", seq);
     r#"
 CREATE INDEX versions_by_type ON versions (record_type, seq);
 "#,
+    // Expired answers are forgotten in arrival order (the table's), when the first is
+    // due: the index by age cost every remembered answer an entry, and every write a
+    // look for expired ones, to find what the first row says.
+    r#"
+DROP INDEX idempotency_by_age;
+"#,
 ];
 
 /// Applies the migrations the database lacks, up to the first `upto`; `user_version`

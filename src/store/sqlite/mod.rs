@@ -79,6 +79,11 @@ pub struct SqliteStore {
     conn: Connection,
     /// Inside `begin_batch`/`end_batch`: writes are savepoints of the batch's transaction.
     in_batch: bool,
+    /// When the first remembered answer by arrival was made, once read (`None`: not read,
+    /// or none stored): until it expires, no answer has.
+    first_answer_ms: Option<i64>,
+    /// The same for the sync log and the queue's events, by `seq` (`LOG_TABLES`' order).
+    first_logged: [Option<UtcMillis>; 2],
 }
 
 /// One write's unit of work: a transaction of its own, or a savepoint inside a batch.
@@ -261,6 +266,8 @@ impl SqliteStore {
         Ok(Self {
             conn,
             in_batch: false,
+            first_answer_ms: None,
+            first_logged: [None; 2],
         })
     }
 }

@@ -96,6 +96,7 @@ impl SqliteStore {
         decide: impl FnOnce(&Known) -> (T, Effect),
         respond: impl FnOnce(&T, &Stored) -> Option<String>,
     ) -> Result<(T, Stored), StoreError> {
+        self.forget_expired_answers(remember.as_ref(), now)?;
         let tx = self.unit()?;
         let mut versions = versions_from(&tx, key, from)?;
         if from.is_some_and(|f| versions.first().is_none_or(|v| v.version != f)) {

@@ -40,34 +40,25 @@ impl SqliteStore {
         older_than: UtcMillis,
         at_most: usize,
     ) -> Result<(), StoreError> {
-        // The oldest entries by number are the oldest by time: a look at the first says
-        // whether any is due. Most writes find none and delete nothing; each statement is
-        // atomic on its own, so none needs a savepoint.
-        // Per table: its oldest entry, and the delete (texts fixed: no SQL built per write).
-        const TABLES: [(&str, &str); 2] = [
-            (
-                "SELECT at FROM syncs ORDER BY seq LIMIT 1",
-                "DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT ?1)
-                 AND at < ?2",
-            ),
-            (
-                "SELECT at FROM events ORDER BY seq LIMIT 1",
-                "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?1)
-                 AND at < ?2",
-            ),
-        ];
-        for (oldest_sql, delete_sql) in TABLES {
-            let oldest: Option<UtcMillis> = self
-                .conn
-                .prepare_cached(oldest_sql)?
-                .query_row([], |r| r.get(0))
-                .optional()?;
-            if oldest.is_none_or(|at| at >= older_than) {
+        // The oldest entries by number are the oldest by time: the first says whether any
+        // is due. Its time, once read, holds until a prune deletes it (nothing else
+        // does), so most writes ask nothing; each statement is atomic on its own, so none
+        // needs a savepoint.
+        for ((oldest_sql, delete_sql), first) in LOG_TABLES.iter().zip(&mut self.first_logged) {
+            if first.is_none() {
+                *first = self
+                    .conn
+                    .prepare_cached(oldest_sql)?
+                    .query_row([], |r| r.get(0))
+                    .optional()?;
+            }
+            if first.is_none_or(|at| at >= older_than) {
                 continue;
             }
             self.conn
                 .prepare_cached(delete_sql)?
                 .execute(params![signed(at_most as u64), older_than])?;
+            *first = None;
         }
         Ok(())
     }
@@ -142,6 +133,21 @@ impl SqliteStore {
             .collect()
     }
 }
+
+/// Per table the log prunes: its oldest entry, and the delete (texts fixed: no SQL built
+/// per write).
+const LOG_TABLES: [(&str, &str); 2] = [
+    (
+        "SELECT at FROM syncs ORDER BY seq LIMIT 1",
+        "DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT ?1)
+         AND at < ?2",
+    ),
+    (
+        "SELECT at FROM events ORDER BY seq LIMIT 1",
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?1)
+         AND at < ?2",
+    ),
+];
 
 /// The query of the log's numbers, grouped by `by`, since `?1`, until `?2`.
 pub(super) fn stats_sql(by: StatsBy) -> String {

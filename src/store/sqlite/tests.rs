@@ -465,6 +465,76 @@ mod idempotency_tests {
             .unwrap();
         assert_eq!(store.remembered("ana", "k2", 24, now).unwrap(), None);
     }
+
+    /// Remembers an answer under `key` at `at`, with a write that stores nothing else.
+    fn remember(store: &mut SqliteStore, key: &str, at: &str) {
+        let remember = Remember {
+            user: "ana",
+            key,
+            fingerprint: [7; 32],
+            ttl_hours: 24,
+        };
+        let record = RecordKey {
+            record_type: "t",
+            id: "1",
+        };
+        let author = super::versions_tests::author(None);
+        store
+            .write(
+                record,
+                None,
+                &author,
+                at.parse().unwrap(),
+                Some(remember),
+                |_| ((), Effect::Nothing),
+                |_, _| Some(format!("answer under {key}")),
+            )
+            .unwrap();
+    }
+
+    fn answers_stored(store: &SqliteStore) -> i64 {
+        store
+            .conn
+            .query_row("SELECT COUNT(*) FROM idempotency", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn expired_answers_are_forgotten_oldest_first_a_few_a_write() {
+        let (_dir, mut store) = super::versions_tests::fresh_store();
+        let expiring = FORGET_AT_ONCE + 4;
+        for n in 0..expiring {
+            remember(&mut store, &format!("old-{n}"), "2026-11-20T10:00:00Z");
+        }
+        remember(&mut store, "later", "2026-11-20T11:00:00Z");
+        remember(&mut store, "fresh-1", "2026-11-21T10:00:00Z");
+        assert_eq!(answers_stored(&store), expiring + 2, "none expired yet");
+        // A day and a moment on, the first writes take the expired along, a few each.
+        remember(&mut store, "fresh-2", "2026-11-21T10:00:01Z");
+        assert_eq!(answers_stored(&store), expiring - FORGET_AT_ONCE + 3);
+        remember(&mut store, "fresh-3", "2026-11-21T10:00:02Z");
+        assert_eq!(answers_stored(&store), 4, "the rest of the expired went");
+        remember(&mut store, "fresh-4", "2026-11-21T10:00:03Z");
+        assert_eq!(answers_stored(&store), 5, "the answer of 11:00 is not due");
+        let now: UtcMillis = "2026-11-21T10:00:03Z".parse().unwrap();
+        assert!(store.remembered("ana", "later", 24, now).unwrap().is_some());
+        assert_eq!(store.remembered("ana", "old-0", 24, now).unwrap(), None);
+        let indexes: Vec<String> = store
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE tbl_name = 'idempotency' AND type = 'index'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            ["idempotency_by_key"],
+            "no index by age to keep up"
+        );
+    }
 }
 
 #[cfg(test)]
