@@ -137,3 +137,62 @@ impl<'a> Walk<'a> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+    use crate::merge::{Class, NoPolicy, merge};
+
+    fn object(v: Json<'static>) -> Object<'static> {
+        match v {
+            Json::Object(o) => o,
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    /// The diff's paths, checked against the paths a merge takes from the new side.
+    fn paths(old: Json<'static>, new: Json<'static>) -> Vec<String> {
+        let (old, new) = (object(old), object(new));
+        let found: Vec<String> = diff(&old, &new, None).into_iter().map(|c| c.path).collect();
+        let mut sorted = found.clone();
+        sorted.sort();
+        let mut merged: Vec<String> = merge(&old, &new, &old, None, &NoPolicy)
+            .paths_of(Class::Local)
+            .map(String::from)
+            .collect();
+        merged.sort();
+        assert_eq!(sorted, merged, "the diff walks as the merge does");
+        found
+    }
+
+    #[test]
+    fn changes_after_equal_members_and_items_are_all_found() {
+        let old = json!({"a": 1, "b": {"c": 1, "d": [{"id": "x", "v": 1}, {"id": "y", "v": 2}, {"id": "z", "v": 3}]}, "e": "t"});
+        let new = json!({"a": 1, "b": {"c": 1, "d": [{"id": "x", "v": 1}, {"id": "y", "v": 5}, {"id": "w", "v": 4}]}, "e": "u"});
+        assert_eq!(
+            paths(old, new),
+            [
+                "/b/d/y/v",
+                "/b/d/z/id",
+                "/b/d/z/v",
+                "/b/d/w/id",
+                "/b/d/w/v",
+                "/e"
+            ]
+        );
+    }
+
+    #[test]
+    fn items_named_by_numbers_written_apart_are_two_items() {
+        // 1 and 1.0 are equal values but name the item apart: as the merge does, the
+        // walk sees one item gone and one come beside the change, though the two compare
+        // equal.
+        let old = json!({"l": [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]});
+        let new = json!({"l": [{"id": 1.0, "v": "a"}, {"id": 2, "v": "c"}]});
+        assert_eq!(
+            paths(old, new),
+            ["/l/1/id", "/l/1/v", "/l/2/v", "/l/1.0/id", "/l/1.0/v"]
+        );
+    }
+}
