@@ -144,16 +144,9 @@ mod tests {
     use crate::json;
     use crate::merge::{Class, NoPolicy, merge};
 
-    fn object(v: Json<'static>) -> Object<'static> {
-        match v {
-            Json::Object(o) => o,
-            other => panic!("not an object: {other:?}"),
-        }
-    }
-
     /// The diff's paths, checked against the paths a merge takes from the new side.
     fn paths(old: Json<'static>, new: Json<'static>) -> Vec<String> {
-        let (old, new) = (object(old), object(new));
+        let [old, new] = [old, new].map(|v| v.as_object().expect("an object").clone());
         let found: Vec<String> = diff(&old, &new, None).into_iter().map(|c| c.path).collect();
         let mut sorted = found.clone();
         sorted.sort();
