@@ -28,9 +28,8 @@ impl SqliteStore {
     }
 
     /// Before a write that remembers its answer: forgets answers past their time, oldest
-    /// first. Answers are stored in arrival order, so the first is the oldest; its time,
-    /// once read, holds until it goes (only this deletes), and most writes ask nothing.
-    /// A clock set back can keep an answer past its time by as much, never serve it: the
+    /// first (answers are stored in arrival order, so the first is the oldest; most writes
+    /// ask nothing, see `delete_due`). A clock set back can keep an answer past its time by as much, never serve it: the
     /// look-up checks its age.
     pub(super) fn forget_expired_answers(
         &mut self,
@@ -40,25 +39,17 @@ impl SqliteStore {
         let Some(remember) = remember else {
             return Ok(());
         };
-        let oldest = oldest_kept(now, remember.ttl_hours);
-        if self.first_answer_ms.is_none() {
-            self.first_answer_ms = self
-                .conn
-                .prepare_cached("SELECT created_ms FROM idempotency ORDER BY rowid LIMIT 1")?
-                .query_row([], |r| r.get(0))
-                .optional()?;
-        }
-        if self.first_answer_ms.is_none_or(|first| first >= oldest) {
-            return Ok(());
-        }
-        self.conn
-            .prepare_cached(
+        delete_due(
+            &self.conn,
+            &mut self.first_answer_ms,
+            [
+                "SELECT created_ms FROM idempotency ORDER BY rowid LIMIT 1",
                 "DELETE FROM idempotency WHERE rowid IN
                    (SELECT rowid FROM idempotency ORDER BY rowid LIMIT ?1) AND created_ms < ?2",
-            )?
-            .execute(params![FORGET_AT_ONCE, oldest])?;
-        self.first_answer_ms = None;
-        Ok(())
+            ],
+            oldest_kept(now, remember.ttl_hours),
+            FORGET_AT_ONCE,
+        )
     }
 }
 

@@ -74,6 +74,35 @@ impl Default for WalLimit {
     }
 }
 
+/// Deletes up to `at_most` of a table's oldest entries made before `cutoff`, when its
+/// first is (`first_sql` reads the first entry's time in the table's order, `delete_sql`
+/// deletes: `?1` at most, `?2` the cutoff). That time, once read, is kept in `first` until
+/// a delete goes (only these delete), so most calls ask the database nothing.
+fn delete_due<T>(
+    conn: &Connection,
+    first: &mut Option<T>,
+    [first_sql, delete_sql]: [&str; 2],
+    cutoff: T,
+    at_most: i64,
+) -> Result<(), StoreError>
+where
+    T: rusqlite::types::FromSql + rusqlite::ToSql + PartialOrd,
+{
+    if first.is_none() {
+        *first = conn
+            .prepare_cached(first_sql)?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+    }
+    if first.as_ref().is_none_or(|first| *first >= cutoff) {
+        return Ok(());
+    }
+    conn.prepare_cached(delete_sql)?
+        .execute(params![at_most, cutoff])?;
+    *first = None;
+    Ok(())
+}
+
 /// A store in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,

@@ -40,25 +40,10 @@ impl SqliteStore {
         older_than: UtcMillis,
         at_most: usize,
     ) -> Result<(), StoreError> {
-        // The oldest entries by number are the oldest by time: the first says whether any
-        // is due. Its time, once read, holds until a prune deletes it (nothing else
-        // does), so most writes ask nothing; each statement is atomic on its own, so none
-        // needs a savepoint.
-        for ((oldest_sql, delete_sql), first) in LOG_TABLES.iter().zip(&mut self.first_logged) {
-            if first.is_none() {
-                *first = self
-                    .conn
-                    .prepare_cached(oldest_sql)?
-                    .query_row([], |r| r.get(0))
-                    .optional()?;
-            }
-            if first.is_none_or(|at| at >= older_than) {
-                continue;
-            }
-            self.conn
-                .prepare_cached(delete_sql)?
-                .execute(params![signed(at_most as u64), older_than])?;
-            *first = None;
+        // The oldest entries by number are the oldest by time. Each statement is atomic on
+        // its own, so none needs a savepoint.
+        for (sql, first) in LOG_TABLES.iter().zip(&mut self.first_logged) {
+            delete_due(&self.conn, first, *sql, older_than, signed(at_most as u64))?;
         }
         Ok(())
     }
@@ -136,17 +121,17 @@ impl SqliteStore {
 
 /// Per table the log prunes: its oldest entry, and the delete (texts fixed: no SQL built
 /// per write).
-const LOG_TABLES: [(&str, &str); 2] = [
-    (
+const LOG_TABLES: [[&str; 2]; 2] = [
+    [
         "SELECT at FROM syncs ORDER BY seq LIMIT 1",
         "DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT ?1)
          AND at < ?2",
-    ),
-    (
+    ],
+    [
         "SELECT at FROM events ORDER BY seq LIMIT 1",
         "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?1)
          AND at < ?2",
-    ),
+    ],
 ];
 
 /// The query of the log's numbers, grouped by `by`, since `?1`, until `?2`.
