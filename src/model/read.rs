@@ -239,7 +239,17 @@ impl<'a> Reader<'a> {
     /// its key. Nesting deeper than serde_json allows gives up.
     fn each_member(
         &mut self,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+        member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        self.each_member_keyed(|reader, _| reader.string(), member)
+    }
+
+    /// `each_member` with each key read by `key`, given the member's number, with the text
+    /// just past the key's opening quote.
+    fn each_member_keyed<K>(
+        &mut self,
+        mut key: impl FnMut(&mut Self, usize) -> Option<K>,
+        mut member: impl FnMut(&mut Self, K) -> Option<()>,
     ) -> Option<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -247,11 +257,11 @@ impl<'a> Reader<'a> {
         }
         let mut next = self.next_token()?;
         if next != b'}' {
-            loop {
+            for n in 0.. {
                 if next != b'"' {
                     return None;
                 }
-                let key = self.string()?;
+                let key = key(self, n)?;
                 if self.next_token()? != b':' {
                     return None;
                 }
@@ -294,51 +304,30 @@ impl<'a> Reader<'a> {
     /// read at the same depth (every record of a type, every item of a checklist lists the
     /// same keys): a key the text spells as guessed is taken without scanning or copying
     /// it, and an object guessed whole is placed by that object's order without comparing
-    /// its keys again. (Its own loop, not `each_member`'s: the guess reads the text before
-    /// the key's string is read.)
+    /// its keys again.
     fn object(&mut self) -> Option<Json<'a>> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return None;
-        }
+        let depth = self.depth + 1;
         let start = self.members.len();
-        let mut guess = self.orders.guess(self.depth);
-        let mut next = self.next_token()?;
-        if next != b'}' {
-            loop {
-                if next != b'"' {
-                    return None;
+        let mut guess = self.orders.guess(depth);
+        self.each_member_keyed(
+            |reader, n| {
+                let rest = &reader.bytes[reader.at..];
+                if let Some(key) = guess.and_then(|g| g.key(&reader.orders, n, rest)) {
+                    reader.at += key.len() + 1;
+                    return Some(key);
                 }
-                let rest = &self.bytes[self.at..];
-                let guessed =
-                    guess.and_then(|g| g.key(&self.orders, self.members.len() - start, rest));
-                let key = match guessed {
-                    Some(key) => {
-                        self.at += key.len() + 1;
-                        key
-                    }
-                    None => {
-                        guess = None;
-                        match self.string()? {
-                            Cow::Borrowed(s) => Key::new(s),
-                            Cow::Owned(s) => Key::from(s),
-                        }
-                    }
-                };
-                if self.next_token()? != b':' {
-                    return None;
-                }
-                let value = self.value()?;
-                self.members.push((key, value));
-                match self.next_token()? {
-                    b',' => next = self.next_token()?,
-                    b'}' => break,
-                    _ => return None,
-                }
-            }
-        }
-        let depth = self.depth;
-        self.depth -= 1;
+                guess = None;
+                Some(match reader.string()? {
+                    Cow::Borrowed(s) => Key::new(s),
+                    Cow::Owned(s) => Key::from(s),
+                })
+            },
+            |reader, key| {
+                let value = reader.value()?;
+                reader.members.push((key, value));
+                Some(())
+            },
+        )?;
         let whole = guess.filter(|g| g.is_whole(&self.orders, self.members.len() - start));
         Some(Json::Object(self.orders.sorted(
             &mut self.members,
