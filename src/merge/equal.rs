@@ -27,6 +27,13 @@ fn lists_equal(x: &[Json], y: &[Json]) -> bool {
 
 #[inline(never)]
 fn objects_equal(x: &Object, y: &Object) -> bool {
+    // Read as the same text: equal, however deep (most unchanged objects of a record).
+    if let (Some(a), Some(b)) = (x.text(), y.text())
+        && a.len() == b.len()
+        && a == b
+    {
+        return true;
+    }
     // Members are sorted, so equal objects line up member by member.
     x.len() == y.len()
         && x.iter().zip(y.iter()).all(|((k, v), (l, w))| {
@@ -90,6 +97,32 @@ mod tests {
     fn strings_compare_exactly() {
         assert!(!values_equal(&json!("Café"), &json!("Cafe\u{301}"), false));
         assert!(!values_equal(&json!("a "), &json!("a"), false));
+    }
+
+    #[test]
+    fn objects_read_as_one_text_are_equal_and_a_change_is_seen() {
+        let text = r#"{"list": [{"id": "a", "v": 1}], "o": {"p": "q"}}"#;
+        let (a, b) = (Json::parse(text).unwrap(), Json::parse(text).unwrap());
+        assert!(values_equal(&a, &b, false));
+        // Other text, same values: equal, found member by member.
+        let respelled =
+            Json::parse(r#"{ "o": {"p": "q"}, "list": [{"v": 1.0, "id": "a"}] }"#).unwrap();
+        assert!(values_equal(&a, &respelled, false));
+        // Read as the same text, then changed deep inside: not equal.
+        let mut changed = b.clone();
+        let Json::Object(o) = &mut changed else {
+            unreachable!()
+        };
+        let Some(Json::Object(inner)) = o.get_mut("o") else {
+            unreachable!()
+        };
+        inner.insert("p", Json::from(serde_json::json!("r")));
+        assert!(!values_equal(&a, &changed, false));
+        assert!(!values_equal(
+            &Json::parse(r#"{"a": "x"}"#).unwrap(),
+            &Json::parse(r#"{"a": "y"}"#).unwrap(),
+            false
+        ));
     }
 
     #[test]

@@ -30,9 +30,14 @@ pub enum Num {
 }
 
 /// A JSON object: members sorted by key, each key once (the last one read wins).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Object<'a> {
-    members: Box<[(Key, Json<'a>)]>,
+    /// The members in key order, then one slot more (none in the empty default): the
+    /// object's text as it was read, while the object is unchanged since, as a
+    /// `Json::String` borrowing it; else `Json::Null`. Two objects read as the same text
+    /// are equal, so equality settles most unchanged objects with one `memcmp`; the text
+    /// rides in the members' allocation so that a value stays at 24 bytes.
+    slots: Box<[(Key, Json<'a>)]>,
 }
 
 impl<'a> Json<'a> {
@@ -154,44 +159,58 @@ impl<'a> Object<'a> {
 
     /// Members in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Json<'a>)> + Clone {
-        self.members.iter().map(|(k, v)| (k.as_ref(), v))
+        self.entries().iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// Members in key order, keys as stored.
+    #[inline]
     pub fn entries(&self) -> &[(Key, Json<'a>)] {
-        &self.members
+        self.slots.split_last().map_or(&[], |(_, members)| members)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.members.iter().map(|(k, _)| k.as_ref())
+        self.entries().iter().map(|(k, _)| k.as_ref())
     }
 
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.entries().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.entries().is_empty()
+    }
+
+    /// The object's text as it was read, if it was read and has not changed since.
+    #[inline]
+    pub fn text(&self) -> Option<&'a str> {
+        match self.slots.last() {
+            Some((_, Json::String(Str::Borrowed(text)))) => Some(text),
+            _ => None,
+        }
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.members.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.entries()
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
-        self.position(key).ok().map(|i| &self.members[i].1)
+        self.position(key).ok().map(|i| &self.slots[i].1)
     }
 
     /// The member with this key, key as stored.
     pub fn get_key_value(&self, key: &str) -> Option<(&Key, &Json<'a>)> {
         self.position(key).ok().map(|i| {
-            let (k, v) = &self.members[i];
+            let (k, v) = &self.slots[i];
             (k, v)
         })
     }
 
+    /// A member to change in place: the object no longer is the text it was read as.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Json<'a>> {
-        self.position(key).ok().map(|i| &mut self.members[i].1)
+        let i = self.position(key).ok()?;
+        self.forget_text();
+        Some(&mut self.slots[i].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -203,7 +222,10 @@ impl<'a> Object<'a> {
     pub fn insert(&mut self, key: impl Into<Key>, value: Json<'a>) {
         let key = key.into();
         match self.position(&key) {
-            Ok(i) => self.members[i].1 = value,
+            Ok(i) => {
+                self.forget_text();
+                self.slots[i].1 = value;
+            }
             Err(i) => self.edit(|members| members.insert(i, (key, value))),
         }
     }
@@ -213,28 +235,41 @@ impl<'a> Object<'a> {
         Some(self.edit(|members| members.remove(i).1))
     }
 
+    fn forget_text(&mut self) {
+        if let Some((_, text)) = self.slots.last_mut() {
+            *text = Json::Null;
+        }
+    }
+
     fn edit<T>(&mut self, change: impl FnOnce(&mut Vec<(Key, Json<'a>)>) -> T) -> T {
-        let mut members = std::mem::take(&mut self.members).into_vec();
+        let mut members = std::mem::take(&mut self.slots).into_vec();
+        members.pop();
         let out = change(&mut members);
-        self.members = members.into_boxed_slice();
+        *self = Self::from_sorted(members);
         out
     }
 
     pub fn into_owned(self) -> Object<'static> {
-        Object {
-            members: self
-                .members
-                .into_iter()
-                .map(|(k, v)| (k, v.into_owned()))
-                .collect(),
-        }
+        let members = self.into_iter().map(|(k, v)| (k, v.into_owned()));
+        Object::from_sorted(members.collect())
     }
 
-    /// An object of members already in key order, each key once.
+    /// An object of members already in key order, each key once. With room for one more
+    /// member, its allocation is kept.
     pub(crate) fn from_sorted(members: Vec<(Key, Json<'a>)>) -> Self {
+        Self::with_text_slot(members, Json::Null)
+    }
+
+    /// [`Self::from_sorted`] for an object read as `text`.
+    pub(crate) fn read_as(members: Vec<(Key, Json<'a>)>, text: &'a str) -> Self {
+        Self::with_text_slot(members, Json::String(Str::Borrowed(text)))
+    }
+
+    fn with_text_slot(mut members: Vec<(Key, Json<'a>)>, text: Json<'a>) -> Self {
         debug_assert!(members.windows(2).all(|w| w[0].0 < w[1].0));
+        members.push((Key::empty(), text));
         Self {
-            members: members.into_boxed_slice(),
+            slots: members.into_boxed_slice(),
         }
     }
 
@@ -259,7 +294,7 @@ impl<'a> Object<'a> {
             by_key.then(a.1.cmp(&b.1))
         });
         let mut slots: Vec<Option<(Key, Json<'a>)>> = members.into_iter().map(Some).collect();
-        let mut sorted: Vec<(Key, Json<'a>)> = Vec::with_capacity(slots.len());
+        let mut sorted: Vec<(Key, Json<'a>)> = Vec::with_capacity(slots.len() + 1);
         for (_, i) in order {
             let member = slots[i as usize].take().expect("each index once");
             match sorted.last_mut() {
@@ -318,7 +353,23 @@ impl<'a> IntoIterator for Object<'a> {
     type IntoIter = std::vec::IntoIter<Self::Item>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.members.into_vec().into_iter()
+        let mut members = self.slots.into_vec();
+        members.pop();
+        members.into_iter()
+    }
+}
+
+impl PartialEq for Object<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries() == other.entries()
+    }
+}
+
+impl fmt::Debug for Object<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Object")
+            .field("members", &self.entries())
+            .finish()
     }
 }
 
@@ -481,7 +532,8 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        // One more for the object's text slot.
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096) + 1);
         while let Some(ReadKey(k)) = map.next_key()? {
             members.push((k, map.next_value()?));
         }
@@ -612,6 +664,74 @@ mod tests {
         assert_eq!(o.get("a"), Some(&Json::Bool(false)));
         assert_eq!(o.remove("b"), Some(Json::Null));
         assert_eq!(o.len(), 2);
+    }
+
+    #[test]
+    fn an_object_read_keeps_its_text_until_it_changes() {
+        let text = r#"[{"b": {"c": [1, {"d": 2}]}, "a": "x"}, {}]"#;
+        let v = Json::parse(text).unwrap();
+        let outer = v.as_array().unwrap()[0].as_object().unwrap();
+        assert_eq!(
+            outer.text(),
+            Some(r#"{"b": {"c": [1, {"d": 2}]}, "a": "x"}"#)
+        );
+        assert_eq!(
+            outer.get("b").unwrap().as_object().unwrap().text(),
+            Some(r#"{"c": [1, {"d": 2}]}"#)
+        );
+        let inner = &outer
+            .get("b")
+            .unwrap()
+            .get("c")
+            .unwrap()
+            .as_array()
+            .unwrap()[1];
+        assert_eq!(inner.as_object().unwrap().text(), Some(r#"{"d": 2}"#));
+        assert_eq!(
+            v.as_array().unwrap()[1].as_object().unwrap().text(),
+            Some("{}")
+        );
+        // A copy is still that text; a change, or a copy that outlives it, is not.
+        assert_eq!(outer.clone().text(), outer.text());
+        assert_eq!(outer.clone().into_owned().text(), None);
+        let changes: [fn(&mut Object); 4] = [
+            |o| {
+                o.get_mut("a");
+            },
+            |o| o.insert("a", Json::Null),
+            |o| o.insert("z", Json::Null),
+            |o| drop(o.remove("a")),
+        ];
+        for change in changes {
+            let mut o = outer.clone();
+            change(&mut o);
+            assert_eq!(o.text(), None);
+        }
+        // Built, not read: no text.
+        assert_eq!(
+            Json::from(serde_json::json!({"a": 1}))
+                .as_object()
+                .unwrap()
+                .text(),
+            None
+        );
+    }
+
+    #[test]
+    fn objects_equal_whatever_text_they_were_read_as() {
+        let (a, b) = (
+            Json::parse(r#"{"a": 1, "b": [2]}"#).unwrap(),
+            Json::parse(r#"{"b":[2],"a":1}"#).unwrap(),
+        );
+        assert_eq!(a, b);
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        assert_eq!(a.as_object().unwrap().len(), 2);
+        assert_eq!(
+            a.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let pairs: Vec<(Key, Json)> = a.as_object().unwrap().clone().into_iter().collect();
+        assert_eq!(pairs.len(), 2, "the text slot is not a member");
     }
 
     #[test]

@@ -306,6 +306,7 @@ impl<'a> Reader<'a> {
     /// it, and an object guessed whole is placed by that object's order without comparing
     /// its keys again.
     fn object(&mut self) -> Option<Json<'a>> {
+        let open = self.at - 1;
         let depth = self.depth + 1;
         let start = self.members.len();
         let mut guess = self.orders.guess(depth);
@@ -329,11 +330,10 @@ impl<'a> Reader<'a> {
             },
         )?;
         let whole = guess.filter(|g| g.is_whole(&self.orders, self.members.len() - start));
-        Some(Json::Object(self.orders.sorted(
-            &mut self.members,
-            start,
-            depth,
-            whole,
+        let members = self.orders.sorted(&mut self.members, start, depth, whole);
+        Some(Json::Object(Object::read_as(
+            members,
+            &self.text[open..self.at],
         )))
     }
 
@@ -687,21 +687,24 @@ impl Orders {
         guess.order(self)?.plain.then_some(guess)
     }
 
-    /// The object of the members from `start` on (taken off the stack), sorted by key, the
-    /// last of a repeated key kept. `whole`: the order its keys were all read by.
+    /// The members from `start` on (taken off the stack), sorted by key, the last of a
+    /// repeated key kept, with room for the object's text slot. `whole`: the order its keys
+    /// were all read by.
     fn sorted<'a>(
         &mut self,
         stack: &mut Vec<(Key, Json<'a>)>,
         start: usize,
         depth: usize,
         whole: Option<Guess>,
-    ) -> Object<'a> {
+    ) -> Vec<(Key, Json<'a>)> {
         let members = &stack[start..];
         let slot = match whole {
             Some(guess) => guess.slot,
             None => {
                 if members.windows(2).all(|w| w[0].0 < w[1].0) {
-                    return Object::from_sorted(stack.drain(start..).collect());
+                    let mut sorted = Vec::with_capacity(members.len() + 1);
+                    sorted.extend(stack.drain(start..));
+                    return sorted;
                 }
                 let found = self.known.iter().position(|order| {
                     order.keys.len() == members.len()
@@ -724,15 +727,17 @@ impl Orders {
         }
         if order.sorted.len() < members.len() {
             // A repeated key: the members not kept are dropped with the stack's tail.
-            let kept = order
-                .sorted
-                .iter()
-                .map(|&i| take(&mut stack[start + i as usize]));
-            let object = Object::from_sorted(kept.collect());
+            let mut kept = Vec::with_capacity(order.sorted.len() + 1);
+            kept.extend(
+                order
+                    .sorted
+                    .iter()
+                    .map(|&i| take(&mut stack[start + i as usize])),
+            );
             stack.truncate(start);
-            return object;
+            return kept;
         }
-        let mut sorted = Vec::with_capacity(members.len());
+        let mut sorted = Vec::with_capacity(members.len() + 1);
         // SAFETY: without repeated keys `order.sorted` holds each position of the tail once
         // (it is a sorted permutation of them), so each member is moved out exactly once;
         // `sorted` has room for all of them, so nothing between the reads and `set_len` can
@@ -745,7 +750,7 @@ impl Orders {
             }
             stack.set_len(start);
         }
-        Object::from_sorted(sorted)
+        sorted
     }
 
     /// Remembers the order of `members`, in the slot it returns.
