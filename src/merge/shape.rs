@@ -210,41 +210,60 @@ pub(crate) fn segment_of<'v>(v: &'v Json) -> Option<Cow<'v, str>> {
 /// sorted), each key once with its value on every side: a merge join, no allocation.
 pub struct UnionMembers<'v, 'a, const N: usize> {
     rests: [&'v [(Key, Json<'a>)]; N],
-    /// Every side with members has the same keys, as versions of one record mostly do:
-    /// members pair up by position, with no key compared on the way.
-    same_keys: bool,
+    /// When every side with members has the same keys, as versions of one record mostly
+    /// do, a side with members (any side when none has), and the members pair up by
+    /// position, with no key compared on the way.
+    paired: Option<usize>,
+    /// The next position, when paired.
+    at: usize,
 }
 
 impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
     pub fn new(objects: [Option<&'v Object<'a>>; N]) -> Self {
         let rests = objects.map(|o| o.map_or(&[][..], Object::entries));
-        let mut with_members = rests.iter().filter(|rest| !rest.is_empty());
-        let same_keys = with_members.next().is_none_or(|first| {
-            with_members.all(|rest| {
-                rest.len() == first.len()
-                    && rest
-                        .iter()
-                        .zip(first.iter())
-                        .all(|((k, _), (l, _))| bytes_eq(k.as_bytes(), l.as_bytes()))
-            })
-        });
-        Self { rests, same_keys }
+        let mut with_members = rests
+            .iter()
+            .enumerate()
+            .filter(|(_, rest)| !rest.is_empty());
+        let paired = match with_members.next() {
+            None => Some(0),
+            Some((lead, first)) => with_members
+                .all(|(_, rest)| {
+                    rest.len() == first.len()
+                        && rest
+                            .iter()
+                            .zip(first.iter())
+                            .all(|((k, _), (l, _))| bytes_eq(k.as_bytes(), l.as_bytes()))
+                })
+                .then_some(lead),
+        };
+        Self {
+            rests,
+            paired,
+            at: 0,
+        }
     }
 }
 
 impl<'v, 'a, const N: usize> Iterator for UnionMembers<'v, 'a, N> {
     type Item = (&'v Key, [Option<&'v Json<'a>>; N]);
 
+    /// Inlined where it is called: the paired step is a few loads, the merge join a call.
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.same_keys {
-            let (key, _) = self.rests.iter().find_map(|rest| rest.first())?;
-            let values = self.rests.each_mut().map(|rest| {
-                let ((_, value), tail) = rest.split_first()?;
-                *rest = tail;
-                Some(value)
-            });
-            return Some((key, values));
-        }
+        let Some(lead) = self.paired else {
+            return self.next_joined();
+        };
+        let at = self.at;
+        let (key, _) = self.rests[lead].get(at)?;
+        self.at += 1;
+        Some((key, self.rests.map(|rest| rest.get(at).map(|(_, v)| v))))
+    }
+}
+
+impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
+    #[inline(never)]
+    fn next_joined(&mut self) -> Option<(&'v Key, [Option<&'v Json<'a>>; N])> {
         // Versions of one record mostly hold the same keys: when every side's next key is
         // the same, take them all with one comparison each.
         let first = self
