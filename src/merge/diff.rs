@@ -68,7 +68,17 @@ impl<'a> Walk<'a> {
         objects: [Option<&'a Object<'a>>; 2],
         hint_of: impl Fn(&str) -> Hint<'s>,
     ) {
-        for (name, sides) in UnionMembers::new(objects) {
+        let union = UnionMembers::new(objects);
+        // Versions of a record mostly hold the same keys: a tight loop over the pairs.
+        if let Some([old, new]) = union.paired() {
+            for ((name, old), (_, new)) in old.iter().zip(new) {
+                if !values_equal(old, new, false) {
+                    self.changed(name, [Some(old), Some(new)], hint_of(name));
+                }
+            }
+            return;
+        }
+        for (name, sides) in union {
             self.child(name, sides, hint_of(name));
         }
     }
@@ -81,6 +91,11 @@ impl<'a> Walk<'a> {
         {
             return;
         }
+        self.changed(segment, sides, hint);
+    }
+
+    /// Walks a member or item whose sides are not equal.
+    fn changed(&mut self, segment: &str, sides: [Option<&'a Json<'a>>; 2], hint: Hint) {
         let len = self.path.len();
         push_segment(&mut self.path, segment);
         self.value(sides, hint);

@@ -245,6 +245,14 @@ impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
     }
 }
 
+impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
+    /// Every side's members, when every side has members and they pair up by position.
+    pub fn paired(&self) -> Option<[&'v [(Key, Json<'a>)]; N]> {
+        (self.paired.is_some() && self.rests.iter().all(|rest| !rest.is_empty()))
+            .then_some(self.rests)
+    }
+}
+
 impl<'v, 'a, const N: usize> Iterator for UnionMembers<'v, 'a, N> {
     type Item = (&'v Key, [Option<&'v Json<'a>>; N]);
 
