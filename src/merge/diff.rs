@@ -4,7 +4,7 @@ use super::equal::{sides_equal, values_equal};
 use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node};
 use super::text::{InlineDiff, text_diff};
 use crate::model::TypeSchema;
-use crate::model::json::{Json, Object};
+use crate::model::json::{Json, Object, bytes_eq};
 use crate::model::pointer::push_segment;
 
 /// One leaf path whose value differs between the old and the new version.
@@ -68,17 +68,22 @@ impl<'a> Walk<'a> {
         objects: [Option<&'a Object<'a>>; 2],
         hint_of: impl Fn(&str) -> Hint<'s>,
     ) {
-        let union = UnionMembers::new(objects);
-        // Versions of a record mostly hold the same keys: a tight loop over the pairs.
-        if let Some([old, new]) = union.paired() {
-            for ((name, old), (_, new)) in old.iter().zip(new) {
-                if !values_equal(old, new, false) {
-                    self.changed(name, [Some(old), Some(new)], hint_of(name));
-                }
+        let [old, new] = objects.map(|o| o.map_or(&[][..], Object::entries));
+        // Versions of a record mostly hold the same keys in the same places: while they
+        // do, the pairs are compared in a tight loop, and only a changed one is given its
+        // hint, its sides and a call. From the first key that differs, the rest are joined
+        // by key (all of them sort after the ones paired).
+        let mut paired = 0;
+        for ((name, old), (other, new)) in old.iter().zip(new) {
+            if !bytes_eq(name.as_bytes(), other.as_bytes()) {
+                break;
             }
-            return;
+            if !values_equal(old, new, false) {
+                self.changed(name, [Some(old), Some(new)], hint_of(name));
+            }
+            paired += 1;
         }
-        for (name, sides) in union {
+        for (name, sides) in UnionMembers::of_entries([&old[paired..], &new[paired..]]) {
             self.child(name, sides, hint_of(name));
         }
     }

@@ -220,7 +220,11 @@ pub struct UnionMembers<'v, 'a, const N: usize> {
 
 impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
     pub fn new(objects: [Option<&'v Object<'a>>; N]) -> Self {
-        let rests = objects.map(|o| o.map_or(&[][..], Object::entries));
+        Self::of_entries(objects.map(|o| o.map_or(&[][..], Object::entries)))
+    }
+
+    /// The union of members in key order on each side (an object's, or the rest of one).
+    pub fn of_entries(rests: [&'v [(Key, Json<'a>)]; N]) -> Self {
         let mut with_members = rests
             .iter()
             .enumerate()
@@ -242,14 +246,6 @@ impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
             paired,
             at: 0,
         }
-    }
-}
-
-impl<'v, 'a, const N: usize> UnionMembers<'v, 'a, N> {
-    /// Every side's members, when every side has members and they pair up by position.
-    pub fn paired(&self) -> Option<[&'v [(Key, Json<'a>)]; N]> {
-        (self.paired.is_some() && self.rests.iter().all(|rest| !rest.is_empty()))
-            .then_some(self.rests)
     }
 }
 
