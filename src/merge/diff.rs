@@ -197,6 +197,18 @@ mod tests {
     }
 
     #[test]
+    fn members_after_the_first_key_apart_are_joined_by_key() {
+        // "a" pairs up; from "b"/"c" on, keys are joined: one gone, one come, one changed,
+        // one only on the longer side, and equal values after the keys part are skipped.
+        let old = json!({"a": 1, "b": 2, "d": 4, "e": 5});
+        let new = json!({"a": 0, "c": 3, "d": 5, "e": 5, "f": 6});
+        assert_eq!(paths(old, new), ["/a", "/b", "/c", "/d", "/f"]);
+        // One side without members: every key of the other.
+        assert_eq!(paths(json!({}), json!({"x": 1, "y": 2})), ["/x", "/y"]);
+        assert_eq!(paths(json!({"x": {"y": 1}}), json!({"x": {}})), ["/x/y"]);
+    }
+
+    #[test]
     fn items_named_by_numbers_written_apart_are_two_items() {
         // 1 and 1.0 are equal values but name the item apart: as the merge does, the
         // walk sees one item gone and one come beside the change, though the two compare
