@@ -210,9 +210,9 @@ pub(crate) fn segment_of<'v>(v: &'v Json) -> Option<Cow<'v, str>> {
 /// sorted), each key once with its value on every side: a merge join, no allocation.
 pub struct UnionMembers<'v, 'a, const N: usize> {
     rests: [&'v [(Key, Json<'a>)]; N],
-    /// When every side with members has the same keys, as versions of one record mostly
-    /// do, a side with members (any side when none has), and the members pair up by
-    /// position, with no key compared on the way.
+    /// Set when every side with members has the same keys, as versions of one record
+    /// mostly do: the side the keys are taken from (any side when none has members). The
+    /// members then pair up by position, with no key compared on the way.
     paired: Option<usize>,
     /// The next position, when paired.
     at: usize,

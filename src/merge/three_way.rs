@@ -483,6 +483,7 @@ mod tests {
         /// replaced, or the base changed a little somewhere deep inside: most subtrees are
         /// equal on all three sides, some only as numbers, some all but one node, some on
         /// two sides only.
+        ///
         /// Each side is also read from its JSON text (now and then spaced out), so that
         /// objects read as one text take the short way without comparing their leaves: the
         /// merge is the one of the same values built without text.
