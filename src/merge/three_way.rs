@@ -105,8 +105,7 @@ impl<'a> Walk<'a, '_> {
         hint_of: impl Fn(&str) -> Hint<'s>,
     ) -> Object<'a> {
         let most = objects.iter().flatten().map(|o| o.len()).max().unwrap_or(0);
-        // One more for the object's text slot.
-        let mut out = Vec::with_capacity(most + 1);
+        let mut out = Object::members_vec(most);
         // The union comes in key order: the merged members are built sorted.
         for (name, sides) in UnionMembers::new(objects) {
             let len = self.path.len();
@@ -232,7 +231,8 @@ impl<'a> Walk<'a, '_> {
                 let (Json::Object(base), Json::Object(local), Some(server)) = (b, l, server) else {
                     return None;
                 };
-                let known_equal = known_equal || same_text([base, local, server]);
+                // Read as one text on all three sides: equal, however deep.
+                let known_equal = known_equal || local.same_text(server) && base.same_text(server);
                 let (b, l, s) = (base.entries(), local.entries(), server.entries());
                 if b.len() != s.len() || l.len() != s.len() {
                     return None;
@@ -348,14 +348,6 @@ fn keep_container(empty: bool, [b, l, s]: Sides) -> bool {
     }
     let (b, l, s) = (b.is_some(), l.is_some(), s.is_some());
     if l == s || s == b { l } else { s }
-}
-
-/// Whether three objects were read as the same text, and so are equal.
-fn same_text([b, l, s]: [&Object; 3]) -> bool {
-    match (b.text(), l.text(), s.text()) {
-        (Some(b), Some(l), Some(s)) => l == s && b == s,
-        _ => false,
-    }
 }
 
 #[cfg(test)]

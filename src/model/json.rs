@@ -180,6 +180,13 @@ impl<'a> Object<'a> {
         self.entries().is_empty()
     }
 
+    /// Whether both were read as the same text, and so are equal (other texts may still
+    /// be equal values: `1` and `1.0`, spaces, key order).
+    #[inline]
+    pub fn same_text(&self, other: &Object) -> bool {
+        matches!((self.text(), other.text()), (Some(a), Some(b)) if a == b)
+    }
+
     /// The object's text as it was read, if it was read and has not changed since.
     #[inline]
     pub fn text(&self) -> Option<&'a str> {
@@ -254,8 +261,13 @@ impl<'a> Object<'a> {
         Object::from_sorted(members.collect())
     }
 
-    /// An object of members already in key order, each key once. With room for one more
-    /// member, its allocation is kept.
+    /// Room for `n` members and the slot an object adds after them: a vector made so and
+    /// handed to `from_sorted` or `read_as` becomes the object's allocation as it is.
+    pub(crate) fn members_vec(n: usize) -> Vec<(Key, Json<'a>)> {
+        Vec::with_capacity(n + 1)
+    }
+
+    /// An object of members already in key order, each key once (see `members_vec`).
     pub(crate) fn from_sorted(members: Vec<(Key, Json<'a>)>) -> Self {
         Self::with_text_slot(members, Json::Null)
     }
@@ -294,7 +306,7 @@ impl<'a> Object<'a> {
             by_key.then(a.1.cmp(&b.1))
         });
         let mut slots: Vec<Option<(Key, Json<'a>)>> = members.into_iter().map(Some).collect();
-        let mut sorted: Vec<(Key, Json<'a>)> = Vec::with_capacity(slots.len() + 1);
+        let mut sorted = Self::members_vec(slots.len());
         for (_, i) in order {
             let member = slots[i as usize].take().expect("each index once");
             match sorted.last_mut() {
@@ -532,8 +544,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        // One more for the object's text slot.
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096) + 1);
+        let mut members = Object::members_vec(map.size_hint().unwrap_or(0).min(4096));
         while let Some(ReadKey(k)) = map.next_key()? {
             members.push((k, map.next_value()?));
         }

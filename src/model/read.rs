@@ -702,7 +702,7 @@ impl Orders {
             Some(guess) => guess.slot,
             None => {
                 if members.windows(2).all(|w| w[0].0 < w[1].0) {
-                    let mut sorted = Vec::with_capacity(members.len() + 1);
+                    let mut sorted = Object::members_vec(members.len());
                     sorted.extend(stack.drain(start..));
                     return sorted;
                 }
@@ -727,7 +727,7 @@ impl Orders {
         }
         if order.sorted.len() < members.len() {
             // A repeated key: the members not kept are dropped with the stack's tail.
-            let mut kept = Vec::with_capacity(order.sorted.len() + 1);
+            let mut kept = Object::members_vec(order.sorted.len());
             kept.extend(
                 order
                     .sorted
@@ -737,7 +737,7 @@ impl Orders {
             stack.truncate(start);
             return kept;
         }
-        let mut sorted = Vec::with_capacity(members.len() + 1);
+        let mut sorted = Object::members_vec(members.len());
         // SAFETY: without repeated keys `order.sorted` holds each position of the tail once
         // (it is a sorted permutation of them), so each member is moved out exactly once;
         // `sorted` has room for all of them, so nothing between the reads and `set_len` can

@@ -29,8 +29,8 @@ impl SqliteStore {
 
     /// Before a write that remembers its answer: forgets answers past their time, oldest
     /// first (answers are stored in arrival order, so the first is the oldest; most writes
-    /// ask nothing, see `delete_due`). A clock set back can keep an answer past its time by as much, never serve it: the
-    /// look-up checks its age.
+    /// ask nothing, see `delete_due`). A clock set back can keep an answer past its time by
+    /// as much, never serve it: the look-up checks its age.
     pub(super) fn forget_expired_answers(
         &mut self,
         remember: Option<&Remember>,
