@@ -263,6 +263,7 @@ impl<'a> Object<'a> {
 
     /// Room for `n` members and the slot an object adds after them: a vector made so and
     /// handed to `from_sorted` or `read_as` becomes the object's allocation as it is.
+    #[inline]
     pub(crate) fn members_vec(n: usize) -> Vec<(Key, Json<'a>)> {
         Vec::with_capacity(n + 1)
     }
