@@ -219,13 +219,7 @@ impl<'a> Walk<'a, '_> {
                 if !(known_equal || values_equal(l, s, false) && values_equal(l, b, false)) {
                     return None;
                 }
-                self.fields.push(PathDiff {
-                    path: self.path.as_str().into(),
-                    class: Class::Unchanged,
-                    base: Some(b),
-                    local: Some(l),
-                    server: Some(s),
-                });
+                self.record_unchanged(sides);
             }
             Node::Object([server]) => {
                 let (Json::Object(base), Json::Object(local), Some(server)) = (b, l, server) else {
@@ -241,6 +235,10 @@ impl<'a> Walk<'a, '_> {
                     let same_name = |other: &Key| bytes_eq(other.as_bytes(), name.as_bytes());
                     if !(known_equal || same_name(local_name) && same_name(server_name)) {
                         return None;
+                    }
+                    if known_equal && !matches!(s, Json::Object(_) | Json::Array(_)) {
+                        self.unchanged_leaf(name, [b, l, s]);
+                        continue;
                     }
                     self.unchanged_child(name, [b, l, s], known_equal)?;
                 }
@@ -284,6 +282,26 @@ impl<'a> Walk<'a, '_> {
         let done = self.unchanged(sides, Hint::Auto, known_equal);
         self.path.truncate(len);
         done
+    }
+
+    /// Records a member known to be a leaf equal on all three sides: without the walk's
+    /// call and kind check for each of an unchanged item's fields.
+    fn unchanged_leaf(&mut self, segment: &str, sides: [&'a Json<'a>; 3]) {
+        let len = self.path.len();
+        push_segment(&mut self.path, segment);
+        self.record_unchanged(sides);
+        self.path.truncate(len);
+    }
+
+    /// Records the leaf at the current path as unchanged.
+    fn record_unchanged(&mut self, [b, l, s]: [&'a Json<'a>; 3]) {
+        self.fields.push(PathDiff {
+            path: self.path.as_str().into(),
+            class: Class::Unchanged,
+            base: Some(b),
+            local: Some(l),
+            server: Some(s),
+        });
     }
 
     /// An item survives (one side removed it, the other changed a member) but its key leaf
