@@ -11,8 +11,10 @@
 //! Every run also measures the floor (`support/floor.rs`: axum + SQLite doing a plain
 //! versioned update with the same durability, no protocol) and prints syncdesk's ratio to
 //! it. The SQLite run is repeated as tablets sync ("from devices": `device_id`,
-//! `device_seq`, `captured_at` in every PUT). `SYNCDESK_LOAD_SECONDS` (10) sets the
-//! duration.
+//! `device_seq`, `captured_at` in every PUT). `SYNCDESK_LOAD_SECONDS` (10) sets each
+//! server's time. The servers compared with one another (syncdesk on SQLite, from devices
+//! and the floor; on PostgreSQL, one instance, two and the floor) take turns of 2 s until
+//! each has had its time, so that the host's swings fall on all of them alike.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -171,67 +173,139 @@ async fn seed(client: &Client, base: &str, peer: Peer) {
     }
 }
 
-/// Runs the workload for `seconds` and returns syncs/s, p50, p99, conflicts, errors. With
-/// several bases (instances of one server), client `c` talks to base `c % n`.
-async fn run(bases: &[String], peer: Peer, seconds: u64) -> Figures {
-    let client = Client::builder()
-        .pool_max_idle_per_host(CLIENTS)
-        .build()
-        .unwrap();
-    seed(&client, &bases[0], peer).await;
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let cpu_before = process_cpu();
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let (client, base) = (client.clone(), bases[c % bases.len()].clone());
-            tokio::spawn(async move {
-                let mut rng = Lcg(c as u64 + 1);
-                let mut device = Device {
+/// One server under test, and what its clients keep from one slice of the run to the next:
+/// each client's random sequence and, as a tablet, the number of its last submission.
+struct Target {
+    name: String,
+    peer: Peer,
+    /// With several bases (instances of one server), client `c` talks to base `c % n`.
+    bases: Vec<String>,
+    client: Client,
+    clients: Vec<(Lcg, Device)>,
+    /// What its slices measured so far.
+    tally: Tally,
+    elapsed: Duration,
+    cpu: Duration,
+}
+
+impl Target {
+    /// A target with its records seeded.
+    async fn seeded(name: &str, bases: Vec<String>, peer: Peer) -> Self {
+        let client = Client::builder()
+            .pool_max_idle_per_host(CLIENTS)
+            .build()
+            .unwrap();
+        seed(&client, &bases[0], peer).await;
+        let clients = (0..CLIENTS)
+            .map(|c| {
+                let device = Device {
                     id: format!("tab-{c}"),
                     seq: 0,
                 };
-                let mut tally = Tally {
-                    latencies: Vec::new(),
-                    conflicts: 0,
-                    errors: 0,
-                };
-                while Instant::now() < deadline {
-                    one_sync(&client, &base, peer, &mut rng, &mut device, &mut tally).await;
-                }
-                tally
+                (Lcg(c as u64 + 1), device)
             })
+            .collect();
+        Target {
+            name: name.to_string(),
+            peer,
+            bases,
+            client,
+            clients,
+            tally: Tally {
+                latencies: Vec::new(),
+                conflicts: 0,
+                errors: 0,
+            },
+            elapsed: Duration::ZERO,
+            cpu: Duration::ZERO,
+        }
+    }
+
+    /// Runs the workload for one slice and adds what it measured.
+    async fn run_slice(&mut self, slice: Duration) {
+        let deadline = Instant::now() + slice;
+        let started = Instant::now();
+        let cpu_before = process_cpu();
+        let tasks: Vec<_> = std::mem::take(&mut self.clients)
+            .into_iter()
+            .enumerate()
+            .map(|(c, (mut rng, mut device))| {
+                let client = self.client.clone();
+                let base = self.bases[c % self.bases.len()].clone();
+                let peer = self.peer;
+                tokio::spawn(async move {
+                    let mut tally = Tally {
+                        latencies: Vec::new(),
+                        conflicts: 0,
+                        errors: 0,
+                    };
+                    while Instant::now() < deadline {
+                        one_sync(&client, &base, peer, &mut rng, &mut device, &mut tally).await;
+                    }
+                    (rng, device, tally)
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (rng, device, t) = task.await.unwrap();
+            self.clients.push((rng, device));
+            self.tally.latencies.extend(t.latencies);
+            self.tally.conflicts += t.conflicts;
+            self.tally.errors += t.errors;
+        }
+        self.elapsed += started.elapsed();
+        self.cpu += process_cpu() - cpu_before;
+    }
+
+    /// Syncs/s, p50, p99, conflicts and errors over all its slices.
+    fn figures(&mut self) -> Figures {
+        let all = &mut self.tally;
+        all.latencies.sort();
+        let at = |q: f64| {
+            all.latencies
+                .get(((all.latencies.len() as f64 - 1.0) * q) as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        let syncs = all.latencies.len().max(1) as f64;
+        Figures {
+            rate: all.latencies.len() as f64 / self.elapsed.as_secs_f64(),
+            p50: at(0.5),
+            p99: at(0.99),
+            conflicts: all.conflicts,
+            errors: all.errors,
+            cpu_per_sync: self.cpu.div_f64(syncs),
+        }
+    }
+}
+
+/// How long one target runs before the next one's turn.
+const SLICE: Duration = Duration::from_secs(2);
+
+/// Runs each target for `seconds` in all, in turns of about [`SLICE`] (each round starting
+/// one target later), so that the host's swings, which on a shared machine move a rate by
+/// a third within a minute, fall on every target alike; then prints each one's figures.
+fn compare(
+    clients: &tokio::runtime::Runtime,
+    targets: &mut [Target],
+    seconds: u64,
+) -> Vec<Figures> {
+    let rounds = seconds.div_ceil(SLICE.as_secs()).max(1);
+    let slice = Duration::from_secs(seconds).div_f64(rounds as f64);
+    for round in 0..rounds as usize {
+        for turn in 0..targets.len() {
+            let target = &mut targets[(round + turn) % targets.len()];
+            clients.block_on(target.run_slice(slice));
+        }
+    }
+    targets
+        .iter_mut()
+        .map(|target| {
+            let figures = target.figures();
+            print(&target.name, figures);
+            figures
         })
-        .collect();
-    let mut all = Tally {
-        latencies: Vec::new(),
-        conflicts: 0,
-        errors: 0,
-    };
-    for task in tasks {
-        let t = task.await.unwrap();
-        all.latencies.extend(t.latencies);
-        all.conflicts += t.conflicts;
-        all.errors += t.errors;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = process_cpu() - cpu_before;
-    all.latencies.sort();
-    let at = |q: f64| {
-        all.latencies
-            .get(((all.latencies.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
-    let syncs = all.latencies.len().max(1) as f64;
-    Figures {
-        rate: all.latencies.len() as f64 / elapsed,
-        p50: at(0.5),
-        p99: at(0.99),
-        conflicts: all.conflicts,
-        errors: all.errors,
-        cpu_per_sync: cpu.div_f64(syncs),
-    }
+        .collect()
 }
 
 /// What a run measured.
@@ -322,56 +396,68 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    println!("{CLIENTS} clients, {RECORDS} records, {seconds} s each");
-    let sqlite = start(Database::Sqlite(dir.path().join("load.db")));
-    let ours = clients.block_on(run(&[sqlite], Peer::Syncdesk, seconds));
-    print("syncdesk sqlite", ours);
-    let mut result = format!("RESULT{}", result_of("syncdesk", ours));
-    let devices = start(Database::Sqlite(dir.path().join("devices.db")));
-    let from_devices = clients.block_on(run(&[devices], Peer::SyncdeskDevices, seconds));
-    print("  from devices", from_devices);
-    result += &result_of("devices", from_devices);
-    let floor_base = {
+    let listen = || {
         let listener = server_runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let path = dir.path().join("floor.db");
-        server_runtime.spawn(async move { floor::serve(&path, listener).await });
-        base
+        (listener, base)
     };
-    let floor = clients.block_on(run(&[floor_base], Peer::Floor, seconds));
-    print("floor sqlite", floor);
+    println!(
+        "{CLIENTS} clients, {RECORDS} records, {seconds} s each, in turns of {} s",
+        SLICE.as_secs()
+    );
+    let sqlite = start(Database::Sqlite(dir.path().join("load.db")));
+    let devices = start(Database::Sqlite(dir.path().join("devices.db")));
+    let (listener, floor_base) = listen();
+    let path = dir.path().join("floor.db");
+    server_runtime.spawn(async move { floor::serve(&path, listener).await });
+    let mut targets = clients.block_on(async {
+        vec![
+            Target::seeded("syncdesk sqlite", vec![sqlite], Peer::Syncdesk).await,
+            Target::seeded("  from devices", vec![devices], Peer::SyncdeskDevices).await,
+            Target::seeded("floor sqlite", vec![floor_base], Peer::Floor).await,
+        ]
+    });
+    let [ours, from_devices, floor] = compare(&clients, &mut targets, seconds)[..] else {
+        unreachable!("three targets")
+    };
     println!(
         "syncdesk / floor: {:.2}x the throughput, p99 {:.2}x, cpu per sync {:.2}x",
         ours.rate / floor.rate,
         ours.p99.as_secs_f64() / floor.p99.as_secs_f64(),
         ours.cpu_per_sync.as_secs_f64() / floor.cpu_per_sync.as_secs_f64()
     );
+    let mut result = format!("RESULT{}", result_of("syncdesk", ours));
+    result += &result_of("devices", from_devices);
     result += &result_of("floor", floor);
     if let Ok(admin) = std::env::var("SYNCDESK_LOAD_POSTGRES") {
-        for instances in [1, 2] {
-            let url = fresh_postgres_database(&admin, instances);
-            let bases: Vec<String> = (0..instances)
+        let instances = |n: usize| -> Vec<String> {
+            let url = fresh_postgres_database(&admin, n);
+            (0..n)
                 .map(|_| start(Database::Postgres(url.clone())))
-                .collect();
-            let figures = clients.block_on(run(&bases, Peer::Syncdesk, seconds));
-            print(&format!("syncdesk pg x{instances}"), figures);
-            result += &result_of(&format!("pg{instances}"), figures);
-        }
+                .collect()
+        };
+        let (one, two) = (instances(1), instances(2));
+        let (listener, floor_base) = listen();
         let url = fresh_postgres_database(&admin, 0);
-        let listener = server_runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         server_runtime.spawn(floor::serve_postgres(url, listener));
-        let pg_floor = clients.block_on(run(&[base], Peer::Floor, seconds));
-        print("floor pg", pg_floor);
-        result += &result_of("pgfloor", pg_floor);
+        let mut targets = clients.block_on(async {
+            vec![
+                Target::seeded("syncdesk pg x1", one, Peer::Syncdesk).await,
+                Target::seeded("syncdesk pg x2", two, Peer::Syncdesk).await,
+                Target::seeded("floor pg", vec![floor_base], Peer::Floor).await,
+            ]
+        });
+        let figures = compare(&clients, &mut targets, seconds);
+        for (name, f) in ["pg1", "pg2", "pgfloor"].iter().zip(figures) {
+            result += &result_of(name, f);
+        }
     }
     if let Ok(pouch) = std::env::var("SYNCDESK_LOAD_POUCH") {
-        let theirs = clients.block_on(run(&[pouch], Peer::Pouch, seconds));
-        print("pouchdb-server", theirs);
+        let mut target =
+            clients.block_on(Target::seeded("pouchdb-server", vec![pouch], Peer::Pouch));
+        let theirs = compare(&clients, std::slice::from_mut(&mut target), seconds)[0];
         println!(
             "ratio: {:.1}x the throughput, p99 {:.2} of theirs",
             ours.rate / theirs.rate,
