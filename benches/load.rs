@@ -13,8 +13,9 @@
 //! it. The SQLite run is repeated as tablets sync ("from devices": `device_id`,
 //! `device_seq`, `captured_at` in every PUT). `SYNCDESK_LOAD_SECONDS` (10) sets each
 //! server's time. The servers compared with one another (syncdesk on SQLite, from devices
-//! and the floor; on PostgreSQL, one instance, two and the floor) take turns of 2 s until
-//! each has had its time, so that the host's swings fall on all of them alike.
+//! and the floor; on PostgreSQL, one instance, two and the floor) take turns of 2 s, each
+//! after 0.5 s of warm-up that is not counted, until each has had its time, so that the
+//! host's swings fall on all of them alike.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,7 @@ const FIELDS: usize = 20;
 #[global_allocator]
 static ALLOCATOR: syncdesk::allocator::Mimalloc = syncdesk::allocator::Mimalloc;
 
+#[derive(Default)]
 struct Tally {
     latencies: Vec<Duration>,
     conflicts: usize,
@@ -211,21 +213,19 @@ impl Target {
             bases,
             client,
             clients,
-            tally: Tally {
-                latencies: Vec::new(),
-                conflicts: 0,
-                errors: 0,
-            },
+            tally: Tally::default(),
             elapsed: Duration::ZERO,
             cpu: Duration::ZERO,
         }
     }
 
-    /// Runs the workload for one slice and adds what it measured.
-    async fn run_slice(&mut self, slice: Duration) {
-        let deadline = Instant::now() + slice;
-        let started = Instant::now();
-        let cpu_before = process_cpu();
+    /// Runs the workload for one turn and adds what it measured: a warm-up of
+    /// [`WARM_UP`], not counted (the first syncs of a turn find the caches cold after the
+    /// other servers' turns, and would make the tail of whoever has more turns), then
+    /// `slice`, counted.
+    async fn run_turn(&mut self, slice: Duration) {
+        let counted_from = Instant::now() + WARM_UP;
+        let deadline = counted_from + slice;
         let tasks: Vec<_> = std::mem::take(&mut self.clients)
             .into_iter()
             .enumerate()
@@ -234,18 +234,21 @@ impl Target {
                 let base = self.bases[c % self.bases.len()].clone();
                 let peer = self.peer;
                 tokio::spawn(async move {
-                    let mut tally = Tally {
-                        latencies: Vec::new(),
-                        conflicts: 0,
-                        errors: 0,
-                    };
+                    let (mut warming, mut counted) = (Tally::default(), Tally::default());
                     while Instant::now() < deadline {
-                        one_sync(&client, &base, peer, &mut rng, &mut device, &mut tally).await;
+                        let tally = if Instant::now() < counted_from {
+                            &mut warming
+                        } else {
+                            &mut counted
+                        };
+                        one_sync(&client, &base, peer, &mut rng, &mut device, tally).await;
                     }
-                    (rng, device, tally)
+                    (rng, device, counted)
                 })
             })
             .collect();
+        tokio::time::sleep_until(counted_from.into()).await;
+        let cpu_before = process_cpu();
         for task in tasks {
             let (rng, device, t) = task.await.unwrap();
             self.clients.push((rng, device));
@@ -253,7 +256,7 @@ impl Target {
             self.tally.conflicts += t.conflicts;
             self.tally.errors += t.errors;
         }
-        self.elapsed += started.elapsed();
+        self.elapsed += counted_from.elapsed();
         self.cpu += process_cpu() - cpu_before;
     }
 
@@ -279,12 +282,16 @@ impl Target {
     }
 }
 
-/// How long one target runs before the next one's turn.
+/// How long one target's turn is counted before the next one's turn.
 const SLICE: Duration = Duration::from_secs(2);
 
+/// The start of every turn that is not counted.
+const WARM_UP: Duration = Duration::from_millis(500);
+
 /// Runs each target for `seconds` in all, in turns of about [`SLICE`] (each round starting
-/// one target later), so that the host's swings, which on a shared machine move a rate by
-/// a third within a minute, fall on every target alike; then prints each one's figures.
+/// one target later, each turn after its warm-up), so that the host's swings, which on a
+/// shared machine move a rate by a third within a minute, fall on every target alike; then
+/// prints each one's figures.
 fn compare(
     clients: &tokio::runtime::Runtime,
     targets: &mut [Target],
@@ -295,7 +302,7 @@ fn compare(
     for round in 0..rounds as usize {
         for turn in 0..targets.len() {
             let target = &mut targets[(round + turn) % targets.len()];
-            clients.block_on(target.run_slice(slice));
+            clients.block_on(target.run_turn(slice));
         }
     }
     targets
@@ -404,8 +411,9 @@ fn main() {
         (listener, base)
     };
     println!(
-        "{CLIENTS} clients, {RECORDS} records, {seconds} s each, in turns of {} s",
-        SLICE.as_secs()
+        "{CLIENTS} clients, {RECORDS} records, {seconds} s each, in turns of {} s (after {} ms not counted)",
+        SLICE.as_secs(),
+        WARM_UP.as_millis()
     );
     let sqlite = start(Database::Sqlite(dir.path().join("load.db")));
     let devices = start(Database::Sqlite(dir.path().join("devices.db")));
