@@ -77,8 +77,9 @@ def table(r, day):
                      f"pouchdb-server (in memory) {load['pouch_rate']:,.0f}", load["syncdesk_rate"] / load["pouch_rate"], "", True))
     out = [f"One run of `benches/figures.sh`, {day}, on {machine()}. Each time is the fastest "
            "of several runs on each side (other work on a shared machine only ever adds time); "
-           "on each database, syncdesk and its floor ran 10 s each in turns of 2 s, so that the "
-           "host's swings fall on both (pouchdb-server ran its 10 s after them):", "",
+           "on each database, syncdesk and its floor ran 10 s each in turns of 2 s (each turn after "
+           "0.5 s not counted), so that the host's swings fall on both (pouchdb-server ran its "
+           "10 s after them):", "",
            "| what | syncdesk | beside | ratio | target |", "|---|---|---|---|---|"]
     for what, ours, beside, ratio, target, higher_is_better in rows:
         verdict = ""
