@@ -6,21 +6,24 @@
 //! - parse: the parse alone, files in memory, trees dropped off the clock (GB/s), beside
 //!   serde_json's deserializer building the same trees
 //! - diff: the field-level diff of all 10,000 pairs, with word diffs of changed text
-//! - merge: the three-way merge of 10,000 (base, local, server) triples
+//! - merge: the three-way merge of 10,000 (base, local, server) triples, as a sync runs it
+//!   (`merge_changes`: the changed leaves listed) and listing every leaf (`merge`, as the
+//!   conflict detail shows them)
 //!
 //! and the diff, and load + diff, on all cores as well.
 //!
 //! Data: `$SYNCDESK_BENCH_DATA`, else `bench-data/`, generated when missing;
 //! `$SYNCDESK_BENCH_RUNS` runs each (15). For `perf record`, one step alone, many times:
 //! `SYNCDESK_BENCH_PROFILE_LOAD=1`, `..._DIFF=1` (with `..._RECORDS=N` for the first N
-//! pairs), `..._MERGE=1`, or `..._FIELD=name` (equality of one top-level field).
+//! pairs), `..._MERGE=1` (`..._MERGE=changes`: as a sync runs it), or `..._FIELD=name`
+//! (equality of one top-level field).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use syncdesk::merge::{NoPolicy, diff, merge};
+use syncdesk::merge::{Merge, NoPolicy, diff, merge, merge_changes};
 use syncdesk::model::{Json, Object};
 
 /// A record of the bench files: its fields, as the engine's tree.
@@ -142,6 +145,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// `merge` or `merge_changes`.
+type MergeFn = for<'a> fn(
+    &'a Object<'a>,
+    &'a Object<'a>,
+    &'a Object<'a>,
+    Option<&syncdesk::model::TypeSchema>,
+    &dyn syncdesk::merge::Policy,
+) -> Merge<'a>;
+
 /// The diff step split over the machine's cores, each thread a contiguous share of pairs.
 fn diff_all_parallel(base: &[Record], local: &[Record], threads: usize) -> usize {
     let share = base.len().div_ceil(threads);
@@ -207,7 +219,12 @@ fn main() {
         );
         return;
     }
-    if std::env::var_os("SYNCDESK_BENCH_PROFILE_MERGE").is_some() {
+    if let Some(how) = std::env::var_os("SYNCDESK_BENCH_PROFILE_MERGE") {
+        let merge = if how == "changes" {
+            merge_changes
+        } else {
+            merge
+        };
         let bytes = [
             read(&base_path),
             read(&local_path),
@@ -285,7 +302,7 @@ fn main() {
         let (b, l) = (read(&base_path), read(&local_path));
         diff_all(&parse(&b), &parse(&l))
     });
-    let merge_all = || {
+    let merge_all = |merge: MergeFn| {
         let mut conflicts = 0;
         for ((b, l), s) in base.iter().zip(&local).zip(&server) {
             conflicts += merge(&b.fields, &l.fields, &s.fields, None, &NoPolicy)
@@ -294,8 +311,10 @@ fn main() {
         }
         conflicts
     };
-    let conflicts = merge_all();
-    let merge_time = measure(runs, merge_all);
+    let conflicts = merge_all(merge);
+    assert_eq!(merge_all(merge_changes), conflicts);
+    let merge_time = measure(runs, || merge_all(merge));
+    let changes_time = measure(runs, || merge_all(merge_changes));
 
     println!(
         "records: {}  changed paths: {changes}  conflicting paths: {conflicts}",
@@ -319,10 +338,11 @@ fn main() {
     println!("diff, {threads} threads:    {parallel}");
     println!("load + diff:         {both}");
     println!("load + diff, {threads} threads: {both_parallel}");
-    println!("merge (3-way):       {merge_time}");
+    println!("merge (3-way), every leaf listed: {merge_time}");
+    println!("merge (3-way), as a sync runs it (changed leaves listed): {changes_time}");
     println!(
         "RESULT load_ms={:.2} parse_ms={:.2} parse_gb_s={:.3} serde_parse_ms={:.2} diff_ms={:.2} diff_parallel_ms={:.2} load_diff_ms={:.2} \
-         load_diff_parallel_ms={:.2} merge_ms={:.2}",
+         load_diff_parallel_ms={:.2} merge_ms={:.2} merge_changes_ms={:.2}",
         load.ms(),
         parse_time.ms(),
         gb_s(parse_time),
@@ -331,7 +351,8 @@ fn main() {
         parallel.ms(),
         both.ms(),
         both_parallel.ms(),
-        merge_time.ms()
+        merge_time.ms(),
+        changes_time.ms()
     );
 }
 

@@ -20,7 +20,7 @@ pub use equal::{sides_equal, values_equal};
 pub use resolve::{Choice, Choices, resolve};
 pub use text::{Edit, EditOp, InlineDiff, text_diff};
 pub use text_merge::{MergedText, marker_left, merge_text};
-pub use three_way::{Merge, merge};
+pub use three_way::{Merge, merge, merge_changes};
 
 /// How one path compares across base, local and server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]

@@ -35,20 +35,27 @@ pub enum Node<'v, 'a, const N: usize> {
     Leaf { datetime: bool },
 }
 
+/// `Some(datetime)` when the path is a leaf whatever the containers hold: the hint says
+/// so, or some side holds a scalar (most values are scalars, and one side's scalar makes
+/// the path a leaf). `None`: every side holds an object or a list, for [`node`] to tell.
+#[inline]
+pub fn plain_leaf<const N: usize>(sides: &[Option<&Json>; N], hint: Hint) -> Option<bool> {
+    match hint {
+        Hint::Datetime => return Some(true),
+        Hint::WholeList => return Some(false),
+        Hint::Auto | Hint::Keyed(_) => {}
+    }
+    let container = |v: &&Json| matches!(v, Json::Object(_) | Json::Array(_));
+    (!sides.iter().flatten().all(container)).then_some(false)
+}
+
 /// Decides the node kind: a container only when every side that has a value there agrees.
 pub fn node<'v, 'a, const N: usize>(
     sides: [Option<&'v Json<'a>>; N],
     hint: Hint,
 ) -> Node<'v, 'a, N> {
-    match hint {
-        Hint::Datetime => return Node::Leaf { datetime: true },
-        Hint::WholeList => return Node::Leaf { datetime: false },
-        Hint::Auto | Hint::Keyed(_) => {}
-    }
-    // Most values are scalars, and one side's scalar makes the path a leaf.
-    let container = |v: &&Json| matches!(v, Json::Object(_) | Json::Array(_));
-    if !sides.iter().flatten().all(container) {
-        return Node::Leaf { datetime: false };
+    if let Some(datetime) = plain_leaf(&sides, hint) {
+        return Node::Leaf { datetime };
     }
     let mut objects = [None; N];
     let mut lists = [None; N];

@@ -1,7 +1,9 @@
 //! The three-way merge of a record's fields, path by path.
 
 use super::equal::{sides_equal, values_equal};
-use super::shape::{Hint, KeyedList, Node, UnionMembers, member_hint, node, segment_of};
+use super::shape::{
+    Hint, KeyedList, Node, UnionMembers, member_hint, node, plain_leaf, segment_of,
+};
 use super::{Class, PathDiff, Policy, Side};
 use crate::model::TypeSchema;
 use crate::model::json::{Json, Key, Object, bytes_eq};
@@ -10,7 +12,8 @@ use crate::model::pointer::push_segment;
 /// The outcome of merging local and server edits made from a common base.
 #[derive(Debug, Clone)]
 pub struct Merge<'a> {
-    /// Every leaf path of any side, in path order, with its class.
+    /// Every leaf path of any side, in path order, with its class (from `merge_changes`:
+    /// every one whose class is not `Unchanged`).
     pub fields: Vec<PathDiff<'a>>,
     /// The merged fields; a conflicting path holds the server's value.
     pub merged: Object<'a>,
@@ -47,10 +50,24 @@ pub fn merge<'a>(
     schema: Option<&TypeSchema>,
     policy: &dyn Policy,
 ) -> Merge<'a> {
-    merge_walking(base, local, server, schema, policy, true)
+    merge_walking(base, local, server, schema, policy, true, true)
 }
 
-/// The merge, with or without skipping subtrees equal on all sides (tests compare both).
+/// The merge as a sync decides on it: the same merged fields, classes and overrides, but
+/// `fields` lists only the leaves some side changed (every class but `Unchanged`), so no
+/// path is built for the many leaves nobody changed.
+pub fn merge_changes<'a>(
+    base: &'a Object<'a>,
+    local: &'a Object<'a>,
+    server: &'a Object<'a>,
+    schema: Option<&TypeSchema>,
+    policy: &dyn Policy,
+) -> Merge<'a> {
+    merge_walking(base, local, server, schema, policy, true, false)
+}
+
+/// The merge, with or without skipping subtrees equal on all sides (tests compare both),
+/// with or without listing the unchanged leaves.
 fn merge_walking<'a>(
     base: &'a Object<'a>,
     local: &'a Object<'a>,
@@ -58,6 +75,7 @@ fn merge_walking<'a>(
     schema: Option<&TypeSchema>,
     policy: &dyn Policy,
     skip_unchanged: bool,
+    list_unchanged: bool,
 ) -> Merge<'a> {
     // A record's leaves are a few times its top-level members (lists of objects below):
     // room for them at once spares the list's doublings, each a copy.
@@ -72,6 +90,7 @@ fn merge_walking<'a>(
         overridden: Vec::new(),
         path: String::new(),
         skip_unchanged,
+        list_unchanged,
     };
     let merged = walk.members([Some(base), Some(local), Some(server)], |name| {
         member_hint(schema, name)
@@ -96,6 +115,8 @@ struct Walk<'a, 'p> {
     path: String,
     /// Whether subtrees equal on all three sides take the short way (`unchanged`).
     skip_unchanged: bool,
+    /// Whether `fields` lists unchanged leaves (and the short way builds their paths).
+    list_unchanged: bool,
 }
 
 impl<'a> Walk<'a, '_> {
@@ -108,12 +129,20 @@ impl<'a> Walk<'a, '_> {
         let mut out = Object::members_vec(most);
         // The union comes in key order: the merged members are built sorted.
         for (name, sides) in UnionMembers::new(objects) {
-            let len = self.path.len();
-            push_segment(&mut self.path, name);
-            if let Some(value) = self.value(sides, hint_of(name)) {
+            let hint = hint_of(name);
+            // A leaf grows the path itself, only when it needs it.
+            let value = if let Some(datetime) = plain_leaf(&sides, hint) {
+                self.leaf(Some(name), sides, datetime)
+            } else {
+                let len = self.path.len();
+                push_segment(&mut self.path, name);
+                let value = self.value(sides, hint);
+                self.path.truncate(len);
+                value
+            };
+            if let Some(value) = value {
                 out.push((name.clone(), value));
             }
-            self.path.truncate(len);
         }
         Object::from_sorted(out)
     }
@@ -125,6 +154,10 @@ impl<'a> Walk<'a, '_> {
             && self.skip_unchanged
             && matches!(s, Json::Object(_) | Json::Array(_))
         {
+            // With nothing to record, the short way needs only to know the sides equal.
+            if !self.list_unchanged && read_alike([b, l, s]) {
+                return Some(s.clone());
+            }
             let first_leaf = self.fields.len();
             if self.unchanged([b, l, s], hint, false).is_some() {
                 return Some(s.clone());
@@ -134,7 +167,7 @@ impl<'a> Walk<'a, '_> {
             self.fields.truncate(first_leaf);
         }
         match node(sides, hint) {
-            Node::Leaf { datetime } => self.leaf(sides, datetime),
+            Node::Leaf { datetime } => self.leaf(None, sides, datetime),
             Node::Object(objects) => {
                 let out = self.members(objects, |_| Hint::Auto);
                 keep_container(out.is_empty(), sides).then_some(Json::Object(out))
@@ -277,6 +310,10 @@ impl<'a> Walk<'a, '_> {
         sides: [&'a Json<'a>; 3],
         known_equal: bool,
     ) -> Option<()> {
+        if !self.list_unchanged {
+            // Nothing below is recorded, so no path is needed.
+            return self.unchanged(sides, Hint::Auto, known_equal);
+        }
         let len = self.path.len();
         push_segment(&mut self.path, segment);
         let done = self.unchanged(sides, Hint::Auto, known_equal);
@@ -287,14 +324,20 @@ impl<'a> Walk<'a, '_> {
     /// Records a member known to be a leaf equal on all three sides: without the walk's
     /// call and kind check for each of an unchanged item's fields.
     fn unchanged_leaf(&mut self, segment: &str, sides: [&'a Json<'a>; 3]) {
+        if !self.list_unchanged {
+            return;
+        }
         let len = self.path.len();
         push_segment(&mut self.path, segment);
         self.record_unchanged(sides);
         self.path.truncate(len);
     }
 
-    /// Records the leaf at the current path as unchanged.
+    /// Records the leaf at the current path as unchanged, when unchanged leaves are listed.
     fn record_unchanged(&mut self, [b, l, s]: [&'a Json<'a>; 3]) {
+        if !self.list_unchanged {
+            return;
+        }
         self.fields.push(PathDiff {
             path: self.path.as_str().into(),
             class: Class::Unchanged,
@@ -322,12 +365,28 @@ impl<'a> Walk<'a, '_> {
         }
     }
 
-    fn leaf(&mut self, sides: Sides<'a>, datetime: bool) -> Option<Json<'a>> {
+    /// A leaf's class, recorded, and its merged value. `segment`: the leaf's own segment when
+    /// the path does not hold it yet; it is added only when the leaf is recorded or a policy
+    /// is asked, so a leaf nobody changed costs no path unless unchanged leaves are listed.
+    fn leaf(
+        &mut self,
+        segment: Option<&str>,
+        sides: Sides<'a>,
+        datetime: bool,
+    ) -> Option<Json<'a>> {
         let [b, l, s] = sides;
         let eq = |x, y| sides_equal(x, y, datetime);
         // Each comparison once: a long text equal on all sides is compared twice, not four
         // times.
         let same = eq(l, s);
+        let unchanged = same && eq(l, b);
+        if unchanged && !self.list_unchanged {
+            return s.cloned();
+        }
+        let len = self.path.len();
+        if let Some(segment) = segment {
+            push_segment(&mut self.path, segment);
+        }
         let settled = if same {
             None
         } else {
@@ -336,7 +395,7 @@ impl<'a> Walk<'a, '_> {
         let class = match settled {
             Some(Side::Local) => Class::Local,
             Some(Side::Server) => Class::Server,
-            None if same && eq(l, b) => Class::Unchanged,
+            None if unchanged => Class::Unchanged,
             None if same => Class::BothSame,
             None if eq(l, b) => Class::Server,
             None if eq(s, b) => Class::Local,
@@ -353,8 +412,31 @@ impl<'a> Walk<'a, '_> {
             local: l,
             server: s,
         });
+        self.path.truncate(len);
         let taken = if class == Class::Local { l } else { s };
         taken.cloned()
+    }
+}
+
+/// Whether three values are equal, and written alike wherever the merge could tell them
+/// apart: objects read as one text, lists item by item. A keyed item's id is its name, and
+/// ids equal only as numbers (`1`, `1.0`) name items apart, so `values_equal` would not do.
+/// `false` also when an object has no text to compare: the caller then walks it.
+fn read_alike([b, l, s]: [&Json; 3]) -> bool {
+    match (b, l, s) {
+        (Json::Object(b), Json::Object(l), Json::Object(s)) => l.same_text(s) && b.same_text(s),
+        (Json::Array(b), Json::Array(l), Json::Array(s)) => {
+            b.len() == s.len()
+                && l.len() == s.len()
+                && (0..s.len()).all(|at| read_alike([&b[at], &l[at], &s[at]]))
+        }
+        _ if [b, l, s]
+            .iter()
+            .any(|v| matches!(v, Json::Object(_) | Json::Array(_))) =>
+        {
+            false
+        }
+        _ => values_equal(l, s, false) && values_equal(l, b, false),
     }
 }
 
@@ -383,13 +465,40 @@ mod tests {
         }
     }
 
-    /// Both walks: the short way for subtrees equal on all sides, and the full one.
+    /// Settles and overrides by path, so that a policy given a wrong path changes the merge.
+    struct ByPath;
+
+    impl Policy for ByPath {
+        fn settle(&self, path: &str) -> Option<Side> {
+            path.ends_with("/a").then_some(Side::Local)
+        }
+
+        fn local_wins_overlap(&self, path: &str) -> bool {
+            path.starts_with("/b")
+        }
+    }
+
+    /// Every way to merge agrees, with and without a policy: the short way for subtrees
+    /// equal on all sides and the full walk list the same leaves, and the merge without
+    /// unchanged leaves lists the others and merges the same.
     fn both_ways(b: &Object, l: &Object, s: &Object) {
-        let short = merge_walking(b, l, s, None, &NoPolicy, true);
-        let full = merge_walking(b, l, s, None, &NoPolicy, false);
-        assert_eq!(short.fields, full.fields);
-        assert_eq!(short.merged, full.merged);
-        assert_eq!(short.overridden, full.overridden);
+        for policy in [&NoPolicy as &dyn Policy, &ByPath] {
+            let short = merge_walking(b, l, s, None, policy, true, true);
+            let full = merge_walking(b, l, s, None, policy, false, true);
+            assert_eq!(short.fields, full.fields);
+            assert_eq!(short.merged, full.merged);
+            assert_eq!(short.overridden, full.overridden);
+            let changes = merge_walking(b, l, s, None, policy, true, false);
+            let changed: Vec<_> = full
+                .fields
+                .iter()
+                .filter(|f| f.class != Class::Unchanged)
+                .cloned()
+                .collect();
+            assert_eq!(changes.fields, changed);
+            assert_eq!(changes.merged, full.merged);
+            assert_eq!(changes.overridden, full.overridden);
+        }
     }
 
     #[test]

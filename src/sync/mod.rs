@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use crate::protocol::ParkKind;
 
-use crate::merge::{Class, changed_paths, merge};
+use crate::merge::{Class, changed_paths, merge_changes};
 use crate::model::json::{Json, Object};
 use crate::model::{
     Etag, FieldError, FieldType, SameUserOverlap, TypeSchema, Version, normalize_datetimes,
@@ -169,7 +169,8 @@ pub fn decide_put<'a>(
     let device = put.device_id.zip(put.device_seq);
     let local_wins = schema.same_user_overlap == SameUserOverlap::LocalWins;
     let policy = HistoryPolicy::new(since_base, Some(schema), put.user, device, local_wins);
-    let outcome = merge(
+    // Only the changed paths are read here: the unchanged ones get no path built.
+    let outcome = merge_changes(
         &base.fields,
         &put.fields,
         &current.fields,
