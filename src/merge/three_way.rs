@@ -115,7 +115,8 @@ struct Walk<'a, 'p> {
     path: String,
     /// Whether subtrees equal on all three sides take the short way (`unchanged`).
     skip_unchanged: bool,
-    /// Whether `fields` lists unchanged leaves (and the short way builds their paths).
+    /// Whether `fields` lists unchanged leaves. Without them, the short way takes only
+    /// subtrees read as one text on all sides (`read_alike`), with nothing to record.
     list_unchanged: bool,
 }
 
@@ -154,17 +155,20 @@ impl<'a> Walk<'a, '_> {
             && self.skip_unchanged
             && matches!(s, Json::Object(_) | Json::Array(_))
         {
-            // With nothing to record, the short way needs only to know the sides equal.
-            if !self.list_unchanged && read_alike([b, l, s]) {
-                return Some(s.clone());
+            if !self.list_unchanged {
+                // Nothing to record: sides read as one text are the merge as they are.
+                if read_alike([b, l, s]) {
+                    return Some(s.clone());
+                }
+            } else {
+                let first_leaf = self.fields.len();
+                if self.unchanged([b, l, s], hint, false).is_some() {
+                    return Some(s.clone());
+                }
+                // Some side differs after all (or keyed items' ids are written apart): the
+                // leaves recorded up to there go, and the full walk takes it.
+                self.fields.truncate(first_leaf);
             }
-            let first_leaf = self.fields.len();
-            if self.unchanged([b, l, s], hint, false).is_some() {
-                return Some(s.clone());
-            }
-            // Some side differs after all (or keyed items' ids are written apart): the
-            // leaves recorded up to there go, and the full walk takes it.
-            self.fields.truncate(first_leaf);
         }
         match node(sides, hint) {
             Node::Leaf { datetime } => self.leaf(None, sides, datetime),
@@ -310,10 +314,6 @@ impl<'a> Walk<'a, '_> {
         sides: [&'a Json<'a>; 3],
         known_equal: bool,
     ) -> Option<()> {
-        if !self.list_unchanged {
-            // Nothing below is recorded, so no path is needed.
-            return self.unchanged(sides, Hint::Auto, known_equal);
-        }
         let len = self.path.len();
         push_segment(&mut self.path, segment);
         let done = self.unchanged(sides, Hint::Auto, known_equal);
@@ -324,20 +324,14 @@ impl<'a> Walk<'a, '_> {
     /// Records a member known to be a leaf equal on all three sides: without the walk's
     /// call and kind check for each of an unchanged item's fields.
     fn unchanged_leaf(&mut self, segment: &str, sides: [&'a Json<'a>; 3]) {
-        if !self.list_unchanged {
-            return;
-        }
         let len = self.path.len();
         push_segment(&mut self.path, segment);
         self.record_unchanged(sides);
         self.path.truncate(len);
     }
 
-    /// Records the leaf at the current path as unchanged, when unchanged leaves are listed.
+    /// Records the leaf at the current path as unchanged.
     fn record_unchanged(&mut self, [b, l, s]: [&'a Json<'a>; 3]) {
-        if !self.list_unchanged {
-            return;
-        }
         self.fields.push(PathDiff {
             path: self.path.as_str().into(),
             class: Class::Unchanged,
