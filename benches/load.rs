@@ -389,11 +389,16 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let start = |database: Database| {
+    // A listener on a free port of loopback, and its base URL.
+    let listen = || {
         let listener = server_runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        (listener, base)
+    };
+    let start = |database: Database| {
+        let (listener, base) = listen();
         let state = Arc::new(AppState::open(config.clone(), database).unwrap());
         server_runtime.spawn(serve(state, listener));
         base
@@ -403,13 +408,6 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let listen = || {
-        let listener = server_runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        (listener, base)
-    };
     println!(
         "{CLIENTS} clients, {RECORDS} records, {seconds} s each, in turns of {} s (after {} ms not counted)",
         SLICE.as_secs(),
