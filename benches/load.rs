@@ -15,7 +15,9 @@
 //! server's time. The servers compared with one another (syncdesk on SQLite, from devices
 //! and the floor; on PostgreSQL, one instance, two and the floor) take turns of 2 s, each
 //! after 0.5 s of warm-up that is not counted, until each has had its time, so that the
-//! host's swings fall on all of them alike.
+//! host's swings fall on all of them alike. `SYNCDESK_LOAD_PROFILE` (`syncdesk`,
+//! `devices`, `floor`; with PostgreSQL `pg`, `pg2`, `pgfloor`) runs that server alone, for
+//! a profiler.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -413,30 +415,46 @@ fn main() {
         SLICE.as_secs(),
         WARM_UP.as_millis()
     );
-    let sqlite = start(Database::Sqlite(dir.path().join("load.db")));
-    let devices = start(Database::Sqlite(dir.path().join("devices.db")));
-    let (listener, floor_base) = listen();
-    let path = dir.path().join("floor.db");
-    server_runtime.spawn(async move { floor::serve(&path, listener).await });
-    let mut targets = clients.block_on(async {
-        vec![
-            Target::seeded("syncdesk sqlite", vec![sqlite], Peer::Syncdesk).await,
-            Target::seeded("  from devices", vec![devices], Peer::SyncdeskDevices).await,
-            Target::seeded("floor sqlite", vec![floor_base], Peer::Floor).await,
-        ]
-    });
-    let [ours, from_devices, floor] = compare(&clients, &mut targets, seconds)[..] else {
-        unreachable!("three targets")
-    };
-    println!(
-        "syncdesk / floor: {:.2}x the throughput, p99 {:.2}x, cpu per sync {:.2}x",
-        ours.rate / floor.rate,
-        ours.p99.as_secs_f64() / floor.p99.as_secs_f64(),
-        ours.cpu_per_sync.as_secs_f64() / floor.cpu_per_sync.as_secs_f64()
-    );
-    let mut result = format!("RESULT{}", result_of("syncdesk", ours));
-    result += &result_of("devices", from_devices);
-    result += &result_of("floor", floor);
+    let profile = std::env::var("SYNCDESK_LOAD_PROFILE").ok();
+    let postgres_alone = profile.as_deref().is_some_and(|p| p.starts_with("pg"));
+    let mut result = String::from("RESULT");
+    let mut ours = None;
+    if !postgres_alone {
+        let sqlite = start(Database::Sqlite(dir.path().join("load.db")));
+        let devices = start(Database::Sqlite(dir.path().join("devices.db")));
+        let (listener, floor_base) = listen();
+        let path = dir.path().join("floor.db");
+        server_runtime.spawn(async move { floor::serve(&path, listener).await });
+        let mut targets = clients.block_on(async {
+            vec![
+                Target::seeded("syncdesk sqlite", vec![sqlite], Peer::Syncdesk).await,
+                Target::seeded("  from devices", vec![devices], Peer::SyncdeskDevices).await,
+                Target::seeded("floor sqlite", vec![floor_base], Peer::Floor).await,
+            ]
+        });
+        if let Some(only) = profile.as_deref() {
+            return run_alone(
+                &clients,
+                targets,
+                &["syncdesk", "devices", "floor"],
+                only,
+                seconds,
+            );
+        }
+        let [sqlite, from_devices, floor] = compare(&clients, &mut targets, seconds)[..] else {
+            unreachable!("three targets")
+        };
+        println!(
+            "syncdesk / floor: {:.2}x the throughput, p99 {:.2}x, cpu per sync {:.2}x",
+            sqlite.rate / floor.rate,
+            sqlite.p99.as_secs_f64() / floor.p99.as_secs_f64(),
+            sqlite.cpu_per_sync.as_secs_f64() / floor.cpu_per_sync.as_secs_f64()
+        );
+        result += &result_of("syncdesk", sqlite);
+        result += &result_of("devices", from_devices);
+        result += &result_of("floor", floor);
+        ours = Some(sqlite);
+    }
     if let Ok(admin) = std::env::var("SYNCDESK_LOAD_POSTGRES") {
         let instances = |n: usize| -> Vec<String> {
             let url = fresh_postgres_database(&admin, n);
@@ -455,12 +473,16 @@ fn main() {
                 Target::seeded("floor pg", vec![floor_base], Peer::Floor).await,
             ]
         });
-        let figures = compare(&clients, &mut targets, seconds);
-        for (name, f) in ["pg1", "pg2", "pgfloor"].iter().zip(figures) {
-            result += &result_of(name, f);
+        if let Some(only) = profile.as_deref() {
+            run_alone(&clients, targets, &["pg", "pg2", "pgfloor"], only, seconds);
+        } else {
+            let figures = compare(&clients, &mut targets, seconds);
+            for (name, f) in ["pg1", "pg2", "pgfloor"].iter().zip(figures) {
+                result += &result_of(name, f);
+            }
         }
     }
-    if let Ok(pouch) = std::env::var("SYNCDESK_LOAD_POUCH") {
+    if let (Ok(pouch), Some(ours)) = (std::env::var("SYNCDESK_LOAD_POUCH"), ours) {
         let mut target =
             clients.block_on(Target::seeded("pouchdb-server", vec![pouch], Peer::Pouch));
         let theirs = compare(&clients, std::slice::from_mut(&mut target), seconds)[0];
@@ -480,6 +502,23 @@ fn main() {
             let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
+}
+
+/// Runs the target named `only` (of `names`, one a target) alone for `seconds`, for a
+/// profiler: its threads are then the only ones at work.
+fn run_alone(
+    clients: &tokio::runtime::Runtime,
+    mut targets: Vec<Target>,
+    names: &[&str],
+    only: &str,
+    seconds: u64,
+) {
+    let Some(at) = names.iter().position(|n| *n == only) else {
+        panic!(
+            "SYNCDESK_LOAD_PROFILE={only}: one of {names:?} (pg ones with SYNCDESK_LOAD_POSTGRES)"
+        );
+    };
+    compare(clients, std::slice::from_mut(&mut targets[at]), seconds);
 }
 
 fn postgres_database_name(instances: usize) -> String {

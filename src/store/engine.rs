@@ -168,6 +168,10 @@ impl Store for Engine {
         on_engine!(mut self, s => s.end_batch())
     }
 
+    fn read_ahead(&mut self, writes: &[Announced]) {
+        on_engine!(mut self, s => Store::read_ahead(s, writes))
+    }
+
     fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
         on_engine!(self, s => Store::current(s, key))
     }

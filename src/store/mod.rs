@@ -111,6 +111,11 @@ pub trait Store {
     ) -> Result<Option<Remembered>, StoreError> {
         self.remembered(user, key, ttl_hours, now)
     }
+    /// At the start of a batch: the record writes its jobs announced, for a store that
+    /// reads what all of them need in one trip (PostgreSQL does; each write then takes
+    /// its reads unless something it depends on changed first). Only a speed-up: a store
+    /// that cannot read ahead reads write by write.
+    fn read_ahead(&mut self, _writes: &[Announced]) {}
 
     /// A write to a record: `decide` sees what is stored from `from` (or the current
     /// version) and says what to store; `respond` gives the answer to remember.
@@ -230,6 +235,35 @@ pub struct WriteAhead<'a> {
     pub key: RecordKey<'a>,
     pub from: Option<Version>,
     pub author: &'a Author<'a>,
+}
+
+/// A record write announced to the writer with its job (owned: it is queued), so that a
+/// store can read for the whole batch before its writes run (`Store::read_ahead`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announced {
+    /// The idempotency key's owner, the key, and the oldest answer its look-up keeps (as
+    /// `oldest_kept` when the write was announced).
+    pub user: String,
+    pub key: String,
+    pub oldest_kept: i64,
+    pub record_type: String,
+    pub id: String,
+    pub from: Option<Version>,
+    pub device_id: Option<String>,
+    pub device_seq: Option<u64>,
+}
+
+impl Announced {
+    /// Whether this is the look-up of `user`'s `key` before `write`.
+    pub fn is(&self, user: &str, key: &str, write: &WriteAhead) -> bool {
+        self.user == user
+            && self.key == key
+            && self.record_type == write.key.record_type
+            && self.id == write.key.id
+            && self.from == write.from
+            && self.device_id.as_deref() == write.author.device_id
+            && self.device_seq == write.author.device_seq
+    }
 }
 
 /// What the store knows of a record when a write is decided.

@@ -111,6 +111,27 @@ impl Idempotent {
         })
     }
 
+    /// The record write this request makes after its key's look-up, announced to the
+    /// writer (see `Job`): none without a key (a dry run looks nothing up).
+    pub(super) fn announce(
+        &self,
+        config: &Config,
+        now: UtcMillis,
+        write: &WriteAhead,
+    ) -> Option<Announced> {
+        let key = self.key.as_ref()?;
+        Some(Announced {
+            user: self.user.name.clone(),
+            key: key.clone(),
+            oldest_kept: crate::store::oldest_kept(now, config.idempotency_ttl_hours),
+            record_type: write.key.record_type.to_owned(),
+            id: write.key.id.to_owned(),
+            from: write.from,
+            device_id: write.author.device_id.map(String::from),
+            device_seq: write.author.device_seq,
+        })
+    }
+
     /// On the writer: the same request again gets the stored answer; another request
     /// under the same key 422; a new one goes on, its answer to be remembered.
     /// `ahead`: the record write that follows if the key is new (a store may read for it

@@ -31,9 +31,17 @@ pub struct AppState {
     _checkpoints: std::sync::mpsc::Sender<()>,
 }
 
-/// A write to run on the writer thread; it returns how to deliver its answer once the
-/// batch it ran in is committed (`true`) or rolled back (`false`).
-pub(super) type Job = Box<dyn FnOnce(&mut Engine) -> Box<dyn FnOnce(bool) + Send> + Send>;
+/// A write to run on the writer thread: `run` does it and returns how to deliver its
+/// answer once the batch it ran in is committed (`true`) or rolled back (`false`).
+/// `announced`: the record write it makes, if it says so beforehand (the store may read
+/// for the whole batch at its start).
+pub(super) struct Job {
+    announced: Option<Announced>,
+    run: Box<dyn FnOnce(&mut Engine) -> Delivery + Send>,
+}
+
+/// Delivers a write's answer: told whether its batch committed.
+type Delivery = Box<dyn FnOnce(bool) + Send>;
 
 /// Connections kept for reads.
 pub(super) const READERS: usize = 4;
@@ -178,13 +186,21 @@ pub(super) fn write_batches(
         metrics.batch_size.observe(batch.len() as f64);
         // Without a batch each write commits on its own, and is answered as committed.
         let batched = store.begin_batch().is_ok();
+        if batched {
+            let announced: Vec<Announced> = batch
+                .iter_mut()
+                .filter_map(|job| job.announced.take())
+                .collect();
+            store.read_ahead(&announced);
+        }
         // A write that panics loses its own answer (its caller gets a 500), never the
         // writer thread: its savepoint rolls back as it unwinds (a record write on
         // PostgreSQL makes its rows last, so it has none to undo).
         let deliveries: Vec<_> = batch
             .into_iter()
             .filter_map(|job| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut store))).ok()
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&mut store)))
+                    .ok()
             })
             .collect();
         let commit = std::time::Instant::now();
@@ -267,8 +283,18 @@ pub(super) async fn blocking<T: Send + 'static, E: Into<Problem>>(
     state: Arc<AppState>,
     work: impl FnOnce(&mut Engine) -> Result<T, E> + Send + 'static,
 ) -> Result<T, Problem> {
+    blocking_announced(state, None, work).await
+}
+
+/// `blocking`, for a write that announces the record write it makes after its key's
+/// look-up (see `Job`).
+pub(super) async fn blocking_announced<T: Send + 'static, E: Into<Problem>>(
+    state: Arc<AppState>,
+    announced: Option<Announced>,
+    work: impl FnOnce(&mut Engine) -> Result<T, E> + Send + 'static,
+) -> Result<T, Problem> {
     let (answer, answered) = tokio::sync::oneshot::channel();
-    let job: Job = Box::new(move |store| {
+    let run = Box::new(move |store: &mut Engine| -> Delivery {
         let result = work(store).map_err(Into::into);
         Box::new(move |committed| {
             let result = if committed {
@@ -281,7 +307,7 @@ pub(super) async fn blocking<T: Send + 'static, E: Into<Problem>>(
     });
     state
         .jobs
-        .send(job)
+        .send(Job { announced, run })
         .map_err(|_| Problem::internal(&"the writer thread has stopped"))?;
     answered
         .await

@@ -206,12 +206,30 @@ pub(super) async fn sync(
             body: Some(String::from_utf8_lossy(&bytes).into_owned()),
             base_version: body.base_version,
         });
-        blocking(
+        let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
+        let announced = write.announce(
+            &state.config,
+            state.clock.now(),
+            &WriteAhead {
+                key: RecordKey {
+                    record_type: &record_type,
+                    id: &id,
+                },
+                from: body.base_version,
+                author: &Author {
+                    user: &write.user.name,
+                    device_id: body.device_id.as_deref(),
+                    device_seq: body.device_seq,
+                    captured_at,
+                },
+            },
+        );
+        blocking_announced(
             state.clone(),
+            announced,
             logging(logged, move |store| {
                 let now = state.clock.now();
                 let user = &write.user;
-                let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
                 let author = Author {
                     user: &user.name,
                     device_id: body.device_id.as_deref(),

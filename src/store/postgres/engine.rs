@@ -4,8 +4,8 @@ use super::conflicts::conflicts_where;
 use super::records::versions_from;
 use super::*;
 use crate::store::{
-    AuditFilter, Claimed, QueueEvent, Released, StatsBy, StatsRow, Store, SyncEntry, SyncFilter,
-    WriteAhead,
+    Announced, AuditFilter, Claimed, QueueEvent, Released, StatsBy, StatsRow, Store, SyncEntry,
+    SyncFilter, WriteAhead,
 };
 
 impl Store for PgStore {
@@ -153,6 +153,10 @@ impl Store for PgStore {
         now: UtcMillis,
     ) -> Result<Option<Remembered>, StoreError> {
         self.remembered_on(user, key, ttl_hours, now)
+    }
+
+    fn read_ahead(&mut self, writes: &[Announced]) {
+        self.read_ahead_on(writes);
     }
 
     fn remembered_before_write(

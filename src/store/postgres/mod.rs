@@ -18,8 +18,8 @@ use postgres::{Client, NoTls, Row};
 use super::columns::signed;
 use super::rows::{RawConflict, RawVersion, remembered_of};
 use super::{
-    Author, ConflictId, ConflictRow, Effect, Known, MasterList, Parked, RecordKey, Remember,
-    Remembered, Settlement, StoreError, Stored, WriteAhead,
+    Announced, Author, ConflictId, ConflictRow, Effect, Known, MasterList, Parked, RecordKey,
+    Remember, Remembered, Settlement, StoreError, Stored, WriteAhead,
 };
 use crate::model::{UtcMillis, Version};
 use crate::protocol::QueueEventKind;
@@ -54,6 +54,9 @@ pub struct PgStore {
     /// What the record write announced by `remembered_before_write` will read, read with
     /// the look-up (taken by that write if nothing ran in between).
     ahead: RefCell<Option<records::ReadAhead>>,
+    /// What the batch's announced writes read, in one trip at its start (see
+    /// `read_ahead_on`).
+    batch_ahead: RefCell<records::BatchAhead>,
     /// The newest queue event as the last batch committed, if its last rows said it (taken
     /// by the next `last_event`).
     last_committed_event: std::cell::Cell<Option<i64>>,
@@ -68,6 +71,7 @@ impl PgStore {
             client: RefCell::new(client),
             in_batch: false,
             ahead: Default::default(),
+            batch_ahead: Default::default(),
             last_committed_event: Default::default(),
         })
     }
@@ -89,6 +93,7 @@ impl PgStore {
     /// asking the database again.
     pub fn end_batch(&mut self) -> Result<(), StoreError> {
         self.in_batch = false;
+        self.batch_ahead.get_mut().clear();
         let client = self.client.get_mut();
         let committed = match client.flush() {
             Ok(last_event) => client.commit().map(|()| last_event),
@@ -180,6 +185,9 @@ struct Connection {
     /// taken at one count is still what the database would say while the count stands
     /// (in a batch, which holds the write lock).
     generation: u64,
+    /// Counts what was sent: statements run and rows flushed. Reads taken at one count
+    /// miss only the rows made since, which `pending` tells.
+    sent: u64,
 }
 
 type Params<'p> = &'p [&'p (dyn postgres::types::ToSql + Sync)];
@@ -202,6 +210,7 @@ impl Connection {
     /// forgotten by a rollback (rows made after a savepoint are the savepoint's).
     fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
         self.generation += 1;
+        self.sent += 1;
         let begins = sql.starts_with("BEGIN");
         if begins {
             self.reconnect_if_lost();
@@ -274,6 +283,7 @@ impl Connection {
             return Ok(None);
         }
         self.generation += 1;
+        self.sent += 1;
         let statement = self.statement(pending::FLUSH)?;
         let client = self
             .client
@@ -328,6 +338,7 @@ impl Connection {
         work: impl Fn(&mut Client, &postgres::Statement) -> Result<T, postgres::Error>,
     ) -> Result<T, postgres::Error> {
         self.generation += 1;
+        self.sent += 1;
         let first = match self.statement(sql) {
             Ok(statement) => work(self.client_mut(), &statement),
             Err(e) => Err(e),
@@ -369,6 +380,7 @@ impl Connection {
             pending: Default::default(),
             aborted: false,
             generation: 0,
+            sent: 0,
         })
     }
 }

@@ -189,16 +189,22 @@ impl PgStore {
         write: &WriteAhead,
     ) -> Result<Option<Remembered>, StoreError> {
         let client = &mut *self.client.borrow_mut();
-        if client.pending.holds_answer(user, key) || client.pending.holds_record(write.key) {
-            client.flush()?;
-        }
-        let asked = Asked {
-            user,
-            key,
-            oldest_kept: crate::store::oldest_kept(now, ttl_hours),
+        let oldest_kept = crate::store::oldest_kept(now, ttl_hours);
+        let (reads, remembered) = match self.batch_read(client, user, key, oldest_kept, write) {
+            Some(read) => read,
+            None => {
+                if client.pending.holds_answer(user, key) || client.pending.holds_record(write.key)
+                {
+                    client.flush()?;
+                }
+                let asked = Asked {
+                    user,
+                    key,
+                    oldest_kept,
+                };
+                what_a_write_reads(client, write.key, write.from, write.author, Some(asked))?
+            }
         };
-        let (reads, remembered) =
-            what_a_write_reads(client, write.key, write.from, write.author, Some(asked))?;
         if remembered.is_none() {
             *self.ahead.borrow_mut() = Some(ReadAhead {
                 generation: client.generation,
@@ -214,6 +220,115 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// At the start of a batch, reads what each announced write will read — its
+    /// versions from the base, its device's figures, its key's answer — in one statement
+    /// (two or more writes; one reads as fast with its look-up). A write takes them in
+    /// `remembered_before_write_on` while they still hold. Like any statement of a batch,
+    /// one that fails aborts the batch (its writes are answered 500 and retried).
+    pub(super) fn read_ahead_on(&self, writes: &[Announced]) {
+        let batch = &mut *self.batch_ahead.borrow_mut();
+        batch.clear();
+        if !self.in_batch || writes.len() < 2 {
+            return;
+        }
+        let client = &mut *self.client.borrow_mut();
+        match batch_reads(client, writes) {
+            Ok(read) => {
+                batch.sent = client.sent;
+                batch.writes = writes
+                    .iter()
+                    .zip(read)
+                    .map(|(announced, read)| WriteReadAhead {
+                        announced: announced.clone(),
+                        read: Some(read),
+                    })
+                    .collect();
+            }
+            // Each write then reads on its own.
+            Err(e) => tracing::warn!("reading a batch's writes ahead: {e}"),
+        }
+    }
+
+    /// The batch's reads for this look-up and write, if they were read ahead and still
+    /// hold: nothing sent since, no unsent row of its record or its key, and the answer
+    /// kept as long as asked now.
+    fn batch_read(
+        &self,
+        client: &Connection,
+        user: &str,
+        key: &str,
+        oldest_kept: i64,
+        write: &WriteAhead,
+    ) -> Option<(WriteReads, Option<Remembered>)> {
+        let batch = &mut *self.batch_ahead.borrow_mut();
+        if batch.sent != client.sent
+            || client.pending.holds_answer(user, key)
+            || client.pending.holds_record(write.key)
+        {
+            return None;
+        }
+        let ahead = batch
+            .writes
+            .iter_mut()
+            .find(|w| w.read.is_some() && w.announced.is(user, key, write))?;
+        if oldest_kept < ahead.announced.oldest_kept {
+            // The clock went back since: the batch may have left out an answer kept now.
+            return None;
+        }
+        let (reads, remembered) = ahead.read.take()?;
+        let remembered = remembered
+            .filter(|(_, created_ms)| *created_ms >= oldest_kept)
+            .map(|(answer, _)| answer);
+        Some((reads, remembered))
+    }
+}
+
+/// The reads of each announced write, in their order, in one statement.
+fn batch_reads(client: &mut Connection, writes: &[Announced]) -> Result<Vec<ReadFor>, StoreError> {
+    let column = |f: fn(&Announced) -> &str| writes.iter().map(f).collect::<Vec<_>>();
+    let from: Vec<Option<i64>> = writes
+        .iter()
+        .map(|w| w.from.map(|v| signed(v.get())))
+        .collect();
+    let device: Vec<Option<&str>> = writes.iter().map(|w| w.device_id.as_deref()).collect();
+    let parked_seq: Vec<Option<i64>> = writes
+        .iter()
+        .map(|w| w.device_seq.filter(|_| w.device_id.is_some()).map(signed))
+        .collect();
+    let oldest: Vec<i64> = writes.iter().map(|w| w.oldest_kept).collect();
+    let rows = client.query_beside_pending(
+        &BATCH_READS,
+        &[
+            &column(|w| &w.record_type),
+            &column(|w| &w.id),
+            &from,
+            &device,
+            &parked_seq,
+            &column(|w| &w.user),
+            &column(|w| &w.key),
+            &oldest,
+        ],
+    )?;
+    let mut read = Vec::with_capacity(writes.len());
+    let mut rest = &rows[..];
+    for (n, write) in (1..).zip(writes) {
+        let count = rest
+            .iter()
+            .take_while(|row| row.try_get::<_, i64>(0).is_ok_and(|at| at == n))
+            .count();
+        let (mine, after) = rest.split_at(count);
+        rest = after;
+        let mine: Vec<&Row> = mine.iter().collect();
+        let key = RecordKey {
+            record_type: &write.record_type,
+            id: &write.id,
+        };
+        read.push(reads_of(&mine, 1, key)?);
+    }
+    Ok(read)
+}
+
 /// An idempotency key to look up with a write's reads.
 struct Asked<'a> {
     user: &'a str,
@@ -223,37 +338,71 @@ struct Asked<'a> {
 
 /// What a write reads, in one statement (see `what_a_write_reads`): built once, then
 /// prepared once a connection.
-static WRITE_READS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+static WRITE_READS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| write_reads_sql(["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"]));
+
+/// What a batch's announced writes read, in one statement: `WRITE_READS` for each of them
+/// (one array a parameter, one element a write), each row led by the write's place in
+/// the arrays (from 1).
+static BATCH_READS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let one_write = write_reads_sql([
+        "w.record_type",
+        "w.record_id",
+        "w.from_version",
+        "w.device_id",
+        "w.device_seq",
+        "w.user_name",
+        "w.idempotency_key",
+        "w.oldest_kept",
+    ]);
+    format!(
+        "SELECT w.n, x.* FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
+                                       $5::BIGINT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[])
+             WITH ORDINALITY AS w(record_type, record_id, from_version, device_id, device_seq,
+                                  user_name, idempotency_key, oldest_kept, n)
+         CROSS JOIN LATERAL ({one_write}) AS x
+         ORDER BY w.n, x.version"
+    )
+});
+
+/// The reads of one write, with its parameters (a record type, its id, the base version,
+/// the device, its sequence number for a parked look-up, the key's user, the key, the
+/// oldest answer kept) as the SQL expressions given.
+fn write_reads_sql(p: [&str; 8]) -> String {
+    let [record_type, id, from, device, parked_seq, user, key, oldest] = p;
     let columns: Vec<String> = VERSION_COLUMNS
         .split(", ")
         .map(|c| format!("v.{c}"))
         .collect();
     format!(
         "SELECT x.applied, x.parked_id, x.parked_kind, x.parked_paths,
-                    x.fingerprint, x.answer, {columns}
+                    x.fingerprint, x.answer, x.created_ms, {columns}
              FROM (SELECT (SELECT MAX(device_seq) FROM versions
-                           WHERE record_type = $1 AND record_id = $2 AND device_id = $4) AS applied,
+                           WHERE record_type = {record_type} AND record_id = {id}
+                             AND device_id = {device}) AS applied,
                           c.id AS parked_id, c.kind AS parked_kind,
-                          c.conflicting_paths AS parked_paths, i.fingerprint, i.answer
+                          c.conflicting_paths AS parked_paths, i.fingerprint, i.answer,
+                          i.created_ms
                    FROM (SELECT 1) AS one
                    LEFT JOIN LATERAL (
                        SELECT id, kind, conflicting_paths FROM conflicts
-                       WHERE record_type = $1 AND record_id = $2 AND device_id = $4
-                         AND device_seq = $5
+                       WHERE record_type = {record_type} AND record_id = {id}
+                         AND device_id = {device} AND device_seq = {parked_seq}
                        ORDER BY id DESC LIMIT 1) AS c ON true
                    LEFT JOIN idempotency i
-                     ON i.\"user\" = $6 AND i.key = $7 AND i.created_ms >= $8) AS x
+                     ON i.\"user\" = {user} AND i.key = {key} AND i.created_ms >= {oldest}) AS x
              LEFT JOIN versions v
-               ON v.record_type = $1 AND v.record_id = $2
+               ON v.record_type = {record_type} AND v.record_id = {id}
               AND v.version >= COALESCE(
                       (SELECT version FROM versions
-                       WHERE record_type = $1 AND record_id = $2 AND version = $3),
+                       WHERE record_type = {record_type} AND record_id = {id}
+                         AND version = {from}),
                       (SELECT MAX(version) FROM versions
-                       WHERE record_type = $1 AND record_id = $2))
+                       WHERE record_type = {record_type} AND record_id = {id}))
              ORDER BY v.version",
         columns = columns.join(", ")
     )
-});
+}
 
 fn what_a_write_reads(
     client: &mut Connection,
@@ -276,24 +425,39 @@ fn what_a_write_reads(
             &asked.as_ref().map(|a| a.oldest_kept),
         ],
     )?;
+    let rows: Vec<&Row> = rows.iter().collect();
+    let (reads, remembered) = reads_of(&rows, 0, key)?;
+    Ok((reads, remembered.map(|(answer, _created_ms)| answer)))
+}
+
+/// One write's reads from its rows of `WRITE_READS` (its columns from `at` on): at least
+/// one row, one a version from the base on. With the remembered answer, its age.
+fn reads_of(rows: &[&Row], at: usize, key: RecordKey) -> Result<ReadFor, StoreError> {
     let first = rows
         .first()
         .ok_or_else(|| StoreError::Corrupt("a write's reads came back empty".into()))?;
-    let applied: Option<i64> = first.try_get(0)?;
-    let parked_id: Option<ConflictId> = first.try_get(1)?;
+    let applied: Option<i64> = first.try_get(at)?;
+    let parked_id: Option<ConflictId> = first.try_get(at + 1)?;
     let parked_conflict = match parked_id {
-        Some(id) => Some(parked_of(id, first.try_get(2)?, first.try_get(3)?)?),
+        Some(id) => Some(parked_of(
+            id,
+            first.try_get(at + 2)?,
+            first.try_get(at + 3)?,
+        )?),
         None => None,
     };
-    let remembered = match first.try_get::<_, Option<Vec<u8>>>(4)? {
-        Some(fingerprint) => Some(remembered_of(fingerprint, first.try_get(5)?)?),
+    let remembered = match first.try_get::<_, Option<Vec<u8>>>(at + 4)? {
+        Some(fingerprint) => Some((
+            remembered_of(fingerprint, first.try_get(at + 5)?)?,
+            first.try_get::<_, i64>(at + 6)?,
+        )),
         None => None,
     };
     let mut versions = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         // No version at all: the one row holds only the device's figures.
-        if row.try_get::<_, Option<Version>>(6)?.is_some() {
-            versions.push(version_at(row, 6, key)?);
+        if row.try_get::<_, Option<Version>>(at + 7)?.is_some() {
+            versions.push(version_at(row, at + 7, key)?);
         }
     }
     let reads = WriteReads {
@@ -304,6 +468,31 @@ fn what_a_write_reads(
         parked_conflict,
     };
     Ok((reads, remembered))
+}
+
+/// The reads of a batch's announced writes, taken at its start (see `read_ahead_on`).
+#[derive(Default)]
+pub(super) struct BatchAhead {
+    /// The connection's count of what was sent when they were read.
+    sent: u64,
+    writes: Vec<WriteReadAhead>,
+}
+
+/// A write as announced and what it read: its reads and its key's answer with its age
+/// (taken out by the write that uses them).
+struct WriteReadAhead {
+    announced: Announced,
+    read: Option<ReadFor>,
+}
+
+/// What a write reads with its key's look-up: its reads, and the key's answer with the
+/// time it was made (ms).
+type ReadFor = (WriteReads, Option<(Remembered, i64)>);
+
+impl BatchAhead {
+    pub(super) fn clear(&mut self) {
+        self.writes.clear();
+    }
 }
 
 /// A parked submission as a retry's decision needs it.

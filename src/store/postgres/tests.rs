@@ -6,7 +6,7 @@ use super::*;
 use crate::json;
 use crate::model::Json;
 use crate::protocol::ParkKind;
-use crate::store::{Store, SyncEntry, SyncFilter, WriteAhead};
+use crate::store::{Announced, Store, SyncEntry, SyncFilter, WriteAhead};
 
 /// A new, empty database; dropped with the guard.
 struct Fresh {
@@ -470,4 +470,130 @@ fn support_look_ups_read_through_their_indexes_not_every_row() {
     assert!(device.contains("syncs_by_device"), "{device}");
     let user = log(&mut client, Some("nobody"), None);
     assert!(user.contains("syncs_by_user"), "{user}");
+}
+
+#[test]
+fn a_batch_reads_its_announced_writes_ahead_and_each_takes_them_only_while_they_hold() {
+    let db = Fresh::new("batch_ahead");
+    let mut store = PgStore::open(&db.url).unwrap();
+    let now = at("2026-12-06T10:00:00Z");
+    let other = RecordKey {
+        record_type: "inspections",
+        id: "INS-2",
+    };
+    append(&mut store, None, None, Some("old"), now);
+    let create_other = |store: &mut PgStore| {
+        let fields = object(json!({"n": 0}));
+        let effect = || Effect::Append {
+            fields,
+            deleted: false,
+        };
+        store
+            .write_on(
+                other,
+                None,
+                &author(None),
+                now,
+                None,
+                |_| ((), effect()),
+                |_, _| None,
+            )
+            .unwrap();
+    };
+    create_other(&mut store);
+    let writer = author(None);
+    let announce = |key: &str, record: RecordKey| Announced {
+        user: "ana".into(),
+        key: key.into(),
+        oldest_kept: crate::store::oldest_kept(now, 1),
+        record_type: record.record_type.into(),
+        id: record.id.into(),
+        from: Version::new(1),
+        device_id: None,
+        device_seq: None,
+    };
+    let sent = |store: &mut PgStore| store.client.get_mut().sent;
+    // One write: what the look-up and the write would do, from the batch's reads or not.
+    let write = |store: &mut PgStore, key: &str, record: RecordKey| {
+        let ahead = WriteAhead {
+            key: record,
+            from: Version::new(1),
+            author: &writer,
+        };
+        if let Some(found) = store
+            .remembered_before_write("ana", key, 1, now, &ahead)
+            .unwrap()
+        {
+            return (found.answer, vec![]);
+        }
+        let remember = Remember {
+            user: "ana",
+            key,
+            fingerprint: [7; 32],
+            ttl_hours: 1,
+        };
+        let (seen, _) = store
+            .write_on(
+                record,
+                Version::new(1),
+                &writer,
+                now,
+                Some(remember),
+                |known| {
+                    let seen: Vec<u64> = known.versions.iter().map(|v| v.version.get()).collect();
+                    let effect = Effect::Append {
+                        fields: object(json!({"n": seen.len()})),
+                        deleted: false,
+                    };
+                    (seen, effect)
+                },
+                |seen, _| Some(format!("ok {}", seen.last().unwrap())),
+            )
+            .unwrap();
+        ("new".to_string(), seen)
+    };
+    store.begin_batch().unwrap();
+    store.read_ahead(&[
+        announce("a", KEY),
+        announce("b", other),
+        announce("c", KEY),
+        announce("old", KEY),
+    ]);
+    let before = sent(&mut store);
+    assert_eq!(write(&mut store, "a", KEY), ("new".into(), vec![1]));
+    assert_eq!(write(&mut store, "b", other), ("new".into(), vec![1]));
+    assert_eq!(
+        sent(&mut store),
+        before,
+        "both wrote on the batch's reads: nothing was sent for them"
+    );
+    // "a" made a version of INS-1 (not sent yet): "c"'s reads ahead are stale, and it reads
+    // again, after that version.
+    assert_eq!(write(&mut store, "c", KEY), ("new".into(), vec![1, 2]));
+    assert!(sent(&mut store) > before);
+    // A key known before the batch: its answer (read again: something was sent since).
+    assert_eq!(write(&mut store, "old", KEY), ("ok 0".into(), vec![]));
+    store.end_batch().unwrap();
+    assert_eq!(
+        store.current(KEY).unwrap().map(|v| v.version.get()),
+        Some(3)
+    );
+    assert_eq!(
+        store.current(other).unwrap().map(|v| v.version.get()),
+        Some(2)
+    );
+
+    // A key announced twice in one batch (a retry beside its first send): the second
+    // finds the first's answer, not the reads taken before it.
+    store.begin_batch().unwrap();
+    store.read_ahead(&[announce("twice", other), announce("twice", other)]);
+    let before = sent(&mut store);
+    assert_eq!(write(&mut store, "twice", other).0, "new");
+    assert_eq!(sent(&mut store), before);
+    assert_eq!(write(&mut store, "twice", other).0, "ok 2");
+    store.end_batch().unwrap();
+    assert_eq!(
+        store.current(other).unwrap().map(|v| v.version.get()),
+        Some(3)
+    );
 }
