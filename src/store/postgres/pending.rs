@@ -98,11 +98,18 @@ WITH
            WITH ORDINALITY AS s(at, u, device_id, method, record_type, record_id, status,
                                 outcome, problem, paths, conflict_id, body, base_version,
                                 version, kept, n)),
-  -- The oldest entries by number are the oldest by time (see the SQLite store).
+  -- The oldest entries by number are the oldest by time (see the SQLite store): the first
+  -- few by number, those of them past their time, each found by its number. As
+  -- `seq IN (…) AND at < $31`, the plan PostgreSQL keeps for this prepared statement (its
+  -- generic plan) read the whole log on every flush.
   pruned_syncs AS (
-    DELETE FROM syncs WHERE seq IN (SELECT seq FROM syncs ORDER BY seq LIMIT $32) AND at < $31),
+    DELETE FROM syncs WHERE seq = ANY (ARRAY(
+      SELECT seq FROM (SELECT seq, at FROM syncs ORDER BY seq LIMIT $32) AS oldest
+      WHERE at < $31))),
   pruned_events AS (
-    DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT $32) AND at < $31)
+    DELETE FROM events WHERE seq = ANY (ARRAY(
+      SELECT seq FROM (SELECT seq, at FROM events ORDER BY seq LIMIT $32) AS oldest
+      WHERE at < $31)))
 SELECT COALESCE(MAX(seq), 0) FROM events"#;
 
 impl Pending {

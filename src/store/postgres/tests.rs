@@ -473,6 +473,57 @@ fn support_look_ups_read_through_their_indexes_not_every_row() {
 }
 
 #[test]
+fn the_flush_prunes_the_log_by_its_first_entries_in_the_plan_it_keeps() {
+    let db = Fresh::new("flush_plan");
+    drop(PgStore::open(&db.url).unwrap());
+    let mut client = Client::connect(&db.url, NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO syncs (seq, at, \"user\", method, record_type, record_id, status,
+                                outcome, paths)
+             SELECT i, '2026-11-01T00:00:00.000Z', 'ana', 'PUT', 'items', 'R-' || i, 200,
+                    'applied', '[]'
+             FROM generate_series(1, 20000) i;
+             ANALYZE;
+             SET plan_cache_mode = force_generic_plan;",
+        )
+        .unwrap();
+    // The plan a prepared statement settles on after a few runs (its generic plan: the
+    // parameters' values unknown), asked with empty arrays of the parameters' types.
+    client
+        .batch_execute(&format!("PREPARE flush AS {}", pending::FLUSH))
+        .unwrap();
+    let empty = |types: &[&str]| -> Vec<String> {
+        types.iter().map(|t| format!("'{{}}'::{t}[]")).collect()
+    };
+    let mut values = empty(&["TEXT", "TEXT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT"]);
+    values.extend(empty(&["BIGINT", "BOOLEAN"]));
+    values.push("0".into());
+    values.extend(empty(&["TEXT", "TEXT", "BYTEA", "BIGINT", "TEXT"]));
+    values.extend(empty(&[
+        "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "INTEGER",
+    ]));
+    values.extend(empty(&[
+        "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "BIGINT",
+    ]));
+    values.extend(empty(&["TEXT"]));
+    values.extend(["'2026-12-01'".into(), "16".into()]);
+    assert_eq!(values.len(), 32);
+    let steps: Vec<String> = client
+        .simple_query(&format!("EXPLAIN EXECUTE flush({})", values.join(", ")))
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(String::from),
+            _ => None,
+        })
+        .collect();
+    let flush = steps.join("\n");
+    assert!(flush.contains("pruned_syncs"), "{flush}");
+    assert!(!flush.contains("Seq Scan on syncs"), "{flush}");
+}
+
+#[test]
 fn a_batch_reads_its_announced_writes_ahead_and_each_takes_them_only_while_they_hold() {
     let db = Fresh::new("batch_ahead");
     let mut store = PgStore::open(&db.url).unwrap();
