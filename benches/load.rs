@@ -417,6 +417,10 @@ fn main() {
     );
     let profile = std::env::var("SYNCDESK_LOAD_PROFILE").ok();
     let postgres_alone = profile.as_deref().is_some_and(|p| p.starts_with("pg"));
+    assert!(
+        !postgres_alone || std::env::var_os("SYNCDESK_LOAD_POSTGRES").is_some(),
+        "SYNCDESK_LOAD_PROFILE={profile:?} needs SYNCDESK_LOAD_POSTGRES"
+    );
     let mut result = String::from("RESULT");
     let mut ours = None;
     if !postgres_alone {
