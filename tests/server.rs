@@ -398,6 +398,54 @@ async fn concurrent_disjoint_syncs_are_all_applied(engine: Kind) {
     s.task.abort();
 }
 
+/// Syncs to several records at once, then each sent again under its key: the writer's
+/// batches then hold writes to different records, to the same record, and a retry beside
+/// its first send (on PostgreSQL, reads taken for the whole batch and reads made again).
+async fn concurrent_syncs_to_many_records_and_their_retries_each_apply_once(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = Arc::new(start(&db).await);
+    let records: Vec<String> = (1..=8).map(|r| format!("INS-{r}")).collect();
+    let checklist: Vec<Value> = (0..4)
+        .map(|i| json!({"id": format!("c{i}"), "ok": false}))
+        .collect();
+    for id in &records {
+        let created = s
+            .create(
+                id,
+                json!({"site_id": "S-4", "checklist": checklist.clone()}),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    for round in ["first", "again"] {
+        let mut tasks = Vec::new();
+        for id in &records {
+            for i in 0..4 {
+                let (s, id) = (s.clone(), id.clone());
+                let mut mine = checklist.clone();
+                mine[i]["ok"] = json!(true);
+                let body =
+                    json!({"base_version": 1, "fields": {"site_id": "S-4", "checklist": mine}});
+                tasks.push(tokio::spawn(async move {
+                    let key = format!("many-{id}-{i}");
+                    let sent = s.put_with_key("ana", &id, &key, &body.to_string()).send();
+                    sent.await.unwrap().status()
+                }));
+            }
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), StatusCode::OK, "{round}");
+        }
+    }
+    for id in &records {
+        let (_, record) = s.get(id).await;
+        assert_eq!(record["version"], 5, "four syncs, each once: {record}");
+        let items = record["fields"]["checklist"].as_array().unwrap();
+        assert!(items.iter().all(|item| item["ok"] == true), "{record}");
+    }
+    s.task.abort();
+}
+
 async fn versions_the_queue_and_remembered_answers_survive_a_restart(engine: Kind) {
     let db = TestDb::new(engine);
     let s = start_with_supervisor(&db).await;
@@ -1809,6 +1857,7 @@ on_both_engines! {
     a_stale_base_with_disjoint_edits_merges_over_http,
     a_genuine_conflict_is_parked_and_answered_409_once_per_device_submission,
     concurrent_disjoint_syncs_are_all_applied,
+    concurrent_syncs_to_many_records_and_their_retries_each_apply_once,
     versions_the_queue_and_remembered_answers_survive_a_restart,
     a_retried_write_gets_the_same_answer_byte_for_byte_and_applies_once,
     a_retried_conflict_is_parked_once,

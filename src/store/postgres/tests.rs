@@ -647,4 +647,12 @@ fn a_batch_reads_its_announced_writes_ahead_and_each_takes_them_only_while_they_
         store.current(other).unwrap().map(|v| v.version.get()),
         Some(3)
     );
+
+    // One key sent for two records in one batch: the second finds the first's answer
+    // (unsent, and not of its record), as it would on its own.
+    store.begin_batch().unwrap();
+    store.read_ahead(&[announce("shared", KEY), announce("shared", other)]);
+    assert_eq!(write(&mut store, "shared", KEY).0, "new");
+    assert_eq!(write(&mut store, "shared", other).0, "ok 3");
+    store.end_batch().unwrap();
 }
