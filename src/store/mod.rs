@@ -246,6 +246,19 @@ pub struct Announced {
     pub user: String,
     pub key: String,
     pub oldest_kept: i64,
+    pub write: OwnedWriteAhead,
+}
+
+impl Announced {
+    /// Whether this is the look-up of `user`'s `key` before `write`.
+    pub fn is(&self, user: &str, key: &str, write: &WriteAhead) -> bool {
+        self.user == user && self.key == key && self.write.is(write)
+    }
+}
+
+/// A `WriteAhead` kept past its borrows: the record, the base, the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedWriteAhead {
     pub record_type: String,
     pub id: String,
     pub from: Option<Version>,
@@ -253,12 +266,21 @@ pub struct Announced {
     pub device_seq: Option<u64>,
 }
 
-impl Announced {
-    /// Whether this is the look-up of `user`'s `key` before `write`.
-    pub fn is(&self, user: &str, key: &str, write: &WriteAhead) -> bool {
-        self.user == user
-            && self.key == key
-            && self.record_type == write.key.record_type
+impl OwnedWriteAhead {
+    pub fn of(write: &WriteAhead) -> Self {
+        Self {
+            record_type: write.key.record_type.to_owned(),
+            id: write.key.id.to_owned(),
+            from: write.from,
+            device_id: write.author.device_id.map(String::from),
+            device_seq: write.author.device_seq,
+        }
+    }
+
+    /// Whether this is `write` (what its reads depend on: the record, the base, the
+    /// device and its number).
+    pub fn is(&self, write: &WriteAhead) -> bool {
+        self.record_type == write.key.record_type
             && self.id == write.key.id
             && self.from == write.from
             && self.device_id.as_deref() == write.author.device_id

@@ -24,8 +24,8 @@ use crate::protocol::{
     Status,
 };
 use crate::store::{
-    Announced, Author, ConflictId, ConflictRow, Database, Effect, Engine, Known, Parked, RecordKey,
-    Remember, Settlement, SqliteStore, Store, Stored, WalLimit, WriteAhead,
+    Announced, Author, ConflictId, ConflictRow, Database, Effect, Engine, Known, OwnedWriteAhead,
+    Parked, RecordKey, Remember, Settlement, SqliteStore, Store, Stored, WalLimit, WriteAhead,
 };
 use crate::sync::{
     Create, Decision, IfMatch, ParkKind, ParkedConflict, Put, Refusal, Report, ResolutionDecision,

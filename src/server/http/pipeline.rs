@@ -124,11 +124,7 @@ impl Idempotent {
             user: self.user.name.clone(),
             key: key.clone(),
             oldest_kept: crate::store::oldest_kept(now, config.idempotency_ttl_hours),
-            record_type: write.key.record_type.to_owned(),
-            id: write.key.id.to_owned(),
-            from: write.from,
-            device_id: write.author.device_id.map(String::from),
-            device_seq: write.author.device_seq,
+            write: OwnedWriteAhead::of(write),
         })
     }
 

@@ -18,8 +18,8 @@ use postgres::{Client, NoTls, Row};
 use super::columns::signed;
 use super::rows::{RawConflict, RawVersion, remembered_of};
 use super::{
-    Announced, Author, ConflictId, ConflictRow, Effect, Known, MasterList, Parked, RecordKey,
-    Remember, Remembered, Settlement, StoreError, Stored, WriteAhead,
+    Announced, Author, ConflictId, ConflictRow, Effect, Known, MasterList, OwnedWriteAhead, Parked,
+    RecordKey, Remember, Remembered, Settlement, StoreError, Stored, WriteAhead,
 };
 use crate::model::{UtcMillis, Version};
 use crate::protocol::QueueEventKind;

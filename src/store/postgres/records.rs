@@ -52,7 +52,9 @@ impl PgStore {
         let ahead = self.ahead.get_mut().take();
         let tx = self.write_unit()?;
         let found = match ahead {
-            Some(ahead) if ahead.holds(tx.client.generation, key, from, author) => ahead.reads,
+            Some(ahead) if ahead.holds(tx.client.generation, &WriteAhead { key, from, author }) => {
+                ahead.reads
+            }
             _ => {
                 if tx.client.pending.holds_record(key) {
                     tx.client.flush()?;
@@ -151,29 +153,14 @@ struct WriteReads {
 /// taken for.
 pub(super) struct ReadAhead {
     generation: u64,
-    record_type: String,
-    id: String,
-    from: Option<Version>,
-    device_id: Option<String>,
-    device_seq: Option<u64>,
+    write: OwnedWriteAhead,
     reads: WriteReads,
 }
 
 impl ReadAhead {
     /// Whether these are the reads of this write, with nothing run or made since.
-    fn holds(
-        &self,
-        generation: u64,
-        key: RecordKey,
-        from: Option<Version>,
-        author: &Author,
-    ) -> bool {
-        self.generation == generation
-            && self.record_type == key.record_type
-            && self.id == key.id
-            && self.from == from
-            && self.device_id.as_deref() == author.device_id
-            && self.device_seq == author.device_seq
+    fn holds(&self, generation: u64, write: &WriteAhead) -> bool {
+        self.generation == generation && self.write.is(write)
     }
 }
 
@@ -208,11 +195,7 @@ impl PgStore {
         if remembered.is_none() {
             *self.ahead.borrow_mut() = Some(ReadAhead {
                 generation: client.generation,
-                record_type: write.key.record_type.to_owned(),
-                id: write.key.id.to_owned(),
-                from: write.from,
-                device_id: write.author.device_id.map(String::from),
-                device_seq: write.author.device_seq,
+                write: OwnedWriteAhead::of(write),
                 reads,
             });
         }
@@ -289,19 +272,28 @@ fn batch_reads(client: &mut Connection, writes: &[Announced]) -> Result<Vec<Read
     let column = |f: fn(&Announced) -> &str| writes.iter().map(f).collect::<Vec<_>>();
     let from: Vec<Option<i64>> = writes
         .iter()
-        .map(|w| w.from.map(|v| signed(v.get())))
+        .map(|w| w.write.from.map(|v| signed(v.get())))
         .collect();
-    let device: Vec<Option<&str>> = writes.iter().map(|w| w.device_id.as_deref()).collect();
+    let device: Vec<Option<&str>> = writes
+        .iter()
+        .map(|w| w.write.device_id.as_deref())
+        .collect();
     let parked_seq: Vec<Option<i64>> = writes
         .iter()
-        .map(|w| w.device_seq.filter(|_| w.device_id.is_some()).map(signed))
+        .map(|w| {
+            let write = &w.write;
+            write
+                .device_seq
+                .filter(|_| write.device_id.is_some())
+                .map(signed)
+        })
         .collect();
     let oldest: Vec<i64> = writes.iter().map(|w| w.oldest_kept).collect();
     let rows = client.query_beside_pending(
         &BATCH_READS,
         &[
-            &column(|w| &w.record_type),
-            &column(|w| &w.id),
+            &column(|w| &w.write.record_type),
+            &column(|w| &w.write.id),
             &from,
             &device,
             &parked_seq,
@@ -321,8 +313,8 @@ fn batch_reads(client: &mut Connection, writes: &[Announced]) -> Result<Vec<Read
         rest = after;
         let mine: Vec<&Row> = mine.iter().collect();
         let key = RecordKey {
-            record_type: &write.record_type,
-            id: &write.id,
+            record_type: &write.write.record_type,
+            id: &write.write.id,
         };
         read.push(reads_of(&mine, 1, key)?);
     }

@@ -6,7 +6,7 @@ use super::*;
 use crate::json;
 use crate::model::Json;
 use crate::protocol::ParkKind;
-use crate::store::{Announced, Store, SyncEntry, SyncFilter, WriteAhead};
+use crate::store::{Announced, OwnedWriteAhead, Store, SyncEntry, SyncFilter, WriteAhead};
 
 /// A new, empty database; dropped with the guard.
 struct Fresh {
@@ -557,11 +557,13 @@ fn a_batch_reads_its_announced_writes_ahead_and_each_takes_them_only_while_they_
         user: "ana".into(),
         key: key.into(),
         oldest_kept: crate::store::oldest_kept(now, 1),
-        record_type: record.record_type.into(),
-        id: record.id.into(),
-        from: Version::new(1),
-        device_id: None,
-        device_seq: None,
+        write: OwnedWriteAhead {
+            record_type: record.record_type.into(),
+            id: record.id.into(),
+            from: Version::new(1),
+            device_id: None,
+            device_seq: None,
+        },
     };
     let sent = |store: &mut PgStore| store.client.get_mut().sent;
     // One write: what the look-up and the write would do, from the batch's reads or not.
