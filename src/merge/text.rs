@@ -8,7 +8,7 @@ use std::hash::BuildHasher;
 use std::time::Instant;
 
 use rustc_hash::FxBuildHasher;
-use similar::{Algorithm, DiffTag, TextDiffConfig, capture_diff_deadline};
+use similar::{Algorithm, DiffOp, DiffTag, TextDiffConfig, capture_diff_deadline};
 
 /// Above this many bytes on either side a value is shown as replaced, not diffed.
 pub const MAX_DIFF_BYTES: usize = 64 * 1024;
@@ -188,21 +188,59 @@ fn diff_hashes(
     // Myers' diff takes at most (n + m)² steps: below this many tokens that is well under
     // a millisecond, and reading the clock at every step would cost more than the diff.
     let deadline = (old.len() + new.len() > UNTIMED_TOKENS).then_some(deadline);
-    let ops = capture_diff_deadline(
-        Algorithm::Myers,
-        &old.hashes[..],
-        0..old.len(),
-        &new.hashes[..],
-        0..new.len(),
-        deadline,
-    );
-    ops.iter()
-        .map(|op| {
-            let (tag, o, n) = op.as_tag_tuple();
-            (tag, old.bytes(o), new.bytes(n))
-        })
+    let (old_hashes, new_hashes) = (&old.hashes[..], &new.hashes[..]);
+    let spans = replaced_in_place(old_hashes, new_hashes).unwrap_or_else(|| {
+        capture_diff_deadline(
+            Algorithm::Myers,
+            old_hashes,
+            0..old.len(),
+            new_hashes,
+            0..new.len(),
+            deadline,
+        )
+        .iter()
+        .map(DiffOp::as_tag_tuple)
+        .collect()
+    });
+    spans
+        .into_iter()
+        .map(|(tag, o, n)| (tag, old.bytes(o), new.bytes(n)))
         .collect()
 }
+
+/// Most edits replace a word (or a sentence) by another: the lists keep their length,
+/// and the tokens that differ in place appear nowhere in the other list. Then pairing the
+/// lists in place is their only longest common subsequence, and these spans (equal runs,
+/// and runs replaced token for token) are the ones Myers' diff would find, without its
+/// search. `None` for any other edit, or too many (each token that differs is looked for
+/// in the whole other list).
+fn replaced_in_place(old: &[u64], new: &[u64]) -> Option<Vec<TokenSpan>> {
+    const MOST_DIFFERING: usize = 16;
+    if old.len() != new.len() {
+        return None;
+    }
+    let mut spans: Vec<TokenSpan> = Vec::new();
+    let mut differing = 0;
+    for (at, (a, b)) in old.iter().zip(new).enumerate() {
+        let tag = if a == b {
+            DiffTag::Equal
+        } else {
+            differing += 1;
+            if differing > MOST_DIFFERING || new.contains(a) || old.contains(b) {
+                return None;
+            }
+            DiffTag::Replace
+        };
+        match spans.last_mut() {
+            Some((last, o, n)) if *last == tag => (o.end, n.end) = (at + 1, at + 1),
+            _ => spans.push((tag, at..at + 1, at..at + 1)),
+        }
+    }
+    Some(spans)
+}
+
+/// A span of a diff of token lists: what it is, and the tokens it covers on each side.
+type TokenSpan = (DiffTag, Range<usize>, Range<usize>);
 
 /// The word diff without hashes, for the (astronomically rare) hash collision.
 fn exact_token_edits(
@@ -630,5 +668,46 @@ mod tests {
             s.iter()
                 .any(|x| x.0 == EditOp::Insert && x.2.contains("nicht"))
         );
+    }
+
+    /// Myers' spans of two token lists, compacted, as `diff_hashes` takes them.
+    fn myers_spans(old: &[u64], new: &[u64]) -> Vec<TokenSpan> {
+        capture_diff_deadline(Algorithm::Myers, old, 0..old.len(), new, 0..new.len(), None)
+            .iter()
+            .map(DiffOp::as_tag_tuple)
+            .collect()
+    }
+
+    #[test]
+    fn tokens_that_moved_or_came_are_left_to_myers() {
+        // One replaced in place, each new token unknown to the old list: paired in place.
+        assert_eq!(
+            replaced_in_place(&[1, 2, 3, 4], &[1, 7, 3, 8]),
+            Some(myers_spans(&[1, 2, 3, 4], &[1, 7, 3, 8]))
+        );
+        // A token that moved is found elsewhere in the other list, and an inserted one
+        // changes the length: both would pair badly in place.
+        assert_eq!(replaced_in_place(&[1, 2, 3], &[2, 3, 9]), None);
+        assert_eq!(replaced_in_place(&[1, 2, 3], &[9, 1, 2]), None);
+        assert_eq!(replaced_in_place(&[1, 2, 3], &[1, 2, 3, 4]), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Lists from a small alphabet (so tokens repeat), each position kept or replaced
+        /// by a token that may or may not be in the old list: where the short way takes them, its spans are
+        /// exactly Myers' (the equal runs found in the same places, replaced runs whole).
+        #[test]
+        fn replaced_in_place_finds_what_myers_finds(
+            old in proptest::collection::vec(0u64..8, 0..14),
+            edits in proptest::collection::vec(proptest::option::weighted(0.3, 4u64..12), 14),
+        ) {
+            let new: Vec<u64> = old.iter().zip(&edits).map(|(&t, e)| e.unwrap_or(t)).collect();
+            if let Some(spans) = replaced_in_place(&old, &new) {
+                proptest::prop_assert_eq!(spans, myers_spans(&old, &new));
+
+            }
+        }
     }
 }
