@@ -17,7 +17,7 @@ fn same(a: &Json, b: &Json) -> bool {
     match (a, b) {
         (Json::Number(Num::F(x)), Json::Number(Num::F(y))) => x.to_bits() == y.to_bits(),
         (Json::Array(x), Json::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| same(a, b))
         }
         (Json::Object(x), Json::Object(y)) => {
             x.len() == y.len()
@@ -155,7 +155,7 @@ fn outline_matches(text: &str, place: &Outline, tree: &Json) -> bool {
             items.len() == values.len()
                 && items
                     .iter()
-                    .zip(values)
+                    .zip(values.iter())
                     .all(|(p, v)| outline_matches(text, p, v))
         }
         // Members in the text's order, a repeated key each time: look each up by key,

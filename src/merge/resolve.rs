@@ -116,9 +116,11 @@ fn set_within<'a>(target: &mut Json<'a>, segments: &[String], key: &str, value: 
                 let id = item.as_object().and_then(|o| o.get(key));
                 id.and_then(segment_of).is_some_and(|s| s == first.as_str())
             };
-            let Some(item) = items.iter_mut().find(|item| named(item)) else {
+            let Some(at) = items.iter().position(named) else {
                 return;
             };
+            // The list's own items, copied first if the merge shares them with a side.
+            let item = &mut std::sync::Arc::make_mut(items)[at];
             if rest.is_empty() {
                 *item = value;
                 return;
@@ -189,6 +191,33 @@ mod tests {
         );
         assert_eq!(out.get("m"), Some(&json!({"x": 9})));
         assert_eq!(out.get("gone"), Some(&json!({"c9": {"ok": 1}})));
+    }
+
+    /// The merge shares subtrees equal on all sides with the server's record: a typed value
+    /// put inside one changes the resolved record's copy, never a side.
+    #[test]
+    fn a_value_typed_into_a_shared_list_changes_the_resolution_only() {
+        let text = r#"{"checklist": [{"id": "c1", "ok": null}, {"id": "c2", "ok": true}],
+                       "m": {"x": 1}, "n": 1}"#;
+        let side = || match Json::parse(text) {
+            Ok(Json::Object(o)) => o,
+            other => unreachable!("an object: {other:?}"),
+        };
+        let (base, local, server) = (side(), side(), side());
+        let choices = Choices::from([
+            ("/checklist/c2/ok".to_string(), Choice::Manual(json!("n/a"))),
+            ("/m/x".to_string(), Choice::Manual(json!(9))),
+        ]);
+        let out = resolve(&base, &local, &server, None, &choices);
+        assert_eq!(
+            out.get("checklist"),
+            Some(&json!([{"id": "c1", "ok": null}, {"id": "c2", "ok": "n/a"}]))
+        );
+        assert_eq!(out.get("m"), Some(&json!({"x": 9})));
+        for (name, unchanged) in [("base", &base), ("local", &local), ("server", &server)] {
+            assert_eq!(unchanged, &side(), "{name} changed");
+            assert_eq!(unchanged.text(), side().text(), "{name} lost its text");
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The JSON tree the merge engine walks: objects as one sorted vector (no map nodes), keys
 //! and short strings inline, longer strings borrowed from the input when they hold no
-//! escapes.
+//! escapes. Objects' members and lists' items are shared between copies (`Arc`), so the
+//! merge takes the many subtrees nobody changed by count, not by copy.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -16,8 +18,10 @@ pub enum Json<'a> {
     Bool(bool),
     Number(Num),
     String(Str<'a>),
-    /// Items in a boxed slice (16 bytes), not a `Vec` (24): that keeps a value at 24 bytes.
-    Array(Box<[Json<'a>]>),
+    /// Items in a shared slice (16 bytes), not a `Vec` (24): that keeps a value at 24 bytes.
+    /// Shared, so that a copy of a list (the merge takes most of a record as it is) is a
+    /// count, not a copy of the tree; changing a shared list copies its items first.
+    Array(Arc<[Json<'a>]>),
     Object(Object<'a>),
 }
 
@@ -36,8 +40,9 @@ pub struct Object<'a> {
     /// object's text as it was read, while the object is unchanged since, as a
     /// `Json::String` borrowing it; else `Json::Null`. Two objects read as the same text
     /// are equal, so equality settles most unchanged objects with one `memcmp`; the text
-    /// rides in the members' allocation so that a value stays at 24 bytes.
-    slots: Box<[(Key, Json<'a>)]>,
+    /// rides in the members' allocation so that a value stays at 24 bytes. Shared like a
+    /// list's items (see `Json::Array`).
+    slots: Arc<[(Key, Json<'a>)]>,
 }
 
 impl<'a> Json<'a> {
@@ -64,7 +69,9 @@ impl<'a> Json<'a> {
             Json::Bool(b) => Json::Bool(b),
             Json::Number(n) => Json::Number(n),
             Json::String(s) => Json::String(s.into_owned()),
-            Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
+            Json::Array(items) => {
+                Json::Array(items.iter().map(|item| item.clone().into_owned()).collect())
+            }
             Json::Object(o) => Json::Object(o.into_owned()),
         }
     }
@@ -217,7 +224,7 @@ impl<'a> Object<'a> {
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Json<'a>> {
         let i = self.position(key).ok()?;
         self.forget_text();
-        Some(&mut self.slots[i].1)
+        Some(&mut self.slots_mut()[i].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -231,7 +238,7 @@ impl<'a> Object<'a> {
         match self.position(&key) {
             Ok(i) => {
                 self.forget_text();
-                self.slots[i].1 = value;
+                self.slots_mut()[i].1 = value;
             }
             Err(i) => self.edit(|members| members.insert(i, (key, value))),
         }
@@ -243,47 +250,88 @@ impl<'a> Object<'a> {
     }
 
     fn forget_text(&mut self) {
-        if let Some((_, text)) = self.slots.last_mut() {
+        if self.text().is_some()
+            && let Some((_, text)) = self.slots_mut().last_mut()
+        {
             *text = Json::Null;
         }
     }
 
+    /// The slots to change: this object's own, copied first if another value shares them.
+    fn slots_mut(&mut self) -> &mut [(Key, Json<'a>)] {
+        Arc::make_mut(&mut self.slots)
+    }
+
     fn edit<T>(&mut self, change: impl FnOnce(&mut Vec<(Key, Json<'a>)>) -> T) -> T {
-        let mut members = std::mem::take(&mut self.slots).into_vec();
-        members.pop();
+        let mut members = std::mem::take(self).into_members();
         let out = change(&mut members);
         *self = Self::from_sorted(members);
         out
     }
 
-    pub fn into_owned(self) -> Object<'static> {
-        let members = self.into_iter().map(|(k, v)| (k, v.into_owned()));
-        Object::from_sorted(members.collect())
+    /// The members, moved out when nothing else shares them, else copied.
+    fn into_members(mut self) -> Vec<(Key, Json<'a>)> {
+        let n = self.len();
+        let mut members = Self::members_vec(n);
+        match Arc::get_mut(&mut self.slots) {
+            Some(own) => members.extend(
+                own[..n]
+                    .iter_mut()
+                    .map(|m| std::mem::replace(m, (Key::empty(), Json::Null))),
+            ),
+            None => members.extend_from_slice(self.entries()),
+        }
+        members
     }
 
-    /// Room for `n` members and the slot an object adds after them: a vector made so and
-    /// handed to `from_sorted` or `read_as` becomes the object's allocation as it is.
+    pub fn into_owned(self) -> Object<'static> {
+        Object::from_sorted(self.into_iter().map(|(k, v)| (k, v.into_owned())).collect())
+    }
+
+    /// Room for `n` members, to collect before `from_sorted`.
     #[inline]
     pub(crate) fn members_vec(n: usize) -> Vec<(Key, Json<'a>)> {
-        Vec::with_capacity(n + 1)
+        Vec::with_capacity(n)
     }
 
-    /// An object of members already in key order, each key once (see `members_vec`).
+    /// An object of members already in key order, each key once.
     pub(crate) fn from_sorted(members: Vec<(Key, Json<'a>)>) -> Self {
-        Self::with_text_slot(members, Json::Null)
+        Self::with_text_slot(members.into_iter(), Json::Null)
     }
 
-    /// [`Self::from_sorted`] for an object read as `text`.
-    pub(crate) fn read_as(members: Vec<(Key, Json<'a>)>, text: &'a str) -> Self {
+    /// [`Self::from_sorted`] for an object read as `text`, its members moved from wherever
+    /// the reader has them.
+    pub(crate) fn read_as(
+        members: impl ExactSizeIterator<Item = (Key, Json<'a>)>,
+        text: &'a str,
+    ) -> Self {
         Self::with_text_slot(members, Json::String(Str::Borrowed(text)))
     }
 
-    fn with_text_slot(mut members: Vec<(Key, Json<'a>)>, text: Json<'a>) -> Self {
-        debug_assert!(members.windows(2).all(|w| w[0].0 < w[1].0));
-        members.push((Key::empty(), text));
-        Self {
-            slots: members.into_boxed_slice(),
+    /// The members and then the text slot, moved straight into one allocation.
+    fn with_text_slot(
+        members: impl ExactSizeIterator<Item = (Key, Json<'a>)>,
+        text: Json<'a>,
+    ) -> Self {
+        let n = members.len();
+        let mut slots = Arc::<[(Key, Json<'a>)]>::new_uninit_slice(n + 1);
+        let uninit = Arc::get_mut(&mut slots).expect("a new allocation is not shared");
+        let mut written = 0;
+        for (slot, member) in uninit[..n].iter_mut().zip(members) {
+            slot.write(member);
+            written += 1;
         }
+        // A short iterator leaves slots unwritten: stop (leaking what was written) before
+        // anything reads them.
+        assert_eq!(
+            written, n,
+            "an iterator yielded fewer members than its length"
+        );
+        uninit[n].write((Key::empty(), text));
+        // SAFETY: all `n + 1` slots were written above.
+        let slots = unsafe { slots.assume_init() };
+        debug_assert!(slots[..n].windows(2).all(|w| w[0].0 < w[1].0));
+        Self { slots }
     }
 
     /// Builds an object from members in any order; a repeated key keeps its last value.
@@ -366,9 +414,7 @@ impl<'a> IntoIterator for Object<'a> {
     type IntoIter = std::vec::IntoIter<Self::Item>;
 
     fn into_iter(self) -> Self::IntoIter {
-        let mut members = self.slots.into_vec();
-        members.pop();
-        members.into_iter()
+        self.into_members().into_iter()
     }
 }
 
@@ -427,7 +473,7 @@ impl Serialize for Json<'_> {
             Json::String(text) => s.serialize_str(text),
             Json::Array(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
+                for item in items.iter() {
                     seq.serialize_element(item)?;
                 }
                 seq.end()
@@ -541,7 +587,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
             items.push(item);
         }
         // Parsed trees are held and read many times: exact sizes keep them small and dense.
-        Ok(Json::Array(items.into_boxed_slice()))
+        Ok(Json::Array(items.into()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
@@ -578,6 +624,7 @@ impl<'de> Deserialize<'de> for ReadKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json;
 
     #[test]
     fn strings_without_escapes_are_borrowed() {
@@ -714,10 +761,17 @@ mod tests {
             |o| o.insert("z", Json::Null),
             |o| drop(o.remove("a")),
         ];
+        let as_read = Json::parse(text).unwrap();
         for change in changes {
             let mut o = outer.clone();
             change(&mut o);
             assert_eq!(o.text(), None);
+            // The copy shared the members until the change: the original is as it was read.
+            assert_eq!(
+                outer.text(),
+                as_read.as_array().unwrap()[0].as_object().unwrap().text()
+            );
+            assert_eq!(outer, as_read.as_array().unwrap()[0].as_object().unwrap());
         }
         // Built, not read: no text.
         assert_eq!(
@@ -727,6 +781,50 @@ mod tests {
                 .text(),
             None
         );
+    }
+
+    /// Copies share members; whichever copy changes, or is taken apart, the other keeps
+    /// what it had.
+    #[test]
+    fn copies_share_members_until_one_changes() {
+        let read = Json::parse(r#"{"a": [1, {"b": 2}], "c": "x"}"#).unwrap();
+        let original = read.as_object().unwrap().clone();
+        let mut copy = original.clone();
+        copy.insert("c", Json::Bool(true));
+        let Some(Json::Array(list)) = copy.get_mut("a") else {
+            unreachable!("a list")
+        };
+        std::sync::Arc::make_mut(list)[0] = Json::Null;
+        assert_eq!(original, *read.as_object().unwrap());
+        assert_eq!(original.text(), read.as_object().unwrap().text());
+        assert_eq!(copy.get("a"), Some(&json!([null, {"b": 2}])));
+        assert_eq!(copy.get("c"), Some(&Json::Bool(true)));
+        // Taken apart while shared, then alone: the same members either way.
+        let shared: Vec<_> = original.clone().into_iter().collect();
+        let alone: Vec<_> = original.into_iter().collect();
+        assert_eq!(shared, alone);
+        assert_eq!(shared.len(), 2);
+        assert_eq!(alone[1], (Key::new("c"), json!("x")));
+    }
+
+    /// An iterator shorter than it said stops the build before a slot is read unwritten.
+    #[test]
+    #[should_panic(expected = "fewer members than its length")]
+    fn a_short_member_iterator_is_refused() {
+        struct Lying(std::vec::IntoIter<(Key, Json<'static>)>);
+        impl Iterator for Lying {
+            type Item = (Key, Json<'static>);
+            fn next(&mut self) -> Option<Self::Item> {
+                self.0.next()
+            }
+        }
+        impl ExactSizeIterator for Lying {
+            fn len(&self) -> usize {
+                self.0.len() + 1
+            }
+        }
+        let members = vec![(Key::new("a"), Json::Null)];
+        Object::with_text_slot(Lying(members.into_iter()), Json::Null);
     }
 
     #[test]

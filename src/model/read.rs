@@ -330,10 +330,13 @@ impl<'a> Reader<'a> {
             },
         )?;
         let whole = guess.filter(|g| g.is_whole(&self.orders, self.members.len() - start));
-        let members = self.orders.sorted(&mut self.members, start, depth, whole);
-        Some(Json::Object(Object::read_as(
-            members,
-            &self.text[open..self.at],
+        let text = &self.text[open..self.at];
+        Some(Json::Object(self.orders.sorted(
+            &mut self.members,
+            start,
+            depth,
+            whole,
+            text,
         )))
     }
 
@@ -687,24 +690,23 @@ impl Orders {
         guess.order(self)?.plain.then_some(guess)
     }
 
-    /// The members from `start` on (taken off the stack), sorted by key, the last of a
-    /// repeated key kept, with room for the object's text slot. `whole`: the order its keys
-    /// were all read by.
+    /// The object read as `text`: its members from `start` on, taken off the stack and
+    /// sorted by key, the last of a repeated key kept. `whole`: the order its keys were
+    /// all read by. Each way moves the members straight into the object's allocation.
     fn sorted<'a>(
         &mut self,
         stack: &mut Vec<(Key, Json<'a>)>,
         start: usize,
         depth: usize,
         whole: Option<Guess>,
-    ) -> Vec<(Key, Json<'a>)> {
+        text: &'a str,
+    ) -> Object<'a> {
         let members = &stack[start..];
         let slot = match whole {
             Some(guess) => guess.slot,
             None => {
                 if members.windows(2).all(|w| w[0].0 < w[1].0) {
-                    let mut sorted = Object::members_vec(members.len());
-                    sorted.extend(stack.drain(start..));
-                    return sorted;
+                    return Object::read_as(stack.drain(start..), text);
                 }
                 let found = self.known.iter().position(|order| {
                     order.keys.len() == members.len()
@@ -727,30 +729,29 @@ impl Orders {
         }
         if order.sorted.len() < members.len() {
             // A repeated key: the members not kept are dropped with the stack's tail.
-            let mut kept = Object::members_vec(order.sorted.len());
-            kept.extend(
-                order
-                    .sorted
-                    .iter()
-                    .map(|&i| take(&mut stack[start + i as usize])),
-            );
+            let kept = order
+                .sorted
+                .iter()
+                .map(|&i| take(&mut stack[start + i as usize]));
+            let object = Object::read_as(kept, text);
             stack.truncate(start);
-            return kept;
+            return object;
         }
-        let mut sorted = Object::members_vec(members.len());
         // SAFETY: without repeated keys `order.sorted` holds each position of the tail once
-        // (it is a sorted permutation of them), so each member is moved out exactly once;
-        // `sorted` has room for all of them, so nothing between the reads and `set_len` can
-        // panic, and `set_len` then forgets the moved-out tail without dropping it. Moving
-        // members this way spares writing a placeholder over each and dropping that.
+        // (it is a sorted permutation of them), so each member is moved out exactly once.
+        // The stack forgets its tail before the moves, so nothing drops a member twice, even
+        // on a panic; the tail's memory stays as it is (within the capacity, and nothing
+        // touches the stack) until the last read. Moving members this way spares writing a
+        // placeholder over each and dropping that.
         unsafe {
             let tail = stack.as_ptr().add(start);
-            for &i in &order.sorted {
-                sorted.push(std::ptr::read(tail.add(i as usize)));
-            }
             stack.set_len(start);
+            let moved = order
+                .sorted
+                .iter()
+                .map(|&i| std::ptr::read(tail.add(i as usize)));
+            Object::read_as(moved, text)
         }
-        sorted
     }
 
     /// Remembers the order of `members`, in the slot it returns.
