@@ -69,9 +69,11 @@ impl<'a> Json<'a> {
             Json::Bool(b) => Json::Bool(b),
             Json::Number(n) => Json::Number(n),
             Json::String(s) => Json::String(s.into_owned()),
-            Json::Array(items) => {
-                Json::Array(items.iter().map(|item| item.clone().into_owned()).collect())
-            }
+            // Items moved out when nothing else shares them, else copied.
+            Json::Array(mut items) => Json::Array(match Arc::get_mut(&mut items) {
+                Some(own) => own.iter_mut().map(|item| take(item).into_owned()).collect(),
+                None => items.iter().map(|item| item.clone().into_owned()).collect(),
+            }),
             Json::Object(o) => Json::Object(o.into_owned()),
         }
     }
@@ -274,11 +276,7 @@ impl<'a> Object<'a> {
         let n = self.len();
         let mut members = Self::members_vec(n);
         match Arc::get_mut(&mut self.slots) {
-            Some(own) => members.extend(
-                own[..n]
-                    .iter_mut()
-                    .map(|m| std::mem::replace(m, (Key::empty(), Json::Null))),
-            ),
+            Some(own) => members.extend(own[..n].iter_mut().map(|(k, v)| (take_key(k), take(v)))),
             None => members.extend_from_slice(self.entries()),
         }
         members
@@ -365,6 +363,16 @@ impl<'a> Object<'a> {
         }
         Self::from_sorted(sorted)
     }
+}
+
+/// A value moved out of a tree that is taken apart, `null` left in its place.
+fn take<'a>(value: &mut Json<'a>) -> Json<'a> {
+    std::mem::replace(value, Json::Null)
+}
+
+/// A key moved out likewise, the empty key left in its place.
+fn take_key(key: &mut Key) -> Key {
+    std::mem::replace(key, Key::empty())
 }
 
 /// The first eight bytes, zero-padded, as a big-endian integer: its order is the order
@@ -805,6 +813,13 @@ mod tests {
         assert_eq!(shared, alone);
         assert_eq!(shared.len(), 2);
         assert_eq!(alone[1], (Key::new("c"), json!("x")));
+        // Made owned while shared (copied), then alone (moved): the same value either way.
+        let text = r#"[{"a": "a string longer than twenty-four bytes"}, [1, "x"]]"#;
+        let list = Json::parse(text).unwrap();
+        let copied = list.clone().into_owned();
+        let moved = list.into_owned();
+        assert_eq!(copied, moved);
+        assert_eq!(moved, Json::parse(text).unwrap());
     }
 
     /// An iterator shorter than it said stops the build before a slot is read unwritten.
