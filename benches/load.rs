@@ -277,6 +277,8 @@ impl Target {
             rate: all.latencies.len() as f64 / self.elapsed.as_secs_f64(),
             p50: at(0.5),
             p99: at(0.99),
+            p999: at(0.999),
+            max: all.latencies.last().copied().unwrap_or_default(),
             conflicts: all.conflicts,
             errors: all.errors,
             cpu_per_sync: self.cpu.div_f64(syncs),
@@ -324,6 +326,10 @@ struct Figures {
     rate: f64,
     p50: Duration,
     p99: Duration,
+    /// The tail beyond the p99, where a pause that stops every write for a moment (a
+    /// checkpoint of the WAL) shows first.
+    p999: Duration,
+    max: Duration,
     conflicts: usize,
     errors: usize,
     /// This process's CPU time (servers and clients together) per successful sync: on two
@@ -361,14 +367,19 @@ fn print(name: &str, figures: Figures) {
         rate,
         p50,
         p99,
+        p999,
+        max,
         conflicts,
         errors,
         cpu_per_sync,
     } = figures;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "{name:<16} {rate:>9.0} syncs/s   p50 {:>6.2} ms   p99 {:>6.2} ms   409s {conflicts}   errors {errors}   cpu {:>4.0} us/sync",
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3,
+        "{name:<16} {rate:>9.0} syncs/s   p50 {:>6.2} ms   p99 {:>6.2} ms   p99.9 {:>6.2} ms   max {:>6.1} ms   409s {conflicts}   errors {errors}   cpu {:>4.0} us/sync",
+        ms(p50),
+        ms(p99),
+        ms(p999),
+        ms(max),
         cpu_per_sync.as_secs_f64() * 1e6
     );
 }
