@@ -14,7 +14,7 @@
 //!
 //! Data: `$SYNCDESK_BENCH_DATA`, else `bench-data/`, generated when missing;
 //! `$SYNCDESK_BENCH_RUNS` runs each (15). For `perf record`, one step alone, many times:
-//! `SYNCDESK_BENCH_PROFILE_LOAD=1`, `..._DIFF=1` (with `..._RECORDS=N` for the first N
+//! `SYNCDESK_BENCH_PROFILE_LOAD=1`, `..._PARSE=1` (files in memory), `..._DIFF=1` (with `..._RECORDS=N` for the first N
 //! pairs), `..._MERGE=1` (`..._MERGE=changes`: as a sync runs it), or `..._FIELD=name`
 //! (equality of one top-level field).
 
@@ -199,6 +199,17 @@ fn main() {
             .sum();
         eprintln!(
             "{n} records, {:.1} ms per load of both",
+            start.elapsed().as_secs_f64() * 1e3 / runs as f64
+        );
+        return;
+    }
+    if std::env::var_os("SYNCDESK_BENCH_PROFILE_PARSE").is_some() {
+        // The parse alone, the files already in memory (the trees are freed too).
+        let (b, l) = (read(&base_path), read(&local_path));
+        let start = Instant::now();
+        let n: usize = (0..runs).map(|_| parse(&b).len() + parse(&l).len()).sum();
+        eprintln!(
+            "{n} records, {:.1} ms per parse of both",
             start.elapsed().as_secs_f64() * 1e3 / runs as f64
         );
         return;
