@@ -283,7 +283,8 @@ impl<'a> Object<'a> {
     }
 
     pub fn into_owned(self) -> Object<'static> {
-        Object::from_sorted(self.into_iter().map(|(k, v)| (k, v.into_owned())).collect())
+        let members = self.into_iter().map(|(k, v)| (k, v.into_owned()));
+        Object::with_text_slot(members, Json::Null)
     }
 
     /// Room for `n` members, to collect before `from_sorted`.
