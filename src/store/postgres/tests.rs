@@ -399,6 +399,16 @@ fn a_batch_whose_statement_failed_is_refused_at_its_commit_not_answered_as_store
     );
 }
 
+/// A fresh database, migrated, with `sql` run on it through a plain client, which is kept
+/// to ask the planner (the client goes before the guard that drops the database).
+fn migrated_with(tag: &str, sql: &str) -> (Fresh, Client) {
+    let db = Fresh::new(tag);
+    drop(PgStore::open(&db.url).unwrap());
+    let mut client = Client::connect(&db.url, NoTls).unwrap();
+    client.batch_execute(sql).unwrap();
+    (db, client)
+}
+
 /// How PostgreSQL means to run `sql` with these values on the table sizes at hand.
 fn plan(client: &mut Client, sql: &str, values: &[&(dyn postgres::types::ToSql + Sync)]) -> String {
     let rows = client.query(&format!("EXPLAIN {sql}"), values).unwrap();
@@ -408,13 +418,10 @@ fn plan(client: &mut Client, sql: &str, values: &[&(dyn postgres::types::ToSql +
 
 #[test]
 fn support_look_ups_read_through_their_indexes_not_every_row() {
-    let db = Fresh::new("plans");
-    drop(PgStore::open(&db.url).unwrap());
-    let mut client = Client::connect(&db.url, NoTls).unwrap();
     // Enough rows, one in a thousand conflicts open, for the planner to weigh a scan.
-    client
-        .batch_execute(
-            "INSERT INTO syncs (seq, at, \"user\", device_id, method, record_type, record_id,
+    let (_db, mut client) = migrated_with(
+        "plans",
+        "INSERT INTO syncs (seq, at, \"user\", device_id, method, record_type, record_id,
                                 status, outcome, paths, body)
              SELECT i, '2026-11-01T00:00:00.000Z', 'user' || (i % 50), 'tab-' || (i % 100),
                     'PUT', 'items', 'R-' || i, 200, 'applied', '[]', repeat('x', 500)
@@ -427,8 +434,7 @@ fn support_look_ups_read_through_their_indexes_not_every_row() {
                     'sue', '2026-11-02T00:00:00.000Z'
              FROM generate_series(1, 20000) i;
              ANALYZE;",
-        )
-        .unwrap();
+    );
     let none = None::<&str>;
     let queue = plan(
         &mut client,
@@ -474,20 +480,16 @@ fn support_look_ups_read_through_their_indexes_not_every_row() {
 
 #[test]
 fn the_flush_prunes_the_log_by_its_first_entries_in_the_plan_it_keeps() {
-    let db = Fresh::new("flush_plan");
-    drop(PgStore::open(&db.url).unwrap());
-    let mut client = Client::connect(&db.url, NoTls).unwrap();
-    client
-        .batch_execute(
-            "INSERT INTO syncs (seq, at, \"user\", method, record_type, record_id, status,
+    let (_db, mut client) = migrated_with(
+        "flush_plan",
+        "INSERT INTO syncs (seq, at, \"user\", method, record_type, record_id, status,
                                 outcome, paths)
              SELECT i, '2026-11-01T00:00:00.000Z', 'ana', 'PUT', 'items', 'R-' || i, 200,
                     'applied', '[]'
              FROM generate_series(1, 20000) i;
              ANALYZE;
              SET plan_cache_mode = force_generic_plan;",
-        )
-        .unwrap();
+    );
     // The plan a prepared statement settles on after a few runs (its generic plan: the
     // parameters' values unknown), asked with empty arrays of the parameters' types.
     client
