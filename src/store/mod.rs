@@ -13,7 +13,7 @@ mod sync_log;
 pub use claims::{Claimed, Released};
 pub use engine::{Database, Engine};
 pub use postgres::{EVENTS_CHANNEL, PgStore, listen as listen_postgres};
-pub use sqlite::{SqliteStore, Wal, WalLimit};
+pub use sqlite::{Currents, SqliteStore, Wal, WalLimit};
 pub use sync_log::{AuditFilter, StatsBy, StatsRow, SyncEntry, SyncFilter};
 
 use crate::model::json::Object;

@@ -62,7 +62,16 @@ impl AppState {
         let database = database.into();
         let (checkpoints, stop) = std::sync::mpsc::channel::<()>();
         let wal_limit = Arc::new(WalLimit::default());
-        let store = database.open()?;
+        // On SQLite the server's connections share records' current versions.
+        let currents = Arc::new(crate::store::Currents::default());
+        let open = || {
+            let mut store = database.open()?;
+            if let Engine::Sqlite(sqlite) = &mut store {
+                sqlite.share_currents(currents.clone());
+            }
+            Ok::<_, crate::store::StoreError>(store)
+        };
+        let store = open()?;
         if let Database::Sqlite(path) = &database {
             // The writer appends to the WAL; a thread of its own copies it into the
             // database file, so a write seldom waits for a checkpoint (only for the last
@@ -83,7 +92,7 @@ impl AppState {
             })?;
         }
         let readers = (0..READERS)
-            .map(|_| database.open().map(Mutex::new))
+            .map(|_| open().map(Mutex::new))
             .collect::<Result<_, _>>()?;
         let (jobs, queue) = std::sync::mpsc::channel();
         let metrics = Arc::new(crate::server::metrics::Metrics::new());

@@ -111,6 +111,9 @@ impl SqliteStore {
             remember_answer(&tx, &remember, now, &text)?;
         }
         tx.commit()?;
+        if !kept_deleted {
+            self.appended(key, &stored);
+        }
         Ok(Some((answer, Some(stored))))
     }
 }

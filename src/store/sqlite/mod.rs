@@ -2,6 +2,7 @@
 //! the machine), one `BEGIN IMMEDIATE` transaction a write.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -19,6 +20,7 @@ use crate::sync::StoredVersion;
 
 mod answers;
 mod conflicts;
+mod currents;
 mod engine;
 mod master;
 mod migrations;
@@ -29,6 +31,8 @@ mod sync_log;
 mod tests;
 
 use answers::*;
+pub use currents::Currents;
+use currents::Sharing;
 use master::*;
 use migrations::*;
 use queue::record_event;
@@ -113,6 +117,9 @@ pub struct SqliteStore {
     first_answer_ms: Option<i64>,
     /// The same for the sync log and the queue's events, by `seq` (`LOG_TABLES`' order).
     first_logged: [Option<UtcMillis>; 2],
+    /// Records' current versions, shared with the server's other connections to the file
+    /// (`share_currents`); `None` reads every version from the file.
+    sharing: Option<Box<Sharing>>,
 }
 
 /// One write's unit of work: a transaction of its own, or a savepoint inside a batch.
@@ -185,10 +192,13 @@ impl SqliteStore {
         Ok(if self.in_batch {
             Unit::InBatch(Savepoint::new(&self.conn)?)
         } else {
-            Unit::Own(
-                self.conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?,
-            )
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(sharing) = &mut self.sharing {
+                sharing.forget_if_written_elsewhere(&tx)?;
+            }
+            Unit::Own(tx)
         })
     }
 
@@ -197,7 +207,10 @@ impl SqliteStore {
     pub fn begin_batch(&mut self) -> Result<(), StoreError> {
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         self.in_batch = true;
-        Ok(())
+        match &mut self.sharing {
+            Some(sharing) => sharing.forget_if_written_elsewhere(&self.conn),
+            None => Ok(()),
+        }
     }
 
     /// Commits the batch; on failure rolls all of it back and says so.
@@ -209,9 +222,34 @@ impl SqliteStore {
             .and_then(|mut s| s.execute([]))
         {
             let _ = self.conn.execute_batch("ROLLBACK");
+            if let Some(sharing) = &mut self.sharing {
+                sharing.batch_ended(false);
+            }
             return Err(e.into());
         }
+        if let Some(sharing) = &mut self.sharing {
+            sharing.batch_ended(true);
+        }
         Ok(())
+    }
+
+    /// Keeps records' current versions in `currents`, shared with the other connections
+    /// a server opens to the same file (each its own store), which must be all that write
+    /// to it: see `Currents`.
+    pub fn share_currents(&mut self, currents: Arc<Currents>) {
+        self.sharing = Some(Box::new(Sharing::new(currents)));
+    }
+
+    /// A version this connection has appended, once its unit of work committed.
+    fn appended(&mut self, key: RecordKey, version: &StoredVersion<'static>) {
+        if let Some(sharing) = &mut self.sharing {
+            sharing.appended(self.in_batch, key, version);
+        }
+    }
+
+    /// A record's current version, if known without reading the file.
+    fn known_current(&self, key: RecordKey) -> Option<StoredVersion<'static>> {
+        self.sharing.as_ref()?.known(key)
     }
 
     /// Leaves checkpoints (copying the WAL into the database file) to another
@@ -297,6 +335,7 @@ impl SqliteStore {
             in_batch: false,
             first_answer_ms: None,
             first_logged: [None; 2],
+            sharing: None,
         })
     }
 }

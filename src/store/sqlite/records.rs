@@ -6,6 +6,13 @@ use super::*;
 impl SqliteStore {
     /// The current version of a record (a tombstone included).
     pub fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
+        if let Some(known) = self.known_current(key) {
+            return Ok(Some(known));
+        }
+        // A version read inside a batch may be the batch's own, not yet committed.
+        let kept = self.sharing.as_ref().filter(|_| !self.in_batch);
+        let kept = kept.map(|sharing| &sharing.currents);
+        let started = kept.map(|currents| currents.read_start());
         // One statement, the newest row: the read every GET makes.
         let row = self
             .conn
@@ -16,7 +23,11 @@ impl SqliteStore {
             )?
             .query_row(params![key.record_type, key.id], raw_version)
             .optional()?;
-        row.map(|raw| raw.check(key)).transpose()
+        let current = row.map(|raw| raw.check(key)).transpose()?;
+        if let (Some(currents), Some(started), Some(version)) = (kept, started, &current) {
+            currents.put_read(key, version, started);
+        }
+        Ok(current)
     }
 
     /// Whether a record (or its tombstone) is stored.
@@ -97,8 +108,15 @@ impl SqliteStore {
         respond: impl FnOnce(&T, &Stored) -> Option<String>,
     ) -> Result<(T, Stored), StoreError> {
         self.forget_expired_answers(remember.as_ref(), now)?;
+        // Most syncs are made on the current version: known, it is not read again.
+        let known = self
+            .known_current(key)
+            .filter(|current| from.is_none_or(|from| from == current.version));
         let tx = self.unit()?;
-        let mut versions = versions_from(&tx, key, from)?;
+        let mut versions = match known {
+            Some(current) => vec![current],
+            None => versions_from(&tx, key, from)?,
+        };
         if from.is_some_and(|f| versions.first().is_none_or(|v| v.version != f)) {
             // The base is not stored (unknown or newer than current): decide on the current
             // version alone, which the rules refuse with its path.
@@ -196,6 +214,9 @@ impl SqliteStore {
             remember_answer(&tx, &remember, now, &text)?;
         }
         tx.commit()?;
+        if let Stored::Version(version) = &stored {
+            self.appended(key, version);
+        }
         Ok((answer, stored))
     }
 }

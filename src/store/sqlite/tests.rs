@@ -36,14 +36,14 @@ mod versions_tests {
     };
 
     /// A store in a fresh temporary folder (kept as long as the guard lives).
-    pub(super) fn fresh_store() -> (tempfile::TempDir, SqliteStore) {
+    pub(in crate::store::sqlite) fn fresh_store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         (dir, store)
     }
 
     /// Ana, writing from the device given, if any.
-    pub(super) fn author(device: Option<(&'static str, u64)>) -> Author<'static> {
+    pub(in crate::store::sqlite) fn author(device: Option<(&'static str, u64)>) -> Author<'static> {
         Author {
             user: "ana",
             device_id: device.map(|d| d.0),
@@ -694,6 +694,130 @@ mod batch_tests {
         assert_eq!(
             reader.current(key).unwrap().map(|v| v.version.get()),
             Some(2)
+        );
+    }
+}
+
+#[cfg(test)]
+mod currents_tests {
+    use super::versions_tests::{author, fresh_store};
+    use super::*;
+    use crate::json;
+
+    const KEY: RecordKey = RecordKey {
+        record_type: "inspections",
+        id: "INS-1",
+    };
+
+    /// A writer and a reader on one file, sharing their records' current versions as a
+    /// server's connections do, and the `Currents` they share.
+    fn server_connections() -> (tempfile::TempDir, SqliteStore, SqliteStore, Arc<Currents>) {
+        let (dir, mut writer) = fresh_store();
+        let mut reader = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let currents = Arc::new(Currents::default());
+        writer.share_currents(currents.clone());
+        reader.share_currents(currents.clone());
+        (dir, writer, reader, currents)
+    }
+
+    /// Writes `{"n": n}` on `from`; the versions the write was shown.
+    fn write_n(store: &mut SqliteStore, from: Option<u64>, n: i64) -> Vec<u64> {
+        let Json::Object(fields) = json!({ "n": n }) else {
+            panic!()
+        };
+        let (seen, _) = store
+            .write_plain(
+                KEY,
+                from.and_then(Version::new),
+                &author(None),
+                UtcMillis::now(),
+                |known| {
+                    let seen = known.versions.iter().map(|v| v.version.get()).collect();
+                    (
+                        seen,
+                        Effect::Append {
+                            fields,
+                            deleted: false,
+                        },
+                    )
+                },
+            )
+            .unwrap();
+        seen
+    }
+
+    fn current_n(store: &SqliteStore) -> (u64, serde_json::Value) {
+        let current = store.current(KEY).unwrap().unwrap();
+        (
+            current.version.get(),
+            serde_json::to_value(&current.fields).unwrap()["n"].clone(),
+        )
+    }
+
+    #[test]
+    fn a_reader_sees_a_batch_s_version_from_its_commit_on_and_never_before() {
+        let (_dir, mut writer, reader, currents) = server_connections();
+        write_n(&mut writer, None, 1);
+        assert!(
+            currents.get(KEY).is_some(),
+            "a write outside a batch is kept at once"
+        );
+        assert_eq!(current_n(&reader), (1, serde_json::json!(1)));
+        writer.begin_batch().unwrap();
+        assert_eq!(write_n(&mut writer, Some(1), 2), [1]);
+        assert_eq!(
+            write_n(&mut writer, Some(2), 3),
+            [2],
+            "the batch's own write is its current version"
+        );
+        assert_eq!(current_n(&writer), (3, serde_json::json!(3)));
+        assert_eq!(
+            current_n(&reader),
+            (1, serde_json::json!(1)),
+            "not before the commit"
+        );
+        writer.end_batch().unwrap();
+        assert_eq!(current_n(&reader), (3, serde_json::json!(3)));
+    }
+
+    #[test]
+    fn a_write_on_an_older_base_still_reads_the_versions_since() {
+        let (_dir, mut writer, reader, _currents) = server_connections();
+        for n in 1..=3 {
+            write_n(&mut writer, None, n);
+        }
+        assert_eq!(current_n(&reader), (3, serde_json::json!(3)));
+        assert_eq!(write_n(&mut writer, Some(1), 4), [1, 2, 3]);
+        assert_eq!(current_n(&reader), (4, serde_json::json!(4)));
+    }
+
+    #[test]
+    fn a_write_by_another_process_lets_the_kept_versions_go_before_the_next_batch() {
+        let (dir, mut writer, reader, currents) = server_connections();
+        write_n(&mut writer, None, 1);
+        // Another process on the file: a connection that shares nothing with this server.
+        let mut elsewhere = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        write_n(&mut elsewhere, Some(1), 2);
+        // The server's own checkpoints are no such write.
+        let checkpoints = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        writer.begin_batch().unwrap();
+        writer.end_batch().unwrap();
+        checkpoints.checkpoint().unwrap();
+        assert!(currents.get(KEY).is_none(), "let go at the batch's start");
+        assert_eq!(current_n(&reader), (2, serde_json::json!(2)));
+        writer.begin_batch().unwrap();
+        assert_eq!(
+            write_n(&mut writer, Some(1), 3),
+            [1, 2],
+            "decided on the file's versions, not on a kept one"
+        );
+        writer.end_batch().unwrap();
+        assert_eq!(current_n(&reader), (3, serde_json::json!(3)));
+        writer.begin_batch().unwrap();
+        writer.end_batch().unwrap();
+        assert!(
+            currents.get(KEY).is_some(),
+            "this server's checkpoints and reads are no other writer"
         );
     }
 }
