@@ -26,7 +26,7 @@ impl Database {
     /// Opens (and migrates) it.
     pub fn open(&self) -> Result<Engine, StoreError> {
         Ok(match self {
-            Database::Sqlite(path) => Engine::Sqlite(SqliteStore::open(path)?),
+            Database::Sqlite(path) => Engine::Sqlite(Box::new(SqliteStore::open(path)?)),
             Database::Postgres(url) => Engine::Postgres(Box::new(PgStore::open(url)?)),
         })
     }
@@ -70,9 +70,9 @@ impl From<PathBuf> for Database {
 }
 
 /// A store on either engine.
+/// Each boxed: the two differ in size, and neither is moved often.
 pub enum Engine {
-    Sqlite(SqliteStore),
-    /// Boxed: a PostgreSQL connection is larger than a SQLite one.
+    Sqlite(Box<SqliteStore>),
     Postgres(Box<PgStore>),
 }
 
@@ -80,7 +80,10 @@ pub enum Engine {
 macro_rules! on_engine {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
-            Engine::Sqlite($store) => $call,
+            Engine::Sqlite(boxed) => {
+                let $store = &**boxed;
+                $call
+            }
             Engine::Postgres(boxed) => {
                 let $store = &**boxed;
                 $call
@@ -89,7 +92,10 @@ macro_rules! on_engine {
     };
     (mut $self:ident, $store:ident => $call:expr) => {
         match $self {
-            Engine::Sqlite($store) => $call,
+            Engine::Sqlite(boxed) => {
+                let $store = &mut **boxed;
+                $call
+            }
             Engine::Postgres(boxed) => {
                 let $store = &mut **boxed;
                 $call

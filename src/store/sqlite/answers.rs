@@ -1,5 +1,7 @@
 //! Remembered answers: an idempotency key's answer, kept with its write.
 
+use rustc_hash::FxHashMap;
+
 use super::*;
 use crate::store::oldest_kept;
 use crate::store::rows::remembered_of;
@@ -7,6 +9,28 @@ use crate::store::rows::remembered_of;
 /// Expired answers forgotten at most this many a write: more than one a write, so that
 /// the forgetting keeps up with the remembering, and few, so that no write waits for it.
 pub(super) const FORGET_AT_ONCE: i64 = 16;
+
+/// Where each idempotency key's newest answer is: its row in `idempotency`, by user and
+/// key (`answer_key`). Kept in memory by the connection that writes, read from the table
+/// on first use, instead of an index in the file: a key is random, so its index entry
+/// dirtied a page of its own in every commit (a third of the pages a sync wrote). Only a
+/// guide: a look-up reads the row it names and takes it only if it is that user's key, so
+/// a row rolled back, forgotten or given to another key since is no answer.
+#[derive(Default)]
+pub(super) struct AnswerRows(pub(super) FxHashMap<String, i64>);
+
+/// A user's key as one string: the user's length first, so that no two keys meet.
+fn answer_key(user: &str, key: &str) -> String {
+    format!("{}:{user}{key}", user.len())
+}
+
+/// `answer_key` of a row of `rowid, user, key`.
+fn row_answer_key(row: &rusqlite::Row) -> rusqlite::Result<String> {
+    Ok(answer_key(
+        row.get_ref(1)?.as_str()?,
+        row.get_ref(2)?.as_str()?,
+    ))
+}
 
 impl SqliteStore {
     /// The answer remembered under a user's idempotency key, if it is not too old.
@@ -17,14 +41,74 @@ impl SqliteStore {
         ttl_hours: u64,
         now: UtcMillis,
     ) -> Result<Option<Remembered>, StoreError> {
+        let Some(row) = self.answer_row(user, key)? else {
+            return Ok(None);
+        };
         let oldest = oldest_kept(now, ttl_hours);
-        let row = self.conn.prepare_cached("SELECT fingerprint, answer FROM idempotency WHERE user = ?1 AND key = ?2 AND created_ms >= ?3")?.query_row(
-                params![user, key, oldest],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)),
-            )
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT fingerprint, answer FROM idempotency
+                 WHERE rowid = ?1 AND user = ?2 AND key = ?3 AND created_ms >= ?4",
+            )?
+            .query_row(params![row, user, key, oldest], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
             .optional()?;
-        row.map(|(fingerprint, answer)| remembered_of(fingerprint, answer))
+        found
+            .map(|(fingerprint, answer)| remembered_of(fingerprint, answer))
             .transpose()
+    }
+
+    /// The row of the newest answer under a user's key, as `AnswerRows` has it (read
+    /// from the table, oldest first, the first time).
+    pub(super) fn answer_row(&self, user: &str, key: &str) -> Result<Option<i64>, StoreError> {
+        let mut rows = self.answer_rows.borrow_mut();
+        let rows = match &mut *rows {
+            Some(rows) => rows,
+            None => {
+                let mut read = AnswerRows::default();
+                let mut statement = self
+                    .conn
+                    .prepare("SELECT rowid, user, key FROM idempotency ORDER BY rowid")?;
+                let mut stored = statement.query([])?;
+                while let Some(r) = stored.next()? {
+                    read.0.insert(row_answer_key(r)?, r.get(0)?);
+                }
+                rows.insert(read)
+            }
+        };
+        Ok(rows.0.get(&answer_key(user, key)).copied())
+    }
+
+    /// Stores an answer under its idempotency key, in the open unit of work. A reused
+    /// expired key's answer is the newer row; the older goes with the expired.
+    pub(super) fn remember_answer(
+        &self,
+        remember: &Remember,
+        now: UtcMillis,
+        answer: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO idempotency (user, key, fingerprint, created_ms, answer)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                remember.user,
+                remember.key,
+                &remember.fingerprint[..],
+                now.as_millis(),
+                answer
+            ])?;
+        // Noted at once, committed or not: a row that is not is no answer (see
+        // `AnswerRows`), where an answer committed and not noted would be a retry applied
+        // twice. Not yet read: the first look-up reads it from the table.
+        if let Some(rows) = self.answer_rows.borrow_mut().as_mut() {
+            let key = answer_key(remember.user, remember.key);
+            rows.0.insert(key, self.conn.last_insert_rowid());
+        }
+        Ok(())
     }
 
     /// Before a write that remembers its answer: forgets answers past their time, oldest
@@ -39,30 +123,27 @@ impl SqliteStore {
         let Some(remember) = remember else {
             return Ok(());
         };
+        let rows = &self.answer_rows;
         delete_due(
             &self.conn,
             &mut self.first_answer_ms,
             [
                 "SELECT created_ms FROM idempotency ORDER BY rowid LIMIT 1",
                 "DELETE FROM idempotency WHERE rowid IN
-                   (SELECT rowid FROM idempotency ORDER BY rowid LIMIT ?1) AND created_ms < ?2",
+                   (SELECT rowid FROM idempotency ORDER BY rowid LIMIT ?1) AND created_ms < ?2
+                 RETURNING rowid, user, key",
             ],
             oldest_kept(now, remember.ttl_hours),
             FORGET_AT_ONCE,
+            |forgotten| {
+                if let Some(rows) = rows.borrow_mut().as_mut() {
+                    let key = row_answer_key(forgotten)?;
+                    if rows.0.get(&key) == Some(&forgotten.get(0)?) {
+                        rows.0.remove(&key);
+                    }
+                }
+                Ok(())
+            },
         )
     }
-}
-
-/// Stores an answer under its idempotency key (a reused expired key's answer replaced).
-pub(super) fn remember_answer(
-    conn: &Connection,
-    remember: &Remember,
-    now: UtcMillis,
-    answer: &str,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![remember.user, remember.key, &remember.fingerprint[..], now.as_millis(), answer])?;
-    Ok(())
 }

@@ -77,7 +77,7 @@ impl SqliteStore {
             if let Some(remember) = remember
                 && let Some(text) = respond(&answer, None)
             {
-                remember_answer(&tx, &remember, now, &text)?;
+                self.remember_answer(&remember, now, &text)?;
                 tx.commit()?;
             }
             return Ok(Some((answer, None)));
@@ -108,7 +108,7 @@ impl SqliteStore {
         if let Some(remember) = remember
             && let Some(text) = respond(&answer, Some(&stored))
         {
-            remember_answer(&tx, &remember, now, &text)?;
+            self.remember_answer(&remember, now, &text)?;
         }
         tx.commit()?;
         if !kept_deleted {

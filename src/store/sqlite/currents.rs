@@ -15,10 +15,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
 use rustc_hash::FxHashMap;
 
-use super::{RecordKey, StoreError};
+use super::RecordKey;
 use crate::sync::StoredVersion;
 
 /// The most records kept; past it a quarter of them is let go.
@@ -117,8 +116,6 @@ pub(super) struct Sharing {
     pub(super) currents: Arc<Currents>,
     /// The versions written in the connection's open batch.
     written: Written,
-    /// SQLite's count of other connections' commits, when this one last looked.
-    data_version: Option<i64>,
 }
 
 impl Sharing {
@@ -126,7 +123,6 @@ impl Sharing {
         Self {
             currents,
             written: Written::default(),
-            data_version: None,
         }
     }
 
@@ -160,27 +156,6 @@ impl Sharing {
         } else {
             self.written.rolled_back(&self.currents);
         }
-    }
-
-    /// With the write lock held: if another connection committed since this one last
-    /// looked (another process on the file, as a server's other connections only read
-    /// and copy the WAL), the kept versions may be older than the file's and are let go,
-    /// so that no write decides on one of them.
-    pub(super) fn forget_if_written_elsewhere(
-        &mut self,
-        conn: &Connection,
-    ) -> Result<(), StoreError> {
-        let seen: i64 = conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        if self
-            .data_version
-            .replace(seen)
-            .is_some_and(|last| last != seen)
-        {
-            self.currents.clear();
-        }
-        Ok(())
     }
 }
 

@@ -48,7 +48,7 @@ impl SqliteStore {
         if let Some(remember) = remember
             && let Some(text) = respond(&master)
         {
-            remember_answer(&tx, &remember, now, &text)?;
+            self.remember_answer(&remember, now, &text)?;
         }
         tx.commit()?;
         Ok(master)

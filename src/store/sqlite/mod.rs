@@ -1,6 +1,7 @@
 //! The SQLite store: WAL, `synchronous = FULL` (a 2xx means the write survives a crash of
 //! the machine), one `BEGIN IMMEDIATE` transaction a write.
 
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,14 +81,16 @@ impl Default for WalLimit {
 
 /// Deletes up to `at_most` of a table's oldest entries made before `cutoff`, when its
 /// first is (`first_sql` reads the first entry's time in the table's order, `delete_sql`
-/// deletes: `?1` at most, `?2` the cutoff). That time, once read, is kept in `first` until
-/// a delete goes (only these delete), so most calls ask the database nothing.
+/// deletes: `?1` at most, `?2` the cutoff; `forgotten` sees each row it returns, if any).
+/// That time, once read, is kept in `first` until a delete goes (only these delete), so
+/// most calls ask the database nothing.
 fn delete_due<T>(
     conn: &Connection,
     first: &mut Option<T>,
     [first_sql, delete_sql]: [&str; 2],
     cutoff: T,
     at_most: i64,
+    mut forgotten: impl FnMut(&rusqlite::Row) -> rusqlite::Result<()>,
 ) -> Result<(), StoreError>
 where
     T: rusqlite::types::FromSql + rusqlite::ToSql + PartialOrd,
@@ -101,8 +104,11 @@ where
     if first.as_ref().is_none_or(|first| *first >= cutoff) {
         return Ok(());
     }
-    conn.prepare_cached(delete_sql)?
-        .execute(params![at_most, cutoff])?;
+    let mut statement = conn.prepare_cached(delete_sql)?;
+    let mut deleted = statement.query(params![at_most, cutoff])?;
+    while let Some(row) = deleted.next()? {
+        forgotten(row)?;
+    }
     *first = None;
     Ok(())
 }
@@ -120,6 +126,10 @@ pub struct SqliteStore {
     /// Records' current versions, shared with the server's other connections to the file
     /// (`share_currents`); `None` reads every version from the file.
     sharing: Option<Box<Sharing>>,
+    /// SQLite's count of other connections' commits, when this one last looked.
+    data_version: Cell<Option<i64>>,
+    /// Where each idempotency key's answer is (`AnswerRows`), once read.
+    answer_rows: RefCell<Option<AnswerRows>>,
 }
 
 /// One write's unit of work: a transaction of its own, or a savepoint inside a batch.
@@ -188,16 +198,15 @@ impl Unit<'_> {
 }
 
 impl SqliteStore {
-    fn unit(&mut self) -> Result<Unit<'_>, StoreError> {
+    /// A write's unit of work. Borrows the store only to read, so that what a write
+    /// remembers beside its rows (`remember_answer`) can be noted while the unit is open.
+    fn unit(&self) -> Result<Unit<'_>, StoreError> {
         Ok(if self.in_batch {
             Unit::InBatch(Savepoint::new(&self.conn)?)
         } else {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if let Some(sharing) = &mut self.sharing {
-                sharing.forget_if_written_elsewhere(&tx)?;
-            }
+            let tx =
+                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            self.forget_if_written_elsewhere()?;
             Unit::Own(tx)
         })
     }
@@ -207,10 +216,30 @@ impl SqliteStore {
     pub fn begin_batch(&mut self) -> Result<(), StoreError> {
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         self.in_batch = true;
-        match &mut self.sharing {
-            Some(sharing) => sharing.forget_if_written_elsewhere(&self.conn),
-            None => Ok(()),
+        self.forget_if_written_elsewhere()
+    }
+
+    /// With the write lock held: if another connection committed since this one last
+    /// looked (another process on the file: a server's other connections only read and
+    /// copy the WAL), what this one keeps in memory of the file may be out of date — the
+    /// records' current versions, the answers' rows — and is let go, so that no write
+    /// decides on it.
+    fn forget_if_written_elsewhere(&self) -> Result<(), StoreError> {
+        let seen: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if self
+            .data_version
+            .replace(Some(seen))
+            .is_some_and(|last| last != seen)
+        {
+            if let Some(sharing) = &self.sharing {
+                sharing.currents.clear();
+            }
+            self.answer_rows.take();
         }
+        Ok(())
     }
 
     /// Commits the batch; on failure rolls all of it back and says so.
@@ -330,12 +359,16 @@ impl SqliteStore {
             true,
         )?;
         migrate(&conn, MIGRATIONS.len())?;
+        // From here on, a commit by another connection is told apart.
+        let data_version = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         Ok(Self {
             conn,
             in_batch: false,
             first_answer_ms: None,
             first_logged: [None; 2],
             sharing: None,
+            data_version: Cell::new(Some(data_version)),
+            answer_rows: RefCell::new(None),
         })
     }
 }

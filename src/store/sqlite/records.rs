@@ -211,7 +211,7 @@ impl SqliteStore {
         if let Some(remember) = remember
             && let Some(text) = respond(&answer, &stored)
         {
-            remember_answer(&tx, &remember, now, &text)?;
+            self.remember_answer(&remember, now, &text)?;
         }
         tx.commit()?;
         if let Stored::Version(version) = &stored {

@@ -385,11 +385,6 @@ mod idempotency_tests {
         let now: UtcMillis = "2025-11-20T10:00:00Z".parse().unwrap();
         let found = store.remembered("ana", "k1", 24, now).unwrap().unwrap();
         assert_eq!(found.answer, "old answer");
-        let duplicate = store.conn.execute(
-            "INSERT INTO idempotency (user, key, fingerprint, created_ms, answer) VALUES ('ana', 'k1', x'00', 0, '')",
-            [],
-        );
-        assert!(duplicate.is_err(), "a key is still unique per user");
     }
 
     #[test]
@@ -509,6 +504,10 @@ mod idempotency_tests {
         remember(&mut store, "later", "2026-11-20T11:00:00Z");
         remember(&mut store, "fresh-1", "2026-11-21T10:00:00Z");
         assert_eq!(answers_stored(&store), expiring + 2, "none expired yet");
+        assert_eq!(
+            found(&store, "later").as_deref(),
+            Some("answer under later")
+        );
         // A day and a moment on, the first writes take the expired along, a few each.
         remember(&mut store, "fresh-2", "2026-11-21T10:00:01Z");
         assert_eq!(answers_stored(&store), expiring - FORGET_AT_ONCE + 3);
@@ -529,10 +528,89 @@ mod idempotency_tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
+        assert!(
+            indexes.is_empty(),
+            "no index by age or key to keep up: {indexes:?}"
+        );
         assert_eq!(
-            indexes,
-            ["idempotency_by_key"],
-            "no index by age to keep up"
+            answer_rows_noted(&store),
+            Some(answers_stored(&store) as usize),
+            "the forgotten answers' rows are no longer noted"
+        );
+    }
+
+    /// How many keys' rows the store has noted, if it has read them.
+    fn answer_rows_noted(store: &SqliteStore) -> Option<usize> {
+        store.answer_rows.borrow().as_ref().map(|rows| rows.0.len())
+    }
+
+    fn found(store: &SqliteStore, key: &str) -> Option<String> {
+        let now: UtcMillis = "2026-11-20T10:30:00Z".parse().unwrap();
+        let found = store.remembered("ana", key, 24, now).unwrap();
+        found.map(|found| found.answer)
+    }
+
+    #[test]
+    fn an_answer_rolled_back_is_no_answer_even_where_its_row_went_to_another_key() {
+        let (_dir, mut store) = super::versions_tests::fresh_store();
+        remember(&mut store, "k0", "2026-11-20T10:00:00Z");
+        assert_eq!(found(&store, "k1"), None, "the rows are read from here on");
+        store.conn.execute_batch("BEGIN").unwrap();
+        let k1 = Remember {
+            user: "ana",
+            key: "k1",
+            fingerprint: [1; 32],
+            ttl_hours: 24,
+        };
+        let at = "2026-11-20T10:00:01Z".parse().unwrap();
+        store.remember_answer(&k1, at, "answer under k1").unwrap();
+        assert_eq!(found(&store, "k1").as_deref(), Some("answer under k1"));
+        store.conn.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(found(&store, "k1"), None, "rolled back");
+        remember(&mut store, "k2", "2026-11-20T10:00:02Z");
+        assert_eq!(
+            store.answer_row("ana", "k1").unwrap(),
+            store.answer_row("ana", "k2").unwrap(),
+            "k2's answer took the row k1's had"
+        );
+        assert_eq!(found(&store, "k1"), None);
+        assert_eq!(found(&store, "k2").as_deref(), Some("answer under k2"));
+        assert_eq!(found(&store, "k0").as_deref(), Some("answer under k0"));
+        assert_eq!(
+            store
+                .remembered("ben", "k2", 24, "2026-11-20T10:30:00Z".parse().unwrap())
+                .unwrap(),
+            None,
+            "keys are scoped per user"
+        );
+    }
+
+    #[test]
+    fn answers_are_found_after_reopening_and_after_another_process_remembered_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        remember(&mut store, "k1", "2026-11-20T10:00:00Z");
+        drop(store);
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(found(&store, "k1").as_deref(), Some("answer under k1"));
+        let mut elsewhere = SqliteStore::open(&path).unwrap();
+        remember(&mut elsewhere, "k2", "2026-11-20T10:00:01Z");
+        assert_eq!(found(&store, "k2"), None, "not noted here yet");
+        store.begin_batch().unwrap();
+        assert_eq!(
+            found(&store, "k2").as_deref(),
+            Some("answer under k2"),
+            "read again once a batch finds another process's commit"
+        );
+        store.end_batch().unwrap();
+        remember(&mut store, "k3", "2026-11-20T10:00:02Z");
+        store.begin_batch().unwrap();
+        store.end_batch().unwrap();
+        assert_eq!(
+            answer_rows_noted(&store),
+            Some(3),
+            "its own commits are no reason to read them again"
         );
     }
 }
