@@ -108,11 +108,12 @@ impl SqliteStore {
         respond: impl FnOnce(&T, &Stored) -> Option<String>,
     ) -> Result<(T, Stored), StoreError> {
         self.forget_expired_answers(remember.as_ref(), now)?;
-        // Most syncs are made on the current version: known, it is not read again.
+        let tx = self.unit()?;
+        // Most syncs are made on the current version: known, it is not read again. Asked
+        // only now, with the write lock held (another process's commit is seen by then).
         let known = self
             .known_current(key)
             .filter(|current| from.is_none_or(|from| from == current.version));
-        let tx = self.unit()?;
         let mut versions = match known {
             Some(current) => vec![current],
             None => versions_from(&tx, key, from)?,

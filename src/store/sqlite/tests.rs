@@ -897,6 +897,10 @@ mod currents_tests {
             currents.get(KEY).is_some(),
             "this server's checkpoints and reads are no other writer"
         );
+        // Outside a batch, a write's own transaction looks first.
+        write_n(&mut elsewhere, Some(3), 4);
+        assert_eq!(write_n(&mut writer, Some(3), 5), [3, 4]);
+        assert_eq!(current_n(&reader), (5, serde_json::json!(5)));
     }
 }
 
