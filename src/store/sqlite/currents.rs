@@ -9,8 +9,9 @@
 //! one of its record, so a read that raced a newer write never hides it. Between a commit
 //! and the writer putting its versions in, a read may still see the version before: that
 //! version is what a read running beside the write may show, since no one has been
-//! answered the newer one yet. Correct only while this process is the file's one writer
-//! (`syncdesk serve` takes the file's lock for that).
+//! answered the newer one yet. Meant for one server per file: the writer lets everything
+//! go when, as a batch starts, it sees another process's commit (`PRAGMA data_version`),
+//! so no write decides on an outdated version; a read may show one until then.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,8 +111,8 @@ fn put(
     by_key.insert(key, version.clone());
 }
 
-/// A connection's part in sharing `Currents` (boxed in the store: most connections of
-/// other programs have none).
+/// A connection's part in sharing `Currents` (boxed in the store, which has one only when
+/// shared).
 pub(super) struct Sharing {
     pub(super) currents: Arc<Currents>,
     /// The versions written in the connection's open batch.
