@@ -11,7 +11,7 @@ use crate::store::rows::remembered_of;
 pub(super) const FORGET_AT_ONCE: i64 = 16;
 
 /// Where each idempotency key's newest answer is: its row in `idempotency`, by user and
-/// key (`answer_key`). Kept in memory by the connection that writes, read from the table
+/// key (`pair_key`). Kept in memory by the connection that writes, read from the table
 /// on first use, instead of an index in the file: a key is random, so its index entry
 /// dirtied a page of its own in every commit (a third of the pages a sync wrote). Only a
 /// guide: a look-up reads the row it names and takes it only if it is that user's key, so
@@ -19,14 +19,9 @@ pub(super) const FORGET_AT_ONCE: i64 = 16;
 #[derive(Default)]
 pub(super) struct AnswerRows(pub(super) FxHashMap<String, i64>);
 
-/// A user's key as one string: the user's length first, so that no two keys meet.
-fn answer_key(user: &str, key: &str) -> String {
-    format!("{}:{user}{key}", user.len())
-}
-
-/// `answer_key` of a row of `rowid, user, key`.
-fn row_answer_key(row: &rusqlite::Row) -> rusqlite::Result<String> {
-    Ok(answer_key(
+/// `pair_key` of a row of `rowid, user, key`.
+fn row_pair_key(row: &rusqlite::Row) -> rusqlite::Result<String> {
+    Ok(pair_key(
         row.get_ref(1)?.as_str()?,
         row.get_ref(2)?.as_str()?,
     ))
@@ -73,12 +68,12 @@ impl SqliteStore {
                     .prepare("SELECT rowid, user, key FROM idempotency ORDER BY rowid")?;
                 let mut stored = statement.query([])?;
                 while let Some(r) = stored.next()? {
-                    read.0.insert(row_answer_key(r)?, r.get(0)?);
+                    read.0.insert(row_pair_key(r)?, r.get(0)?);
                 }
                 rows.insert(read)
             }
         };
-        Ok(rows.0.get(&answer_key(user, key)).copied())
+        Ok(rows.0.get(&pair_key(user, key)).copied())
     }
 
     /// Stores an answer under its idempotency key, in the open unit of work. A reused
@@ -105,7 +100,7 @@ impl SqliteStore {
         // `AnswerRows`), where an answer committed and not noted would be a retry applied
         // twice. Not yet read: the first look-up reads it from the table.
         if let Some(rows) = self.answer_rows.borrow_mut().as_mut() {
-            let key = answer_key(remember.user, remember.key);
+            let key = pair_key(remember.user, remember.key);
             rows.0.insert(key, self.conn.last_insert_rowid());
         }
         Ok(())
@@ -137,7 +132,7 @@ impl SqliteStore {
             FORGET_AT_ONCE,
             |forgotten| {
                 if let Some(rows) = rows.borrow_mut().as_mut() {
-                    let key = row_answer_key(forgotten)?;
+                    let key = row_pair_key(forgotten)?;
                     if rows.0.get(&key) == Some(&forgotten.get(0)?) {
                         rows.0.remove(&key);
                     }

@@ -37,15 +37,17 @@ pub struct Currents {
 #[derive(Clone, Copy)]
 pub struct ReadStart(u64);
 
-/// A record's key as one string: its type's length first, so that no two keys meet.
+/// A record's key as one string (made before the map is locked: the lock is shared by
+/// every GET and the writer).
 fn key_of(key: RecordKey) -> String {
-    format!("{}:{}{}", key.record_type.len(), key.record_type, key.id)
+    super::pair_key(key.record_type, key.id)
 }
 
 impl Currents {
     /// The record's current version, if kept.
     pub fn get(&self, key: RecordKey) -> Option<StoredVersion<'static>> {
-        self.by_key.lock().ok()?.get(&key_of(key)).cloned()
+        let key = key_of(key);
+        self.by_key.lock().ok()?.get(&key).cloned()
     }
 
     /// Taken before a read whose version is then put in (`put_read`).
@@ -57,6 +59,7 @@ impl Currents {
     /// read that raced a write may have seen the version before, which must not go in
     /// after the write's own (or after it was let go).
     pub fn put_read(&self, key: RecordKey, version: &StoredVersion<'static>, started: ReadStart) {
+        let key = key_of(key);
         let Ok(mut by_key) = self.by_key.lock() else {
             return;
         };
@@ -70,11 +73,14 @@ impl Currents {
         &self,
         versions: impl Iterator<Item = (RecordKey<'k>, &'k StoredVersion<'static>)>,
     ) {
+        let keyed: Vec<_> = versions
+            .map(|(key, version)| (key_of(key), version))
+            .collect();
         let Ok(mut by_key) = self.by_key.lock() else {
             return;
         };
         self.commits.fetch_add(1, Ordering::AcqRel);
-        for (key, version) in versions {
+        for (key, version) in keyed {
             put(&mut by_key, key, version);
         }
     }
@@ -91,10 +97,9 @@ impl Currents {
 /// Keeps a version of a record, unless a newer one is kept.
 fn put(
     by_key: &mut FxHashMap<String, StoredVersion<'static>>,
-    key: RecordKey,
+    key: String,
     version: &StoredVersion<'static>,
 ) {
-    let key = key_of(key);
     if by_key
         .get(&key)
         .is_some_and(|kept| kept.version >= version.version)

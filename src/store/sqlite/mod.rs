@@ -79,6 +79,12 @@ impl Default for WalLimit {
     }
 }
 
+/// Two names as one key for a map in memory: the first's length first, so that no two
+/// pairs meet (`t1` + `` and `t` + `1` differ).
+fn pair_key(first: &str, second: &str) -> String {
+    format!("{}:{first}{second}", first.len())
+}
+
 /// Deletes up to `at_most` of a table's oldest entries made before `cutoff`, when its
 /// first is (`first_sql` reads the first entry's time in the table's order, `delete_sql`
 /// deletes: `?1` at most, `?2` the cutoff; `forgotten` sees each row it returns, if any).
