@@ -85,6 +85,12 @@ fn pair_key(first: &str, second: &str) -> String {
     format!("{}:{first}{second}", first.len())
 }
 
+/// SQLite's count of the commits other connections made to the file, as this one sees it.
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))
+}
+
 /// Deletes up to `at_most` of a table's oldest entries made before `cutoff`, when its
 /// first is (`first_sql` reads the first entry's time in the table's order, `delete_sql`
 /// deletes: `?1` at most, `?2` the cutoff; `forgotten` sees each row it returns, if any).
@@ -132,8 +138,9 @@ pub struct SqliteStore {
     /// Records' current versions, shared with the server's other connections to the file
     /// (`share_currents`); `None` reads every version from the file.
     sharing: Option<Box<Sharing>>,
-    /// SQLite's count of other connections' commits, when this one last looked.
-    data_version: Cell<Option<i64>>,
+    /// SQLite's count of other connections' commits, when this one last looked (first
+    /// as it opened).
+    data_version: Cell<i64>,
     /// Where each idempotency key's answer is (`AnswerRows`), once read.
     answer_rows: RefCell<Option<AnswerRows>>,
 }
@@ -231,15 +238,8 @@ impl SqliteStore {
     /// records' current versions, the answers' rows — and is let go, so that no write
     /// decides on it.
     fn forget_if_written_elsewhere(&self) -> Result<(), StoreError> {
-        let seen: i64 = self
-            .conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        if self
-            .data_version
-            .replace(Some(seen))
-            .is_some_and(|last| last != seen)
-        {
+        let seen = data_version(&self.conn)?;
+        if self.data_version.replace(seen) != seen {
             if let Some(sharing) = &self.sharing {
                 sharing.currents.clear();
             }
@@ -366,14 +366,14 @@ impl SqliteStore {
         )?;
         migrate(&conn, MIGRATIONS.len())?;
         // From here on, a commit by another connection is told apart.
-        let data_version = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let data_version = data_version(&conn)?;
         Ok(Self {
             conn,
             in_batch: false,
             first_answer_ms: None,
             first_logged: [None; 2],
             sharing: None,
-            data_version: Cell::new(Some(data_version)),
+            data_version: Cell::new(data_version),
             answer_rows: RefCell::new(None),
         })
     }
