@@ -180,7 +180,7 @@ pub(super) async fn resolve_conflict(
             record_type: conflict.record_type.clone(),
             record_id: Some(conflict.record_id.clone()),
             device_id: None,
-            body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+            body: Some(bytes.clone()),
             base_version: None,
         });
         blocking(

@@ -16,8 +16,9 @@ pub(super) struct Logged {
     pub(super) record_type: String,
     pub(super) record_id: Option<String>,
     pub(super) device_id: Option<String>,
-    /// The request body, kept when the write is refused.
-    pub(super) body: Option<String>,
+    /// The request body, kept (as text) when the write is refused: held as received
+    /// until then, since most writes are not.
+    pub(super) body: Option<axum::body::Bytes>,
     /// The version a sync said it was based on.
     pub(super) base_version: Option<Version>,
 }
@@ -152,18 +153,27 @@ fn refusal(state: &AppState, method: &str, user: String, target: &str, status: u
 
 /// The entry for an answer; none for a server error (nothing was decided).
 fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
+    let problem_parts;
     let (status, name, replayed, body, etag, merged) = match answer {
         Ok(reply) => (
             reply.status,
             reply.outcome,
             reply.replayed,
-            reply.body.clone(),
+            reply.body.as_str(),
             reply.etag.clone(),
             reply.merged.clone(),
         ),
         Err(problem) => {
-            let (status, body, etag) = problem.clone().into_parts();
-            (status.as_u16(), None, false, body, etag, None)
+            problem_parts = problem.clone().into_parts();
+            let (status, body, etag) = &problem_parts;
+            (
+                status.as_u16(),
+                None,
+                false,
+                body.as_str(),
+                etag.clone(),
+                None,
+            )
         }
     };
     if status >= 500 {
@@ -184,7 +194,7 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
     // has anything in its answer the log needs: an accepted record is not read again.
     let read_answer = status >= 400 || logged.record_id.is_none();
     let answer: serde_json::Value = if read_answer {
-        serde_json::from_str(&body).unwrap_or_default()
+        serde_json::from_str(body).unwrap_or_default()
     } else {
         serde_json::Value::Null
     };
@@ -230,7 +240,10 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
         problem,
         paths,
         conflict_id: answer["conflict_id"].as_str().and_then(|c| c.parse().ok()),
-        body: logged.body.filter(|_| status >= 400),
+        body: logged
+            .body
+            .filter(|_| status >= 400)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
         base_version: logged.base_version,
         version,
         kept,

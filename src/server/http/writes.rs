@@ -203,7 +203,7 @@ pub(super) async fn sync(
             record_type: record_type.clone(),
             record_id: Some(id.clone()),
             device_id: body.device_id.as_deref().map(String::from),
-            body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+            body: Some(bytes.clone()),
             base_version: body.base_version,
         });
         let (captured_at, other_errors) = captured_at(body.captured_at.as_deref());
@@ -335,7 +335,7 @@ pub(super) async fn create(
             record_type: record_type.clone(),
             record_id: body.id.as_deref().map(String::from),
             device_id: body.device_id.as_deref().map(String::from),
-            body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+            body: Some(bytes.clone()),
             base_version: None,
         });
         blocking(
