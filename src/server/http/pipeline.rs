@@ -181,9 +181,6 @@ pub(super) fn fingerprint(
     body: &[u8],
     if_match: Option<IfMatch>,
 ) -> [u8; 32] {
-    let canonical = crate::model::Json::parse_slice(body)
-        .map(|v| v.to_string())
-        .unwrap_or_default();
     // The precondition in words of our own: a Debug string may change with a dependency,
     // and a retry spanning an upgrade would then be refused as key reuse.
     let precondition = match if_match {
@@ -193,11 +190,27 @@ pub(super) fn fingerprint(
         Some(IfMatch::Unusable) => "unusable".into(),
     };
     let mut hasher = Sha256::new();
-    for part in [method, path, &precondition, &canonical] {
+    for part in [method, path, &precondition] {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
+    // The canonical text goes straight into the hash, never into a string of its own.
+    if let Ok(value) = crate::model::Json::parse_slice(body) {
+        use std::fmt::Write;
+        let _ = write!(Hashing(&mut hasher), "{value}");
+    }
+    hasher.update([0]);
     hasher.finalize().into()
+}
+
+/// Text written into a hash.
+struct Hashing<'h>(&'h mut Sha256);
+
+impl std::fmt::Write for Hashing<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.update(text.as_bytes());
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -217,5 +230,21 @@ mod fingerprint_tests {
             fingerprint("DELETE", "/v1/t/1", b"", Some(IfMatch::Tag(tag))),
             expected
         );
+    }
+
+    #[test]
+    fn the_fingerprint_hashes_the_body_as_canonical_json() {
+        let body = br#"{ "fields": {"b": 1, "a": "x"}, "base_version": 2 }"#;
+        let canonical = crate::model::Json::parse_slice(body).unwrap().to_string();
+        assert_eq!(canonical, r#"{"base_version":2,"fields":{"a":"x","b":1}}"#);
+        let mut expected = Sha256::new();
+        for part in ["PUT", "/v1/t/1", "", &canonical] {
+            expected.update(part.as_bytes());
+            expected.update([0]);
+        }
+        let expected: [u8; 32] = expected.finalize().into();
+        assert_eq!(fingerprint("PUT", "/v1/t/1", body, None), expected);
+        let reordered = br#"{"base_version":2,"fields":{"a":"x","b":1}}"#;
+        assert_eq!(fingerprint("PUT", "/v1/t/1", reordered, None), expected);
     }
 }
