@@ -71,13 +71,14 @@ impl AppState {
             }
             Ok::<_, crate::store::StoreError>(store)
         };
-        let store = open()?;
+        let mut store = open()?;
         if let Database::Sqlite(path) = &database {
             // The writer appends to the WAL; a thread of its own copies it into the
             // database file, so a write seldom waits for a checkpoint (only for the last
             // frames, when the WAL is to be started afresh: `checkpoint_beside`).
-            if let Engine::Sqlite(writer) = &store {
+            if let Engine::Sqlite(writer) = &mut store {
                 writer.leave_checkpoints(&wal_limit)?;
+                writer.keep_newest_event();
             }
             let checkpointer = SqliteStore::open(path)?;
             let writer = wal_limit.clone();

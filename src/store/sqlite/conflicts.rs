@@ -104,7 +104,7 @@ impl SqliteStore {
             params![id, resolver, now, choices, stored.version,
                     kept_deleted, decided],
         )?;
-        record_event(&tx, QueueEventKind::ConflictResolved, id, now)?;
+        self.record_event(&tx, QueueEventKind::ConflictResolved, id, now)?;
         if let Some(remember) = remember
             && let Some(text) = respond(&answer, Some(&stored))
         {

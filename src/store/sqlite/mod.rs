@@ -36,7 +36,6 @@ pub use currents::Currents;
 use currents::Sharing;
 use master::*;
 use migrations::*;
-use queue::record_event;
 use records::*;
 
 /// The WAL's size limit by default. Under writes without a pause the WAL is started
@@ -143,6 +142,9 @@ pub struct SqliteStore {
     data_version: Cell<i64>,
     /// Where each idempotency key's answer is (`AnswerRows`), once read.
     answer_rows: RefCell<Option<AnswerRows>>,
+    /// On the connection that writes (`keep_newest_event`): the newest queue event's
+    /// number, once read (`None` inside: read it again).
+    newest_event: Option<Cell<Option<u64>>>,
 }
 
 /// One write's unit of work: a transaction of its own, or a savepoint inside a batch.
@@ -244,8 +246,23 @@ impl SqliteStore {
                 sharing.currents.clear();
             }
             self.answer_rows.take();
+            self.forget_newest_event();
         }
         Ok(())
+    }
+
+    /// Keeps the newest queue event's number once read, instead of asking the file after
+    /// every batch: for the connection that writes, which sees every event it numbers and,
+    /// as a batch starts, any other connection's commit. Never for a reader, which numbers
+    /// none and so would never see a new one.
+    pub fn keep_newest_event(&mut self) {
+        self.newest_event = Some(Cell::new(None));
+    }
+
+    fn forget_newest_event(&self) {
+        if let Some(kept) = &self.newest_event {
+            kept.set(None);
+        }
     }
 
     /// Commits the batch; on failure rolls all of it back and says so.
@@ -257,6 +274,7 @@ impl SqliteStore {
             .and_then(|mut s| s.execute([]))
         {
             let _ = self.conn.execute_batch("ROLLBACK");
+            self.forget_newest_event();
             if let Some(sharing) = &mut self.sharing {
                 sharing.batch_ended(false);
             }
@@ -375,6 +393,7 @@ impl SqliteStore {
             sharing: None,
             data_version: Cell::new(data_version),
             answer_rows: RefCell::new(None),
+            newest_event: None,
         })
     }
 }

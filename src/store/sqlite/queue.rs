@@ -33,11 +33,33 @@ impl SqliteStore {
     }
 
     pub(super) fn last_event_on(&self) -> Result<u64, StoreError> {
+        if let Some(Some(known)) = self.newest_event.as_ref().map(Cell::get) {
+            return Ok(known);
+        }
         let seq: i64 = self
             .conn
             .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?
             .query_row([], |r| r.get(0))?;
-        Ok(u64::try_from(seq).unwrap_or(0))
+        let seq = u64::try_from(seq).unwrap_or(0);
+        if let Some(kept) = &self.newest_event {
+            kept.set(Some(seq));
+        }
+        Ok(seq)
+    }
+
+    /// Numbers a change of the queue, in the transaction (`conn`) that makes it.
+    pub(super) fn record_event(
+        &self,
+        conn: &Connection,
+        kind: QueueEventKind,
+        id: ConflictId,
+        now: UtcMillis,
+    ) -> Result<(), StoreError> {
+        // The kept number is read again next time: this one may yet roll back.
+        self.forget_newest_event();
+        conn.prepare_cached("INSERT INTO events (kind, conflict_id, at) VALUES (?1, ?2, ?3)")?
+            .execute(params![kind.name(), id, now])?;
+        Ok(())
     }
 
     pub(super) fn claim_on(
@@ -58,7 +80,7 @@ impl SqliteStore {
             "UPDATE conflicts SET claimed_by = ?2, claimed_until = ?3 WHERE id = ?1",
         )?
         .execute(params![id, user, until])?;
-        record_event(&tx, QueueEventKind::ConflictClaimed, id, now)?;
+        self.record_event(&tx, QueueEventKind::ConflictClaimed, id, now)?;
         tx.commit()?;
         Ok(Some(Claimed::Taken(Claim {
             by: user.into(),
@@ -85,20 +107,8 @@ impl SqliteStore {
             "UPDATE conflicts SET claimed_by = NULL, claimed_until = NULL WHERE id = ?1",
         )?
         .execute(params![id])?;
-        record_event(&tx, QueueEventKind::ConflictReleased, id, now)?;
+        self.record_event(&tx, QueueEventKind::ConflictReleased, id, now)?;
         tx.commit()?;
         Ok(Some(Released::Released))
     }
-}
-
-/// Numbers a change of the queue, in the transaction that makes it.
-pub(super) fn record_event(
-    conn: &Connection,
-    kind: QueueEventKind,
-    id: ConflictId,
-    now: UtcMillis,
-) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO events (kind, conflict_id, at) VALUES (?1, ?2, ?3)")?
-        .execute(params![kind.name(), id, now])?;
-    Ok(())
 }

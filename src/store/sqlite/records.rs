@@ -205,7 +205,7 @@ impl SqliteStore {
                 )?;
                 let id = u64::try_from(tx.last_insert_rowid())
                     .map_err(|_| StoreError::Corrupt("a negative conflict id".into()))?;
-                record_event(&tx, QueueEventKind::ConflictOpened, ConflictId(id), now)?;
+                self.record_event(&tx, QueueEventKind::ConflictOpened, ConflictId(id), now)?;
                 Stored::Conflict(ConflictId(id))
             }
         };

@@ -360,6 +360,51 @@ mod versions_tests {
         };
         assert_eq!(again, Some(expected));
     }
+
+    /// Parks a submission on `KEY` (an event: the queue gained a conflict).
+    fn park(store: &mut SqliteStore) {
+        let result = store.write_plain(
+            KEY,
+            Version::new(1),
+            &author(None),
+            UtcMillis::now(),
+            |_| {
+                let effect = Effect::Park {
+                    kind: crate::sync::ParkKind::EditConflict,
+                    base_version: Some(1),
+                    local: fields(json!({"n": 5})),
+                    paths: vec!["/n".into()],
+                };
+                ((), effect)
+            },
+        );
+        assert!(result.is_ok());
+    }
+
+    #[test]
+    fn the_writer_keeps_the_newest_event_number_and_follows_every_change_of_it() {
+        let (dir, mut writer) = fresh_store();
+        writer.keep_newest_event();
+        let reader = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        append(&mut writer, None, json!({"n": 1}), None);
+        assert_eq!(writer.last_event_on().unwrap(), 0);
+        // Its own event, numbered in a batch.
+        writer.begin_batch().unwrap();
+        park(&mut writer);
+        writer.end_batch().unwrap();
+        assert_eq!(writer.last_event_on().unwrap(), 1);
+        // Another process's event: seen once the next batch starts.
+        let mut elsewhere = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        park(&mut elsewhere);
+        writer.begin_batch().unwrap();
+        writer.end_batch().unwrap();
+        assert_eq!(writer.last_event_on().unwrap(), 2);
+        // A reader keeps nothing: it sees the writer's next event.
+        assert_eq!(reader.last_event_on().unwrap(), 2);
+        park(&mut writer);
+        assert_eq!(reader.last_event_on().unwrap(), 3);
+        assert_eq!(writer.last_event_on().unwrap(), 3);
+    }
 }
 
 #[cfg(test)]
