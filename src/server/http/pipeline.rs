@@ -61,7 +61,7 @@ pub(super) fn written(
         reply = Some(made);
         text
     };
-    let (outcome, stored) = store
+    let (mut outcome, stored) = store
         .write(key, from, author, now, remember, decide, respond)
         .map_err(|e| Problem::internal(&e))?;
     // Without a key to remember under, the store asks for no answer: make it here.
@@ -69,6 +69,15 @@ pub(super) fn written(
     reply.outcome = Some(outcome.name());
     if let Outcome::Merged(report) = &outcome {
         reply.merged = Some((report.auto_merged.clone(), report.kept_server.clone()));
+    }
+    // The version a record answer shows goes with it; its body is made where it is sent.
+    let shown = match (stored, &mut outcome) {
+        (Stored::Version(v), _) => Some(v),
+        (_, Outcome::Current(v, _)) => v.take(),
+        _ => None,
+    };
+    if let Some(version) = shown {
+        reply.show(version);
     }
     Ok(reply)
 }

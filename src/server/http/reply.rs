@@ -27,6 +27,25 @@ pub(super) struct Reply {
     /// version, and the server's changes since the base kept.
     #[serde(skip)]
     pub(super) merged: Option<(Vec<String>, Vec<String>)>,
+    /// The record a write's answer shows, its body made as the answer is sent rather than
+    /// on the writer thread (`body` stays empty until then).
+    #[serde(skip)]
+    pub(super) record: Option<Box<ShownRecord>>,
+}
+
+/// A record as a write's answer shows it: the version stored or met, and the merge report.
+#[derive(Debug)]
+pub(super) struct ShownRecord {
+    pub(super) id: String,
+    pub(super) version: StoredVersion<'static>,
+    pub(super) merge: Option<serde_json::Value>,
+}
+
+impl ShownRecord {
+    fn body(&self) -> String {
+        serde_json::to_string(&RecordOut::of(&self.id, &self.version, self.merge.as_ref()))
+            .unwrap_or_default()
+    }
 }
 
 /// The stored version of a record an answer's body shows (with the merge report beside
@@ -93,6 +112,20 @@ impl Reply {
         Ok(self)
     }
 
+    /// Gives an answer that shows a record (`shows`, its body not made) the version to make
+    /// its body from, once the write stored or met it.
+    pub(super) fn show(&mut self, version: StoredVersion<'static>) {
+        if let Some(shows) = &self.shows
+            && self.body.is_empty()
+        {
+            self.record = Some(Box::new(ShownRecord {
+                id: shows.id.clone(),
+                version,
+                merge: shows.merge.clone(),
+            }));
+        }
+    }
+
     pub(super) fn json(status: StatusCode, body: &serde_json::Value, etag: Option<String>) -> Self {
         Self {
             status: status.as_u16(),
@@ -105,6 +138,7 @@ impl Reply {
             outcome: None,
             logged: false,
             merged: None,
+            record: None,
         }
     }
 
@@ -129,6 +163,7 @@ impl From<Problem> for Reply {
             outcome: None,
             logged: false,
             merged: None,
+            record: None,
         }
     }
 }
@@ -136,7 +171,11 @@ impl From<Problem> for Reply {
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, self.body).into_response();
+        let body = match &self.record {
+            Some(record) => record.body(),
+            None => self.body,
+        };
+        let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         let content_type = if self.problem {
             "application/problem+json"
@@ -205,11 +244,13 @@ impl Outcome {
         }
     }
 
+    /// The answer to a write once stored. A record answer's body is left to be made from
+    /// the version (`Reply::show`), away from the writer.
     pub(super) fn reply(&self, record_type: &str, id: &str, stored: &Stored) -> Reply {
         match (self, stored) {
             (Outcome::Created, Stored::Version(v)) => Reply {
                 location: Some(format!("/v1/{record_type}/{id}")),
-                ..shown_reply(StatusCode::CREATED, record_type, id, v, None)
+                ..shown_later(StatusCode::CREATED, record_type, id, v, None)
             },
             (Outcome::WouldApply(report, fields), _) => Reply::json(
                 StatusCode::OK,
@@ -222,17 +263,17 @@ impl Outcome {
                 problem.with("dry_run", true).into()
             }
             (Outcome::Deleted, Stored::Version(v)) => {
-                shown_reply(StatusCode::OK, record_type, id, v, None)
+                shown_later(StatusCode::OK, record_type, id, v, None)
             }
             (Outcome::Missing, _) => Problem::not_found("no such record").into(),
             (Outcome::Merged(report), Stored::Version(v)) => {
-                shown_reply(StatusCode::OK, record_type, id, v, Some(json!(report)))
+                shown_later(StatusCode::OK, record_type, id, v, Some(json!(report)))
             }
             (Outcome::Current(Some(v), report), _) => {
                 let report = report
                     .as_ref()
                     .map_or_else(|| json!({"superseded": true}), |r| json!(r));
-                shown_reply(StatusCode::OK, record_type, id, v, Some(report))
+                shown_later(StatusCode::OK, record_type, id, v, Some(report))
             }
             (Outcome::Exists(Some(v)), _) => Problem::new(
                 StatusCode::CONFLICT,
@@ -378,18 +419,46 @@ pub(super) fn record_reply(
     v: &StoredVersion,
     merge: Option<&serde_json::Value>,
 ) -> Reply {
-    let body = serde_json::to_string(&RecordOut::of(id, v, merge)).unwrap_or_default();
+    Reply {
+        body: serde_json::to_string(&RecordOut::of(id, v, merge)).unwrap_or_default(),
+        ..record_without_body(status, v)
+    }
+}
+
+/// An answer with a record's status and ETag, its body not made.
+fn record_without_body(status: StatusCode, v: &StoredVersion) -> Reply {
     Reply {
         status: status.as_u16(),
         problem: false,
         etag: Some(etag_of(v)),
         location: None,
-        body,
+        body: String::new(),
         shows: None,
         replayed: false,
         outcome: None,
         logged: false,
         merged: None,
+        record: None,
+    }
+}
+
+/// A record answer to a write, remembered by the version it shows (`Shows`), its body not
+/// made yet: `Reply::show` gives it the version to make it from.
+fn shown_later(
+    status: StatusCode,
+    record_type: &str,
+    id: &str,
+    v: &StoredVersion,
+    merge: Option<serde_json::Value>,
+) -> Reply {
+    Reply {
+        shows: Some(Shows {
+            record_type: record_type.into(),
+            id: id.into(),
+            version: v.version,
+            merge,
+        }),
+        ..record_without_body(status, v)
     }
 }
 
@@ -447,5 +516,51 @@ mod tests {
         let shows = read.shows.unwrap();
         assert_eq!((shows.id.as_str(), shows.version.get()), ("INS-1", 2));
         assert_eq!(shows.merge.unwrap()["auto_merged"][0], "/notes");
+    }
+
+    fn sent(reply: Reply) -> (u16, Option<String>, String) {
+        let response = reply.into_response();
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .map(|e| e.to_str().unwrap().to_owned());
+        let status = response.status().as_u16();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let body = runtime
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap();
+        (status, etag, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn a_write_s_record_answer_made_where_it_is_sent_is_the_one_made_at_once() {
+        let crate::model::Json::Object(fields) = crate::json!({"notes": "ok", "n": 2}) else {
+            unreachable!()
+        };
+        let version = StoredVersion {
+            version: Version::new(3).unwrap(),
+            last_modified: "2026-12-01T10:00:00Z".parse().unwrap(),
+            modified_by: "ana".into(),
+            device_id: None,
+            device_seq: None,
+            deleted: false,
+            fields,
+        };
+        let merge = json!({"auto_merged": ["/notes"], "kept_server": []});
+        let now = shown_reply(StatusCode::OK, "t", "INS-1", &version, Some(merge.clone()));
+        let mut later = shown_later(StatusCode::OK, "t", "INS-1", &version, Some(merge));
+        assert_eq!(later.body, "", "not made on the writer");
+        assert_eq!(later.remembered_text(), now.remembered_text());
+        later.show(version);
+        let (status, etag, body) = sent(later);
+        assert_eq!((status, etag, body.clone()), sent(now));
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (&body["id"], &body["version"], &body["fields"]["notes"]),
+            (&json!("INS-1"), &json!(3), &json!("ok"))
+        );
+        assert_eq!(body["merge"]["auto_merged"][0], "/notes");
     }
 }

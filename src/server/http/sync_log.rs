@@ -159,6 +159,7 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
             reply.status,
             reply.outcome,
             reply.replayed,
+            // Only a refusal's, or a create's without an id of its own, is read below.
             reply.body.as_str(),
             reply.etag.clone(),
             reply.merged.clone(),
@@ -192,7 +193,13 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
     };
     // Only a refusal (its problem, paths, conflict) or a create without an id of its own
     // has anything in its answer the log needs: an accepted record is not read again.
-    let read_answer = status >= 400 || logged.record_id.is_none();
+    let shown_id = answer
+        .as_ref()
+        .ok()
+        .and_then(|reply| reply.record.as_ref())
+        .map(|record| record.id.clone());
+    let record_id = logged.record_id.or(shown_id);
+    let read_answer = status >= 400 || record_id.is_none();
     let answer: serde_json::Value = if read_answer {
         serde_json::from_str(body).unwrap_or_default()
     } else {
@@ -232,9 +239,7 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
         device_id: logged.device_id,
         method: logged.method.into(),
         record_type: logged.record_type,
-        record_id: logged
-            .record_id
-            .or_else(|| answer["id"].as_str().map(String::from)),
+        record_id: record_id.or_else(|| answer["id"].as_str().map(String::from)),
         status,
         outcome: outcome.into(),
         problem,
