@@ -108,16 +108,17 @@ fn check_keyed_items(items: &[Json], key: &str) -> Option<String> {
 
 /// Rewrites every valid `datetime` field as UTC with milliseconds and `Z`.
 pub fn normalize_datetimes(schema: &TypeSchema, fields: &mut Object) {
-    let names: Vec<String> = fields.keys().map(String::from).collect();
-    for name in names {
-        let Some(value) = fields.get_mut(&name) else {
+    // Through the schema's datetime fields (few), not every field of the record: this
+    // runs on every write.
+    let datetimes = schema
+        .fields
+        .iter()
+        .filter(|(_, spec)| spec.kind == FieldType::Datetime);
+    for (name, _) in datetimes {
+        let Some(value) = fields.get_mut(name) else {
             continue;
         };
-        let is_datetime = schema
-            .fields
-            .get(&name)
-            .is_some_and(|s| s.kind == FieldType::Datetime);
-        if let (true, Some(text)) = (is_datetime, value.as_str())
+        if let Some(text) = value.as_str()
             && let Ok(instant) = text.parse::<UtcMillis>()
         {
             *value = Json::String(instant.to_string().into());
@@ -227,5 +228,14 @@ extra        = { type = "object" }
             map.get("notes").and_then(Json::as_str),
             Some("2026-03-29T01:30:00+01:00")
         );
+        // Without the datetime field, or with one the schema does not name, nothing moves.
+        let Json::Object(mut other) =
+            json!({"unknown_at": "2026-03-29T01:30:00+01:00", "count": 2})
+        else {
+            panic!()
+        };
+        let before = other.clone();
+        normalize_datetimes(&schema(), &mut other);
+        assert_eq!(other, before);
     }
 }
