@@ -587,7 +587,51 @@ async fn entries_older_than_the_retention_go_as_new_ones_come(engine: Kind) {
     );
 }
 
+/// A create that names no id gets one from the server; its entry names that id and the
+/// version made, and so does the entry of its retry.
+async fn a_create_without_an_id_is_logged_under_the_id_it_was_given(engine: Kind) {
+    let db = TestDb::new(engine);
+    let s = Server::start(&db).await;
+    let create = json!({"fields": {"notes": "a", "status": "open"}});
+    let mut given = Vec::new();
+    for _ in 0..2 {
+        let (status, _, record) = s
+            .send(
+                Method::POST,
+                "/v1/inspections",
+                "ana",
+                Some("no-id"),
+                &[],
+                Some(create.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{record}");
+        given.push(record["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(given[0], given[1], "the retry is answered as before");
+    let page = s.syncs("").await;
+    let entries = page["syncs"].as_array().unwrap();
+    let logged: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap(),
+                e["record_id"].as_str().unwrap(),
+                e["version"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            ("replayed", given[0].as_str(), Some(1)),
+            ("created", given[0].as_str(), Some(1))
+        ]
+    );
+}
+
 on_both_engines! {
+    a_create_without_an_id_is_logged_under_the_id_it_was_given,
     entries_older_than_the_retention_go_as_new_ones_come,
     every_write_is_logged_with_what_it_came_to,
     the_audit_trail_says_who_chose_what_newest_first,

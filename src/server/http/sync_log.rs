@@ -193,12 +193,13 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
     };
     // Only a refusal (its problem, paths, conflict) or a create without an id of its own
     // has anything in its answer the log needs: an accepted record is not read again.
-    let shown_id = answer
+    let shown = answer
         .as_ref()
         .ok()
-        .and_then(|reply| reply.record.as_ref())
-        .map(|record| record.id.clone());
-    let record_id = logged.record_id.or(shown_id);
+        .and_then(|reply| reply.record.as_deref());
+    let record_id = logged
+        .record_id
+        .or_else(|| shown.map(|record| record.id.clone()));
     let read_answer = status >= 400 || record_id.is_none();
     let answer: serde_json::Value = if read_answer {
         serde_json::from_str(body).unwrap_or_default()
@@ -228,10 +229,13 @@ fn entry_of(logged: Logged, answer: &Answer) -> Option<SyncEntry> {
         paths = applied;
     }
     // The version the write made or met: its answer's tag, or a conflict's server_etag.
-    let tag = etag.or_else(|| answer["server_etag"].as_str().map(String::from));
-    let version = tag
-        .and_then(|t| t.parse::<crate::model::Etag>().ok())
-        .map(|t| t.version);
+    let version = match shown {
+        Some(record) => Some(record.version.version),
+        None => etag
+            .or_else(|| answer["server_etag"].as_str().map(String::from))
+            .and_then(|t| t.parse::<crate::model::Etag>().ok())
+            .map(|t| t.version),
+    };
     Some(SyncEntry {
         seq: 0,
         at: logged.clock.now(),
