@@ -178,7 +178,10 @@ impl Store for Engine {
         on_engine!(mut self, s => Store::read_ahead(s, writes))
     }
 
-    fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
+    fn current(
+        &self,
+        key: RecordKey,
+    ) -> Result<Option<std::sync::Arc<StoredVersion<'static>>>, StoreError> {
         on_engine!(self, s => Store::current(s, key))
     }
 

@@ -56,7 +56,10 @@ pub trait Store {
     fn end_batch(&mut self) -> Result<(), StoreError>;
 
     /// The current version of a record (a tombstone included).
-    fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError>;
+    fn current(
+        &self,
+        key: RecordKey,
+    ) -> Result<Option<std::sync::Arc<StoredVersion<'static>>>, StoreError>;
     /// Whether a record (or its tombstone) is stored.
     fn exists(&self, key: RecordKey) -> Result<bool, StoreError>;
     /// Every version of a record, oldest first.

@@ -88,13 +88,13 @@ pub(super) async fn read_conflict(
         let (row, base, current) =
             found.ok_or_else(|| Problem::not_found(format!("no conflict {cid:?}")))?;
         let schema = state2.config.types.get(&row.record_type);
-        let detail = conflict_detail(&row, base.as_ref(), current.as_ref(), schema);
+        let detail = conflict_detail(&row, base.as_ref(), current.as_deref(), schema);
         let mut reply = Reply::json(
             StatusCode::OK,
             &serde_json::to_value(&detail).map_err(|e| Problem::internal(&e))?,
             None,
         );
-        reply.etag = current.as_ref().map(etag_of);
+        reply.etag = current.as_deref().map(etag_of);
         Ok(reply)
     })
     .await

@@ -78,8 +78,13 @@ impl Store for PgStore {
         PgStore::end_batch(self)
     }
 
-    fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
-        Ok(versions_from(&mut self.client.borrow_mut(), key, None)?.pop())
+    fn current(
+        &self,
+        key: RecordKey,
+    ) -> Result<Option<std::sync::Arc<StoredVersion<'static>>>, StoreError> {
+        Ok(versions_from(&mut self.client.borrow_mut(), key, None)?
+            .pop()
+            .map(std::sync::Arc::new))
     }
 
     fn exists(&self, key: RecordKey) -> Result<bool, StoreError> {

@@ -27,7 +27,9 @@ const CAPACITY: usize = 16 * 1024;
 /// Records' current versions by key (see the module's notes).
 #[derive(Default)]
 pub struct Currents {
-    by_key: Mutex<FxHashMap<String, StoredVersion<'static>>>,
+    /// Shared, not copied: a GET and the writer take a version without copying its fields
+    /// (under the lock, too).
+    by_key: Mutex<FxHashMap<String, Arc<StoredVersion<'static>>>>,
     /// Counts the writer's commits that put versions in (and clears): a version read
     /// goes in only if none came between the read's start and its putting in.
     commits: AtomicU64,
@@ -45,7 +47,7 @@ fn key_of(key: RecordKey) -> String {
 
 impl Currents {
     /// The record's current version, if kept.
-    pub fn get(&self, key: RecordKey) -> Option<StoredVersion<'static>> {
+    pub fn get(&self, key: RecordKey) -> Option<Arc<StoredVersion<'static>>> {
         let key = key_of(key);
         self.by_key.lock().ok()?.get(&key).cloned()
     }
@@ -58,7 +60,12 @@ impl Currents {
     /// Keeps a version read, if no commit of the writer came since the read started: a
     /// read that raced a write may have seen the version before, which must not go in
     /// after the write's own (or after it was let go).
-    pub fn put_read(&self, key: RecordKey, version: &StoredVersion<'static>, started: ReadStart) {
+    pub fn put_read(
+        &self,
+        key: RecordKey,
+        version: &Arc<StoredVersion<'static>>,
+        started: ReadStart,
+    ) {
         let key = key_of(key);
         let Ok(mut by_key) = self.by_key.lock() else {
             return;
@@ -71,7 +78,7 @@ impl Currents {
     /// The writer's committed versions go in, in the order written.
     fn put_committed<'k>(
         &self,
-        versions: impl Iterator<Item = (RecordKey<'k>, &'k StoredVersion<'static>)>,
+        versions: impl Iterator<Item = (RecordKey<'k>, &'k Arc<StoredVersion<'static>>)>,
     ) {
         let keyed: Vec<_> = versions
             .map(|(key, version)| (key_of(key), version))
@@ -96,9 +103,9 @@ impl Currents {
 
 /// Keeps a version of a record, unless a newer one is kept.
 fn put(
-    by_key: &mut FxHashMap<String, StoredVersion<'static>>,
+    by_key: &mut FxHashMap<String, Arc<StoredVersion<'static>>>,
     key: String,
-    version: &StoredVersion<'static>,
+    version: &Arc<StoredVersion<'static>>,
 ) {
     if by_key
         .get(&key)
@@ -113,7 +120,7 @@ fn put(
             !n.is_multiple_of(4)
         });
     }
-    by_key.insert(key, version.clone());
+    by_key.insert(key, Arc::clone(version));
 }
 
 /// A connection's part in sharing `Currents` (boxed in the store, which has one only when
@@ -134,9 +141,9 @@ impl Sharing {
 
     /// A record's current version as the connection sees it without reading the file, if
     /// known: written in its open batch, or kept.
-    pub(super) fn known(&self, key: RecordKey) -> Option<StoredVersion<'static>> {
+    pub(super) fn known(&self, key: RecordKey) -> Option<Arc<StoredVersion<'static>>> {
         match self.written.get(key) {
-            Some(version) => Some(version.clone()),
+            Some(version) => Some(Arc::clone(version)),
             None => self.currents.get(key),
         }
     }
@@ -169,17 +176,20 @@ impl Sharing {
 /// they are its own to see, and no one else's.
 #[derive(Default)]
 pub(super) struct Written {
-    versions: Vec<(String, String, StoredVersion<'static>)>,
+    versions: Vec<(String, String, Arc<StoredVersion<'static>>)>,
 }
 
 impl Written {
     pub(super) fn push(&mut self, key: RecordKey, version: &StoredVersion<'static>) {
-        self.versions
-            .push((key.record_type.into(), key.id.into(), version.clone()));
+        self.versions.push((
+            key.record_type.into(),
+            key.id.into(),
+            Arc::new(version.clone()),
+        ));
     }
 
     /// The newest version of a record written in the batch.
-    pub(super) fn get(&self, key: RecordKey) -> Option<&StoredVersion<'static>> {
+    pub(super) fn get(&self, key: RecordKey) -> Option<&Arc<StoredVersion<'static>>> {
         self.versions
             .iter()
             .rev()
@@ -245,7 +255,7 @@ mod tests {
         let currents = Currents::default();
         commit(&currents, &[(KEY, 2)]);
         let start = currents.read_start();
-        currents.put_read(KEY, &version(1), start);
+        currents.put_read(KEY, &Arc::new(version(1)), start);
         assert_eq!(
             kept(&currents, KEY),
             Some(2),
@@ -272,10 +282,10 @@ mod tests {
         // its records go (a batch that may not have committed).
         commit(&currents, &[(KEY, 2)]);
         currents.clear();
-        currents.put_read(KEY, &version(1), before);
+        currents.put_read(KEY, &Arc::new(version(1)), before);
         assert_eq!(kept(&currents, KEY), None);
         let after = currents.read_start();
-        currents.put_read(KEY, &version(2), after);
+        currents.put_read(KEY, &Arc::new(version(2)), after);
         assert_eq!(kept(&currents, KEY), Some(2));
     }
 
@@ -293,6 +303,21 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_version_is_shared_with_every_reader_not_copied() {
+        let currents = Currents::default();
+        let mut written = Written::default();
+        written.push(KEY, &version(1));
+        let in_batch = Arc::clone(written.get(KEY).unwrap());
+        written.committed(&currents);
+        let (first, second) = (currents.get(KEY).unwrap(), currents.get(KEY).unwrap());
+        assert!(Arc::ptr_eq(&first, &second), "two reads, one version");
+        assert!(
+            Arc::ptr_eq(&first, &in_batch),
+            "the batch's own, put in as it was"
+        );
+    }
+
+    #[test]
     fn past_its_capacity_it_lets_some_records_go() {
         let currents = Currents::default();
         let ids: Vec<String> = (0..=CAPACITY).map(|n| n.to_string()).collect();
@@ -301,7 +326,7 @@ mod tests {
                 record_type: "t",
                 id,
             };
-            currents.put_read(key, &version(1), currents.read_start());
+            currents.put_read(key, &Arc::new(version(1)), currents.read_start());
         }
         let kept_now = ids
             .iter()

@@ -75,7 +75,7 @@ impl Store for SqliteStore {
         SqliteStore::end_batch(self)
     }
 
-    fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
+    fn current(&self, key: RecordKey) -> Result<Option<Arc<StoredVersion<'static>>>, StoreError> {
         SqliteStore::current(self, key)
     }
 

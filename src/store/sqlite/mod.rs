@@ -301,7 +301,7 @@ impl SqliteStore {
     }
 
     /// A record's current version, if known without reading the file.
-    fn known_current(&self, key: RecordKey) -> Option<StoredVersion<'static>> {
+    fn known_current(&self, key: RecordKey) -> Option<Arc<StoredVersion<'static>>> {
         self.sharing.as_ref()?.known(key)
     }
 

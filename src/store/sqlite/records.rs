@@ -5,7 +5,10 @@ use super::*;
 
 impl SqliteStore {
     /// The current version of a record (a tombstone included).
-    pub fn current(&self, key: RecordKey) -> Result<Option<StoredVersion<'static>>, StoreError> {
+    pub fn current(
+        &self,
+        key: RecordKey,
+    ) -> Result<Option<Arc<StoredVersion<'static>>>, StoreError> {
         if let Some(known) = self.known_current(key) {
             return Ok(Some(known));
         }
@@ -23,7 +26,7 @@ impl SqliteStore {
             )?
             .query_row(params![key.record_type, key.id], raw_version)
             .optional()?;
-        let current = row.map(|raw| raw.check(key)).transpose()?;
+        let current = row.map(|raw| raw.check(key)).transpose()?.map(Arc::new);
         if let (Some(currents), Some(started), Some(version)) = (kept, started, &current) {
             currents.put_read(key, version, started);
         }
@@ -115,7 +118,7 @@ impl SqliteStore {
             .known_current(key)
             .filter(|current| from.is_none_or(|from| from == current.version));
         let mut versions = match known {
-            Some(current) => vec![current],
+            Some(current) => vec![Arc::unwrap_or_clone(current)],
             None => versions_from(&tx, key, from)?,
         };
         if from.is_some_and(|f| versions.first().is_none_or(|v| v.version != f)) {
