@@ -344,7 +344,8 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stored {
     Nothing,
-    Version(StoredVersion<'static>),
+    /// Shared: the store keeps it as the record's current version, the answer shows it.
+    Version(std::sync::Arc<StoredVersion<'static>>),
     Conflict(ConflictId),
 }
 

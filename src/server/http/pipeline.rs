@@ -73,7 +73,7 @@ pub(super) fn written(
     // The version a record answer shows goes with it; its body is made where it is sent.
     let shown = match (stored, &mut outcome) {
         (Stored::Version(v), _) => Some(v),
-        (_, Outcome::Current(v, _)) => v.take(),
+        (_, Outcome::Current(v, _)) => v.take().map(Arc::new),
         _ => None,
     };
     if let Some(version) = shown {

@@ -37,7 +37,7 @@ pub(super) struct Reply {
 #[derive(Debug)]
 pub(super) struct ShownRecord {
     pub(super) id: String,
-    pub(super) version: StoredVersion<'static>,
+    pub(super) version: Arc<StoredVersion<'static>>,
     pub(super) merge: Option<serde_json::Value>,
 }
 
@@ -114,7 +114,7 @@ impl Reply {
 
     /// Gives an answer that shows a record (`shows`, its body not made) the version to make
     /// its body from, once the write stored or met it.
-    pub(super) fn show(&mut self, version: StoredVersion<'static>) {
+    pub(super) fn show(&mut self, version: Arc<StoredVersion<'static>>) {
         if let Some(shows) = &self.shows
             && self.body.is_empty()
         {
@@ -553,7 +553,7 @@ mod tests {
         let mut later = shown_later(StatusCode::OK, "t", "INS-1", &version, Some(merge));
         assert_eq!(later.body, "", "not made on the writer");
         assert_eq!(later.remembered_text(), now.remembered_text());
-        later.show(version);
+        later.show(Arc::new(version));
         let (status, etag, body) = sent(later);
         assert_eq!((status, etag, body.clone()), sent(now));
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -83,7 +83,7 @@ impl PgStore {
             Effect::Append { fields, deleted } => {
                 let next = crate::store::next_version(current, author, now, fields, deleted);
                 append_version(client, key, &next)?;
-                Stored::Version(next)
+                Stored::Version(std::sync::Arc::new(next))
             }
             Effect::Park {
                 kind,

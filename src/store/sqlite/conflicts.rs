@@ -112,7 +112,7 @@ impl SqliteStore {
         }
         tx.commit()?;
         if !kept_deleted {
-            self.appended(key, &stored);
+            self.appended(key, &Arc::new(stored.clone()));
         }
         Ok(Some((answer, Some(stored))))
     }

@@ -154,7 +154,7 @@ impl Sharing {
         &mut self,
         in_batch: bool,
         key: RecordKey,
-        version: &StoredVersion<'static>,
+        version: &Arc<StoredVersion<'static>>,
     ) {
         self.written.push(key, version);
         if !in_batch {
@@ -180,12 +180,9 @@ pub(super) struct Written {
 }
 
 impl Written {
-    pub(super) fn push(&mut self, key: RecordKey, version: &StoredVersion<'static>) {
-        self.versions.push((
-            key.record_type.into(),
-            key.id.into(),
-            Arc::new(version.clone()),
-        ));
+    pub(super) fn push(&mut self, key: RecordKey, version: &Arc<StoredVersion<'static>>) {
+        self.versions
+            .push((key.record_type.into(), key.id.into(), Arc::clone(version)));
     }
 
     /// The newest version of a record written in the batch.
@@ -245,7 +242,7 @@ mod tests {
     fn commit(currents: &Currents, versions: &[(RecordKey, u64)]) {
         let mut written = Written::default();
         for (key, n) in versions {
-            written.push(*key, &version(*n));
+            written.push(*key, &Arc::new(version(*n)));
         }
         written.committed(currents);
     }
@@ -294,7 +291,7 @@ mod tests {
         let currents = Currents::default();
         commit(&currents, &[(KEY, 1)]);
         let mut written = Written::default();
-        written.push(KEY, &version(2));
+        written.push(KEY, &Arc::new(version(2)));
         assert_eq!(written.get(KEY).map(|v| v.version.get()), Some(2));
         assert_eq!(kept(&currents, KEY), Some(1), "not kept before the commit");
         written.rolled_back(&currents);
@@ -306,14 +303,15 @@ mod tests {
     fn a_kept_version_is_shared_with_every_reader_not_copied() {
         let currents = Currents::default();
         let mut written = Written::default();
-        written.push(KEY, &version(1));
-        let in_batch = Arc::clone(written.get(KEY).unwrap());
+        let appended = Arc::new(version(1));
+        written.push(KEY, &appended);
+        assert!(Arc::ptr_eq(written.get(KEY).unwrap(), &appended));
         written.committed(&currents);
         let (first, second) = (currents.get(KEY).unwrap(), currents.get(KEY).unwrap());
         assert!(Arc::ptr_eq(&first, &second), "two reads, one version");
         assert!(
-            Arc::ptr_eq(&first, &in_batch),
-            "the batch's own, put in as it was"
+            Arc::ptr_eq(&first, &appended),
+            "the version appended, put in as it was"
         );
     }
 

@@ -294,7 +294,7 @@ impl SqliteStore {
     }
 
     /// A version this connection has appended, once its unit of work committed.
-    fn appended(&mut self, key: RecordKey, version: &StoredVersion<'static>) {
+    fn appended(&mut self, key: RecordKey, version: &Arc<StoredVersion<'static>>) {
         if let Some(sharing) = &mut self.sharing {
             sharing.appended(self.in_batch, key, version);
         }

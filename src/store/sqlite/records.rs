@@ -179,7 +179,7 @@ impl SqliteStore {
             Effect::Append { fields, deleted } => {
                 let next = crate::store::next_version(current, author, now, fields, deleted);
                 append_version(&tx, key, &next)?;
-                Stored::Version(next)
+                Stored::Version(Arc::new(next))
             }
             Effect::Park {
                 kind,
