@@ -462,7 +462,7 @@ fn shown_later(
     }
 }
 
-/// A record answer to a write, remembered by the version it shows (`Shows`).
+/// A record answer to a write, remembered by the version it shows (`Shows`), its body made.
 pub(super) fn shown_reply(
     status: StatusCode,
     record_type: &str,
@@ -470,15 +470,9 @@ pub(super) fn shown_reply(
     v: &StoredVersion,
     merge: Option<serde_json::Value>,
 ) -> Reply {
-    let reply = record_reply(status, id, v, merge.as_ref());
     Reply {
-        shows: Some(Shows {
-            record_type: record_type.into(),
-            id: id.into(),
-            version: v.version,
-            merge,
-        }),
-        ..reply
+        body: serde_json::to_string(&RecordOut::of(id, v, merge.as_ref())).unwrap_or_default(),
+        ..shown_later(status, record_type, id, v, merge)
     }
 }
 

@@ -293,23 +293,7 @@ mod versions_tests {
     fn a_resolution_stored_unreadable_is_an_error_not_an_empty_one() {
         let (_dir, mut store) = fresh_store();
         append(&mut store, None, json!({"n": 1}), None);
-        store
-            .write_plain(
-                KEY,
-                Version::new(1),
-                &author(None),
-                UtcMillis::now(),
-                |_| {
-                    let effect = Effect::Park {
-                        kind: crate::sync::ParkKind::EditConflict,
-                        base_version: Some(1),
-                        local: fields(json!({"n": 5})),
-                        paths: vec!["/n".into()],
-                    };
-                    ((), effect)
-                },
-            )
-            .unwrap();
+        park(&mut store);
         store
             .conn
             .execute_batch(
