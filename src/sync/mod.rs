@@ -283,13 +283,16 @@ pub fn unlisted_references(
     fields: &Object,
     listed: &dyn Fn(&str, &str) -> bool,
 ) -> Vec<String> {
+    // The kind first: only a reference field's value is looked up (this runs on every
+    // write, and most fields are no references).
     schema
         .fields
         .iter()
-        .filter_map(|(name, spec)| match (&spec.kind, fields.get(name)) {
-            (FieldType::Reference { list }, Some(Json::String(id))) if !listed(list, id) => {
-                Some(pointer::of_member(name))
-            }
+        .filter_map(|(name, spec)| match &spec.kind {
+            FieldType::Reference { list } => match fields.get(name) {
+                Some(Json::String(id)) if !listed(list, id) => Some(pointer::of_member(name)),
+                _ => None,
+            },
             _ => None,
         })
         .collect()

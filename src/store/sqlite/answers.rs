@@ -1,6 +1,7 @@
 //! Remembered answers: an idempotency key's answer, kept with its write.
 
 use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::store::oldest_kept;
@@ -11,17 +12,39 @@ use crate::store::rows::remembered_of;
 pub(super) const FORGET_AT_ONCE: i64 = 16;
 
 /// Where each idempotency key's newest answer is: its row in `idempotency`, by user and
-/// key (`pair_key`). Kept in memory by the connection that writes, read from the table
+/// key (`AnswerSlot`). Kept in memory by the connection that writes, read from the table
 /// on first use, instead of an index in the file: a key is random, so its index entry
 /// dirtied a page of its own in every commit (a third of the pages a sync wrote). Only a
 /// guide: a look-up reads the row it names and takes it only if it is that user's key, so
 /// a row rolled back, forgotten or given to another key since is no answer.
 #[derive(Default)]
-pub(super) struct AnswerRows(pub(super) FxHashMap<String, i64>);
+pub(super) struct AnswerRows(pub(super) FxHashMap<AnswerSlot, i64>);
 
-/// `pair_key` of a row of `rowid, user, key`.
-fn row_pair_key(row: &rusqlite::Row) -> rusqlite::Result<String> {
-    Ok(pair_key(
+/// A user's idempotency key as `AnswerRows` holds it: the first 16 bytes of the SHA-256
+/// of both, rather than their text. The map then holds no text of its own (a key's text
+/// was an allocation a write, and growing the map read every key's text again: a pause
+/// of milliseconds for the writer, that every write waited out). A hash clients cannot
+/// steer: two keys of one slot would hide the older key's answer from its retry.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(super) struct AnswerSlot([u8; 16]);
+
+impl AnswerSlot {
+    pub(super) fn of(user: &str, key: &str) -> Self {
+        let mut hasher = Sha256::new();
+        // The user's length first, so that no two pairs meet (`t1` + `` and `t` + `1`).
+        hasher.update((user.len() as u64).to_le_bytes());
+        hasher.update(user.as_bytes());
+        hasher.update(key.as_bytes());
+        let digest = hasher.finalize();
+        let mut slot = [0; 16];
+        slot.copy_from_slice(&digest[..16]);
+        Self(slot)
+    }
+}
+
+/// `AnswerSlot` of a row of `rowid, user, key`.
+fn row_slot(row: &rusqlite::Row) -> rusqlite::Result<AnswerSlot> {
+    Ok(AnswerSlot::of(
         row.get_ref(1)?.as_str()?,
         row.get_ref(2)?.as_str()?,
     ))
@@ -68,12 +91,12 @@ impl SqliteStore {
                     .prepare("SELECT rowid, user, key FROM idempotency ORDER BY rowid")?;
                 let mut stored = statement.query([])?;
                 while let Some(r) = stored.next()? {
-                    read.0.insert(row_pair_key(r)?, r.get(0)?);
+                    read.0.insert(row_slot(r)?, r.get(0)?);
                 }
                 rows.insert(read)
             }
         };
-        Ok(rows.0.get(&pair_key(user, key)).copied())
+        Ok(rows.0.get(&AnswerSlot::of(user, key)).copied())
     }
 
     /// Stores an answer under its idempotency key, in the open unit of work. A reused
@@ -100,8 +123,8 @@ impl SqliteStore {
         // `AnswerRows`), where an answer committed and not noted would be a retry applied
         // twice. Not yet read: the first look-up reads it from the table.
         if let Some(rows) = self.answer_rows.borrow_mut().as_mut() {
-            let key = pair_key(remember.user, remember.key);
-            rows.0.insert(key, self.conn.last_insert_rowid());
+            let slot = AnswerSlot::of(remember.user, remember.key);
+            rows.0.insert(slot, self.conn.last_insert_rowid());
         }
         Ok(())
     }
@@ -132,9 +155,9 @@ impl SqliteStore {
             FORGET_AT_ONCE,
             |forgotten| {
                 if let Some(rows) = rows.borrow_mut().as_mut() {
-                    let key = row_pair_key(forgotten)?;
-                    if rows.0.get(&key) == Some(&forgotten.get(0)?) {
-                        rows.0.remove(&key);
+                    let slot = row_slot(forgotten)?;
+                    if rows.0.get(&slot) == Some(&forgotten.get(0)?) {
+                        rows.0.remove(&slot);
                     }
                 }
                 Ok(())

@@ -615,6 +615,30 @@ mod idempotency_tests {
     }
 
     #[test]
+    fn a_key_s_answer_is_its_user_s_alone_where_user_and_key_run_together() {
+        let (_dir, store) = super::versions_tests::fresh_store();
+        let at: UtcMillis = "2026-11-20T10:00:00Z".parse().unwrap();
+        for (user, key, answer) in [("t", "1k", "t's"), ("t1", "k", "t1's")] {
+            let remember = Remember {
+                user,
+                key,
+                fingerprint: [1; 32],
+                ttl_hours: 24,
+            };
+            store.remember_answer(&remember, at, answer).unwrap();
+        }
+        let now = "2026-11-20T10:30:00Z".parse().unwrap();
+        let answer = |user, key| {
+            let found = store.remembered(user, key, 24, now).unwrap();
+            found.map(|found| found.answer)
+        };
+        assert_eq!(answer("t", "1k").as_deref(), Some("t's"));
+        assert_eq!(answer("t1", "k").as_deref(), Some("t1's"));
+        assert_eq!(answer("t1k", ""), None);
+        assert_eq!(answer_rows_noted(&store), Some(2), "two slots, not one");
+    }
+
+    #[test]
     fn answers_are_found_after_reopening_and_after_another_process_remembered_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
