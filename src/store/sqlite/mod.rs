@@ -81,7 +81,14 @@ impl Default for WalLimit {
 /// Two names as one key for a map in memory: the first's length first, so that no two
 /// pairs meet (`t1` + `` and `t` + `1` differ).
 fn pair_key(first: &str, second: &str) -> String {
-    format!("{}:{first}{second}", first.len())
+    // Built by hand, not by `format!`: every GET and write makes one.
+    let mut length = itoa::Buffer::new();
+    let length = length.format(first.len());
+    let mut key = String::with_capacity(length.len() + 1 + first.len() + second.len());
+    for part in [length, ":", first, second] {
+        key.push_str(part);
+    }
+    key
 }
 
 /// SQLite's count of the commits other connections made to the file, as this one sees it.

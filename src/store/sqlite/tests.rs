@@ -1025,3 +1025,16 @@ mod plan_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod pair_key_tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_key_keeps_apart_pairs_whose_texts_run_together() {
+        assert_eq!(pair_key("items", "a-1"), "5:itemsa-1");
+        assert_ne!(pair_key("t1", ""), pair_key("t", "1"));
+        let long = "t".repeat(12);
+        assert_eq!(pair_key(&long, "x"), format!("12:{long}x"));
+    }
+}
