@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
-use syncdesk::model::read::{Inner, Outline, outline, read};
+use syncdesk::model::read::{Inner, Outline, outline, read, read_bytes};
 use syncdesk::model::{Json, Num};
 
 fn serde_tree(text: &str) -> Result<Json<'_>, serde_json::Error> {
@@ -140,6 +140,30 @@ fn damaged() -> impl Strategy<Value = String> {
                 1 => format!("{head}{}", tail.chars().skip(1).collect::<String>()),
                 _ => format!("{head}{insert}{tail}"),
             }
+        })
+}
+
+/// Bytes near JSON: a valid text with one byte put in or written over, mostly a byte past
+/// ASCII (a lead or continuation byte of UTF-8, or one no UTF-8 holds).
+fn damaged_bytes() -> impl Strategy<Value = Vec<u8>> {
+    (
+        value(),
+        any::<prop::sample::Index>(),
+        prop_oneof![
+            prop::sample::select(vec![0x80u8, 0xbf, 0xc3, 0xe2, 0xf0, 0xf8, 0xff]),
+            any::<u8>(),
+        ],
+        any::<bool>(),
+    )
+        .prop_map(|(v, at, byte, insert)| {
+            let mut bytes = v.to_string().into_bytes();
+            let at = at.index(bytes.len() + 1);
+            if insert || at == bytes.len() {
+                bytes.insert(at, byte);
+            } else {
+                bytes[at] = byte;
+            }
+            bytes
         })
 }
 
@@ -302,6 +326,22 @@ proptest! {
                 prop_assert!(outline(&text, 2).is_none(), "the outline accepted {text:?}");
                 // The message users see is serde_json's, position included.
                 prop_assert_eq!(Json::parse(&text).unwrap_err().to_string(), e.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_are_read_or_refused_as_serde_json_reads_or_refuses_them(bytes in damaged_bytes()) {
+        match serde_json::from_slice::<Json>(&bytes) {
+            Ok(expected) => {
+                let ours = read_bytes(&bytes);
+                prop_assert!(ours.is_some(), "the reader gave up on {bytes:?}");
+                prop_assert!(same(ours.as_ref().unwrap(), &expected), "{bytes:?}");
+            }
+            Err(e) => {
+                prop_assert!(read_bytes(&bytes).is_none(), "the reader accepted {bytes:?}");
+                // Invalid UTF-8 included: serde_json's message, position included.
+                prop_assert_eq!(Json::parse_slice(&bytes).unwrap_err().to_string(), e.to_string());
             }
         }
     }

@@ -54,12 +54,9 @@ impl<'a> Json<'a> {
 
     /// Parses JSON bytes, borrowing its strings where it can.
     pub fn parse_slice(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
-        // One UTF-8 check of the whole input is cheaper than one per string; invalid input
-        // goes the slow way, for serde_json's message with its line and column.
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Self::parse(text),
-            Err(_) => serde_json::from_slice(bytes),
-        }
+        // Invalid input (invalid UTF-8 included) goes the slow way, for serde_json's
+        // message with its line and column.
+        super::read::read_bytes(bytes).map_or_else(|| serde_json::from_slice(bytes), Ok)
     }
 
     /// A copy that borrows nothing.

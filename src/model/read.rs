@@ -1,6 +1,6 @@
-//! A JSON reader that builds the engine's tree in one pass over text already checked as
-//! UTF-8: no serde visitor between the bytes and the tree, strings found sixteen bytes a
-//! step, members collected on one scratch stack and moved once into an exactly sized
+//! A JSON reader that builds the engine's tree in one pass over the bytes: no serde
+//! visitor between the bytes and the tree, strings found sixteen bytes a step (and checked
+//! as UTF-8 only when they hold a byte past ASCII, the one place JSON allows one), members collected on one scratch stack and moved once into an exactly sized
 //! vector, and an object's sort order reused when the next object lists the same keys in
 //! the same order (records of one type do): its keys are guessed from the last object at
 //! its depth, and a key spelled as guessed is neither scanned nor built.
@@ -18,10 +18,17 @@ use super::json::{Json, Key, Num, Object, Str};
 
 /// Reads `text` as one JSON value, or `None` when serde_json has to say what is wrong.
 pub fn read(text: &str) -> Option<Json<'_>> {
-    let mut reader = Reader::new(text);
+    read_bytes(text.as_bytes())
+}
+
+/// Reads bytes as one JSON value, or `None` when serde_json has to say what is wrong
+/// (invalid UTF-8 included). Bytes past ASCII are valid JSON only inside strings, so only
+/// a string holding one is checked: no pass over the whole input first.
+pub fn read_bytes(bytes: &[u8]) -> Option<Json<'_>> {
+    let mut reader = Reader::new(bytes);
     let value = reader.value()?;
     reader.skip_whitespace();
-    (reader.at == text.len()).then_some(value)
+    (reader.at == bytes.len()).then_some(value)
 }
 
 /// Where a value is in the text, and for objects and arrays within the depth asked for,
@@ -62,7 +69,7 @@ impl<'a> Outline<'a> {
 /// checking the whole text as [`read`] does but building no tree: an index of a large
 /// file in one light pass. `None` when serde_json has to say what is wrong.
 pub fn outline(text: &str, depth: usize) -> Option<Outline<'_>> {
-    let mut reader = Reader::new(text);
+    let mut reader = Reader::new(text.as_bytes());
     let value = reader.outline(depth)?;
     reader.skip_whitespace();
     (reader.at == text.len()).then_some(value)
@@ -79,7 +86,7 @@ pub fn outline_items<'a>(
     depth: usize,
     mut item: impl FnMut(Outline<'a>) -> Option<()>,
 ) -> Option<Outline<'a>> {
-    let mut reader = Reader::new(text);
+    let mut reader = Reader::new(text.as_bytes());
     reader.skip_whitespace();
     let start = reader.at;
     if reader.next_token()? != b'{' {
@@ -114,8 +121,9 @@ pub fn outline_items<'a>(
 /// serde_json refuses nesting deeper than this; giving up here leaves the message to it.
 const MAX_DEPTH: usize = 127;
 
+/// Every byte it has read past is valid UTF-8: outside strings it takes ASCII only, and
+/// it checks each run of a string's bytes holding one past ASCII (`Reader::text`).
 struct Reader<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     at: usize,
     depth: usize,
@@ -127,16 +135,35 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(text: &'a str) -> Self {
+    fn new(bytes: &'a [u8]) -> Self {
         Reader {
-            text,
-            bytes: text.as_bytes(),
+            bytes,
             at: 0,
             depth: 0,
             members: Vec::new(),
             items: Vec::new(),
             orders: Orders::default(),
         }
+    }
+
+    /// The text of bytes already read.
+    ///
+    /// # Safety
+    /// `range` lies within what was read, or is a run of a string `plain_run_end` found
+    /// free of bytes past ASCII: valid UTF-8 either way (see `Reader`), and its ends at
+    /// ASCII bytes or the ends of what was read, so at char boundaries.
+    unsafe fn text(&self, range: Range<usize>) -> &'a str {
+        // SAFETY: the caller's promise.
+        unsafe { std::str::from_utf8_unchecked(self.bytes.get_unchecked(range)) }
+    }
+
+    /// The text of a string's run of plain bytes, checked when it holds any past ASCII.
+    fn run_text(&self, range: Range<usize>, past_ascii: bool) -> Option<&'a str> {
+        if past_ascii {
+            return std::str::from_utf8(&self.bytes[range]).ok();
+        }
+        // SAFETY: a run of ASCII bytes.
+        Some(unsafe { self.text(range) })
     }
 
     fn peek(&self) -> Option<u8> {
@@ -330,7 +357,8 @@ impl<'a> Reader<'a> {
             },
         )?;
         let whole = guess.filter(|g| g.is_whole(&self.orders, self.members.len() - start));
-        let text = &self.text[open..self.at];
+        // SAFETY: the object's bytes, all read.
+        let text = unsafe { self.text(open..self.at) };
         Some(Json::Object(self.orders.sorted(
             &mut self.members,
             start,
@@ -355,25 +383,26 @@ impl<'a> Reader<'a> {
     #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at;
-        let end = plain_run_end(self.bytes, start)?;
+        let (end, past_ascii) = plain_run_end(self.bytes, start)?;
         match self.bytes[end] {
             b'"' => {
+                let text = self.run_text(start..end, past_ascii)?;
                 self.at = end + 1;
-                // SAFETY: `start` follows a quote and `end` is at one, both ASCII, so both
-                // are char boundaries of the text (slicing would check that again).
-                Some(Cow::Borrowed(unsafe {
-                    self.text.get_unchecked(start..end)
-                }))
+                Some(Cow::Borrowed(text))
             }
-            b'\\' => self.escaped_string(start, end).map(Cow::Owned),
+            b'\\' => self
+                .escaped_string(start, (end, past_ascii))
+                .map(Cow::Owned),
             _ => None,
         }
     }
 
-    /// A string holding escapes; `at` is its first backslash.
-    fn escaped_string(&mut self, start: usize, mut at: usize) -> Option<String> {
+    /// A string holding escapes; `first_run` ends at its first backslash (and whether
+    /// it holds a byte past ASCII).
+    fn escaped_string(&mut self, start: usize, first_run: (usize, bool)) -> Option<String> {
+        let (mut at, past_ascii) = first_run;
         let mut out = String::with_capacity(at - start + 16);
-        out.push_str(&self.text[start..at]);
+        out.push_str(self.run_text(start..at, past_ascii)?);
         loop {
             let escape = *self.bytes.get(at + 1)?;
             at += 2;
@@ -409,8 +438,8 @@ impl<'a> Reader<'a> {
                 _ => return None,
             };
             out.push(c);
-            let end = plain_run_end(self.bytes, at)?;
-            out.push_str(&self.text[at..end]);
+            let (end, past_ascii) = plain_run_end(self.bytes, at)?;
+            out.push_str(self.run_text(at..end, past_ascii)?);
             at = end;
             match self.bytes[end] {
                 b'"' => {
@@ -502,7 +531,8 @@ impl<'a> Reader<'a> {
 
     /// The number from `start` to here, read by the standard library (exact, slower).
     fn float_from_text(&self, start: usize) -> Option<Num> {
-        let x: f64 = self.text[start..self.at].parse().ok()?;
+        // SAFETY: the number's bytes, all read.
+        let x: f64 = unsafe { self.text(start..self.at) }.parse().ok()?;
         x.is_finite().then_some(Num::F(x))
     }
 
@@ -537,28 +567,34 @@ fn integer(digits: &[u8]) -> Option<u64> {
 }
 
 /// Where the plain run of string bytes starting at `from` ends: the index of the first
-/// quote, backslash or control character, or `None` when the text ends first.
-fn plain_run_end(bytes: &[u8], from: usize) -> Option<usize> {
+/// quote, backslash or control character, with whether the run holds a byte past ASCII;
+/// or `None` when the text ends first.
+fn plain_run_end(bytes: &[u8], from: usize) -> Option<(usize, bool)> {
     let mut at = from;
+    let mut past_ascii = false;
     #[cfg(target_arch = "x86_64")]
     while let Some(chunk) = bytes.get(at..at + 16) {
-        let mask = special_bytes(chunk.try_into().expect("16 bytes"));
-        if mask != 0 {
-            return Some(at + mask.trailing_zeros() as usize);
+        let (special, high) = special_bytes(chunk.try_into().expect("16 bytes"));
+        if special != 0 {
+            let end = special.trailing_zeros();
+            let before_end = (1u32 << end) - 1;
+            return Some((at + end as usize, past_ascii || high & before_end != 0));
         }
+        past_ascii |= high != 0;
         at += 16;
     }
-    bytes[at..]
+    let end = bytes[at..]
         .iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|i| at + i)
+        .map(|i| at + i)?;
+    Some((end, past_ascii || !bytes[at..end].is_ascii()))
 }
 
 /// A bit for each of the sixteen bytes that is a quote, a backslash or a control
-/// character, lowest bit first.
+/// character, and one for each byte past ASCII, lowest bit first.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn special_bytes(chunk: &[u8; 16]) -> u32 {
+fn special_bytes(chunk: &[u8; 16]) -> (u32, u32) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -571,7 +607,11 @@ fn special_bytes(chunk: &[u8; 16]) -> u32 {
         let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
         // Bytes at most 0x1f, unsigned: their minimum with 0x1f is themselves.
         let control = _mm_cmpeq_epi8(_mm_min_epu8(chunk, _mm_set1_epi8(0x1f)), chunk);
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+        let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+        (
+            _mm_movemask_epi8(special) as u32,
+            _mm_movemask_epi8(chunk) as u32,
+        )
     }
 }
 
@@ -977,6 +1017,42 @@ mod tests {
         }
         assert_eq!(items[3].get("z").unwrap().as_str(), Some("kept\n"));
         assert_eq!(items[3].as_object().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn strings_past_ascii_are_checked_as_utf8_wherever_their_bytes_fall() {
+        // "é" (two bytes) and "€" (three) at every offset of the sixteen-byte chunks, in a
+        // plain string and in the runs before and after an escape.
+        for pad in 0..20 {
+            let before = "x".repeat(pad);
+            for text in [
+                format!(r#"["{before}é€"]"#),
+                format!(r#"["{before}€\n{before}é"]"#),
+                format!(r#"{{"{before}é": 1}}"#),
+            ] {
+                let ours = read_bytes(text.as_bytes()).expect(&text);
+                let expected: Json = serde_json::from_str(&text).unwrap();
+                assert_eq!(ours, expected, "{text}");
+            }
+        }
+        // A byte no UTF-8 holds, or a sequence cut short, in each of those places: refused
+        // (serde_json then says where).
+        for pad in [0, 5, 14, 15, 16, 17, 30] {
+            let before = "x".repeat(pad).into_bytes();
+            for bad in [&[0xffu8][..], &[0xc3], &[0xe2, 0x82], &[0x80]] {
+                let quoted = |parts: &[&[u8]]| [&b"[\""[..], &parts.concat(), b"\"]"].concat();
+                for bytes in [
+                    quoted(&[&before, bad]),
+                    quoted(&[bad, &before]),
+                    quoted(&[&before, b"\\n", bad, &before]),
+                    [&b"{\""[..], &before, bad, b"\": 1}"].concat(),
+                    [&b"[1,"[..], bad, b"2]"].concat(),
+                ] {
+                    assert!(read_bytes(&bytes).is_none(), "{bytes:?}");
+                    assert!(serde_json::from_slice::<Json>(&bytes).is_err(), "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]
