@@ -1,9 +1,10 @@
 //! A JSON reader that builds the engine's tree in one pass over the bytes: no serde
 //! visitor between the bytes and the tree, strings found sixteen bytes a step (and checked
-//! as UTF-8 only when they hold a byte past ASCII, the one place JSON allows one), members collected on one scratch stack and moved once into an exactly sized
-//! vector, and an object's sort order reused when the next object lists the same keys in
-//! the same order (records of one type do): its keys are guessed from the last object at
-//! its depth, and a key spelled as guessed is neither scanned nor built.
+//! as UTF-8 only when they hold a byte past ASCII, the one place JSON allows one), members
+//! collected on one scratch stack and moved once into an exactly sized vector, and an
+//! object's sort order reused when the next object lists the same keys in the same order
+//! (records of one type do): its keys are guessed from the last object at its depth, and
+//! a key spelled as guessed is neither scanned nor built.
 //!
 //! It reads well-formed JSON and gives up (`None`) on everything else — a fault, a lone
 //! surrogate, a number out of range, nesting past serde_json's limit — so that the caller
@@ -149,9 +150,9 @@ impl<'a> Reader<'a> {
     /// The text of bytes already read.
     ///
     /// # Safety
-    /// `range` lies within what was read, or is a run of a string `plain_run_end` found
-    /// free of bytes past ASCII: valid UTF-8 either way (see `Reader`), and its ends at
-    /// ASCII bytes or the ends of what was read, so at char boundaries.
+    /// `range` lies within what was read, or is a run of a string that `plain_run_end`
+    /// found free of bytes past ASCII: valid UTF-8 either way (see `Reader`), with both
+    /// ends at ASCII bytes or at the ends of the input, so at char boundaries.
     unsafe fn text(&self, range: Range<usize>) -> &'a str {
         // SAFETY: the caller's promise.
         unsafe { std::str::from_utf8_unchecked(self.bytes.get_unchecked(range)) }

@@ -22,9 +22,9 @@ pub(super) struct AnswerRows(pub(super) FxHashMap<AnswerSlot, i64>);
 
 /// A user's idempotency key as `AnswerRows` holds it: the first 16 bytes of the SHA-256
 /// of both, rather than their text. The map then holds no text of its own (a key's text
-/// was an allocation a write, and growing the map read every key's text again: a pause
-/// of milliseconds for the writer, that every write waited out). A hash clients cannot
-/// steer: two keys of one slot would hide the older key's answer from its retry.
+/// was an allocation a write, and growing the map hashed every key's text again, a pause
+/// on the writer that every write waited out). A hash clients cannot steer: two keys of
+/// one slot would hide the older key's answer from its retry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(super) struct AnswerSlot([u8; 16]);
 
