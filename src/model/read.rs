@@ -186,22 +186,42 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self) -> Option<Json<'a>> {
-        match self.next_token()? {
-            b'"' => Some(Json::String(match self.string()? {
-                Cow::Borrowed(s) => Str::from(s),
-                Cow::Owned(s) => Str::from(s),
-            })),
-            b'{' => self.object(),
-            b'[' => self.array(),
-            b't' => self.literal(b"rue", Json::Bool(true)),
-            b'f' => self.literal(b"alse", Json::Bool(false)),
-            b'n' => self.literal(b"ull", Json::Null),
+        let mut read = None;
+        self.value_into(|_, value| read = Some(value))?;
+        read
+    }
+
+    /// Reads a value and hands it to `keep` in the branch that made it. A value returned
+    /// (through memory) and then pushed onto the member stack was read back with wider
+    /// loads than the stores that had just written it, and the copy stalled on them
+    /// (`perf annotate`: a tenth of the parse); handed on where it is made, a scalar skips
+    /// that trip, and the parse took 4% less time.
+    #[inline(always)]
+    fn value_into(&mut self, keep: impl FnOnce(&mut Self, Json<'a>)) -> Option<()> {
+        let value = match self.next_token()? {
+            b'"' => {
+                let text = match self.string()? {
+                    Cow::Borrowed(s) => Str::from(s),
+                    Cow::Owned(s) => Str::from(s),
+                };
+                keep(self, Json::String(text));
+                return Some(());
+            }
+            b'{' => self.object()?,
+            b'[' => self.array()?,
+            b't' => self.literal(b"rue", Json::Bool(true))?,
+            b'f' => self.literal(b"alse", Json::Bool(false))?,
+            b'n' => self.literal(b"ull", Json::Null)?,
             b'-' | b'0'..=b'9' => {
                 self.at -= 1;
-                self.number().map(Json::Number)
+                let number = self.number()?;
+                keep(self, Json::Number(number));
+                return Some(());
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        keep(self, value);
+        Some(())
     }
 
     /// A value's place, and below `depth` levels only checked.
@@ -351,11 +371,7 @@ impl<'a> Reader<'a> {
                     Cow::Owned(s) => Key::from(s),
                 })
             },
-            |reader, key| {
-                let value = reader.value()?;
-                reader.members.push((key, value));
-                Some(())
-            },
+            |reader, key| reader.value_into(|reader, value| reader.members.push((key, value))),
         )?;
         let whole = guess.filter(|g| g.is_whole(&self.orders, self.members.len() - start));
         // SAFETY: the object's bytes, all read.
@@ -371,11 +387,7 @@ impl<'a> Reader<'a> {
 
     fn array(&mut self) -> Option<Json<'a>> {
         let start = self.items.len();
-        self.each_item(|reader| {
-            let item = reader.value()?;
-            reader.items.push(item);
-            Some(())
-        })?;
+        self.each_item(|reader| reader.value_into(|reader, item| reader.items.push(item)))?;
         // A drain knows its length: the vector is allocated once, at its exact size.
         Some(Json::Array(self.items.drain(start..).collect()))
     }
