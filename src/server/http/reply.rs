@@ -43,8 +43,7 @@ pub(super) struct ShownRecord {
 
 impl ShownRecord {
     fn body(&self) -> String {
-        serde_json::to_string(&RecordOut::of(&self.id, &self.version, self.merge.as_ref()))
-            .unwrap_or_default()
+        record_body(&self.id, &self.version, self.merge.as_ref())
     }
 }
 
@@ -413,6 +412,11 @@ pub(super) fn record_json(id: &str, v: &StoredVersion) -> serde_json::Value {
     serde_json::to_value(RecordOut::of(id, v, None)).unwrap_or_default()
 }
 
+/// A record's answer body: the one way it is made, whether at once or as it is sent.
+fn record_body(id: &str, v: &StoredVersion, merge: Option<&serde_json::Value>) -> String {
+    serde_json::to_string(&RecordOut::of(id, v, merge)).unwrap_or_default()
+}
+
 pub(super) fn record_reply(
     status: StatusCode,
     id: &str,
@@ -420,7 +424,7 @@ pub(super) fn record_reply(
     merge: Option<&serde_json::Value>,
 ) -> Reply {
     Reply {
-        body: serde_json::to_string(&RecordOut::of(id, v, merge)).unwrap_or_default(),
+        body: record_body(id, v, merge),
         ..record_without_body(status, v)
     }
 }
@@ -471,7 +475,7 @@ pub(super) fn shown_reply(
     merge: Option<serde_json::Value>,
 ) -> Reply {
     Reply {
-        body: serde_json::to_string(&RecordOut::of(id, v, merge.as_ref())).unwrap_or_default(),
+        body: record_body(id, v, merge.as_ref()),
         ..shown_later(status, record_type, id, v, merge)
     }
 }
