@@ -110,6 +110,15 @@ mod versions_tests {
         std::fs::metadata(dir.path().join("s.db-wal")).map_or(0, |m| m.len())
     }
 
+    /// A store in `s.db` of a new folder that leaves checkpoints, with this WAL limit.
+    fn writer_with_wal_limit(limit: i64) -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.leave_checkpoints(&WalLimit::new(limit)).unwrap();
+        (dir, path, store)
+    }
+
     /// Writes `megabytes` versions of 1 MB while a reader holds a snapshot from before
     /// them (no checkpoint may copy past it, so the WAL holds all of them), then lets a
     /// checkpoint copy everything: the writer's next write starts the WAL afresh.
@@ -129,11 +138,8 @@ mod versions_tests {
 
     #[test]
     fn after_a_burst_the_wal_is_cut_back_to_twice_its_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let mut store = SqliteStore::open(&path).unwrap();
         let limit = 4 * 1024 * 1024;
-        store.leave_checkpoints(&WalLimit::new(limit)).unwrap();
+        let (dir, path, mut store) = writer_with_wal_limit(limit);
         burst_then_checkpoint(&mut store, &path, 16);
         let burst = wal_bytes(&dir);
         assert!(burst > 3 * limit as u64, "a burst of 16 MB: {burst}");
@@ -148,11 +154,8 @@ mod versions_tests {
     fn a_wal_a_little_past_its_limit_is_written_over_in_place_not_cut() {
         // As under steady writes: the WAL restarts somewhat past its limit each time.
         // Cutting it there and growing it again cost the writer milliseconds a restart.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let mut store = SqliteStore::open(&path).unwrap();
         let limit = 4 * 1024 * 1024;
-        store.leave_checkpoints(&WalLimit::new(limit)).unwrap();
+        let (dir, path, mut store) = writer_with_wal_limit(limit);
         burst_then_checkpoint(&mut store, &path, 6);
         let grown = wal_bytes(&dir);
         assert!(grown > limit as u64 + 1024 * 1024, "{grown}");
