@@ -25,7 +25,10 @@ pub enum Str<'a> {
 const INLINE_BYTES: usize = 24;
 
 impl<'a> Str<'a> {
-    /// Inline when short, else borrowed.
+    /// Inline when short, else borrowed. Always inlined: a call returned the value through
+    /// memory, and the reader's move of it read wider words than it had just been written
+    /// with (a stall); inlined, it is made in registers where it goes.
+    #[inline(always)]
     pub fn borrowed(s: &'a str) -> Self {
         if s.len() <= INLINE_BYTES {
             Str::Owned(CompactString::new(s))
@@ -65,6 +68,7 @@ impl std::ops::Deref for Str<'_> {
 }
 
 impl<'a> From<&'a str> for Str<'a> {
+    #[inline(always)]
     fn from(s: &'a str) -> Self {
         Str::borrowed(s)
     }
