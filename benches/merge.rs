@@ -2,7 +2,10 @@
 //!
 //! `cargo bench --bench merge` measures, single-threaded, the fastest of several runs (the
 //! median beside it):
-//! - load: reading and parsing base.json and local.json (~35 MB each)
+//! - load: reading and parsing base.json and local.json (~35 MB each); with the diff after
+//!   it, load + diff. The clock stops when the work is done, as the peers' clocks do (they
+//!   free their trees after); the time with the files and trees freed too is printed beside
+//!   it
 //! - parse: the parse alone, files in memory, trees dropped off the clock (GB/s), beside
 //!   serde_json's deserializer building the same trees
 //! - diff: the field-level diff of all 10,000 pairs, with word diffs of changed text
@@ -144,6 +147,25 @@ fn measure_kept<T>(runs: usize, mut f: impl FnMut() -> T) -> Timing {
     )
 }
 
+/// `runs` timings of a step that loads files (`run`), each twice: when the step's work is
+/// done (`run` calls `done` with its result), and once what it read is freed too (when `run`
+/// returns). The first is the one compared: the peers' clocks stop with their work and free
+/// their trees after (deepdiff when its run returns, jsondiffpatch when node's collector
+/// gets to them); the second is printed beside it.
+fn measure_load(runs: usize, mut run: impl FnMut(&mut dyn FnMut(usize))) -> (Timing, Timing) {
+    let (mut done, mut freed) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        let start = Instant::now();
+        run(&mut |result| {
+            black_box(result);
+            done.push(start.elapsed());
+        });
+        freed.push(start.elapsed());
+    }
+    assert_eq!(done.len(), runs, "each run says when its work is done");
+    (Timing::of(done), Timing::of(freed))
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -277,9 +299,10 @@ fn main() {
         println!("{total}");
         return;
     }
-    let load = measure(runs, || {
+    let (load, _) = measure_load(runs, |done| {
         let (b, l) = (read(&base_path), read(&local_path));
-        parse(&b).len() + parse(&l).len()
+        let trees = (parse(&b), parse(&l));
+        done(trees.0.len() + trees.1.len());
     });
     let bytes = [
         read(&base_path),
@@ -300,21 +323,22 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(diff_all_parallel(&base, &local, threads), changes);
     let parallel = measure(runs, || diff_all_parallel(&base, &local, threads));
-    let both_parallel = measure(runs.min(7), || {
+    let (both_parallel, _) = measure_load(runs.min(7), |done| {
         // One file a core, then the diff on all cores.
         let (b, l) = std::thread::scope(|scope| {
             let other = scope.spawn(|| read(&local_path));
             (read(&base_path), other.join().expect("read thread"))
         });
-        let (b, l) = std::thread::scope(|scope| {
+        let (base, local) = std::thread::scope(|scope| {
             let other = scope.spawn(|| parse(&l));
             (parse(&b), other.join().expect("parse thread"))
         });
-        diff_all_parallel(&b, &l, threads)
+        done(diff_all_parallel(&base, &local, threads));
     });
-    let both = measure(runs.min(7), || {
+    let (both, both_freed) = measure_load(runs.min(7), |done| {
         let (b, l) = (read(&base_path), read(&local_path));
-        diff_all(&parse(&b), &parse(&l))
+        let (base, local) = (parse(&b), parse(&l));
+        done(diff_all(&base, &local));
     });
     let merge_all = |merge: MergeFn| {
         let mut conflicts = 0;
@@ -351,12 +375,13 @@ fn main() {
     println!("diff:                {diff_time}");
     println!("diff, {threads} threads:    {parallel}");
     println!("load + diff:         {both}");
+    println!("load + diff, files and trees freed too: {both_freed}");
     println!("load + diff, {threads} threads: {both_parallel}");
     println!("merge (3-way), every leaf listed: {merge_time}");
     println!("merge (3-way), as a sync runs it (changed leaves listed): {changes_time}");
     println!(
         "RESULT load_ms={:.2} parse_ms={:.2} parse_gb_s={:.3} serde_parse_ms={:.2} diff_ms={:.2} diff_parallel_ms={:.2} load_diff_ms={:.2} \
-         load_diff_parallel_ms={:.2} merge_ms={:.2} merge_changes_ms={:.2}",
+         load_diff_freed_ms={:.2} load_diff_parallel_ms={:.2} merge_ms={:.2} merge_changes_ms={:.2}",
         load.ms(),
         parse_time.ms(),
         gb_s(parse_time),
@@ -364,6 +389,7 @@ fn main() {
         diff_time.ms(),
         parallel.ms(),
         both.ms(),
+        both_freed.ms(),
         both_parallel.ms(),
         merge_time.ms(),
         changes_time.ms()
