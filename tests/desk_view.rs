@@ -255,6 +255,21 @@ fn detail_invalid_reference() {
 }
 
 #[test]
+fn a_server_still_on_the_base_reads_unchanged() {
+    let mut conflict = fixture::invalid_json();
+    conflict["server"]["version"] = 4.into();
+    conflict["server"]["modified_by"] = "ana".into();
+    conflict["server"]["last_modified"] = "2026-11-19T08:00:00.000Z".into();
+    conflict["server"]["etag"] = "\"4-2026-11-19T08:00:00.000Z\"".into();
+    let text = screen(&app_on(conflict), 110, 24);
+    assert!(
+        text.contains("Server: unchanged since base v4 (by ana, 2026-11-19 08:00)"),
+        "{text}"
+    );
+    assert!(!text.contains("changed nothing"), "{text}");
+}
+
+#[test]
 fn detail_resolved_is_read_only_with_its_audit() {
     let app = app_on(fixture::resolved_json());
     let text = screen(&app, 110, 24);

@@ -71,6 +71,14 @@ fn header(app: &App, desk: &Desk, frame: &mut Frame, area: Rect) {
             time(s.last_modified),
             s.version
         ),
+        // Still the base (an invalid reference parks without the server moving): nobody
+        // changed anything, and the base's author did not "change nothing".
+        Some(s) if d.base.as_ref().is_some_and(|b| b.version == s.version) => format!(
+            "Server: unchanged since base v{} (by {}, {})",
+            s.version,
+            visible(&s.modified_by),
+            time(s.last_modified)
+        ),
         Some(s) => format!(
             "Server: {} changed {}{since} → v{}, {}",
             visible(&s.modified_by),
