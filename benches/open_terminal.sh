@@ -14,7 +14,7 @@ file=$(realpath "$export_file")
 work=$(mktemp -d)
 trap 'tmux -L syncdesk-open kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 # SYNCDESK_BIN times another build of syncdesk (an older commit, say) on the same file.
-bin=${SYNCDESK_BIN:-$PWD/target/release/syncdesk}
+bin=${SYNCDESK_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/syncdesk}
 tmx() { tmux -L syncdesk-open "$@"; }
 # A resident session, so that each run starts a window, not a tmux server.
 tmx new-session -d -s keep -x 160 -y 48
@@ -35,18 +35,25 @@ now_ns() { date +%s%N; }
 # writes to the screen. No polling: the window's program waits for a signal to start,
 # and tmux pipes the pane's output to a watcher (started before the signal) that reads it
 # as it comes (a full-screen program writes no newlines to wait for) and signals back at
-# the first id.
+# the first id. The watcher signals back when the window's program ends without showing
+# it too (the pipe closes), and the run then stops with what the window printed.
 on_screen() {
   local name=$1 command=$2 start
-  tmx new-window -d -n "$name" "tmux -L syncdesk-open wait-for go-$name; $command"
+  tmx new-window -d -n "$name" "tmux -L syncdesk-open wait-for go-$name; $command 2>'$work/err-$name'"
   tmx pipe-pane -O -t "keep:$name" \
-    "python3 '$work/watch.py' '$first_id' && tmux -L syncdesk-open wait-for -S seen-$name"
+    "python3 '$work/watch.py' '$first_id' && touch '$work/seen-$name'; tmux -L syncdesk-open wait-for -S seen-$name"
   # Let the window's shell and the watcher start and wait, off the clock.
   sleep 1
   start=$(now_ns)
   tmx wait-for -S "go-$name"
   tmx wait-for "seen-$name"
-  awk -v ns="$(( $(now_ns) - start ))" 'BEGIN {printf "%.1f", ns / 1e6}'
+  local took=$(( $(now_ns) - start ))
+  if [ ! -e "$work/seen-$name" ]; then
+    echo "open_terminal.sh: '$command' ended without showing $first_id:" >&2
+    cat "$work/err-$name" >&2
+    exit 1
+  fi
+  awk -v ns="$took" 'BEGIN {printf "%.1f", ns / 1e6}'
 }
 for run in $(seq "$runs"); do
   python3 - "$file" >>"$work/python" <<'PY'
