@@ -28,6 +28,7 @@ while wanted not in seen:
     if not chunk:
         sys.exit(1)
     seen = seen[-len(wanted):] + chunk
+open(sys.argv[2], "w").close()  # seen: in this process, no program started on the clock
 PY
 
 now_ns() { date +%s%N; }
@@ -41,7 +42,7 @@ on_screen() {
   local name=$1 command=$2 start
   tmx new-window -d -n "$name" "tmux -L syncdesk-open wait-for go-$name; $command 2>'$work/err-$name'"
   tmx pipe-pane -O -t "keep:$name" \
-    "python3 '$work/watch.py' '$first_id' && touch '$work/seen-$name'; tmux -L syncdesk-open wait-for -S seen-$name"
+    "python3 '$work/watch.py' '$first_id' '$work/seen-$name'; tmux -L syncdesk-open wait-for -S seen-$name"
   # Let the window's shell and the watcher start and wait, off the clock.
   sleep 1
   start=$(now_ns)
